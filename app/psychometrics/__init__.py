@@ -1,0 +1,1 @@
+"""Psychometrics feature: reliability / validity and EFA of a survey's responses."""

@@ -1,0 +1,79 @@
+"""JSON routes for researchers (API.md "Psychometrics")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from app.deps import ResearcherKey, SessionDep, SurveyDep
+from app.psychometrics import service
+from app.psychometrics.schemas import (
+    EFAMethod,
+    EFAParams,
+    EFARotation,
+    MissingMode,
+    ReliabilityParams,
+    split_codes,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["psychometrics"])
+
+BranchQuery = Annotated[
+    str | None,
+    Query(description="comma-separated branch codes; fewer rows than min_group_size -> 422"),
+]
+
+
+@router.get("/surveys/{slug}/reliability")
+def reliability(
+    principal: ResearcherKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    branch: BranchQuery = None,
+    constructs: Annotated[
+        str | None, Query(description="comma-separated construct codes (default: all)")
+    ] = None,
+    missing: Annotated[
+        MissingMode,
+        Query(description="CFA and HTMT with missing items: fiml (EM/FIML) or listwise"),
+    ] = "fiml",
+) -> dict[str, Any]:
+    """Per construct: n, alpha, omega, cr, ave and item statistics; HTMT, HTMT2 and the
+    Fornell-Larcker table. ``missing`` in the response says how missing data were used."""
+    params = ReliabilityParams(
+        branch=split_codes(branch), constructs=split_codes(constructs), missing=missing
+    )
+    scope = principal.scope(params.branch)
+    report = service.get_reliability(session, survey=survey, params=params, scope=scope)
+    return report.to_dict()
+
+
+@router.get("/surveys/{slug}/efa")
+def efa(
+    principal: ResearcherKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    items: Annotated[
+        str | None, Query(description="comma-separated item codes (default: all items)")
+    ] = None,
+    factors: Annotated[
+        int | None, Query(ge=1, description="number of factors (default: parallel analysis)")
+    ] = None,
+    rotation: EFARotation = "oblimin",
+    method: EFAMethod = "minres",
+    branch: BranchQuery = None,
+    seed: Annotated[int, Query(description="seed of the parallel analysis")] = 1,
+) -> dict[str, Any]:
+    """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
+    complete cases of the chosen items."""
+    params = EFAParams(
+        items=split_codes(items),
+        factors=factors,
+        rotation=rotation,
+        method=method,
+        branch=split_codes(branch),
+        seed=seed,
+    )
+    scope = principal.scope(params.branch)
+    return service.get_efa(session, survey=survey, params=params, scope=scope).to_dict()

@@ -1,0 +1,167 @@
+"""``pvm reliability SURVEY`` and ``pvm efa SURVEY``: the psychometrics as readable tables
+(or the API's JSON with ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from app.psychometrics.schemas import EFAParams, ReliabilityParams, split_codes
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]], first: int = 8) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(header)]
+    widths[0] = max(widths[0], first)
+
+    def line(parts: list[str]) -> str:
+        pairs = enumerate(zip(parts, widths, strict=True))
+        return "  ".join(p.ljust(w) if j == 0 else p.rjust(w) for j, (p, w) in pairs)
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _matrix(name: str, matrix: dict[str, dict[str, float | None]]) -> str:
+    keys = list(matrix)
+    return f"{name}\n" + _table([""] + keys, [[a] + [matrix[a][b] for b in keys] for a in keys])
+
+
+def render_reliability(report: dict[str, Any]) -> str:
+    """Plain-text tables of a reliability report's ``to_dict()``."""
+    out = [f"responses: {report['n']}"]
+    out += [f"missing data, {k}: {v}" for k, v in report["missing"].items()]
+    if report["model"]["error"]:
+        out.append(f"measurement model not fitted: {report['model']['error']}")
+    rows = [
+        [name, c["n"], c["alpha"], c["omega"], c["cr"], c["ave"]]
+        for name, c in report["constructs"].items()
+    ]
+    out += ["", _table(["construct", "n", "alpha", "omega", "cr", "ave"], rows)]
+    items = [
+        [i["code"], name, i["mean"], i["sd"], i["item_total_r"], i["alpha_if_deleted"]]
+        for name, c in report["constructs"].items()
+        for i in c["items"]
+    ]
+    out += ["", _table(["item", "construct", "mean", "sd", "r.drop", "alpha.drop"], items)]
+    out += ["", _matrix("HTMT (Henseler et al. 2015)", report["htmt"])]
+    out += ["", _matrix("HTMT2 (geometric means)", report["htmt2"])]
+    if report["fornell_larcker"] is not None:
+        fl = report["fornell_larcker"]
+        out += ["", _matrix("Fornell-Larcker (sqrt(AVE) on the diagonal)", fl["matrix"])]
+        failed = [k for k, v in fl["passed"].items() if v is False]
+        out.append(
+            "criterion met by every construct"
+            if not failed
+            else f"criterion not met: {', '.join(failed)}"
+        )
+    return "\n".join(out)
+
+
+def render_efa(result: dict[str, Any]) -> str:
+    """Plain-text tables of an EFA result's ``to_dict()``."""
+    b = result["bartlett"]
+    out = [
+        f"{result['method']} extraction, {result['rotation']} rotation, {result['factors']} "
+        f"factor(s) ({result['factors_source'].replace('_', ' ')}); n = {result['n']} "
+        f"({result['missing']})",
+        f"KMO = {result['kmo']:.3f}; Bartlett chisq = {b['chisq']:.2f}, df = {b['df']}, "
+        f"p = {b['p']:.3g}",
+        f"parallel analysis suggests {result['parallel_analysis_factors']} factor(s)",
+        "eigenvalues: " + ", ".join(f"{v:.3f}" for v in result["eigenvalues"]),
+        "",
+    ]
+    factors = list(next(iter(result["loadings"].values())))
+    rows = [
+        [item]
+        + [load[f] for f in factors]
+        + [result["communalities"][item], result["kmo_items"][item]]
+        for item, load in result["loadings"].items()
+    ]
+    out.append(_table(["item"] + factors + ["h2", "MSA"], rows))
+    return "\n".join(out)
+
+
+def _run(args: argparse.Namespace, compute: Any, render: Any) -> int:
+    from app.cli import _session
+    from app.errors import DomainError
+    from app.surveys.service import get_survey
+
+    with _session() as session:
+        try:
+            survey = get_survey(session, slug=args.survey)
+            result = compute(session, survey).to_dict()
+        except DomainError as exc:
+            detail = exc.detail
+            if isinstance(detail, list):
+                detail = "; ".join(str(e.get("msg", e)) for e in detail)
+            print(f"error: {detail}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(render(result))
+    return 0
+
+
+def cmd_reliability(args: argparse.Namespace) -> int:
+    from app.psychometrics.service import get_reliability
+
+    params = ReliabilityParams(
+        branch=split_codes(args.branch),
+        constructs=split_codes(args.constructs),
+        missing=args.missing,
+    )
+    return _run(
+        args,
+        lambda session, survey: get_reliability(session, survey=survey, params=params),
+        render_reliability,
+    )
+
+
+def cmd_efa(args: argparse.Namespace) -> int:
+    from app.psychometrics.service import get_efa
+
+    params = EFAParams(
+        items=split_codes(args.items),
+        factors=args.factors,
+        rotation=args.rotation,
+        method=args.method,
+        branch=split_codes(args.branch),
+        seed=args.seed,
+    )
+    return _run(
+        args, lambda session, survey: get_efa(session, survey=survey, params=params), render_efa
+    )
+
+
+def add_commands(sub: Any) -> None:
+    rel = sub.add_parser("reliability", help="alpha, omega, AVE, HTMT of a survey's constructs")
+    rel.add_argument("survey", help="survey slug")
+    rel.add_argument("--branch", default=None, help="comma-separated branch codes")
+    rel.add_argument("--constructs", default=None, help="comma-separated construct codes")
+    rel.add_argument("--missing", choices=["fiml", "listwise"], default="fiml")
+    rel.add_argument("--json", action="store_true", help="print the API's JSON")
+    rel.set_defaults(func=cmd_reliability)
+
+    efa = sub.add_parser("efa", help="exploratory factor analysis of a survey's items")
+    efa.add_argument("survey", help="survey slug")
+    efa.add_argument("--items", default=None, help="comma-separated item codes (default all)")
+    efa.add_argument("--factors", type=int, default=None, help="default: parallel analysis")
+    efa.add_argument(
+        "--rotation", choices=["oblimin", "varimax", "promax", "none"], default="oblimin"
+    )
+    efa.add_argument("--method", choices=["minres", "ml", "principal"], default="minres")
+    efa.add_argument("--branch", default=None, help="comma-separated branch codes")
+    efa.add_argument("--seed", type=int, default=1, help="parallel analysis seed")
+    efa.add_argument("--json", action="store_true", help="print the API's JSON")
+    efa.set_defaults(func=cmd_efa)

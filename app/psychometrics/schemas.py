@@ -1,0 +1,39 @@
+"""Request parameters of the psychometrics endpoints and CLI (responses are the stats
+results' ``to_dict()``, see API.md "Psychometrics")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MissingMode = Literal["fiml", "listwise"]
+EFAMethod = Literal["minres", "ml", "principal"]
+EFARotation = Literal["oblimin", "varimax", "promax", "none"]
+
+
+@dataclass(frozen=True)
+class ReliabilityParams:
+    """``constructs``: subset of the instrument's constructs (None: all);
+    ``branch``: branch codes to restrict to (None: every branch the key may see)."""
+
+    branch: list[str] | None = None
+    constructs: list[str] | None = None
+    missing: MissingMode = "fiml"
+
+
+@dataclass(frozen=True)
+class EFAParams:
+    """``items`` None: every item of the instrument; ``factors`` None: parallel analysis."""
+
+    items: list[str] | None = None
+    factors: int | None = None
+    rotation: EFARotation = "oblimin"
+    method: EFAMethod = "minres"
+    branch: list[str] | None = None
+    seed: int = 1
+
+
+def split_codes(value: str | None) -> list[str] | None:
+    """``"A, B,,C"`` -> ``["A", "B", "C"]``; empty -> None."""
+    codes = [c.strip() for c in (value or "").split(",") if c.strip()]
+    return codes or None

@@ -1,0 +1,95 @@
+"""Psychometrics on a survey's stored responses: load the item frame, check the request,
+call app.stats, return its result. Raises domain errors only (the web layer maps them)."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput
+from app.psychometrics.schemas import EFAParams, ReliabilityParams
+from app.stats.efa import EFAError, EFAResult, run_efa
+from app.stats.reliability import ReliabilityError
+from app.stats.reliability_report import ReliabilityReport, reliability_report
+from app.surveys.models import Survey
+from app.surveys.schemas import ResponseFilters
+from app.surveys.service import load_item_frame, survey_spec
+
+log = logging.getLogger(__name__)
+
+
+def _query_error(param: str | None, msg: str) -> InvalidInput:
+    loc = ["query", param] if param else ["query"]
+    return InvalidInput([{"loc": loc, "field": param or "", "msg": msg, "type": "value_error"}])
+
+
+def _frame(
+    session: Session, *, survey: Survey, branch: list[str] | None, scope: list[str] | None
+) -> pd.DataFrame:
+    """Responses of ``survey`` in ``branch`` (within the key's ``scope``).
+
+    With a branch filter, fewer rows than the survey's ``min_group_size`` are refused: a
+    small group's statistics could identify respondents.
+    """
+    filters = ResponseFilters(branch=branch) if branch else None
+    frame = load_item_frame(session, survey=survey, filters=filters, branches=scope)
+    if branch and len(frame) < survey.min_group_size:
+        raise _query_error(
+            "branch",
+            f"branch filter {','.join(branch)} selects {len(frame)} responses, fewer than the "
+            f"survey's min_group_size of {survey.min_group_size}",
+        )
+    return frame
+
+
+def get_reliability(
+    session: Session,
+    *,
+    survey: Survey,
+    params: ReliabilityParams,
+    scope: list[str] | None = None,
+) -> ReliabilityReport:
+    """Reliability and validity of the instrument's constructs on the survey's responses."""
+    spec = survey_spec(survey)
+    constructs = spec.construct_items
+    if params.constructs:
+        unknown = [c for c in params.constructs if c not in constructs]
+        if unknown:
+            raise _query_error("constructs", f"unknown construct(s): {', '.join(unknown)}")
+        constructs = {c: constructs[c] for c in params.constructs}
+    frame = _frame(session, survey=survey, branch=params.branch, scope=scope)
+    if frame.empty:
+        raise _query_error(None, "the survey has no responses in this selection")
+    try:
+        return reliability_report(frame, constructs, missing=params.missing)
+    except ReliabilityError as exc:
+        raise _query_error(None, str(exc)) from None
+
+
+def get_efa(
+    session: Session,
+    *,
+    survey: Survey,
+    params: EFAParams,
+    scope: list[str] | None = None,
+) -> EFAResult:
+    """EFA of the chosen items on the complete cases of those items."""
+    spec = survey_spec(survey)
+    items = params.items or list(spec.item_codes)
+    unknown = [c for c in items if c not in spec.item_codes]
+    if unknown:
+        raise _query_error("items", f"unknown item(s): {', '.join(unknown)}")
+    frame = _frame(session, survey=survey, branch=params.branch, scope=scope)
+    try:
+        return run_efa(
+            frame,
+            items,
+            n_factors=params.factors,
+            method=params.method,
+            rotation=params.rotation,
+            seed=params.seed,
+        )
+    except EFAError as exc:
+        raise _query_error(exc.param, str(exc)) from None
