@@ -1,0 +1,144 @@
+"""A fit ``result`` as text laid out like lavaan's ``summary(fit, standardized=TRUE)``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_SECTIONS = [
+    ("=~", "Latent Variables"),
+    ("~", "Regressions"),
+    ("~~cov", "Covariances"),
+    ("~1", "Intercepts"),
+    ("~~var", "Variances"),
+    (":=", "Defined Parameters"),
+]
+
+
+def _num(value: Any, width: int = 9, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return " " * width
+    return f"{float(value):{width}.{digits}f}"
+
+
+def _line(label: str, value: Any, digits: int = 3) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float):
+        text = f"{value:.{digits}f}"
+    else:
+        text = str(value)
+    return f"  {label:<44}{text:>14}"
+
+
+def fit_block(result: dict[str, Any]) -> list[str]:
+    fit = result.get("fit") or {}
+    out = [
+        _line("Estimator", result.get("estimator", "")),
+        _line("Missing data", result.get("missing", "")),
+        _line("Number of observations", result.get("nobs", "")),
+        _line("Number of model parameters", fit.get("npar", "")),
+        "",
+        "Model Test User Model:",
+        _line("Test statistic", fit.get("chisq")),
+        _line("Degrees of freedom", fit.get("df")),
+        _line("P-value (Chi-square)", fit.get("pvalue")),
+    ]
+    if "chisq.scaled" in fit:
+        out += [
+            _line("Scaled test statistic (Yuan-Bentler)", fit.get("chisq.scaled")),
+            _line("Scaling correction factor", fit.get("chisq.scaling.factor")),
+            _line("P-value (scaled)", fit.get("pvalue.scaled")),
+        ]
+    out += [
+        "",
+        "User Model versus Baseline Model:",
+        _line("Comparative Fit Index (CFI)", fit.get("cfi")),
+        _line("Tucker-Lewis Index (TLI)", fit.get("tli")),
+        "",
+        "Loglikelihood and Information Criteria:",
+        _line("Loglikelihood user model (H0)", fit.get("logl")),
+        _line("Loglikelihood unrestricted model (H1)", fit.get("unrestricted.logl")),
+        _line("Akaike (AIC)", fit.get("aic")),
+        _line("Bayesian (BIC)", fit.get("bic")),
+        "",
+        "Root Mean Square Error of Approximation:",
+        _line("RMSEA", fit.get("rmsea")),
+        _line("90 Percent confidence interval - lower", fit.get("rmsea.ci.lower")),
+        _line("90 Percent confidence interval - upper", fit.get("rmsea.ci.upper")),
+        _line("P-value H_0: RMSEA <= 0.050", fit.get("rmsea.pvalue")),
+        "",
+        "Standardized Root Mean Square Residual:",
+        _line("SRMR", fit.get("srmr")),
+    ]
+    return [x.replace("None", "") for x in out]
+
+
+def _section_of(e: dict[str, Any]) -> str:
+    if e["op"] == "~~":
+        return "~~var" if e["lhs"] == e["rhs"] else "~~cov"
+    return str(e["op"])
+
+
+def _row(name: str, e: dict[str, Any]) -> str:
+    label = e.get("label") or ""
+    name = name if not label or label == name else f"{name} ({label})"
+    free = e.get("se") not in (None, 0, 0.0)
+    cols = _num(e.get("est"))
+    cols += _num(e.get("se")) if free else " " * 9
+    cols += _num(e.get("z")) if free else " " * 9
+    cols += _num(e.get("pvalue")) if free else " " * 9
+    cols += _num(e.get("std.all"))
+    return f"    {name:<18}{cols}"
+
+
+def estimate_block(estimates: list[dict[str, Any]], r2: dict[str, Any]) -> list[str]:
+    out = ["Parameter Estimates:", ""]
+    endogenous = {e["rhs"] for e in estimates if e["op"] == "=~"} | {
+        e["lhs"] for e in estimates if e["op"] == "~"
+    }
+    header = f"{'':22}{'Estimate':>9}{'Std.Err':>9}{'z-value':>9}{'P(>|z|)':>9}{'Std.all':>9}"
+    for key, title in _SECTIONS:
+        rows = [e for e in estimates if _section_of(e) == key]
+        if not rows:
+            continue
+        out += [f"{title}:", header]
+        current = None
+        for e in rows:
+            if key in ("=~", "~", "~~cov"):
+                if e["lhs"] != current:
+                    current = e["lhs"]
+                    out.append(f"  {current} {e['op']}")
+                out.append(_row(e["rhs"], e))
+            else:
+                dot = "." if e["lhs"] in endogenous else ""
+                out.append(_row(dot + e["lhs"], e))
+        out.append("")
+    if r2:
+        out += ["R-Square:", f"{'':22}{'Estimate':>9}"]
+        out += [f"    {name:<18}{_num(value)}" for name, value in r2.items()]
+    return out
+
+
+def format_result(result: dict[str, Any], *, title: str = "") -> str:
+    """The whole report; one block per group when the fit has groups."""
+    lines = [title, ""] if title else []
+    lines += fit_block(result) + [""]
+    estimates = list(result.get("estimates") or [])
+    groups = list(dict.fromkeys(e.get("group") for e in estimates))
+    r2_all = result.get("r2") or {}
+    for g in groups:
+        if g not in (None, ""):
+            lines += [f"Group [{g}]:", ""]
+        rows = [e for e in estimates if e.get("group") == g]
+        r2 = (
+            r2_all.get(g, {}) if g not in (None, "") and isinstance(r2_all.get(g), dict) else r2_all
+        )
+        lines += estimate_block(rows, {k: v for k, v in r2.items() if not isinstance(v, dict)})
+    for level in result.get("invariance") or []:
+        lines.append(
+            "  {level:<12} chisq {chisq:10.3f}  df {df:>4}  cfi {cfi:6.3f}  rmsea {rmsea:6.3f}".format(  # noqa: E501
+                **{k: level.get(k) or 0 for k in ("level", "chisq", "df", "cfi", "rmsea")}
+            )
+        )
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,349 @@
+"""Fit jobs: create (validated, fingerprinted, cached), read, and the state changes of a run.
+
+A job row moves queued -> running -> done | failed. Every change is one conditional UPDATE, so
+two processes can never both run a job (``claim_job``) and a process that lost a job to
+recovery cannot overwrite it (``finish_job`` checks the runner).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Text, cast, func, select, update
+from sqlalchemy.orm import Session
+
+from app.db import begin_write
+from app.errors import InvalidInput, NotFound, field_error
+from app.fits.models import ACTIVE, FitJob
+from app.fits.schemas import FitCreate, FitRead
+from app.stats.sem import ModelError
+from app.stats.sem.fit import _definitions as check_definitions
+from app.stats.sem.partable import build_partable
+from app.surveys.models import Branch, Response, Survey, utcnow
+from app.surveys.schemas import ResponseFilters
+from app.surveys.service import META_COLUMNS, load_item_frame, survey_spec
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2  # an interrupted job is re-run once, then marked failed
+HOST = socket.gethostname()
+
+
+def new_runner_id() -> str:
+    """Identity of one job-running process: host, pid and a nonce (pids get reused)."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``create_fit`` decided: the job, whether it is new, and the frame it loaded."""
+
+    job: FitJob
+    created: bool
+    frame: pd.DataFrame | None = None
+
+
+def filters_of(spec: dict[str, Any]) -> ResponseFilters:
+    f = spec.get("filters") or {}
+    parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
+    return ResponseFilters(
+        branch=f.get("branch") or None,
+        submitted_from=parse(f.get("submitted_from")),
+        submitted_to=parse(f.get("submitted_to")),
+    )
+
+
+def fingerprint(ids: Iterable[str], *, survey: Survey) -> str:
+    """Hash of the ids of a set of responses (what a fitted result records it was fitted on)."""
+    h = hashlib.sha256(f"{survey.id}:{survey.instrument_id}:{survey.instrument_version}".encode())
+    for i in sorted(ids):
+        h.update(i.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def data_fingerprint(session: Session, *, survey: Survey, filters: ResponseFilters) -> str:
+    """Cheap key of the responses selected by ``filters``: one aggregate query, no rows.
+
+    Responses are append-only (no route edits or deletes one; a deleted survey takes its fits
+    with it), so any change to a selection changes its count, and the time span and total
+    answer length make accidental equality of two different selections implausible.
+    """
+    query = select(
+        func.count(),
+        func.min(Response.submitted_at),
+        func.max(Response.submitted_at),
+        func.sum(func.length(cast(Response.answers, Text))),
+    ).where(Response.survey_id == survey.id)
+    if filters.branch:
+        query = query.join(Branch, Branch.id == Response.branch_id).where(
+            Branch.code.in_(filters.branch)
+        )
+    if filters.submitted_from is not None:
+        query = query.where(Response.submitted_at >= filters.submitted_from)
+    if filters.submitted_to is not None:
+        query = query.where(Response.submitted_at <= filters.submitted_to)
+    count, first, last, length = session.execute(query).one()
+    stamp = lambda t: t.replace(tzinfo=None).isoformat() if t is not None else ""  # noqa: E731
+    text = f"{survey.id}:{survey.instrument_version}:{count}:{stamp(first)}:{stamp(last)}:{length}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(*, data_fp: str, spec: dict[str, Any]) -> str:
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
+
+
+def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
+    """What the engine would refuse, refused up front: syntax, unknown variables, too few rows.
+
+    Cheaper than the engine's own ``prepare`` (no missing-data patterns, no moments), so the
+    request stays quick on large surveys; rarer problems (a singular covariance matrix) still
+    end the job as failed with the engine's message.
+    """
+    try:
+        group = spec.get("group")
+        groups: list[str | None] = [None]
+        if group is not None:
+            groups = [str(g) for g in pd.unique(frame[group].dropna().astype(str))] or [None]
+        listwise = spec["missing"] == "listwise"
+        pt = build_partable(
+            spec["model"],
+            groups=groups,
+            meanstructure=not listwise or group is not None,
+            group_equal=spec.get("group_equal") or (),
+        )
+        items = [c for c in frame.columns if c not in META_COLUMNS]
+        unknown = [v for v in pt.names.ov if v not in items]
+        if unknown:
+            raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
+        check_definitions(pt)
+        observed = frame[pt.names.ov].notna().to_numpy()
+        usable = observed.all(axis=1) if listwise else observed.any(axis=1)
+        labels = frame[group].astype(str).to_numpy() if group is not None else None
+        p = len(pt.names.ov)
+        for label in groups:
+            n = int(usable.sum() if labels is None else usable[labels == label].sum())
+            if n < 2 or (listwise and n <= p):
+                where = "" if label is None else f" in group {label}"
+                raise ModelError(f"too few rows{where}: {n} for {p} variables")
+    except ModelError as exc:
+        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+
+
+def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submission:
+    """Queue a fit, or return the stored job for the same spec on the same data.
+
+    Raises
+    ------
+    InvalidInput
+        The model cannot be fitted to the selected data (422).
+    """
+    model = data.model if data.model is not None else survey_spec(survey).default_model
+    spec = data.canonical(model=model)
+    if not spec["model"]:
+        raise InvalidInput([field_error("model", msg="the model is empty")])
+    filters = filters_of(spec)
+    data_fp = data_fingerprint(session, survey=survey, filters=filters)
+    key = cache_key(data_fp=data_fp, spec=spec)
+    existing = session.scalars(
+        select(FitJob)
+        .where(FitJob.cache_key == key, FitJob.status != "failed")
+        .order_by(FitJob.created_at.desc())
+        .limit(1)
+    ).first()
+    if existing is not None:
+        return Submission(existing, created=False)
+    frame = load_item_frame(session, survey=survey, filters=filters)
+    check_model(frame, spec)
+    begin_write(session)
+    job = FitJob(
+        id=uuid.uuid4().hex,
+        survey_id=survey.id,
+        cache_key=key,
+        data_fingerprint=data_fp,
+        spec=spec,
+        status="queued",
+        progress=0.0,
+        attempts=0,
+        heartbeat_at=utcnow(),
+    )
+    session.add(job)
+    session.commit()
+    logger.info("fit %s queued for survey %s", job.id, survey.slug)
+    return Submission(job, created=True, frame=frame)
+
+
+def get_fit(session: Session, *, fit_id: str) -> FitJob:
+    job = session.get(FitJob, fit_id)
+    if job is None:
+        raise NotFound(f"no fit {fit_id}")
+    return job
+
+
+def to_read(session: Session, job: FitJob) -> FitRead:
+    survey = session.get(Survey, job.survey_id)
+    return FitRead(
+        id=job.id,
+        status=job.status,  # type: ignore[arg-type]
+        progress=min(max(job.progress, 0.0), 1.0),
+        error=job.error,
+        result=job.result,
+        survey=survey.slug if survey is not None else "",
+        spec=job.spec,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+# ---- state changes of a run (called by the worker, in its own session) ----------------------
+def assign_job(session: Session, *, fit_id: str, runner: str) -> None:
+    """Mark a queued job as held by ``runner`` (an in-process pool) for recovery purposes."""
+    begin_write(session)
+    session.execute(
+        update(FitJob)
+        .where(FitJob.id == fit_id, FitJob.status == "queued")
+        .values(runner=runner, heartbeat_at=utcnow())
+    )
+    session.commit()
+
+
+def claim_job(session: Session, *, fit_id: str, runner: str) -> bool:
+    """Atomically move a queued job to running under ``runner``; False if someone else has it."""
+    begin_write(session)
+    now = utcnow()
+    res = session.execute(
+        update(FitJob)
+        .where(FitJob.id == fit_id, FitJob.status == "queued")
+        .values(
+            status="running",
+            runner=runner,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=FitJob.attempts + 1,
+            progress=0.0,
+        )
+    )
+    session.commit()
+    return bool(getattr(res, "rowcount", 0))
+
+
+def touch_jobs(
+    session: Session, *, fit_ids: list[str], runner: str, progress: float | None = None
+) -> None:
+    """Heartbeat (and progress) of jobs this runner holds."""
+    if not fit_ids:
+        return
+    begin_write(session)
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = progress
+    session.execute(
+        update(FitJob)
+        .where(FitJob.id.in_(fit_ids), FitJob.runner == runner, FitJob.status.in_(ACTIVE))
+        .values(**values)
+    )
+    session.commit()
+
+
+def finish_job(
+    session: Session,
+    *,
+    fit_id: str,
+    runner: str,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> bool:
+    begin_write(session)
+    values: dict[str, Any] = {"finished_at": utcnow(), "heartbeat_at": utcnow()}
+    if error is None:
+        values.update(status="done", progress=1.0, result=result, error=None)
+    else:
+        values.update(status="failed", error=error[:4000])
+    res = session.execute(
+        update(FitJob)
+        .where(FitJob.id == fit_id, FitJob.runner == runner, FitJob.status == "running")
+        .values(**values)
+    )
+    session.commit()
+    return bool(getattr(res, "rowcount", 0))
+
+
+# ---- recovery --------------------------------------------------------------------------------
+def _runner_dead(runner: str | None) -> bool:
+    """True when ``runner`` was a process on this host that no longer exists."""
+    if not runner:
+        return True
+    host, _, rest = runner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # maybe another app instance of this process (tests): trust the heartbeat
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_jobs(
+    session: Session, *, runner: str, stale_after: timedelta, requeue_queued: bool = True
+) -> list[str]:
+    """Take over the jobs of processes that died; return the ids to (re-)submit.
+
+    A job is orphaned when its runner is a dead process on this host, or its heartbeat is older
+    than ``stale_after`` (another host, or a hung process). Orphaned ``queued`` jobs are taken
+    over as they are. Orphaned ``running`` jobs are re-run while they have attempts left
+    (``MAX_ATTEMPTS``) and otherwise marked failed with the reason: never left "running".
+    """
+    begin_write(session)
+    cutoff = utcnow() - stale_after
+    jobs = session.scalars(select(FitJob).where(FitJob.status.in_(ACTIVE))).all()
+    resubmit: list[str] = []
+    for job in jobs:
+        heartbeat = job.heartbeat_at
+        if heartbeat.tzinfo is None:  # SQLite drops the zone; values are stored in UTC
+            heartbeat = heartbeat.replace(tzinfo=cutoff.tzinfo)
+        if job.runner == runner or not (_runner_dead(job.runner) or heartbeat < cutoff):
+            continue
+        if job.status == "queued" and not requeue_queued:
+            continue
+        values: dict[str, Any]
+        if job.status == "running" and job.attempts >= MAX_ATTEMPTS:
+            values = {
+                "status": "failed",
+                "finished_at": utcnow(),
+                "error": f"interrupted: the process running this fit stopped "
+                f"({job.attempts} attempts); not retried again",
+            }
+        else:
+            values = {"status": "queued", "progress": 0.0, "runner": runner}
+        values["heartbeat_at"] = utcnow()
+        same_runner = FitJob.runner.is_(None) if job.runner is None else FitJob.runner == job.runner
+        res = session.execute(
+            update(FitJob)
+            .where(FitJob.id == job.id, FitJob.status == job.status, same_runner)
+            .values(**values)
+        )
+        if getattr(res, "rowcount", 0) and values["status"] == "queued":
+            resubmit.append(job.id)
+        logger.warning(
+            "fit %s of runner %s recovered: now %s", job.id, job.runner, values["status"]
+        )
+    session.commit()
+    return resubmit
