@@ -1,0 +1,93 @@
+"""JSON (and CSV) routes for operators: scores, drivers, trends (API.md "Operators")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from app.deps import OperatorKey, SessionDep, SurveyDep
+from app.reporting import service
+
+router = APIRouter(prefix="/api/v1", tags=["reporting"])
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+BranchQuery = Annotated[
+    str | None, Query(description="comma-separated branch codes to show, e.g. BR01,BR02")
+]
+MonthQuery = Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM, inclusive")]
+
+
+def split_codes(value: str | None) -> list[str] | None:
+    codes = [c.strip() for c in (value or "").split(",") if c.strip()]
+    return codes or None
+
+
+def _csv(text: str, filename: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/surveys/{slug}/scores", response_model=None)
+def scores(
+    principal: OperatorKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    by: Literal["branch", "customer_type", "tenure"] = "branch",
+    branch: BranchQuery = None,
+    month_from: MonthQuery = None,
+    month_to: MonthQuery = None,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """0-100 index per group and construct with a 95% CI and a Holm-corrected Welch test of the
+    group against the rest; groups below the survey's ``min_group_size`` show only ``n``."""
+    result = service.get_scores(
+        session,
+        survey=survey,
+        by=by,
+        scope=principal.branches,
+        branches=split_codes(branch),
+        months=(month_from, month_to),
+    )
+    if format == "csv":
+        return _csv(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
+    # Plain floats/str/None only: skip jsonable_encoder, which costs more than the statistics.
+    return JSONResponse(result.to_dict())
+
+
+@router.get("/surveys/{slug}/drivers")
+def drivers(
+    principal: OperatorKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    outcome: Literal["PV", "SAT", "LOY"] = "PV",
+    branch: str | None = None,
+) -> dict[str, Any]:
+    """Importance (standardized SEM effects, pooled) x performance (index) and IPA quadrants."""
+    report = service.get_drivers(
+        session, survey=survey, outcome=outcome, branch=branch, scope=principal.branches
+    )
+    return report.to_dict()
+
+
+@router.get("/surveys/{slug}/trends", response_model=None)
+def trends(
+    principal: OperatorKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    by: Literal["month", "survey"] = "month",
+    branch: BranchQuery = None,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Index and 95% CI per construct by month of submission (UTC) or by survey of the same
+    instrument; periods below ``min_group_size`` show only ``n``."""
+    result = service.get_trends(
+        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
+    )
+    if format == "csv":
+        return _csv(service.scores_csv(result), f"{survey.slug}-trends-by-{by}.csv")
+    return JSONResponse(result.to_dict())

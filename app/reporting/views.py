@@ -1,0 +1,225 @@
+"""Operators' dashboard: HTML page, login form (key -> httponly cookie), CSV/SVG downloads.
+
+Authentication accepts ``Authorization: Bearer <key>`` or the ``pvm_key`` cookie set by the
+login form (httponly, SameSite=Strict, path /dashboard, Secure over https). Every figure comes
+from ``app.reporting.service``, so suppression and branch scope are those of the JSON API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from app.auth.service import Principal, authenticate
+from app.deps import SessionDep, SurveyDep
+from app.errors import DomainError, Unauthorized
+from app.reporting import service
+from app.reporting.api import split_codes
+from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
+from app.stats.charts import trend_svg as trend_chart
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+
+COOKIE = "pvm_key"
+COOKIE_MAX_AGE = 8 * 3600
+
+
+def _raw_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(COOKIE) or None
+
+
+def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    raw = _raw_key(request)
+    return authenticate(session, raw_key=raw) if raw else None
+
+
+def required_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("log in with an operator key")
+    return principal
+
+
+MaybeKey = Annotated[Principal | None, Depends(optional_principal)]
+DashKey = Annotated[Principal, Depends(required_principal)]
+BranchQuery = Annotated[str | None, Query(description="comma-separated branch codes")]
+
+
+def _templates(request: Request) -> Any:
+    return request.app.state.templates
+
+
+def _login(request: Request, slug: str, error: str | None, status: int) -> HTMLResponse:
+    page = _templates(request).TemplateResponse(
+        request,
+        "reporting/login.html",
+        {"next": f"/dashboard/{slug}", "slug": slug, "error": error},
+        status_code=status,
+    )
+    return page  # type: ignore[no-any-return]
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=300)] = "/dashboard",
+) -> Response:
+    slug = next.removeprefix("/dashboard/").split("?")[0].split("/")[0]
+    if authenticate(session, raw_key=key.strip()) is None:
+        return _login(request, slug, "This key is not valid.", 401)
+    target = next if next.startswith("/dashboard/") and "//" not in next else "/dashboard"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        key.strip(),
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/dashboard",
+    )
+    return response
+
+
+@router.post("/logout", response_model=None)
+def logout() -> Response:
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(COOKIE, path="/dashboard")
+    return response
+
+
+@router.get("", response_model=None)
+def dashboard_home(request: Request) -> Response:
+    return _login(request, "", None, 200)
+
+
+@router.get("/{slug}", response_model=None)
+def dashboard(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    principal: MaybeKey,
+    branch: BranchQuery = None,
+    by: Literal["branch", "customer_type", "tenure"] = "branch",
+    outcome: Literal["PV", "SAT", "LOY"] = "PV",
+) -> Response:
+    if principal is None:
+        return _login(request, slug, None, 401)
+    from app.surveys.service import get_survey
+
+    survey = get_survey(session, slug=slug)
+    codes = split_codes(branch)
+    scores = service.get_scores(
+        session, survey=survey, by=by, scope=principal.branches, branches=codes
+    )
+    trends = service.get_trends(session, survey=survey, scope=principal.branches, branches=codes)
+    drivers, drivers_error = None, None
+    visible = service.visible_branches(session, scope=principal.branches, requested=None)
+    shown = codes or visible
+    focus = shown[0] if shown and len(shown) == 1 else None  # one branch: its own IPA
+    try:
+        drivers = service.get_drivers(
+            session, survey=survey, outcome=outcome, branch=focus, scope=principal.branches
+        )
+    except DomainError as exc:
+        drivers_error = str(exc.detail if isinstance(exc.detail, str) else exc.detail[0]["msg"])
+    lo, hi = index_range(scores)
+    all_codes = visible if visible is not None else sorted(service.branch_codes(session))
+    query = request.url.query
+    context = {
+        "survey": survey,
+        "title": survey.title.get("en") or survey.title.get("zh") or survey.slug,
+        "scores": scores,
+        "by": by,
+        "outcome": outcome,
+        "branch_filter": codes or [],
+        "branches": all_codes,
+        "scoped": principal.branches is not None,
+        "colour": lambda v: index_colour(v, lo, hi),
+        "mark": significance_mark,
+        "ipa_svg": ipa_svg(drivers.ipa) if drivers else None,
+        "drivers": drivers,
+        "drivers_error": drivers_error,
+        "trend_svg": trend_chart(trends),
+        "invariance_warning": service.scalar_invariance_warning(session, survey=survey),
+        "q": ("?" + query) if query else "",
+    }
+    page = _templates(request).TemplateResponse(request, "reporting/dashboard.html", context)
+    return page  # type: ignore[no-any-return]
+
+
+def _svg(text: str, name: str) -> Response:
+    return Response(
+        text,
+        media_type="image/svg+xml",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.get("/{slug}/scores.csv", response_model=None)
+def scores_csv(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: DashKey,
+    branch: BranchQuery = None,
+    by: Literal["branch", "customer_type", "tenure"] = "branch",
+) -> Response:
+    result = service.get_scores(
+        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
+    )
+    return PlainTextResponse(
+        service.scores_csv(result),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{survey.slug}-scores.csv"'},
+    )
+
+
+@router.get("/{slug}/scores.svg", response_model=None)
+def scores_svg(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: DashKey,
+    branch: BranchQuery = None,
+    by: Literal["branch", "customer_type", "tenure"] = "branch",
+) -> Response:
+    result = service.get_scores(
+        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
+    )
+    return _svg(heat_table_svg(result, title=f"Index by {by}"), f"{survey.slug}-scores.svg")
+
+
+@router.get("/{slug}/ipa.svg", response_model=None)
+def ipa_download(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: DashKey,
+    branch: BranchQuery = None,
+    outcome: Literal["PV", "SAT", "LOY"] = "PV",
+) -> Response:
+    codes = split_codes(branch)
+    focus = codes[0] if codes and len(codes) == 1 else None
+    report = service.get_drivers(
+        session, survey=survey, outcome=outcome, branch=focus, scope=principal.branches
+    )
+    return _svg(ipa_svg(report.ipa), f"{survey.slug}-ipa-{outcome}.svg")
+
+
+@router.get("/{slug}/trends.svg", response_model=None)
+def trends_download(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: DashKey,
+    branch: BranchQuery = None,
+) -> Response:
+    trends = service.get_trends(
+        session, survey=survey, scope=principal.branches, branches=split_codes(branch)
+    )
+    return _svg(trend_chart(trends), f"{survey.slug}-trends.svg")
