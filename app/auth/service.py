@@ -1,0 +1,153 @@
+"""API keys (roles, branch scope) and invitation tokens. Secrets are stored as sha256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.models import ROLES, ApiKey, InvitationToken
+from app.db import begin_write
+from app.errors import Conflict, Forbidden, InvalidInput, field_error
+from app.surveys.models import Branch, Survey, utcnow
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "pvm_"
+# Which roles satisfy a requirement: an admin may do what a researcher may, and so on.
+ROLE_RANK = {"operator": 0, "researcher": 1, "admin": 2}
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    branches: list[str] | None = None  # None: every branch
+    key_id: int | None = None
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[minimum]
+
+    def can_see(self, branch: str) -> bool:
+        return self.branches is None or branch in self.branches
+
+    def scope(self, requested: Sequence[str] | None = None) -> list[str] | None:
+        """The branches a query may cover: ``requested`` (checked) or the key's own scope."""
+        if requested:
+            outside = [b for b in requested if not self.can_see(b)]
+            if outside:
+                raise Forbidden(f"this key may not see branch(es) {', '.join(outside)}")
+            return list(requested)
+        return None if self.branches is None else list(self.branches)
+
+
+def hash_secret(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _prefix_of(raw: str) -> str:
+    """Lookup handle of a key: the public part of generated keys, a hash slice otherwise."""
+    if raw.startswith(KEY_PREFIX) and "." in raw:
+        return raw.split(".", 1)[0][:16]
+    return "h_" + hash_secret("prefix:" + raw)[:14]
+
+
+def create_api_key(
+    session: Session,
+    *,
+    role: str,
+    branches: Sequence[str] | None = None,
+    label: str | None = None,
+    raw_key: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its clear text (shown once, never stored)."""
+    begin_write(session)
+    if role not in ROLES:
+        raise InvalidInput([field_error("role", msg=f"must be one of {', '.join(ROLES)}")])
+    if branches:
+        known = set(session.scalars(select(Branch.code).where(Branch.code.in_(branches))))
+        unknown = [b for b in branches if b not in known]
+        if unknown:
+            raise InvalidInput([field_error("branches", msg=f"unknown branch {unknown[0]}")])
+    if raw_key is None:
+        raw_key = f"{KEY_PREFIX}{secrets.token_hex(5)}.{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        prefix=_prefix_of(raw_key),
+        key_hash=hash_secret(raw_key),
+        role=role,
+        branches=list(branches) if branches else None,
+        label=label,
+    )
+    session.add(key)
+    session.commit()
+    return key, raw_key
+
+
+def authenticate(session: Session, *, raw_key: str) -> Principal | None:
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == _prefix_of(raw_key)))
+    if key is None or key.revoked_at is not None:
+        # Spend the same time as a real comparison so timing does not reveal prefixes.
+        hmac.compare_digest(hash_secret(raw_key), "0" * 64)
+        return None
+    if not hmac.compare_digest(hash_secret(raw_key), key.key_hash):
+        return None
+    return Principal(role=key.role, branches=key.branches, key_id=key.id)
+
+
+def ensure_bootstrap_admin(session: Session, *, raw_key: str) -> bool:
+    """Make ``raw_key`` an admin key unless it already exists; True when created."""
+    if len(raw_key) < 16:
+        raise ValueError("PVM_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
+    if session.scalar(select(ApiKey.id).where(ApiKey.prefix == _prefix_of(raw_key))) is not None:
+        return False
+    create_api_key(session, role="admin", label="bootstrap", raw_key=raw_key)
+    logger.info("created the bootstrap admin key")
+    return True
+
+
+def create_tokens(session: Session, *, survey: Survey, branch_code: str, count: int) -> list[str]:
+    branch = session.scalar(select(Branch).where(Branch.code == branch_code))
+    if branch is None:
+        raise InvalidInput([field_error("branch", msg=f"unknown branch {branch_code!r}")])
+    raws = [secrets.token_urlsafe(18) for _ in range(count)]
+    session.add_all(
+        InvitationToken(token_hash=hash_secret(r), survey_id=survey.id, branch_id=branch.id)
+        for r in raws
+    )
+    session.commit()
+    return raws
+
+
+def claim_token(session: Session, *, survey: Survey, raw: str | None, branch_id: int) -> int:
+    """Check an invitation token and mark it used in the caller's transaction.
+
+    Unknown or missing token, or one for another survey or branch: Forbidden. Already used:
+    Conflict. The conditional UPDATE makes two concurrent uses of one token impossible.
+    """
+    if not raw:
+        raise Forbidden("this survey requires an invitation token")
+    token = session.scalar(
+        select(InvitationToken).where(InvitationToken.token_hash == hash_secret(raw))
+    )
+    if token is None or token.survey_id != survey.id:
+        raise Forbidden("unknown invitation token")
+    if token.branch_id != branch_id:
+        raise Forbidden("this invitation token belongs to another branch")
+    if token.used_at is not None:
+        raise Conflict("this invitation token has already been used")
+    now: datetime = utcnow()
+    result = session.execute(
+        update(InvitationToken)
+        .where(InvitationToken.id == token.id, InvitationToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("this invitation token has already been used")
+    return token.id

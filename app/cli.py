@@ -1,0 +1,219 @@
+"""The ``pvm`` command: serve, demo, keys create, import, migrate.
+
+Other feature packages add subcommands by defining ``add_commands(subparsers)`` in
+``app.psychometrics.cli``, ``app.fits.cli`` or ``app.reporting.cli``; each subcommand sets
+``func`` (``parser.set_defaults(func=handler)``), a callable taking the parsed ``argparse``
+namespace and returning an exit code (or None for 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app.config import get_settings
+
+logger = logging.getLogger("pvm")
+
+PLUGIN_MODULES = ("app.psychometrics.cli", "app.fits.cli", "app.reporting.cli")
+
+DEMO_BRANCHES = [
+    ("BR01", "Beijing Chaoyang", "North"),
+    ("BR02", "Beijing Haidian", "North"),
+    ("BR03", "Tianjin Heping", "North"),
+    ("BR04", "Shanghai Pudong", "East"),
+    ("BR05", "Hangzhou Xihu", "East"),
+    ("BR06", "Nanjing Gulou", "East"),
+    ("BR07", "Guangzhou Tianhe", "South"),
+    ("BR08", "Shenzhen Futian", "South"),
+    ("BR09", "Xiamen Siming", "South"),
+    ("BR10", "Chengdu Jinjiang", "West"),
+    ("BR11", "Chongqing Yuzhong", "West"),
+    ("BR12", "Xi'an Beilin", "West"),
+]
+
+
+def _session() -> Any:
+    from app.db import make_sessionmaker
+    from app.main import prepare_database
+
+    return make_sessionmaker(prepare_database(get_settings()))()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import prepare_database
+
+    settings = get_settings()
+    prepare_database(settings).dispose()  # migrate once, before any worker starts
+    os.environ["PVM_MIGRATE_ON_START"] = "false"
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        reload=args.reload,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from app.main import prepare_database
+
+    prepare_database(get_settings()).dispose()
+    print("database at head")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from app.auth.service import create_api_key
+    from app.errors import InvalidInput
+
+    branches = [b.strip() for b in args.branches.split(",") if b.strip()] if args.branches else None
+    with _session() as session:
+        try:
+            _, raw = create_api_key(session, role=args.role, branches=branches, label=args.label)
+        except InvalidInput as exc:
+            print(json.dumps(exc.errors, indent=2), file=sys.stderr)
+            return 2
+    print(raw)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.errors import DomainError, InvalidInput
+    from app.surveys.csvio import import_csv
+    from app.surveys.service import get_survey
+
+    data = Path(args.file).read_bytes()
+    with _session() as session:
+        try:
+            count = import_csv(session, survey=get_survey(session, slug=args.survey), data=data)
+        except InvalidInput as exc:
+            print(f"nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
+            print(json.dumps(exc.errors[:20], indent=2, ensure_ascii=False), file=sys.stderr)
+            return 2
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+    print(f"imported {count} responses into {args.survey}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from app.auth.service import create_api_key
+    from app.errors import NotFound
+    from app.surveys.csvio import import_csv
+    from app.surveys.models import Branch
+    from app.surveys.schemas import SurveyCreate
+    from app.surveys.service import count_responses, create_survey, get_survey
+
+    settings = get_settings()
+    with _session() as session:
+        existing = set(session.scalars(select(Branch.code)))
+        session.add_all(
+            Branch(code=c, name=n, region=r) for c, n, r in DEMO_BRANCHES if c not in existing
+        )
+        session.commit()
+        try:
+            survey = get_survey(session, slug="demo")
+        except NotFound:
+            survey = create_survey(
+                session,
+                data=SurveyCreate(slug="demo", instrument="telecom-pv", min_group_size=5),
+            )
+        if count_responses(session, survey=survey) == 0:
+            from app.stats.simulate import simulate_responses
+
+            start = (datetime.now(UTC) - timedelta(days=365)).replace(microsecond=0)
+            frame = simulate_responses(
+                args.responses,
+                seed=args.seed,
+                branches=[c for c, _, _ in DEMO_BRANCHES],
+                start=start,
+                months=12,
+            )
+            frame["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
+            data = frame.to_csv(index=False).encode("utf-8")
+            count = import_csv(session, survey=survey, data=data)
+            print(f"demo: {count} synthetic responses loaded into survey 'demo'")
+        else:
+            print("demo: survey 'demo' already has data; kept it")
+        _, researcher = create_api_key(session, role="researcher", label="demo")
+        _, operator = create_api_key(session, role="operator", label="demo")
+    base = settings.public_base_url.rstrip("/")
+    print(f"  questionnaire:  {base}/s/demo?branch=BR01&lang=zh")
+    print(f"  API docs:       {base}/docs")
+    print(f"  dashboard:      {base}/dashboard/demo")
+    print(f"  researcher key: {researcher}")
+    print(f"  operator key:   {operator}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pvm", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate the database, then run the web service")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="upgrade the database to head").set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="load 12 branches and a demo survey with responses")
+    demo.add_argument("--responses", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=20261122)
+    demo.set_defaults(func=cmd_demo)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create a key and print it (shown once)")
+    create.add_argument("--role", required=True, choices=["admin", "researcher", "operator"])
+    create.add_argument("--branches", default=None, help="comma-separated branch codes")
+    create.add_argument("--label", default=None)
+    create.set_defaults(func=cmd_keys_create)
+
+    imp = sub.add_parser("import", help="import a CSV of responses (all or nothing)")
+    imp.add_argument("--survey", required=True)
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
+
+    for name in PLUGIN_MODULES:
+        try:
+            found = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            found = None
+        if found is not None:
+            importlib.import_module(name).add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    result = args.func(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Settings: one class, read from the environment (prefix ``PVM_``) through :func:`get_settings`."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+# Values that must never protect a production deployment (copied from examples and docs).
+UNSAFE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "pvm", "please-change"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PVM_", env_file=".env", extra="ignore")
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    database_url: str = f"sqlite:///{VAR_DIR / 'pvm.db'}"
+    broker_url: str | None = None
+    bootstrap_admin_key: str | None = None
+    secret_key: str | None = None
+    max_body_bytes: int = 1_000_000
+    max_import_bytes: int = 50_000_000
+    migrate_on_start: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _secret(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key is None or self.secret_key.lower() in UNSAFE_SECRETS:
+                raise ValueError("PVM_SECRET_KEY must be set to a strong value in production")
+            if len(self.secret_key) < 32:
+                raise ValueError("PVM_SECRET_KEY must be at least 32 characters in production")
+        elif self.secret_key is None:
+            self.secret_key = _dev_secret()
+        return self
+
+
+def _dev_secret() -> str:
+    """A per-checkout secret persisted under var/ so CSRF tokens survive restarts in dev."""
+    path = VAR_DIR / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+    except OSError:  # read-only checkout: fall back to an ephemeral secret
+        logger.warning("could not persist a dev secret under %s; using an ephemeral one", VAR_DIR)
+        return secrets.token_urlsafe(48)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

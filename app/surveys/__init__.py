@@ -1,0 +1,1 @@
+"""Branches, instruments, surveys and responses."""

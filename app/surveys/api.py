@@ -1,0 +1,168 @@
+"""JSON routes: branches, instruments, surveys, invitation tokens, responses (API.md v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi import Response as HttpResponse
+from fastapi.responses import PlainTextResponse
+
+from app.auth.service import create_tokens
+from app.deps import (
+    AdminKey,
+    OperatorKey,
+    ResearcherKey,
+    SessionDep,
+    SurveyDep,
+)
+from app.surveys import csvio, service
+from app.surveys.schemas import (
+    BranchCreate,
+    BranchRead,
+    ClientInfo,
+    ImportResult,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseFilters,
+    SurveyCreate,
+    SurveyRead,
+    SurveyUpdate,
+    TokensCreate,
+    TokensRead,
+)
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/branches", status_code=201, response_model=BranchRead, tags=["branches"])
+def create_branch(data: BranchCreate, session: SessionDep, _: AdminKey) -> Any:
+    return service.create_branch(session, data=data)
+
+
+@router.get("/branches", response_model=list[BranchRead], tags=["branches"])
+def list_branches(session: SessionDep, principal: OperatorKey) -> Any:
+    return service.list_branches(session, codes=principal.branches)
+
+
+@router.get("/instruments", tags=["instruments"])
+def list_instruments(_: OperatorKey) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": spec.id,
+            "version": spec.version,
+            "title": spec.title,
+            "constructs": [c.model_dump(mode="json") for c in spec.constructs],
+        }
+        for spec in service.available_instruments()
+    ]
+
+
+@router.get("/instruments/{instrument_id}", tags=["instruments"])
+def read_instrument(
+    instrument_id: str,
+    session: SessionDep,
+    _: OperatorKey,
+    # bounded: a version past 64 bits is a 500 (OverflowError) on SQLite
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> dict[str, Any]:
+    return service.get_instrument_definition(session, instrument_id=instrument_id, version=version)
+
+
+@router.post("/surveys", status_code=201, response_model=SurveyRead, tags=["surveys"])
+def create_survey(data: SurveyCreate, session: SessionDep, _: ResearcherKey) -> Any:
+    return service.create_survey(session, data=data)
+
+
+@router.get("/surveys", response_model=list[SurveyRead], tags=["surveys"])
+def list_surveys(session: SessionDep, _: OperatorKey) -> Any:
+    return service.list_surveys(session)
+
+
+@router.get("/surveys/{slug}", response_model=SurveyRead, tags=["surveys"])
+def read_survey(survey: SurveyDep, _: OperatorKey) -> Any:
+    return survey
+
+
+@router.patch("/surveys/{slug}", response_model=SurveyRead, tags=["surveys"])
+def update_survey(
+    data: SurveyUpdate, survey: SurveyDep, session: SessionDep, _: ResearcherKey
+) -> Any:
+    return service.update_survey(session, survey=survey, data=data)
+
+
+@router.post("/surveys/{slug}/tokens", status_code=201, response_model=TokensRead, tags=["surveys"])
+def create_invitation_tokens(
+    data: TokensCreate, survey: SurveyDep, session: SessionDep, _: AdminKey
+) -> Any:
+    tokens = create_tokens(session, survey=survey, branch_code=data.branch, count=data.count)
+    return TokensRead(survey=survey.slug, branch=data.branch, tokens=tokens)
+
+
+@router.post(
+    "/surveys/{slug}/responses",
+    status_code=201,
+    response_model=ResponseCreated,
+    responses={200: {"description": "Replay of an Idempotency-Key: the stored response"}},
+    tags=["responses"],
+)
+def submit_response(
+    payload: ResponseCreate,
+    survey: SurveyDep,
+    session: SessionDep,
+    request: Request,
+    http_response: HttpResponse,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    client = ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    stored, created = service.submit_response(
+        session, survey=survey, payload=payload, idempotency_key=idempotency_key, client=client
+    )
+    if not created:
+        http_response.status_code = 200
+    return ResponseCreated(id=stored.id)
+
+
+@router.post(
+    "/surveys/{slug}/responses/import",
+    status_code=201,
+    response_model=ImportResult,
+    tags=["responses"],
+)
+def import_responses(
+    file: Annotated[UploadFile, File(description="CSV, UTF-8, in the export format")],
+    survey: SurveyDep,
+    session: SessionDep,
+    _: ResearcherKey,
+) -> Any:
+    return ImportResult(imported=csvio.import_csv(session, survey=survey, data=file.file.read()))
+
+
+@router.get(
+    "/surveys/{slug}/responses.csv",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+    tags=["responses"],
+)
+def export_responses(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: ResearcherKey,
+    branch: Annotated[str | None, Query(description="comma-separated branch codes")] = None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
+) -> Any:
+    requested = [b.strip() for b in branch.split(",") if b.strip()] if branch else None
+    filters = ResponseFilters(submitted_from=submitted_from, submitted_to=submitted_to)
+    body = csvio.export_csv(
+        session, survey=survey, filters=filters, branches=principal.scope(requested)
+    )
+    return PlainTextResponse(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{survey.slug}-responses.csv"'},
+    )

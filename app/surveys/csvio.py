@@ -1,0 +1,198 @@
+"""CSV import (all or nothing, row-numbered errors) and export of a survey's responses.
+
+Export columns: ``id,submitted_at,branch,customer_type,tenure,lang,<item codes>``; N/A is an
+empty cell. Import accepts that format and also the bare ``branch,customer_type,tenure,<items>``
+of reference files: ``id``, ``submitted_at``, ``customer_type``, ``tenure`` and ``lang`` are
+optional columns, ``branch`` and every item code are required.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import begin_write
+from app.errors import Conflict, InvalidInput, field_error
+from app.surveys.models import Response, Survey, utcnow
+from app.surveys.schemas import ResponseFilters
+from app.surveys.service import (
+    META_COLUMNS,
+    as_utc,
+    branch_ids,
+    day_start,
+    insert_responses,
+    load_item_frame,
+    survey_spec,
+)
+from app.surveys.validation import check_answers, check_attributes
+
+OPTIONAL_COLUMNS = ("id", "submitted_at", "customer_type", "tenure", "lang")
+MAX_REPORTED_ROWS = 100
+CHUNK = 5_000
+
+
+def _file_error(msg: str) -> InvalidInput:
+    return InvalidInput([{"loc": ["file"], "field": "file", "msg": msg, "type": "value_error"}])
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (a BOM is tolerated); anything else is refused with the offending byte offset."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _file_error("the file is UTF-16; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_error(
+            f"the file is not valid UTF-8 (byte {exc.start}); save it as UTF-8"
+        ) from None
+
+
+def _parse_time(raw: str) -> datetime:
+    return as_utc(datetime.fromisoformat(raw.strip()))
+
+
+def import_csv(session: Session, *, survey: Survey, data: bytes) -> int:
+    """Validate every row, then insert all of them in one transaction; returns the count.
+
+    Rows are numbered as a spreadsheet shows them (the header is row 1).
+    """
+    spec = survey_spec(survey)
+    reader = csv.reader(io.StringIO(decode_csv(data), newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise _file_error("the file is empty") from None
+    except csv.Error as exc:
+        raise _file_error(f"unreadable CSV: {exc}") from None
+    codes = spec.item_codes
+    required = ["branch", *codes]
+    missing = [c for c in required if c not in header]
+    extra = [c for c in header if c not in required and c not in OPTIONAL_COLUMNS]
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    problems = []
+    if missing:
+        problems.append(field_error("columns", msg=f"missing columns: {', '.join(missing)}"))
+    if extra:
+        problems.append(field_error("columns", msg=f"unknown columns: {', '.join(extra)}"))
+    if dupes:
+        problems.append(field_error("columns", msg=f"duplicate columns: {', '.join(dupes)}"))
+    if problems:
+        raise InvalidInput(problems)
+
+    branches = branch_ids(session)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    row_errors: list[dict[str, Any]] = []
+    seen_ids: dict[uuid.UUID, int] = {}
+    try:
+        for number, record in enumerate(reader, start=2):
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if len(record) != len(header):
+                msg = f"expected {len(header)} fields, found {len(record)}"
+                row_errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
+                continue
+            row, errors = _parse_row(spec, dict(zip(header, record, strict=True)), branches, now)
+            if row is not None and row["id"] in seen_ids:
+                errors.append(
+                    field_error("id", msg=f"duplicate id (also on row {seen_ids[row['id']]})")
+                )
+            if errors:
+                row_errors.append({"row": number, "errors": errors})
+            elif row is not None:
+                seen_ids[row["id"]] = number
+                rows.append(row)
+    except csv.Error as exc:
+        raise _file_error(f"unreadable CSV: {exc}") from None
+    row_errors += _existing_ids(session, seen_ids)
+    if row_errors:
+        row_errors.sort(key=lambda e: e["row"])
+        raise InvalidInput(row_errors[:MAX_REPORTED_ROWS])
+    if survey.anonymous:
+        for row in rows:
+            row["submitted_at"] = day_start(row["submitted_at"])
+    begin_write(session)  # validation above only read; the write lock is held for the inserts
+    try:
+        for start in range(0, len(rows), CHUNK):
+            insert_responses(session, survey=survey, rows=rows[start : start + CHUNK])
+        session.commit()
+    except IntegrityError:  # an id stored concurrently since the check above
+        session.rollback()
+        raise Conflict("some ids in the file were stored meanwhile; nothing imported") from None
+    return len(rows)
+
+
+def _parse_row(
+    spec: Any, cells: dict[str, str], branches: dict[str, int], now: datetime
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    errors: list[dict[str, Any]] = []
+    branch = cells["branch"].strip()
+    if branch not in branches:
+        errors.append(field_error("branch", msg=f"unknown branch {branch!r}"))
+    answers, answer_errors = check_answers(
+        spec, {c: cells[c] for c in spec.item_codes}, prefix=None
+    )
+    attributes, attribute_errors = check_attributes(
+        spec,
+        customer_type=cells.get("customer_type"),
+        tenure=cells.get("tenure"),
+        lang=cells.get("lang"),
+    )
+    errors += answer_errors + attribute_errors
+    response_id = uuid.uuid4()
+    if cells.get("id", "").strip():
+        try:
+            response_id = uuid.UUID(cells["id"].strip())
+        except ValueError:
+            errors.append(field_error("id", msg="not a UUID"))
+    submitted_at = now
+    if cells.get("submitted_at", "").strip():
+        try:
+            submitted_at = _parse_time(cells["submitted_at"])
+        except ValueError:
+            errors.append(field_error("submitted_at", msg="not an ISO 8601 date-time"))
+    if errors:
+        return None, errors
+    return {
+        "id": response_id,
+        "branch_id": branches[branch],
+        "submitted_at": submitted_at,
+        **attributes,
+        "channel": "import",
+        "answers": answers,
+    }, []
+
+
+def _existing_ids(session: Session, ids: dict[uuid.UUID, int]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    keys = list(ids)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for existing in session.scalars(select(Response.id).where(Response.id.in_(chunk))):
+            found.append(
+                {"row": ids[existing], "errors": [field_error("id", msg="already stored")]}
+            )
+    return found
+
+
+def export_csv(
+    session: Session,
+    *,
+    survey: Survey,
+    filters: ResponseFilters | None = None,
+    branches: list[str] | None = None,
+) -> str:
+    frame = load_item_frame(session, survey=survey, filters=filters, branches=branches)
+    codes = survey_spec(survey).item_codes
+    out = frame[META_COLUMNS].copy()
+    out["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
+    items = frame[codes].round().astype("Int64")
+    return pd.concat([out, items], axis=1).to_csv(index=False, lineterminator="\n")

@@ -1,0 +1,103 @@
+"""Pydantic schemas of the survey API (XCreate / XRead)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+BranchCode = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+class BranchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = BranchCode
+    name: str = Field(min_length=1, max_length=200)
+    region: str | None = Field(default=None, max_length=200)
+
+
+class BranchRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    name: str
+    region: str | None
+
+
+class SurveyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Slug
+    instrument: str = Field(default="telecom-pv", max_length=64)
+    title: dict[str, str] | None = None
+    min_group_size: int = Field(default=5, ge=1, le=10_000)
+    requires_token: bool = False
+    anonymous: bool = False
+
+
+class SurveyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["open", "closed"] | None = None
+    title: dict[str, str] | None = None
+    min_group_size: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class SurveyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    slug: str
+    instrument_id: str
+    instrument_version: int
+    title: dict[str, str]
+    min_group_size: int
+    requires_token: bool
+    anonymous: bool
+    status: str
+    created_at: datetime
+
+
+class TokensCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=10_000)
+    branch: str = BranchCode
+
+
+class TokensRead(BaseModel):
+    survey: str
+    branch: str
+    tokens: list[str]
+
+
+class ResponseCreate(BaseModel):
+    """A submission. Answers are checked by the service (all problems reported at once, keyed
+    ``answers.<CODE>``), so values stay loosely typed here."""
+
+    model_config = ConfigDict(extra="forbid")
+    branch: str = Field(max_length=32)
+    answers: dict[str, Any]
+    customer_type: str | None = Field(default=None, max_length=32)
+    tenure: str | None = Field(default=None, max_length=32)
+    lang: str | None = Field(default=None, max_length=8)
+    token: str | None = Field(default=None, max_length=200)
+
+
+class ResponseCreated(BaseModel):
+    id: uuid.UUID
+
+
+class ImportResult(BaseModel):
+    imported: int
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponseFilters:
+    branch: list[str] | None = None
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None

@@ -1,0 +1,328 @@
+"""Survey service: branches, pinned instrument versions, surveys, submissions and the item frame.
+
+Every response is written by :func:`insert_responses` (single submissions, imports, the demo), so
+work that must follow each insert (e.g. aggregate tables) has exactly one place to hook in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.service import claim_token
+from app.db import begin_write
+from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.instruments.registry import (
+    InstrumentError,
+    InstrumentNotFound,
+    get_instrument,
+    list_instruments,
+)
+from app.instruments.spec import InstrumentSpec
+from app.reporting.aggregates import apply_responses
+from app.surveys.frames import META_COLUMNS, as_utc, load_item_frame
+from app.surveys.models import Branch, Instrument, Response, Survey, utcnow
+from app.surveys.schemas import (
+    BranchCreate,
+    ClientInfo,
+    ResponseCreate,
+    SurveyCreate,
+    SurveyUpdate,
+)
+from app.surveys.specs import instrument_spec, survey_spec
+from app.surveys.validation import check_answers, check_attributes
+
+logger = logging.getLogger(__name__)
+
+# Re-exported: the item frame and the pinned specs are part of this module's interface.
+__all__ = [
+    "META_COLUMNS",
+    "as_utc",
+    "instrument_spec",
+    "load_item_frame",
+    "survey_spec",
+]
+
+
+# ---- branches ------------------------------------------------------------------------------
+def create_branch(session: Session, *, data: BranchCreate) -> Branch:
+    begin_write(session)
+    if session.scalar(select(Branch.id).where(Branch.code == data.code)) is not None:
+        raise Conflict(f"branch {data.code} already exists")
+    branch = Branch(code=data.code, name=data.name, region=data.region)
+    session.add(branch)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"branch {data.code} already exists") from None
+    return branch
+
+
+def list_branches(session: Session, *, codes: Sequence[str] | None = None) -> list[Branch]:
+    query = select(Branch).order_by(Branch.code)
+    if codes is not None:
+        query = query.where(Branch.code.in_(codes))
+    return list(session.scalars(query))
+
+
+def branch_ids(session: Session, *, codes: Sequence[str] | None = None) -> dict[str, int]:
+    query = select(Branch.code, Branch.id).order_by(Branch.code)
+    if codes is not None:
+        query = query.where(Branch.code.in_(codes))
+    return {code: id_ for code, id_ in session.execute(query)}
+
+
+# ---- instruments ---------------------------------------------------------------------------
+def ensure_instrument(session: Session, *, instrument_id: str) -> Instrument:
+    """The stored version matching the instrument file's current content, added if new.
+
+    A file edited without bumping ``version`` still becomes a new stored version (next free
+    number), so a survey pinned to the old content never changes under its respondents.
+    """
+    try:
+        spec = get_instrument(instrument_id)
+    except (InstrumentNotFound, InstrumentError) as exc:
+        raise InvalidInput([field_error("instrument", msg=str(exc))]) from None
+    rows = list(session.scalars(select(Instrument).where(Instrument.id == spec.id)))
+    for row in rows:
+        if row.content_hash == spec.content_hash:
+            return row
+    version = spec.version
+    if any(r.version == version for r in rows):
+        version = max(r.version for r in rows) + 1
+        logger.warning(
+            "instrument %s changed without a version bump; stored as version %d", spec.id, version
+        )
+    row = Instrument(
+        id=spec.id,
+        version=version,
+        content_hash=spec.content_hash,
+        definition=spec.model_dump(mode="json"),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def available_instruments() -> list[InstrumentSpec]:
+    return list_instruments()
+
+
+def get_instrument_definition(
+    session: Session, *, instrument_id: str, version: int | None = None
+) -> dict[str, Any]:
+    if version is not None:
+        row = session.get(Instrument, (instrument_id, version))
+        if row is None:
+            raise NotFound(f"instrument {instrument_id} version {version} not found")
+        spec, content_hash = instrument_spec(row), row.content_hash
+    else:
+        try:
+            spec = get_instrument(instrument_id)
+        except InstrumentNotFound:
+            raise NotFound(f"instrument {instrument_id} not found") from None
+        content_hash = spec.content_hash
+    return {**spec.model_dump(mode="json"), "content_hash": content_hash}
+
+
+def sync_instruments(session: Session) -> None:
+    """At start: store new instrument content; surveys without responses follow it.
+
+    Several workers may start at once; the one that loses the insert race retries and finds
+    the row the other stored.
+    """
+    for attempt in (1, 2):
+        try:
+            _sync_instruments(session)
+            return
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise
+
+
+def _sync_instruments(session: Session) -> None:
+    begin_write(session)
+    for spec in list_instruments():
+        row = ensure_instrument(session, instrument_id=spec.id)
+        stale = session.scalars(
+            select(Survey).where(
+                Survey.instrument_id == row.id, Survey.instrument_version != row.version
+            )
+        )
+        for survey in stale:
+            if count_responses(session, survey=survey) == 0:
+                survey.instrument_version = row.version
+    session.commit()
+
+
+# ---- surveys -------------------------------------------------------------------------------
+def create_survey(session: Session, *, data: SurveyCreate) -> Survey:
+    begin_write(session)
+    if session.scalar(select(Survey.id).where(Survey.slug == data.slug)) is not None:
+        raise Conflict(f"survey {data.slug} already exists")
+    instrument = ensure_instrument(session, instrument_id=data.instrument)
+    survey = Survey(
+        slug=data.slug,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        title=data.title or dict(instrument.definition.get("title", {})),
+        min_group_size=data.min_group_size,
+        requires_token=data.requires_token,
+        anonymous=data.anonymous,
+        status="open",
+    )
+    survey.instrument = instrument  # loaded now, so a detached survey still knows its items
+    session.add(survey)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"survey {data.slug} already exists") from None
+    return survey
+
+
+def list_surveys(session: Session) -> list[Survey]:
+    return list(session.scalars(select(Survey).order_by(Survey.created_at, Survey.id)))
+
+
+def get_survey(session: Session, *, slug: str) -> Survey:
+    survey = session.scalar(select(Survey).where(Survey.slug == slug))
+    if survey is None:
+        raise NotFound(f"survey {slug} not found")
+    return survey
+
+
+def update_survey(session: Session, *, survey: Survey, data: SurveyUpdate) -> Survey:
+    begin_write(session)
+    for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(survey, name, value)
+    session.commit()
+    return survey
+
+
+def count_responses(
+    session: Session, *, survey: Survey, branches: Sequence[str] | None = None
+) -> int:
+    query = select(func.count()).select_from(Response).where(Response.survey_id == survey.id)
+    if branches is not None:
+        query = query.join(Branch).where(Branch.code.in_(branches))
+    return int(session.scalar(query) or 0)
+
+
+# ---- responses -----------------------------------------------------------------------------
+def insert_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
+    """The single write path for responses (bulk ``INSERT``; the caller commits).
+
+    ``rows`` hold Response column values; ``answers`` in the survey's item order.
+    """
+    if not rows:
+        return
+    session.execute(insert(Response), [{**r, "survey_id": survey.id} for r in rows])
+    apply_responses(session, survey=survey, rows=rows)  # maintained score aggregates (H5)
+
+
+def request_hash(payload: ResponseCreate, *, anonymous: bool = False) -> str:
+    """Digest of the body. Anonymous surveys leave the invitation token out, so the stored
+    digest cannot be matched against the list of issued tokens."""
+    data = payload.model_dump(mode="json", exclude={"token"} if anonymous else None)
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _replay(session: Session, *, survey: Survey, key: str, digest: str) -> Response | None:
+    existing = session.scalar(
+        select(Response).where(Response.survey_id == survey.id, Response.idempotency_key == key)
+    )
+    if existing is None:
+        return None
+    if existing.request_hash != digest:
+        raise Conflict("Idempotency-Key was already used with a different request body")
+    return existing
+
+
+def day_start(moment: datetime) -> datetime:
+    return datetime.combine(moment.date(), time.min, tzinfo=moment.tzinfo)
+
+
+def submit_response(
+    session: Session,
+    *,
+    survey: Survey,
+    payload: ResponseCreate,
+    idempotency_key: str | None,
+    client: ClientInfo | None,
+    channel: str = "api",
+) -> tuple[Response, bool]:
+    """Validate and store one response; returns ``(response, created)``.
+
+    A repeated ``idempotency_key`` with the same body returns the stored response
+    (``created=False``); with another body it raises Conflict. Raises InvalidInput listing every
+    problem, Conflict for a closed survey or used token, Forbidden for a missing/unknown token.
+    """
+    digest = request_hash(payload, anonymous=survey.anonymous)
+    begin_write(session)
+    if idempotency_key is not None:
+        if len(idempotency_key) > 200:
+            raise InvalidInput([field_error("Idempotency-Key", msg="at most 200 characters")])
+        if survey.anonymous:  # the client chose the key: it could name the respondent
+            idempotency_key = "sha256:" + hashlib.sha256(idempotency_key.encode()).hexdigest()
+        replayed = _replay(session, survey=survey, key=idempotency_key, digest=digest)
+        if replayed is not None:
+            return replayed, False
+    if not survey.is_open:
+        raise Conflict(f"survey {survey.slug} is closed")
+    spec = survey_spec(survey)
+    errors: list[dict[str, Any]] = []
+    branch_id = session.scalar(select(Branch.id).where(Branch.code == payload.branch))
+    if branch_id is None:
+        errors.append(field_error("branch", msg=f"unknown branch {payload.branch!r}"))
+    answers, answer_errors = check_answers(spec, payload.answers)
+    attributes, attribute_errors = check_attributes(
+        spec, customer_type=payload.customer_type, tenure=payload.tenure, lang=payload.lang
+    )
+    errors += answer_errors + attribute_errors
+    if errors:
+        raise InvalidInput(errors)
+    assert branch_id is not None
+    if survey.requires_token:
+        claim_token(session, survey=survey, raw=payload.token, branch_id=branch_id)
+    now = utcnow()
+    keep_client = client is not None and not survey.anonymous
+    row = {
+        "id": uuid.uuid4(),
+        "branch_id": branch_id,
+        "submitted_at": day_start(now) if survey.anonymous else now,
+        **attributes,
+        "channel": channel,
+        "idempotency_key": idempotency_key,
+        "request_hash": digest,
+        "client_ip": client.ip if keep_client and client else None,
+        "user_agent": (client.user_agent or "")[:400] or None if keep_client and client else None,
+        "answers": answers,
+    }
+    try:
+        insert_responses(session, survey=survey, rows=[row])
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        session.rollback()
+        if idempotency_key is None:
+            raise
+        replayed = _replay(session, survey=survey, key=idempotency_key, digest=digest)
+        if replayed is None:
+            raise
+        return replayed, False
+    stored = session.get(Response, row["id"])
+    assert stored is not None
+    return stored, True

@@ -1,0 +1,73 @@
+"""The pvm command: keys create, import, demo (idempotent)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from app import cli
+from app.auth.models import ApiKey
+from app.config import get_settings
+from tests.conftest import TELECOM_CSV
+
+
+@pytest.fixture
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("PVM_DATABASE_URL", database_url)
+    monkeypatch.setenv("PVM_ENVIRONMENT", "test")
+    monkeypatch.setenv("PVM_SECRET_KEY", "cli-test-secret-" + "y" * 32)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def test_keys_create_prints_a_working_key(cli_env, capsys, factory, survey) -> None:
+    assert cli.main(["keys", "create", "--role", "operator", "--branches", "BR01,BR02"]) == 0
+    raw = capsys.readouterr().out.strip()
+    assert raw.startswith("pvm_")
+    headers = {"Authorization": f"Bearer {raw}"}
+    codes = [b["code"] for b in factory.client.get("/api/v1/branches", headers=headers).json()]
+    assert codes == ["BR01", "BR02"]
+    assert (
+        factory.client.post("/api/v1/surveys", json={"slug": "z"}, headers=headers).status_code
+        == 403
+    )
+
+
+def test_keys_create_rejects_unknown_branch(cli_env, capsys, survey) -> None:
+    assert cli.main(["keys", "create", "--role", "researcher", "--branches", "BR99"]) == 2
+    assert "unknown branch" in capsys.readouterr().err
+
+
+def test_import_command(cli_env, capsys, factory, survey, tmp_path) -> None:
+    assert cli.main(["import", "--survey", "telecom", str(TELECOM_CSV)]) == 0
+    assert "imported 1500" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    lines = TELECOM_CSV.read_text().splitlines()[:4]
+    lines[2] = lines[2].replace("BR", "XX", 1)
+    bad.write_text("\n".join(lines))
+    assert cli.main(["import", "--survey", "telecom", str(bad)]) == 2
+    assert '"row": 3' in capsys.readouterr().err
+    assert factory.count("telecom") == 1500
+
+
+def test_demo_loads_once(cli_env, capsys, app, session) -> None:
+    assert cli.main(["demo", "--responses", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "/s/demo?branch=BR01&lang=zh" in out and "/docs" in out and "/dashboard/demo" in out
+    assert re.search(r"researcher key:\s+pvm_", out) and re.search(r"operator key:\s+pvm_", out)
+    from app.surveys.service import count_responses, get_survey, list_branches
+
+    demo = get_survey(session, slug="demo")
+    assert (demo.min_group_size, demo.instrument_id, demo.is_open) == (5, "telecom-pv", True)
+    assert count_responses(session, survey=demo) == 300
+    assert len(list_branches(session)) == 12
+    session.commit()
+    assert cli.main(["demo", "--responses", "300"]) == 0
+    assert "kept" in capsys.readouterr().out
+    assert count_responses(session, survey=demo) == 300
+    roles = sorted(session.scalars(select(ApiKey.role)))
+    assert roles == ["operator", "operator", "researcher", "researcher"]
