@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -195,13 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.set_defaults(func=cmd_import)
 
-    for name in PLUGIN_MODULES:
-        try:
-            found = importlib.util.find_spec(name)
-        except ModuleNotFoundError:
-            found = None
-        if found is not None:
-            importlib.import_module(name).add_commands(sub)
+    for name in PLUGIN_MODULES:  # imported here so `pvm keys` does not load the stats stack
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 

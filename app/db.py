@@ -99,13 +99,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-# Every module that declares tables; optional ones (other features) are skipped until they exist.
+# Every module that declares tables, so Base.metadata is complete (migrations, model checks).
 MODEL_MODULES = (
     "app.surveys.models",
     "app.auth.models",
     "app.fits.models",
     "app.reporting.models",
-    "app.psychometrics.models",
 )
 
 
@@ -113,11 +112,7 @@ def import_all_models() -> None:
     import importlib
 
     for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
+        importlib.import_module(name)
 
 
 def alembic_config(connection: Connection | None = None) -> Any:

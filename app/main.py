@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -98,14 +97,6 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
-def _optional_module(name: str) -> Any | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(name) if spec is not None else None
-
-
 def prepare_database(settings: Settings) -> Any:
     """Engine for ``settings``, migrated to head, instruments synced, bootstrap key made."""
     engine = make_engine(settings.database_url)
@@ -145,9 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for name in ROUTERS:
-        module = _optional_module(name)
-        if module is not None:
-            app.include_router(module.router)
+        app.include_router(importlib.import_module(name).router)
     static = APP_DIR / "static"
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=str(static)), name="static")

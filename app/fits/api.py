@@ -35,7 +35,7 @@ def _start_runner(app: FastAPI) -> Runner:
             runner = make_runner(
                 app.state.sessionmaker,
                 broker_url=settings.broker_url,
-                workers=int(getattr(settings, "fit_workers", 2)),
+                workers=settings.fit_workers,
             )
             app.state.fit_runner = runner
             runner.start()
