@@ -205,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # migration chatter hides the lines a user needs (keys, URLs)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     result = args.func(args)
     return int(result or 0)
 
