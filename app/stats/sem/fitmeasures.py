@@ -1,0 +1,185 @@
+"""lavaan's ``fitMeasures`` for normal-theory ML and FIML."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import optimize, stats
+
+from app.stats.sem.em import pattern_loglik
+from app.stats.sem.likelihood import GroupData
+from app.stats.sem.model import GroupMatrices
+from app.stats.sem.patterns import missing_patterns
+
+
+def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
+    """Log-likelihood of lavaan's independence model (diagonal Sigma, free means).
+
+    Under a diagonal covariance the likelihood factorises by variable, so the FIML estimates
+    are each variable's available-case ML mean and variance. Exogenous covariates (fixed.x,
+    indices ``x_idx``) keep their sample covariance block, as in lavaan's baseline.
+    """
+    total = 0.0
+    x = np.asarray(x_idx, dtype=int)
+    for gd in data:
+        mean = np.nanmean(gd.X, axis=0)
+        cov = np.diag(np.nanvar(gd.X, axis=0))
+        if x.size:
+            mean[x] = gd.h1.mean[x]
+            cov[np.ix_(x, x)] = gd.h1.cov[np.ix_(x, x)]
+        total += pattern_loglik(gd.patterns, mean, cov)
+    return total
+
+
+def _marginal_loglik(data: list[GroupData], x_idx: Sequence[int]) -> float:
+    """Saturated log-likelihood of the covariates alone, at their sample (EM) moments."""
+    x = np.asarray(x_idx, dtype=int)
+    total = 0.0
+    for gd in data:
+        Xx = gd.X[:, x]
+        pats = missing_patterns(Xx)
+        total += pattern_loglik(pats, gd.h1.mean[x], gd.h1.cov[np.ix_(x, x)])
+    return total
+
+
+def degrees_of_freedom(
+    p: int, nx: int, ngroups: int, meanstructure: bool, npar: int
+) -> tuple[int, int]:
+    """Model and baseline degrees of freedom; fixed.x moments are not data (lavaan's ndat)."""
+    ms = 1 if meanstructure else 0
+    ndat = ngroups * (p * (p + 1) // 2 + ms * p - nx * (nx + 1) // 2 - ms * nx)
+    nbase = ngroups * (p * (p + 1) // 2 - nx * (nx + 1) // 2 - (p - nx))
+    return ndat - npar, nbase
+
+
+def rmsea_ci(x2: float, df: float, n: int, g: int, level: float = 0.90) -> tuple[float, float]:
+    """Confidence interval of RMSEA from the noncentral chi-square (lavaan's rule)."""
+    if df < 1:
+        return 0.0, 0.0
+    hi_p, lo_p = 1 - (1 - level) / 2, (1 - level) / 2
+
+    def lower(lam: float) -> float:
+        return float(stats.ncx2.cdf(x2, df, lam) if lam > 0 else stats.chi2.cdf(x2, df)) - hi_p
+
+    def upper(lam: float) -> float:
+        return float(stats.ncx2.cdf(x2, df, lam) if lam > 0 else stats.chi2.cdf(x2, df)) - lo_p
+
+    lo = 0.0
+    if lower(0.0) >= 0:
+        lam = optimize.brentq(lower, 0.0, x2, xtol=1e-12)
+        lo = math.sqrt(lam / (n * df)) * math.sqrt(g)
+    hi = 0.0
+    n_r = max(n, 4 * x2)
+    if not (upper(n_r) > 0 or upper(0.0) < 0):
+        lam = optimize.brentq(upper, 0.0, n_r, xtol=1e-12)
+        hi = math.sqrt(lam / (n * df)) * math.sqrt(g)
+    return lo, hi
+
+
+def srmr(data: list[GroupData], mats: list[GroupMatrices], meanstructure: bool) -> float:
+    """lavaan's SRMR (Bentler's; with a mean structure the mean residuals are included).
+
+    Covariance and mean residuals against the sample (EM under missing data) moments, both
+    scaled by the sample standard deviations, averaged over the p(p+1)/2 (+ p) elements;
+    groups weighted by their size.
+    """
+    ntot = sum(gd.n for gd in data)
+    total = 0.0
+    for gd, gm in zip(data, mats, strict=True):
+        S, m = gd.h1.cov, gd.h1.mean
+        sd = np.sqrt(np.diag(S))
+        R = (S - gm.sigma) / np.outer(sd, sd)
+        p = S.shape[0]
+        ss = float((R[np.tril_indices(p)] ** 2).sum())
+        e = p * (p + 1) / 2
+        if meanstructure:
+            ss += float((((m - gm.mu) / sd) ** 2).sum())
+            e += p
+        total += gd.n / ntot * math.sqrt(ss / e)
+    return total
+
+
+def _without_h1(loglik: float, npar: int, n: int, df: int, dfb: int) -> dict[str, float]:
+    """Fit measures when the saturated model could not be estimated: only the likelihood ones."""
+    nan = math.nan
+    out = dict.fromkeys(
+        (
+            "chisq",
+            "pvalue",
+            "baseline.chisq",
+            "cfi",
+            "tli",
+            "unrestricted.logl",
+            "rmsea",
+            "rmsea.ci.lower",
+            "rmsea.ci.upper",
+            "rmsea.pvalue",
+            "srmr",
+        ),
+        nan,
+    )
+    out.update(
+        npar=npar,
+        df=df,
+        **{"baseline.df": dfb, "logl": loglik},
+        aic=-2.0 * loglik + 2.0 * npar,
+        bic=-2.0 * loglik + npar * math.log(n),
+    )
+    return out
+
+
+def fit_measures(
+    *,
+    loglik: float,
+    data: list[GroupData],
+    mats: list[GroupMatrices],
+    npar: int,
+    meanstructure: bool,
+    x_idx: Sequence[int] = (),
+) -> dict[str, float]:
+    """The fit-measure set of API.md under lavaan's names and definitions.
+
+    ``x_idx``: positions of fixed.x covariates among the observed variables.
+    """
+    n = sum(gd.n for gd in data)
+    g = len(data)
+    h1 = sum(gd.h1.loglik for gd in data)
+    llb = baseline_loglik(data, x_idx)
+    if len(x_idx):
+        # fixed.x: lavaan reports the likelihood of the rest given the covariates, i.e. minus
+        # the covariates' own (saturated) marginal log-likelihood; chisq is unchanged.
+        llx = _marginal_loglik(data, x_idx)
+        loglik, h1, llb = loglik - llx, h1 - llx, llb - llx
+    df, dfb = degrees_of_freedom(data[0].X.shape[1], len(x_idx), g, meanstructure, npar)
+    if not math.isfinite(h1):
+        return _without_h1(loglik, npar, n, df, dfb)
+    x2 = max(2.0 * (h1 - loglik), 0.0)
+    x2b = 2.0 * (h1 - llb)
+    cfi_den = max(x2 - df, x2b - dfb, 0.0)
+    cfi = 1.0 - max(x2 - df, 0.0) / cfi_den if cfi_den > 0 else 1.0
+    tli = ((x2b / dfb) - (x2 / df)) / ((x2b / dfb) - 1.0) if df > 0 and dfb > 0 else 1.0
+    rmsea = math.sqrt(max((x2 / n) / df - 1.0 / n, 0.0)) * math.sqrt(g) if df > 0 else 0.0
+    lo, hi = rmsea_ci(x2, df, n, g)
+    ncp = n * df * 0.05**2 / g
+    rmsea_p = float(stats.ncx2.sf(x2, df, ncp)) if df > 0 else math.nan
+    return {
+        "npar": npar,
+        "chisq": x2,
+        "df": df,
+        "pvalue": float(stats.chi2.sf(x2, df)) if df > 0 else math.nan,
+        "baseline.chisq": x2b,
+        "baseline.df": dfb,
+        "cfi": cfi,
+        "tli": tli,
+        "logl": loglik,
+        "unrestricted.logl": h1,
+        "aic": -2.0 * loglik + 2.0 * npar,
+        "bic": -2.0 * loglik + npar * math.log(n),
+        "rmsea": rmsea,
+        "rmsea.ci.lower": lo,
+        "rmsea.ci.upper": hi,
+        "rmsea.pvalue": rmsea_p,
+        "srmr": srmr(data, mats, meanstructure),
+    }

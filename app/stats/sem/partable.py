@@ -1,0 +1,310 @@
+"""The parameter table: every parameter of every group, as lavaan's ``parTable()``.
+
+Columns (one :class:`ParRow` per parameter):
+
+``id`` (1-based), ``lhs``, ``op``, ``rhs``, ``group`` (1-based block number), ``user`` (1 =
+written in the syntax, 0 = added by a lavaan default), ``free`` (0 = fixed, k > 0 = position
+k-1 in the free-parameter vector; rows that are constrained equal share the same k), ``ustart``
+(the fixed value; NaN for free rows), ``exo`` (1 = fixed to a sample statistic, lavaan's
+``fixed.x``), ``label`` (user label or ""), ``plabel`` (".p<id>.").
+
+Equality constraints are therefore a shared ``free`` number: shared labels (also across groups,
+as in lavaan), ``a == b`` and ``group_equal`` all reduce to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.stats.sem.errors import ModelError
+from app.stats.sem.syntax import Definition, Formula, Modifier, parse_model
+
+GROUP_EQUAL = (
+    "loadings",
+    "intercepts",
+    "means",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+    "regressions",
+)
+
+
+@dataclass
+class ParRow:
+    id: int
+    lhs: str
+    op: str
+    rhs: str
+    group: int
+    user: int
+    free: int
+    ustart: float
+    exo: int = 0
+    label: str = ""
+    plabel: str = ""
+    wants_free: bool = field(default=False, repr=False)  # NA* modifier
+
+
+@dataclass
+class VarNames:
+    """Variable classes as lavaan's ``lav_partable_vnames``."""
+
+    ov: list[str]  # observed variables in model order
+    lv: list[str]  # latent variables (lhs of =~)
+    ov_x: list[str]  # pure exogenous observed (fixed.x)
+    lv_x: list[str]
+    lvov_y: list[str]  # pure dependent lv and ov (auto.cov.y)
+
+
+@dataclass
+class ParTable:
+    """All parameters of a (possibly multi-group) model.
+
+    ``rows`` as described in the module docstring; ``npar`` = number of free parameters
+    after equality constraints; ``groups`` the group labels (``[None]`` for one group).
+    """
+
+    rows: list[ParRow]
+    names: VarNames
+    groups: list[str | None]
+    meanstructure: bool
+    definitions: list[Definition]
+
+    @property
+    def npar(self) -> int:
+        return max((r.free for r in self.rows), default=0)
+
+    def free_rows(self) -> list[ParRow]:
+        """The first row of each free parameter, in parameter order."""
+        seen: dict[int, ParRow] = {}
+        for r in self.rows:
+            if r.free and r.free not in seen:
+                seen[r.free] = r
+        return [seen[k] for k in sorted(seen)]
+
+    def label_index(self) -> dict[str, ParRow]:
+        """Rows by user label (first occurrence) and by plabel."""
+        out: dict[str, ParRow] = {}
+        for r in self.rows:
+            if r.label and r.label not in out:
+                out[r.label] = r
+            out[r.plabel] = r
+        return out
+
+
+def _var_names(formulas: list[Formula]) -> VarNames:
+    lv = list(dict.fromkeys(f.lhs for f in formulas if f.op == "=~"))
+    ind = list(dict.fromkeys(f.rhs for f in formulas if f.op == "=~"))
+    eqs_y = list(dict.fromkeys(f.lhs for f in formulas if f.op == "~"))
+    eqs_x = list(dict.fromkeys(f.rhs for f in formulas if f.op == "~"))
+    seen: list[str] = []
+    for f in formulas:
+        for v in (f.lhs, f.rhs) if f.op != "=~" else (f.rhs,):
+            if v and v not in lv and v not in seen:
+                seen.append(v)
+    ov_ind = [v for v in ind if v not in lv]
+    ov = ov_ind + [v for v in seen if v not in ov_ind]
+    ov_y = [v for v in eqs_y if v not in lv and v not in ov_ind]
+    ov_x = [v for v in eqs_x if v not in lv and v not in ov_ind and v not in ov_y]
+    lv_x = [v for v in lv if v not in ind and v not in eqs_y]
+    lv_y = [v for v in lv if v in eqs_y and v not in ind and v not in eqs_x]
+    pure_ov_y = [v for v in ov if v in eqs_y and v not in ind and v not in eqs_x]
+    return VarNames(ov, lv, ov_x, lv_x, lv_y + pure_ov_y)
+
+
+def _mod(f: Formula, g: int) -> Modifier:
+    return f.modifiers[g] if len(f.modifiers) > 1 else f.modifiers[0]
+
+
+def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
+    if op == "~~" and rhs < lhs:
+        return (rhs, op, lhs)
+    return (lhs, op, rhs)
+
+
+def _eq_class(row: ParRow, names: VarNames) -> str | None:
+    """Which ``group_equal`` keyword covers a row."""
+    lv = set(names.lv)
+    if row.op == "=~":
+        return "loadings"
+    if row.op == "~":
+        return "regressions"
+    if row.op == "~1":
+        return "means" if row.lhs in lv else "intercepts"
+    if row.op == "~~":
+        latent = row.lhs in lv
+        if row.lhs == row.rhs:
+            return "lv.variances" if latent else "residuals"
+        return "lv.covariances" if latent else "residual.covariances"
+    return None
+
+
+def build_partable(
+    model: str,
+    *,
+    groups: Sequence[str | None] = (None,),
+    meanstructure: bool = False,
+    group_equal: Sequence[str] = (),
+) -> ParTable:
+    """Parse lavaan syntax and add lavaan's ``sem()``/``cfa()`` defaults.
+
+    Parameters
+    ----------
+    model : str
+        lavaan model syntax.
+    groups : sequence of str or None
+        Group labels in lavaan's order (first appearance in the data); ``(None,)`` = one group.
+    meanstructure : bool
+        Add observed intercepts (free) and latent means (fixed 0).
+    group_equal : sequence of str
+        lavaan ``group.equal`` keywords (see ``GROUP_EQUAL``).
+
+    Returns
+    -------
+    ParTable
+    """
+    parsed = parse_model(model)
+    bad = [g for g in group_equal if g not in GROUP_EQUAL]
+    if bad:
+        raise ModelError(f"unknown group_equal value(s): {bad}")
+    formulas = parsed.formulas
+    ngroups = len(groups)
+    for f in formulas:
+        if len(f.modifiers) not in (1, ngroups):
+            raise ModelError(f"c() modifier of {f.lhs} {f.op} {f.rhs} needs {ngroups} values")
+    if any(f.op == "~1" for f in formulas):
+        meanstructure = True
+    if {"intercepts", "means"} & set(group_equal):
+        meanstructure = True
+    names = _var_names(formulas)
+    lv_set = set(names.lv)
+    for f in formulas:
+        if f.op == "=~" and f.lhs in names.ov:
+            raise ModelError(f"{f.lhs} is both latent and observed")
+    ov_nox = [v for v in names.ov if v not in names.ov_x]
+
+    rows: list[ParRow] = []
+
+    def add(lhs: str, op: str, rhs: str, g: int, user: int, mod: Modifier, exo: int = 0) -> None:
+        fixed = mod.fixed
+        rows.append(
+            ParRow(
+                id=len(rows) + 1,
+                lhs=lhs,
+                op=op,
+                rhs=rhs,
+                group=g + 1,
+                user=user,
+                free=0 if fixed is not None or exo else -1,
+                ustart=fixed if fixed is not None else math.nan,
+                exo=exo,
+                label=mod.label or "",
+                wants_free=mod.free,
+            )
+        )
+
+    for g in range(ngroups):
+        present: set[tuple[str, str, str]] = set()
+        for f in formulas:
+            k = _key(f.lhs, f.op, f.rhs)
+            if k in present:
+                raise ModelError(f"duplicate parameter: {f.lhs} {f.op} {f.rhs}")
+            present.add(k)
+            add(f.lhs, f.op, f.rhs, g, 1, _mod(f, g))
+
+        def default(
+            lhs: str,
+            op: str,
+            rhs: str,
+            mod: Modifier | None = None,
+            exo: int = 0,
+            present: set[tuple[str, str, str]] = present,
+            g: int = g,
+        ) -> None:
+            k = _key(lhs, op, rhs)
+            if k not in present:
+                present.add(k)
+                add(lhs, op, rhs, g, 0, mod or Modifier(), exo)
+
+        for v in ov_nox + names.lv:
+            default(v, "~~", v)
+        for a, b in itertools.combinations(names.lv_x, 2):
+            default(a, "~~", b)
+        for a, b in itertools.combinations(names.lvov_y, 2):
+            default(a, "~~", b)
+        for i, a in enumerate(names.ov_x):
+            for b in names.ov_x[i:]:
+                default(a, "~~", b, exo=1)
+        if meanstructure:
+            for v in ov_nox:
+                default(v, "~1", "")
+            for v in names.ov_x:
+                default(v, "~1", "", exo=1)
+            for v in names.lv:
+                default(v, "~1", "", Modifier(fixed=0.0))
+
+    # auto.fix.first: the first indicator of every latent variable gets loading 1 unless the
+    # user fixed or freed it explicitly.
+    for g in range(1, ngroups + 1):
+        for lvname in names.lv:
+            first = next(r for r in rows if r.group == g and r.op == "=~" and r.lhs == lvname)
+            if first.free == -1 and not first.wants_free:
+                first.free, first.ustart = 0, 1.0
+
+    # group.equal with intercepts: latent means are free in all groups but the first.
+    if ngroups > 1 and "intercepts" in group_equal and "means" not in group_equal:
+        for r in rows:
+            if r.op == "~1" and r.lhs in lv_set and r.group > 1 and r.user == 0:
+                r.free, r.ustart = -1, math.nan
+
+    _number_free(rows, parsed.constraints, names, group_equal)
+    for r in rows:
+        r.plabel = f".p{r.id}."
+    return ParTable(rows, names, list(groups), meanstructure, parsed.definitions)
+
+
+def _number_free(
+    rows: list[ParRow], constraints: list, names: VarNames, group_equal: Sequence[str]
+) -> None:
+    """Give free rows their parameter numbers; equal rows share one number."""
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while parent.get(i, i) != i:
+            i = parent.get(i, i)
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    free = [r for r in rows if r.free == -1]
+    by_label: dict[str, int] = {}
+    for r in free:
+        if r.label:
+            if r.label in by_label:
+                union(by_label[r.label], r.id)
+            else:
+                by_label[r.label] = r.id
+    for c in constraints:
+        if c.lhs not in by_label or c.rhs not in by_label:
+            raise ModelError(f"constraint {c.lhs} == {c.rhs} names an unknown free parameter")
+        union(by_label[c.lhs], by_label[c.rhs])
+    if group_equal:
+        first = {(r.lhs, r.op, r.rhs): r for r in free if r.group == 1}
+        for r in free:
+            ref = first.get((r.lhs, r.op, r.rhs))
+            if r.group > 1 and ref is not None and _eq_class(r, names) in group_equal:
+                union(ref.id, r.id)
+    numbers: dict[int, int] = {}
+    for r in free:
+        root = find(r.id)
+        if root not in numbers:
+            numbers[root] = len(numbers) + 1
+        r.free = numbers[root]

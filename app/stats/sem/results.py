@@ -1,0 +1,137 @@
+"""Frozen result objects of a SEM fit, serialised under lavaan's names."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def _num(x: Any) -> Any:
+    """JSON-safe number: NaN/inf become None, numpy scalars become Python ones."""
+    if x is None:
+        return None
+    if isinstance(x, (np.integer, int)) and not isinstance(x, bool):
+        return int(x)
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One row of lavaan's ``parameterEstimates(fit, standardized=TRUE)``."""
+
+    lhs: str
+    op: str
+    rhs: str
+    label: str
+    group: str | None
+    est: float
+    se: float
+    z: float
+    pvalue: float
+    ci_lower: float
+    ci_upper: float
+    std_all: float
+    free: int = 0  # parameter number (0 = fixed or defined); shared by equal parameters
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lhs": self.lhs,
+            "op": self.op,
+            "rhs": self.rhs,
+            "label": self.label,
+            "group": self.group,
+            "est": _num(self.est),
+            "se": _num(self.se),
+            "z": _num(self.z),
+            "pvalue": _num(self.pvalue),
+            "ci.lower": _num(self.ci_lower),
+            "ci.upper": _num(self.ci_upper),
+            "std.all": _num(self.std_all),
+        }
+
+
+@dataclass(frozen=True)
+class MeasurementMatrices:
+    """What reliability code needs from a CFA, for one group.
+
+    Attributes
+    ----------
+    group : str or None
+    ov : list of str
+        Observed variables (rows), p.
+    lv : list of str
+        Latent variables (columns; phantom latents of observed regressors included), m.
+    lambda_ : ndarray, shape (p, m)
+    theta : ndarray, shape (p, p)
+    psi : ndarray, shape (m, m)
+        Latent (residual) covariances as estimated.
+    lv_cov : ndarray, shape (m, m)
+        Model-implied latent covariance ``A Psi A'`` (equals psi in a CFA).
+    sigma : ndarray, shape (p, p)
+        Model-implied covariance.
+    sample_cov : ndarray, shape (p, p)
+        Observed covariance (divisor n), or the EM estimate under FIML: semTools'
+        ``obs.var=TRUE`` denominators.
+    sample_mean : ndarray, shape (p,)
+    nobs : int
+    """
+
+    group: str | None
+    ov: list[str]
+    lv: list[str]
+    lambda_: np.ndarray
+    theta: np.ndarray
+    psi: np.ndarray
+    lv_cov: np.ndarray
+    sigma: np.ndarray
+    sample_cov: np.ndarray
+    sample_mean: np.ndarray
+    nobs: int
+
+
+@dataclass(frozen=True)
+class SemResult:
+    """Result of :func:`app.stats.sem.fit_model`.
+
+    ``fit`` holds the fit measures, ``estimates`` the parameter rows (defined parameters last),
+    ``r2`` is ``{var: r2}`` for one group or ``{group: {var: r2}}`` for several;
+    ``matrices`` one :class:`MeasurementMatrices` per group. ``theta`` (npar,) and ``vcov``
+    (npar, npar) are the free parameters and their covariance (used by bootstrap/invariance).
+    """
+
+    nobs: int
+    estimator: str
+    missing: str
+    converged: bool
+    fit: dict[str, float]
+    estimates: list[Estimate]
+    r2: dict[str, Any]
+    groups: list[str | None]
+    nobs_group: list[int]
+    matrices: list[MeasurementMatrices]
+    theta: np.ndarray
+    vcov: np.ndarray
+    n_iter: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``result`` object of API.md (JSON-safe: None instead of NaN)."""
+        if len(self.groups) > 1:
+            r2: dict[str, Any] = {
+                str(g): {k: _num(v) for k, v in d.items()} for g, d in self.r2.items()
+            }
+        else:
+            r2 = {k: _num(v) for k, v in self.r2.items()}
+        return {
+            "nobs": self.nobs,
+            "estimator": self.estimator,
+            "missing": self.missing,
+            "converged": self.converged,
+            "fit": {k: _num(v) for k, v in self.fit.items()},
+            "estimates": [e.to_dict() for e in self.estimates],
+            "r2": r2,
+        }

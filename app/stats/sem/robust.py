@@ -1,0 +1,173 @@
+"""MLR: Huber-White standard errors and the Yuan-Bentler (Mplus variant) scaled test.
+
+As lavaan's ``estimator="MLR"`` (``se="robust.huber.white"``, ``test="yuan.bentler.mplus"``,
+``information="observed"``): the parameter covariance is ``E^-1 B0 E^-1`` with ``E`` the
+observed information and ``B0`` the cross-product of casewise scores; the scaling factor is
+``c = [sum_g tr(A1_g^-1 B1_g) - tr(B0 E^-1)] / df`` where ``A1``/``B1`` are the information and
+score cross-product of the saturated (H1) model at its estimate. Robust CFI/TLI/RMSEA use the
+scaling factors of the model and of the baseline model on the unscaled statistics
+(Brosseau-Liard & Savalei's correction, lavaan's ``c.hat`` formulas).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+from app.stats.sem.fimlc import fiml_corrected
+from app.stats.sem.h1info import saturated_trace
+from app.stats.sem.inference import observed_information, safe_inverse
+from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information
+from app.stats.sem.model import LisrelModel
+from app.stats.sem.partable import build_partable
+
+if TYPE_CHECKING:
+    from app.stats.sem.fit import Problem
+
+
+def _special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
+    """Saturated ("h1") or independence ("baseline") model over the observed variables."""
+    lines = []
+    for i, a in enumerate(ov):
+        others = ov[i:] if kind == "h1" else [a]
+        lines.append(f"{a} ~~ " + " + ".join(others))
+    pt = build_partable("\n".join(lines), meanstructure=meanstructure)
+    return LisrelModel(pt), pt.meanstructure
+
+
+def _special_theta(model: LisrelModel, data: GroupData, kind: str) -> np.ndarray:
+    """Estimates of the saturated / independence model (EM or available-case moments)."""
+    theta = np.zeros(model.pt.npar)
+    oi = {v: k for k, v in enumerate(model.ov)}
+    if kind == "h1":
+        mean, cov = data.h1.mean, data.h1.cov
+    else:
+        mean, cov = np.nanmean(data.X, axis=0), np.diag(np.nanvar(data.X, axis=0))
+    for r in model.pt.free_rows():
+        if r.op == "~1":
+            theta[r.free - 1] = mean[oi[r.lhs]]
+        else:
+            theta[r.free - 1] = cov[oi[r.lhs], oi[r.rhs]]
+    return theta
+
+
+def _trace_h1(data: GroupData, ov: list[str], meanstructure: bool, complete: bool) -> float:
+    """tr(A1^-1 B1) of one group's saturated model."""
+    if not complete and meanstructure:
+        return saturated_trace(data)  # analytic observed information under missing data
+    model, ms = _special_model(ov, "h1", meanstructure)
+    theta = _special_theta(model, data, "h1")
+    mats = model.matrices(theta)
+    if complete:  # at the saturated MLE observed and expected information coincide
+        A1 = expected_information(model, mats, [data], ms)
+    else:
+        A1 = observed_information(model, theta, [data], ms)
+    S = casewise_scores(model, mats, [data], ms)
+    return float(np.sum(safe_inverse(A1) * (S.T @ S)))
+
+
+def _trace_h0(
+    model: LisrelModel, theta: np.ndarray, data: list[GroupData], ms: bool, info: np.ndarray
+) -> tuple[float, np.ndarray]:
+    S = casewise_scores(model, model.matrices(theta), data, ms)
+    B0 = S.T @ S
+    return float(np.sum(B0 * safe_inverse(info).T)), B0
+
+
+def _cfi_tli(x2: float, df: int, x2b: float, dfb: int, c: float, cb: float) -> tuple[float, float]:
+    """lavaan's robust CFI and TLI from statistics and their scaling factors."""
+    t1 = max(x2 - c * df, 0.0)
+    t2 = max(x2 - c * df, x2b - cb * dfb, 0.0)
+    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
+    tt1 = (x2 - c * df) * dfb
+    tt2 = (x2b - cb * dfb) * df
+    tli = 1.0 - tt1 / tt2 if df > 0 and abs(tt2) > 0 else 1.0
+    return cfi, tli
+
+
+def robust_vcov_and_tests(
+    prob: Problem, theta: np.ndarray, info: np.ndarray
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Sandwich covariance of theta and the scaled fit measures.
+
+    Parameters
+    ----------
+    prob : Problem
+    theta : ndarray, shape (npar,)
+    info : ndarray, shape (npar, npar)
+        Information matrix of the whole sample (observed for MLR).
+
+    Returns
+    -------
+    vcov : ndarray, shape (npar, npar)
+    fit : dict
+        chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust,
+        rmsea.robust (and the baseline's scaling factor, baseline.chisq.scaling.factor).
+    """
+    from app.stats.sem.fitmeasures import baseline_loglik, degrees_of_freedom
+
+    ms = prob.meanstructure
+    if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
+        info = observed_information(prob.model, theta, prob.data, ms)
+    trace_h0, B0 = _trace_h0(prob.model, theta, prob.data, ms, info)
+    Einv = safe_inverse(info)
+    vcov = Einv @ B0 @ Einv
+    complete = all(gd.complete for gd in prob.data)
+    ov = prob.model.ov
+    trace_h1 = sum(_trace_h1(gd, ov, ms, complete) for gd in prob.data)
+    # baseline (independence) model: its own h0 trace
+    bmodel, bms = _special_model(ov, "baseline", ms)
+    tb_sum = 0.0
+    bmats = []
+    for gd in prob.data:
+        bth = _special_theta(bmodel, gd, "baseline")
+        binfo = (
+            expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
+            if complete
+            else observed_information(bmodel, bth, [gd], bms)
+        )
+        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo)
+        tb_sum += tb
+        bmats.append(bmodel.matrices(bth))
+    n = sum(gd.n for gd in prob.data)
+    G = len(prob.data)
+    df, dfb = degrees_of_freedom(len(ov), 0, G, ms, prob.partable.npar)
+    from app.stats.sem.likelihood import loglik
+
+    ll = loglik(prob.model, theta, prob.data, ms, gradient=False)[0]
+    h1 = sum(gd.h1.loglik for gd in prob.data)
+    x2 = max(2 * (h1 - ll), 0.0)
+    x2b = 2 * (h1 - baseline_loglik(prob.data))
+    c = (trace_h1 - trace_h0) / df if df > 0 else math.nan
+    cb = (trace_h1 - tb_sum) / dfb if dfb > 0 else math.nan
+    x2s = x2 / c if df > 0 else math.nan
+    # robust indices: complete data use the scaling factors on the unscaled statistics; FIML
+    # uses Zhang & Savalei's corrected statistics and factors (as lavaan does)
+    x3, c3, x3b, c3b = x2, c, x2b, cb
+    if prob.missing == "fiml":  # lavaan: whenever missing="ml", complete rows or not
+        fc = fiml_corrected(
+            model=prob.model,
+            mats=prob.model.matrices(theta),
+            data=prob.data,
+            df=df,
+            bmodel=bmodel,
+            bmats=bmats,
+            dfb=dfb,
+        )
+        x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
+    cfi_r, tli_r = _cfi_tli(x3, df, x3b, dfb, c3, c3b)
+    rmsea_r = math.sqrt(max((x3 / n) / df - c3 / n, 0.0)) * math.sqrt(G) if df > 0 else 0.0
+    fit = {
+        "chisq.scaled": x2s,
+        "df.scaled": float(df),
+        "pvalue.scaled": float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
+        "chisq.scaling.factor": c,
+        "baseline.chisq.scaling.factor": cb,
+        "cfi.robust": cfi_r,
+        "tli.robust": tli_r,
+        "rmsea.robust": rmsea_r,
+    }
+    return vcov, fit

@@ -1,0 +1,98 @@
+"""Complete-data ML (lavaan's default missing="listwise") against lavaan 0.6.14.
+
+Tolerances (see _sem_golden): est/std.all/ci 1e-3 abs, se 1% rel, chisq/logl 1e-3 rel,
+cfi/tli/rmsea(+ci, p)/srmr 1e-3 abs, npar/df exact, r2 1e-3 abs.
+"""
+
+import json
+import math
+
+import pytest
+
+from app.stats.sem import fit_model
+from tests.stats._sem_golden import (
+    estimate_mismatches,
+    fit_mismatches,
+    load_csv,
+    load_json,
+    r2_mismatches,
+)
+
+CASES = [
+    ("hs_cfa_ml", "holzinger_swineford_1939.csv"),
+    ("pd_sem_ml", "political_democracy.csv"),
+    ("telecom_sem_listwise", "telecom_1500.csv"),
+]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c[0] for c in CASES])
+def case(request):
+    name, csv = request.param
+    ref = load_json(name)
+    res = fit_model(load_csv(csv), ref["model"], missing="listwise")
+    return ref, res, res.to_dict()
+
+
+def test_fit_measures(case):
+    ref, _, out = case
+    assert out["nobs"] == ref["nobs"]
+    assert out["converged"]
+    assert fit_mismatches(out["fit"], ref["fit"]) == []
+
+
+def test_estimates_se_and_std_all(case):
+    ref, _, out = case
+    assert estimate_mismatches(out["estimates"], ref["estimates"]) == []
+
+
+def test_r2(case):
+    ref, _, out = case
+    assert r2_mismatches(out["r2"], ref["r2"]) == []
+
+
+def test_to_dict_is_json_safe(case):
+    _, _, out = case
+    text = json.dumps(out, allow_nan=False)  # raises on NaN
+    row = out["estimates"][0]
+    assert set(row) == {
+        "lhs",
+        "op",
+        "rhs",
+        "label",
+        "group",
+        "est",
+        "se",
+        "z",
+        "pvalue",
+        "ci.lower",
+        "ci.upper",
+        "std.all",
+    }
+    assert row["group"] is None and row["z"] is None  # fixed marker loading
+    assert "NaN" not in text
+
+
+def test_defined_parameter_delta_method():
+    # tolerance: est 1e-3 abs, se 1% rel against lavaan's := row (telecom, listwise)
+    ref = load_json("telecom_sem_listwise")
+    res = fit_model(load_csv("telecom_1500.csv"), ref["model"], missing="listwise")
+    mine = next(e for e in res.to_dict()["estimates"] if e["op"] == ":=")
+    theirs = next(e for e in ref["estimates"] if e["op"] == ":=")
+    assert (mine["lhs"], mine["rhs"], mine["label"]) == ("ind_PV_CCI_LOY", "a*b", "ind_PV_CCI_LOY")
+    assert mine["est"] == pytest.approx(theirs["est"], abs=1e-3)
+    assert mine["se"] == pytest.approx(theirs["se"], rel=0.01)
+    a = next(e for e in res.estimates if e.label == "a")
+    b = next(e for e in res.estimates if e.label == "b")
+    assert mine["est"] == pytest.approx(a.est * b.est, rel=1e-12)
+    assert not math.isnan(mine["std.all"])
+
+
+def test_measurement_matrices_for_reliability():
+    # tolerance: 1e-8: Sigma must equal Lambda Psi Lambda' + Theta in a CFA
+    ref = load_json("hs_cfa_ml")
+    res = fit_model(load_csv("holzinger_swineford_1939.csv"), ref["model"], missing="listwise")
+    mm = res.matrices[0]
+    assert mm.lambda_.shape == (9, 3) and mm.lv == ["visual", "textual", "speed"]
+    implied = mm.lambda_ @ mm.psi @ mm.lambda_.T + mm.theta
+    assert abs(implied - mm.sigma).max() < 1e-8
+    assert mm.sample_cov.shape == (9, 9) and mm.nobs == 301
