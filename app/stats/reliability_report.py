@@ -29,10 +29,10 @@ from app.stats.reliability import (
     composite_reliability,
     construct_reliability,
 )
+from app.stats.sem.em import saturated_em
 from app.stats.validity import (
     FornellLarcker,
     cov_to_corr,
-    em_covariance,
     fornell_larcker,
     htmt,
     matrix_to_dict,
@@ -101,7 +101,7 @@ def _ml_cov(x: np.ndarray) -> np.ndarray:
 
 def _saturated(x: np.ndarray) -> np.ndarray:
     """EM saturated covariance of ``x`` (n, p) with NaN; divisor n."""
-    return em_covariance(x)
+    return saturated_em(x).cov
 
 
 def _fit_semopy(

@@ -8,19 +8,19 @@ throughout. Like semTools, both use absolute correlations.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from app.stats.sem.em import saturated_em
+
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "em_covariance",
     "FornellLarcker",
     "ValidityError",
     "fornell_larcker",
@@ -76,7 +76,9 @@ def item_correlations(
         cov = _cov(x)
     elif missing == "ml":
         how = "ml"
-        cov = em_covariance(x)
+        if np.isnan(x).all():
+            raise ValidityError("no observed values")
+        cov = saturated_em(x).cov  # lavaan's H1 (EM) estimate, as lavCor(missing="ml")
     else:
         how = "listwise"
         x = x[~incomplete]
@@ -93,124 +95,6 @@ def cov_to_corr(cov: np.ndarray, items: list[str]) -> pd.DataFrame:
         const = [items[int(j)] for j in np.flatnonzero(sd <= 0)]
         raise ValidityError(f"item(s) without variance: {', '.join(const)}")
     return pd.DataFrame(cov / np.outer(sd, sd), index=items, columns=items)
-
-
-def _pattern_moments(x: np.ndarray) -> list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]:
-    """Per missingness pattern: observed indices, row count, mean (p_o,), cov (p_o, p_o).
-
-    Rows are grouped by an integer code of their observed-variable mask (one sort), so
-    the data are touched once; covariances use divisor n (ML).
-    """
-    observed = ~np.isnan(x)
-    p = x.shape[1]
-    if p <= 62:
-        codes = observed.astype(np.int64) @ (np.int64(1) << np.arange(p, dtype=np.int64))
-    else:
-        codes = np.unique(observed, axis=0, return_inverse=True)[1].reshape(-1)
-    order = np.argsort(codes, kind="stable")
-    xs = x[order]  # one gather; each pattern is then a contiguous block of rows
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(codes[order])) + 1, [x.shape[0]]])
-    out = []
-    for a, b in zip(starts[:-1], starts[1:], strict=True):
-        idx = np.flatnonzero(observed[order[a]])
-        if idx.size == 0:
-            continue  # lavaan ignores rows with every value missing
-        y = xs[a:b] if idx.size == p else xs[a:b][:, idx]
-        mean = y.mean(axis=0)
-        yc = y - mean
-        out.append((idx, int(b - a), mean, (yc.T @ yc) / (b - a)))
-    return out
-
-
-def em_covariance(x: np.ndarray, *, tol: float = 1e-10, max_iter: int = 10_000) -> np.ndarray:
-    """EM estimate (divisor n) of the saturated normal covariance of data with NaN.
-
-    This is lavaan's H1 estimate under ``missing="ml"`` (what ``lavCor(missing="ml")``
-    correlates). The E-step works on each pattern's mean and covariance instead of its
-    rows, so an iteration costs O(patterns * p^3) whatever n is.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n, p)
-        NaN = missing.
-    tol : float
-        Stop when no mean or covariance element moves more than ``tol``.
-    max_iter : int
-
-    Returns
-    -------
-    ndarray, shape (p, p)
-    """
-    x = np.asarray(x, dtype=float)
-    pats = _pattern_moments(x)
-    p = x.shape[1]
-    n = sum(k for _, k, _, _ in pats)
-    if n == 0:
-        raise ValidityError("no observed values")
-    # The observed blocks' sums do not change between iterations: accumulate them once.
-    t1_obs = np.zeros(p)
-    t2_obs = np.zeros((p, p))
-    counts = np.zeros(p)
-    partial = []
-    for o, k, ybar, s in pats:
-        t1_obs[o] += k * ybar
-        t2_obs[np.ix_(o, o)] += k * (s + np.outer(ybar, ybar))
-        counts[o] += k
-        m = np.setdiff1d(np.arange(p), o, assume_unique=True)
-        if m.size:
-            idx = (np.ix_(o, o), np.ix_(o, m), np.ix_(m, o), np.ix_(m, m))
-            partial.append((o, m, *idx, k, ybar, s))
-    # Start from available-case moments.
-    mu = t1_obs / counts
-    sigma = np.diag(np.diag(t2_obs) / counts - mu**2)
-    with _one_blas_thread():
-        return _em_iterate(partial, t1_obs, t2_obs, n, mu, sigma, tol=tol, max_iter=max_iter)
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    # The E-step solves many tiny systems; threaded BLAS only adds contention there.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _em_iterate(
-    partial: list[Any],
-    t1_obs: np.ndarray,
-    t2_obs: np.ndarray,
-    n: int,
-    mu: np.ndarray,
-    sigma: np.ndarray,
-    *,
-    tol: float,
-    max_iter: int,
-) -> np.ndarray:
-    """EM iterations from (mu (p,), sigma (p, p)); returns the covariance (p, p)."""
-    for _ in range(max_iter):
-        t1 = t1_obs.copy()
-        t2 = t2_obs.copy()
-        for o, m, oo, om, mo, mm, k, ybar, s in partial:
-            b = np.linalg.solve(sigma[oo], sigma[om])  # (p_o, p_m): regression of m on o
-            mbar = mu[m] + (ybar - mu[o]) @ b  # mean of the conditional expectations
-            cond = sigma[mm] - sigma[om].T @ b
-            t1[m] += k * mbar
-            cross = k * (s @ b + np.outer(ybar, mbar))  # sum of y_o * E[y_m]'
-            t2[om] += cross
-            t2[mo] += cross.T
-            t2[mm] += k * (cond + b.T @ s @ b + np.outer(mbar, mbar))
-        new_mu = t1 / n
-        new_sigma = t2 / n - np.outer(new_mu, new_mu)
-        delta = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max())
-        mu, sigma = new_mu, (new_sigma + new_sigma.T) / 2
-        if delta < tol:
-            return sigma
-    log.warning("EM for the saturated covariance did not converge in %d iterations", max_iter)
-    return sigma
 
 
 def _cov(x: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Validity helpers: EM covariance, HTMT edge cases, Fornell-Larcker logic."""
+"""Validity helpers: the EM covariance they use, HTMT edge cases, Fornell-Larcker logic."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from app.stats.sem.em import saturated_em
 from app.stats.validity import (
     ValidityError,
-    em_covariance,
+    cov_to_corr,
     fornell_larcker,
     htmt,
     item_correlations,
@@ -20,10 +20,51 @@ from app.stats.validity import (
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def test_em_covariance_equals_team_saturated_em_on_telecom():
-    # Same estimator, different E-step bookkeeping (pattern moments vs rows): 1e-8.
-    x = pd.read_csv(DATA / "telecom_1500.csv").iloc[:, 3:].to_numpy(dtype=float)
-    np.testing.assert_allclose(em_covariance(x), saturated_em(x).cov, atol=1e-8)
+def _rowwise_em(x: np.ndarray, n_iter: int = 2_000, tol: float = 1e-11) -> np.ndarray:
+    """Textbook EM, one row at a time: the reference for the pattern-statistics E-step."""
+    x = x[~np.isnan(x).all(axis=1)]
+    n, p = x.shape
+    mu, sigma = np.nanmean(x, axis=0), np.diag(np.nanvar(x, axis=0))
+    for _ in range(n_iter):
+        t1, t2 = np.zeros(p), np.zeros((p, p))
+        for row in x:
+            o, m = ~np.isnan(row), np.isnan(row)
+            y = row.copy()
+            c = np.zeros((p, p))
+            if m.any():
+                b = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])
+                y[m] = mu[m] + (row[o] - mu[o]) @ b
+                c[np.ix_(m, m)] = sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ b
+            t1 += y
+            t2 += np.outer(y, y) + c
+        new_mu = t1 / n
+        new_sigma = t2 / n - np.outer(new_mu, new_mu)
+        done = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max()) < tol
+        mu, sigma = new_mu, new_sigma
+        if done:
+            break
+    return sigma
+
+
+def test_saturated_em_equals_a_rowwise_em():
+    # Same estimator, different E-step bookkeeping (pattern moments vs rows): 1e-8 absolute.
+    # 300 telecom rows, 6 items (NQ1-4 are often N/A): a few seconds for the row-wise loop.
+    d = pd.read_csv(DATA / "telecom_1500.csv")
+    x = d[["NQ1", "NQ2", "NQ3", "NQ4", "PV1", "PV2"]].to_numpy(dtype=float)[:300]
+    assert np.isnan(x).any(axis=1).mean() > 0.3
+    np.testing.assert_allclose(saturated_em(x, tol=1e-11).cov, _rowwise_em(x), atol=1e-8)
+
+
+def test_item_correlations_ml_correlates_the_em_covariance():
+    # tolerance 1e-12: item_correlations(missing="ml") is cov_to_corr of the engine's EM
+    d = pd.read_csv(DATA / "telecom_1500.csv")
+    items = ["NQ1", "NQ2", "PV1", "PV2"]
+    corr, how = item_correlations(d, items, missing="ml")
+    assert how == "ml"
+    want = cov_to_corr(saturated_em(d[items].to_numpy(dtype=float)).cov, items)
+    np.testing.assert_allclose(corr.to_numpy(), want.to_numpy(), atol=1e-12)
+    with pytest.raises(ValidityError, match="no observed values"):
+        item_correlations(d.assign(NQ1=np.nan, NQ2=np.nan), ["NQ1", "NQ2"], missing="ml")
 
 
 def test_em_covariance_is_ml_covariance_without_missing_values():
@@ -32,7 +73,7 @@ def test_em_covariance_is_ml_covariance_without_missing_values():
         [[1, 0.5, 0, 0], [0, 1, 0.3, 0], [0, 0, 1, 0.2], [0, 0, 0, 1]]
     )
     want = np.cov(x, rowvar=False, bias=True)
-    np.testing.assert_allclose(em_covariance(x), want, atol=1e-12)
+    np.testing.assert_allclose(saturated_em(x).cov, want, atol=1e-12)
 
 
 def test_em_covariance_recovers_a_known_covariance_with_mar_missingness():
@@ -42,7 +83,7 @@ def test_em_covariance_recovers_a_known_covariance_with_mar_missingness():
     sigma = np.array([[1.0, 0.6, 0.3], [0.6, 1.0, 0.4], [0.3, 0.4, 1.0]])
     x = rng.multivariate_normal(np.zeros(3), sigma, size=40_000)
     x[x[:, 0] > 0.5, 1] = np.nan
-    est = em_covariance(x)
+    est = saturated_em(x).cov
     assert np.abs(est - sigma).max() < 0.03
     cc = x[~np.isnan(x).any(axis=1)]
     assert np.abs(np.cov(cc, rowvar=False) - sigma).max() > 0.1

@@ -98,3 +98,58 @@ def test_refit_fast_path_returns_the_same_optimum():
     assert np.abs(again.theta - opt.theta).max() < 1e-5
     slow = prob.refit(prob.data, start=shifted)  # Newton path
     assert np.abs(slow.theta - opt.theta).max() < 1e-5
+
+
+def _items(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=(n, 1))
+    return pd.DataFrame(f + 0.7 * rng.normal(size=(n, 4)), columns=["A", "B", "C", "D"])
+
+
+ONE_FACTOR = "F =~ A + B + C + D"
+
+
+@pytest.mark.parametrize("missing", ["fiml", "listwise"])
+def test_identical_items_name_the_singular_matrix(missing):
+    # 4 respondents who gave one answer to every item (the API's reliability case)
+    df = pd.DataFrame({c: [1.0, 2.0, 3.0, 4.0] for c in "ABC"})
+    with pytest.raises(ModelError) as err:
+        fit_model(df, "F =~ A + B + C", missing=missing)
+    msg = str(err.value)
+    assert "the sample covariance matrix of A, B, C is singular" in msg
+    assert "linearly dependent items: A, B, C" in msg and "4 rows" in msg
+
+
+def test_constant_item_is_named():
+    df = _items(50).assign(C=3.0)
+    with pytest.raises(ModelError, match=r"singular \(50 rows; constant items: C\)"):
+        fit_model(df, ONE_FACTOR)
+
+
+def test_identical_rows_and_too_few_rows_are_named():
+    same = pd.DataFrame([[1.0, 2.0, 3.0, 4.0]] * 4, columns=["A", "B", "C", "D"])
+    with pytest.raises(ModelError, match="constant items: A, B, C, D"):
+        fit_model(same, ONE_FACTOR)
+    with pytest.raises(ModelError, match=r"is singular \(3 rows for 4 variables\)"):
+        fit_model(_items(3), ONE_FACTOR)  # FIML on complete data: no "too few rows" rule
+
+
+def test_dependent_items_under_fiml_name_the_em_estimate():
+    # D = A + B in every row where both are seen; A missing in 10 rows (EM imputes it exactly)
+    df = _items(60)
+    df["D"] = df["A"] + df["B"]
+    with pytest.raises(ModelError, match=r"sample covariance matrix of A, B, C, D is singular"):
+        fit_model(df, ONE_FACTOR, missing="listwise")
+    df.loc[:9, "A"] = np.nan
+    with pytest.raises(ModelError) as err:
+        fit_model(df, ONE_FACTOR)
+    msg = str(err.value)
+    assert msg.startswith("the EM estimate of the covariance matrix of A, B, C, D is singular")
+    assert "linearly dependent items: A, B, D" in msg
+
+
+def test_regular_data_with_missing_values_still_fit():
+    # the checks must not reject ordinary data: 20% of A missing, nothing degenerate
+    df = _items(200)
+    df.loc[::5, "A"] = np.nan
+    assert fit_model(df, ONE_FACTOR).converged

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from app.stats.sem import saturated_em
+from app.stats.sem.patterns import missing_patterns
 from tests.stats._sem_golden import load_csv, load_json
 
 ITEMS_EXCLUDE = ("branch", "customer_type", "tenure")
@@ -42,3 +43,25 @@ def test_em_recovers_moments_under_mar():
     np.testing.assert_allclose(res.mean, [1.0, 2.0, 3.0], atol=0.05)
     # complete-case mean of column 3 is biased; EM must not be
     assert abs(np.nanmean(X[:, 2]) - 3.0) > 0.1
+
+
+@pytest.mark.parametrize("p", [5, 70])  # packed uint64 keys up to 64 variables, else rows
+def test_missing_patterns_group_rows_like_a_naive_loop(p):
+    # exact grouping and order; moments 1e-12 absolute
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(400, p))
+    X[rng.random(X.shape) < (0.3 if p == 5 else 0.01)] = np.nan
+    X[7] = np.nan  # a row with nothing observed is skipped
+    pats = missing_patterns(X)
+    masks = [tuple(r) for r in ~np.isnan(X)]
+    groups: dict[tuple, list[int]] = {}
+    for i, mk in enumerate(masks):
+        if any(mk):
+            groups.setdefault(mk, []).append(i)
+    want = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+    assert [tuple(pt.obs) for pt in pats] == [mk for mk, _ in want]
+    for pt, (_mk, rows) in zip(pats, want, strict=True):
+        assert pt.rows.tolist() == rows
+        Y = X[np.ix_(rows, pt.idx)]
+        np.testing.assert_allclose(pt.mean, Y.mean(axis=0), atol=1e-12)
+        np.testing.assert_allclose(pt.cov, np.cov(Y.T, bias=True).reshape(pt.cov.shape), atol=1e-12)

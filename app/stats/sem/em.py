@@ -78,45 +78,56 @@ def saturated_em(X: np.ndarray, *, max_iter: int = 3_000, tol: float = 1e-9) -> 
     Returns
     -------
     SaturatedEM
+
+    Raises
+    ------
+    ValueError
+        No observed value at all.
     """
     with single_thread_blas():
-        return _saturated_em(X, max_iter=max_iter, tol=tol)
+        return _saturated_em(np.asarray(X, dtype=float), max_iter=max_iter, tol=tol)
 
 
 def _saturated_em(X: np.ndarray, *, max_iter: int, tol: float) -> SaturatedEM:
-    X = np.asarray(X, dtype=float)
     patterns = missing_patterns(X)
-    n = sum(p.n for p in patterns)
+    if not patterns:
+        raise ValueError("no observed values")
     p = X.shape[1]
-    # Start from available-case moments: cheap and close for modest missingness.
-    mean = np.nanmean(X, axis=0)
-    var = np.nanvar(X, axis=0)
+    n = sum(pat.n for pat in patterns)
+    # The E-step works on each pattern's mean and covariance, not its rows: an iteration costs
+    # O(patterns * p^3) whatever n is. The observed blocks' sums never change: add them once.
+    t1_obs = np.zeros(p)
+    t2_obs = np.zeros((p, p))
+    partial = []
+    for pat in patterns:
+        o, k = pat.idx, pat.n
+        t1_obs[o] += k * pat.mean
+        t2_obs[pat.ix] += k * (pat.cov + np.outer(pat.mean, pat.mean))
+        m = np.flatnonzero(~pat.obs)
+        if m.size:
+            blocks = (np.ix_(o, o), np.ix_(o, m), np.ix_(m, o), np.ix_(m, m))
+            partial.append((o, m, *blocks, k, pat.mean, pat.cov))
+    # Start from available-case moments, or the complete rows' when there are enough of them.
+    counts = sum(np.where(pat.obs, pat.n, 0) for pat in patterns)
+    mean = t1_obs / counts
+    var = np.diag(t2_obs) / counts - mean**2
     cov = np.diag(np.where(var > 0, var, 1.0))
     complete = [pat for pat in patterns if pat.idx.size == p]
     if complete and complete[0].n > p:
         cov = complete[0].cov.copy()
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        T1 = np.zeros(p)
-        T2 = np.zeros((p, p))
-        for pat in patterns:
-            o = pat.idx
-            m = np.flatnonzero(~pat.obs)
-            Y = X[np.ix_(pat.rows, o)]
-            if m.size == 0:
-                T1 += Y.sum(axis=0)
-                T2 += Y.T @ Y
-                continue
-            Soo = cov[np.ix_(o, o)]
-            B = np.linalg.solve(Soo, cov[np.ix_(o, m)])  # (p_o, p_m) regression of m on o
-            Ym = mean[m] + (Y - mean[o]) @ B
-            C = cov[np.ix_(m, m)] - cov[np.ix_(m, o)] @ B
-            Yf = np.empty((pat.n, p))
-            Yf[:, o] = Y
-            Yf[:, m] = Ym
-            T1 += Yf.sum(axis=0)
-            T2 += Yf.T @ Yf
-            T2[np.ix_(m, m)] += pat.n * C
+        T1 = t1_obs.copy()
+        T2 = t2_obs.copy()
+        for o, m, oo, om, mo, mm, k, ybar, S in partial:
+            B = np.linalg.solve(cov[oo], cov[om])  # (p_o, p_m) regression of m on o
+            mbar = mean[m] + (ybar - mean[o]) @ B  # mean of the conditional expectations
+            C = cov[mm] - cov[om].T @ B  # conditional covariance of m given o
+            T1[m] += k * mbar
+            cross = k * (S @ B + np.outer(ybar, mbar))  # sum over rows of y_o E[y_m]'
+            T2[om] += cross
+            T2[mo] += cross.T
+            T2[mm] += k * (C + B.T @ S @ B + np.outer(mbar, mbar))
         new_mean = T1 / n
         new_cov = T2 / n - np.outer(new_mean, new_mean)
         new_cov = (new_cov + new_cov.T) / 2.0

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
+from app.stats.sem.checks import group_data
 from app.stats.sem.errors import ModelError
 from app.stats.sem.inference import safe_inverse
 from app.stats.sem.likelihood import GroupData, expected_information
@@ -107,7 +108,8 @@ def prepare(
     Raises
     ------
     ModelError
-        Bad syntax, unknown variables or options, too few rows.
+        Bad syntax, unknown variables or options, too few rows, a singular covariance matrix
+        (the message names the variables and why: constant or linearly dependent items).
     """
     if estimator.upper() not in ESTIMATORS:
         raise ModelError(f"estimator must be one of {ESTIMATORS}")
@@ -140,15 +142,7 @@ def prepare(
         where = "" if label is None else f" in group {label}"
         if X.shape[0] < 2 or (missing == "listwise" and X.shape[0] <= p):
             raise ModelError(f"too few rows{where}: {X.shape[0]} for {p} variables")
-        if np.any(np.nanvar(X, axis=0) <= 0) or np.isnan(np.nanvar(X, axis=0)).any():
-            raise ModelError(f"a model variable has no variance{where}")
-        gd = GroupData.from_array(X)
-        if missing == "listwise":
-            try:
-                np.linalg.cholesky(gd.h1.cov)
-            except np.linalg.LinAlgError as exc:
-                raise ModelError(f"the sample covariance matrix is singular{where}") from exc
-        gdata.append(gd)
+        gdata.append(group_data(X, pt.names.ov, where))
     fixed = {}
     for r in pt.rows:
         if r.exo:
@@ -202,7 +196,7 @@ def fit_model(
     Raises
     ------
     ModelError
-        Bad syntax, unknown variables, too few rows.
+        Bad syntax, unknown variables, too few rows, a singular covariance matrix.
     """
     with single_thread_blas():
         prob = prepare(

@@ -7,9 +7,14 @@ factorisation per pattern instead of one per row.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from app.stats.sem._threads import single_thread_blas
+
+THREAD_LIMIT_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -46,18 +51,18 @@ class Pattern:
         return int(self.rows.shape[0])
 
 
-def _unique_rows(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``np.unique(observed, axis=0, return_inverse=True, return_counts=True)``, fast.
+def _pattern_keys(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Unique observed-masks of the rows: (codes (K, p), first row (K,), inverse (n,), counts).
 
     Sorting boolean rows as void records is slow (2 s for 100k rows); up to 64 variables the
     rows are packed into one uint64 key each and the 1-D unique is used instead.
     """
     n, p = observed.shape
     if p > 64:
-        codes, inverse, counts = np.unique(
-            observed, axis=0, return_inverse=True, return_counts=True
+        codes, first, inverse, counts = np.unique(
+            observed, axis=0, return_index=True, return_inverse=True, return_counts=True
         )
-        return codes, inverse.reshape(-1), counts
+        return codes, first, inverse.reshape(-1), counts
     packed = np.packbits(observed, axis=1)
     padded = np.zeros((n, 8), dtype=np.uint8)
     padded[:, : packed.shape[1]] = packed
@@ -65,7 +70,7 @@ def _unique_rows(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     _, first, inverse, counts = np.unique(
         keys, return_index=True, return_inverse=True, return_counts=True
     )
-    return observed[first], inverse.reshape(-1), counts
+    return observed[first], first, inverse.reshape(-1), counts
 
 
 def missing_patterns(X: np.ndarray) -> list[Pattern]:
@@ -84,18 +89,25 @@ def missing_patterns(X: np.ndarray) -> list[Pattern]:
     """
     X = np.asarray(X, dtype=float)
     observed = ~np.isnan(X)
-    keep = observed.any(axis=1)
-    codes, inverse, counts = _unique_rows(observed)
-    order = sorted(
-        (k for k in range(codes.shape[0]) if codes[k].any()),
-        key=lambda k: (-counts[k], int(np.argmax(inverse == k))),
-    )
+    codes, first, inverse, counts = _pattern_keys(observed)
+    # One stable sort puts each pattern's rows in one contiguous block (in row order), so the
+    # data are gathered once instead of once per pattern (100k rows: 8x faster).
+    perm = np.argsort(inverse, kind="stable")
+    Xs = X[perm]
+    ends = np.cumsum(counts)
+    order = np.lexsort((first, -counts))
     out: list[Pattern] = []
-    for k in order:
-        rows = np.flatnonzero((inverse == k) & keep)
-        idx = np.flatnonzero(codes[k])
-        Y = X[np.ix_(rows, idx)]
-        mean = Y.mean(axis=0)
-        D = Y - mean
-        out.append(Pattern(codes[k].copy(), idx, rows, mean, D.T @ D / rows.shape[0]))
+    # Threaded BLAS makes the tall products 3x slower on a busy 2-core machine; limiting it
+    # costs ~2 ms, so only where that is small beside the work (not bootstrap replicates).
+    big = X.shape[0] >= THREAD_LIMIT_ROWS
+    with single_thread_blas() if big else contextlib.nullcontext():
+        for k in order:
+            idx = np.flatnonzero(codes[k])
+            if idx.size == 0:
+                continue  # every value missing
+            a, b = int(ends[k] - counts[k]), int(ends[k])
+            Y = Xs[a:b] if idx.size == X.shape[1] else Xs[a:b][:, idx]
+            mean = Y.mean(axis=0)
+            D = Y - mean
+            out.append(Pattern(codes[k].copy(), idx, perm[a:b], mean, D.T @ D / (b - a)))
     return out

@@ -81,7 +81,7 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     mats = lm.matrices(theta)
     kind = prob.info_kind
     if opt.info is not None and opt.info_kind == kind:
-        info = opt.info  # computed within ~1e-9 of theta by the optimiser's last step
+        info = opt.info  # fit_ml hands it on only if computed at theta (INFO_REUSE_RTOL)
     else:
         info = information(lm, theta, prob.data, prob.meanstructure, kind)
     extra: dict = {}
