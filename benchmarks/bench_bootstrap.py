@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
+from _common import DATA, run_rscript
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
 DOCUMENTED_LAVAAN_SECS = 50.0
 
 R_SCRIPT = """
@@ -52,20 +47,14 @@ def time_pvm(data: pd.DataFrame, model: str, B: int, n_jobs: int) -> tuple[float
 
 
 def time_lavaan(model: str, B: int) -> tuple[float, str]:
-    if shutil.which("Rscript"):
-        with tempfile.TemporaryDirectory() as tmp:
-            mfile = Path(tmp) / "model.lav"
-            mfile.write_text(model.split("\nind_PV")[0] + "\nind_PV_CCI_LOY := a*b")
-            script = Path(tmp) / "bench.R"
-            script.write_text(R_SCRIPT.format(csv=DATA / "telecom_1500.csv", model=mfile, B=B))
-            out = subprocess.run(
-                ["Rscript", str(script)], capture_output=True, text=True, check=False
-            )
-            if out.returncode == 0:
-                n_ok, secs = out.stdout.split()[-2:]
-                return float(secs), f"Rscript, measured now ({n_ok} replicates kept)"
-            return DOCUMENTED_LAVAAN_SECS, f"Rscript failed ({out.stderr.strip()[-200:]})"
-    return DOCUMENTED_LAVAAN_SECS, "R not available: the documented ~50 s is the baseline"
+    lavaan_model = model.split("\nind_PV")[0] + "\nind_PV_CCI_LOY := a*b"
+    out = run_rscript(R_SCRIPT, lavaan_model, csv=DATA / "telecom_1500.csv", B=B)
+    if out is None:
+        return DOCUMENTED_LAVAAN_SECS, "R not available: the documented ~50 s is the baseline"
+    if out.returncode == 0:
+        n_ok, secs = out.stdout.split()[-2:]
+        return float(secs), f"Rscript, measured now ({n_ok} replicates kept)"
+    return DOCUMENTED_LAVAAN_SECS, f"Rscript failed ({out.stderr.strip()[-200:]})"
 
 
 def main() -> None:

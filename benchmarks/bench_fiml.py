@@ -13,16 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+from _common import DATA, best_of, run_rscript
 
 R_SCRIPT = """
 suppressMessages(library(lavaan))
@@ -39,29 +33,15 @@ def time_pvm(data: pd.DataFrame, model: str, repeat: int) -> float:
     from app.stats.sem import fit_model
 
     fit_model(data, model)  # warm-up: imports, caches
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        res = fit_model(data, model)
-        best = min(best, time.perf_counter() - t0)
+    best, res = best_of(lambda: fit_model(data, model), repeat)
     assert res.converged
     return best
 
 
 def time_lavaan(model: str, repeat: int) -> tuple[float, str]:
-    if shutil.which("Rscript"):
-        with tempfile.TemporaryDirectory() as tmp:
-            mfile = Path(tmp) / "model.lav"
-            mfile.write_text(model)
-            script = Path(tmp) / "bench.R"
-            script.write_text(
-                R_SCRIPT.format(csv=DATA / "telecom_1500.csv", model=mfile, repeat=repeat)
-            )
-            out = subprocess.run(
-                ["Rscript", str(script)], capture_output=True, text=True, check=False
-            )
-            if out.returncode == 0:
-                return float(out.stdout.split()[-1]), "Rscript, measured now"
+    out = run_rscript(R_SCRIPT, model, csv=DATA / "telecom_1500.csv", repeat=repeat)
+    if out is not None and out.returncode == 0:
+        return float(out.stdout.split()[-1]), "Rscript, measured now"
     secs = json.loads((DATA / "telecom_sem_fiml.json").read_text())["secs"]
     return float(secs), "R not available: lavaan's stored time from telecom_sem_fiml.json"
 

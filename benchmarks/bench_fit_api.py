@@ -23,29 +23,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from _common import free_port, response_rows, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.auth.service import create_api_key  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.db import make_sessionmaker  # noqa: E402
-from app.main import prepare_database  # noqa: E402
-from app.stats.simulate import PopulationModel, simulate_responses  # noqa: E402
-from app.surveys import service as surveys  # noqa: E402
-from app.surveys.models import Branch  # noqa: E402
-from app.surveys.schemas import SurveyCreate  # noqa: E402
+from app.auth.service import create_api_key
+from app.config import Settings
+from app.db import make_sessionmaker
+from app.main import prepare_database
+from app.stats.simulate import PopulationModel, simulate_responses
+from app.surveys import service as surveys
+from app.surveys.models import Branch
+from app.surveys.schemas import SurveyCreate
 
 BRANCHES = [f"BR{i:02d}" for i in range(1, 13)]
 
@@ -68,22 +64,9 @@ def populate(settings: Settings, n: int) -> tuple[str, str]:
             start=datetime(2025, 1, 1, tzinfo=UTC),
             model=PopulationModel(network_use_p=(1.0, 1.0, 1.0, 1.0)),
         )
-        answers = frame[codes].astype("float64").to_numpy()
         started = time.perf_counter()
         for lo in range(0, n, 10_000):
-            rows = [
-                {
-                    "id": uuid.uuid4(),
-                    "branch_id": ids[frame["branch"].iat[i]],
-                    "submitted_at": frame["submitted_at"].iat[i].to_pydatetime(),
-                    "customer_type": frame["customer_type"].iat[i],
-                    "tenure": frame["tenure"].iat[i],
-                    "lang": "zh",
-                    "channel": "import",
-                    "answers": [int(v) for v in answers[i]],
-                }
-                for i in range(lo, min(lo + 10_000, n))
-            ]
+            rows = response_rows(frame.iloc[lo : lo + 10_000], codes, ids, lang="zh")
             surveys.insert_responses(db, survey=survey, rows=rows)
             db.commit()
         print(f"inserted {n} responses in {time.perf_counter() - started:.1f}s", file=sys.stderr)
@@ -92,26 +75,12 @@ def populate(settings: Settings, n: int) -> tuple[str, str]:
     return "bench", key
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_pvm(database_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PVM_DATABASE_URL": database_url, "PVM_MIGRATE_ON_START": "false"}
     env.pop("PVM_BROKER_URL", None)
     cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
     cmd += ["--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    for _ in range(300):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    return start_server(cmd, env, port, timeout=30)
 
 
 def api_fit(client: httpx.Client, slug: str, seed: int) -> tuple[float, dict]:
@@ -140,7 +109,7 @@ def main() -> None:
     slug, key = populate(settings, args.n)
 
     port = free_port()
-    server = start_server(url, port)
+    server = start_pvm(url, port)
     try:
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as c:
@@ -152,8 +121,7 @@ def main() -> None:
             assert r.status_code == 200 and r.json()["status"] == "done"
             nobs = r.json()["result"]["nobs"]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
     import semopy
 

@@ -12,14 +12,12 @@ usage: python benchmarks/bench_invariance.py [--n 20000] [--repeat 2] [--no-r]
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from _common import best_of, run_rscript
 
 CORE = (
     "PV =~ PV1 + PV2\nCCI =~ CCI1 + CCI2 + CCI3 + CCI4\nLOY =~ LOY1 + LOY2 + LOY3 + LOY4\n"
@@ -50,27 +48,20 @@ def simulate(n: int) -> pd.DataFrame:
 def time_pvm(data: pd.DataFrame, repeat: int) -> tuple[float, list[float]]:
     from app.stats.sem.invariance import fit_invariance
 
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        inv = fit_invariance(data, CORE, group="branch", missing="listwise")
-        best = min(best, time.perf_counter() - t0)
+    best, inv = best_of(
+        lambda: fit_invariance(data, CORE, group="branch", missing="listwise"), repeat
+    )
     return best, [lv.chisq for lv in inv.levels]
 
 
 def time_lavaan(csv: Path, repeat: int) -> tuple[float, list[float]] | str:
-    if not shutil.which("Rscript"):
+    out = run_rscript(R_SCRIPT, CORE, csv=csv, repeat=repeat)
+    if out is None:
         return "R not available"
-    with tempfile.TemporaryDirectory() as tmp:
-        mfile = Path(tmp) / "model.lav"
-        mfile.write_text(CORE)
-        script = Path(tmp) / "bench.R"
-        script.write_text(R_SCRIPT.format(csv=csv, model=mfile, repeat=repeat))
-        out = subprocess.run(["Rscript", str(script)], capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            return f"Rscript failed: {out.stderr.strip()[-200:]}"
-        vals = [float(x) for x in out.stdout.split()]
-        return vals[-1], vals[:-1]
+    if out.returncode != 0:
+        return f"Rscript failed: {out.stderr.strip()[-200:]}"
+    vals = [float(x) for x in out.stdout.split()]
+    return vals[-1], vals[:-1]
 
 
 def main() -> None:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from _common import best_of
 
 from app.stats.reliability_report import reliability_report
 
@@ -106,15 +106,6 @@ def naive(data: pd.DataFrame, constructs: dict[str, list[str]]) -> dict[str, obj
     return out
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -131,8 +122,8 @@ def main() -> None:
         f"rows with N/A (simulated in {time.perf_counter() - t0:.1f} s)"
     )
 
-    ours = best_of(lambda: reliability_report(data, constructs, fit_model=False), args.repeat)
-    base = best_of(lambda: naive(data, constructs), args.repeat)
+    ours, _ = best_of(lambda: reliability_report(data, constructs, fit_model=False), args.repeat)
+    base, _ = best_of(lambda: naive(data, constructs), args.repeat)
     print(
         f"pvm reliability + HTMT/HTMT2 (EM correlations for N/A): {ours:.3f} s "
         f"(best of {args.repeat})"
@@ -143,7 +134,7 @@ def main() -> None:
         f"{'met' if ours < 1.0 else 'NOT met'}"
     )
     if args.model:
-        full = best_of(lambda: reliability_report(data, constructs, missing="fiml"), 1)
+        full, _ = best_of(lambda: reliability_report(data, constructs, missing="fiml"), 1)
         print(f"full report incl. FIML CFA (omega, CR, AVE, Fornell-Larcker): {full:.3f} s")
 
 

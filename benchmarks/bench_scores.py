@@ -29,26 +29,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import postgres_schema, response_rows
+from fastapi.testclient import TestClient
 
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from app.auth.service import create_api_key  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.db import make_engine  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.stats.scores import respondent_scores  # noqa: E402
-from app.stats.simulate import simulate_responses  # noqa: E402
-from app.surveys import service  # noqa: E402
-from app.surveys.models import Branch  # noqa: E402
-from app.surveys.schemas import SurveyCreate  # noqa: E402
+from app.auth.service import create_api_key
+from app.config import Settings
+from app.main import create_app
+from app.stats.scores import respondent_scores
+from app.stats.simulate import simulate_responses
+from app.surveys import service
+from app.surveys.models import Branch
+from app.surveys.schemas import SurveyCreate
 
 CHUNK = 50_000
 
@@ -84,27 +78,7 @@ def load(app: Any, *, n: int, branches: list[str], seed: int) -> float:
                 start=datetime(2025, 1, 1, tzinfo=UTC),
                 months=12,
             )
-            items = frame[codes].astype("float64").to_numpy()
-            answers = [[None if v != v else int(v) for v in row] for row in items]
-            rows = [
-                {
-                    "id": uuid.uuid4(),
-                    "branch_id": ids[b],
-                    "submitted_at": ts.to_pydatetime(),
-                    "customer_type": ct,
-                    "tenure": te,
-                    "channel": "import",
-                    "answers": a,
-                }
-                for b, ts, ct, te, a in zip(
-                    frame["branch"],
-                    frame["submitted_at"],
-                    frame["customer_type"],
-                    frame["tenure"],
-                    answers,
-                    strict=True,
-                )
-            ]
+            rows = response_rows(frame, codes, ids)
             service.insert_responses(session, survey=survey, rows=rows)
             session.commit()
             done += m
@@ -182,19 +156,8 @@ def main() -> int:
         if not pg:
             print("PVM_TEST_POSTGRES_URL is not set", file=sys.stderr)
             return 2
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(pg)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            from sqlalchemy.engine import make_url
-
-            url = make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"})
-            run("postgresql", url.render_as_string(hide_password=False), args)
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgres_schema(pg, "bench") as url:
+            run("postgresql", url, args)
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -232,6 +233,7 @@ def group_scores(
     min_group_size: int = 1,
     level: float = 0.95,
     scale: tuple[float, float] = (1.0, 7.0),
+    compare: bool = True,
 ) -> GroupScores:
     """Index, CI and Welch test against the rest of the sample, per group and construct.
 
@@ -244,6 +246,7 @@ def group_scores(
     group_counts : respondents per group; defaults to the largest construct ``n`` of the group.
         Groups with fewer than ``min_group_size`` respondents are suppressed: count only, and
         they stay out of the Holm family (they are still part of every other group's "rest").
+    compare : False leaves out the tests against the rest (see :data:`trend_scores`).
     """
     if constructs is None:
         constructs = sorted({str(c) for c in cells["construct"]})
@@ -305,7 +308,8 @@ def group_scores(
         out_groups.append(GroupScore(g, int(counts[i]), bool(suppressed[i]), per))
 
     overall = _overall(total[0], int(counts.sum()), min_group_size, constructs, level, lo, hi)
-    return GroupScores(by, min_group_size, level, tuple(out_groups), overall, tuple(constructs))
+    res = GroupScores(by, min_group_size, level, tuple(out_groups), overall, tuple(constructs))
+    return res if compare else _without_tests(res)
 
 
 def _opt(x: float) -> float | None:
@@ -342,28 +346,11 @@ def _overall(
     return GroupScore("overall", count, False, per)
 
 
-def trend_scores(
-    cells: pd.DataFrame,
-    *,
-    by: str = "month",
-    key: str | None = None,
-    constructs: Sequence[str] | None = None,
-    group_counts: Mapping[str, int] | None = None,
-    min_group_size: int = 1,
-    level: float = 0.95,
-    scale: tuple[float, float] = (1.0, 7.0),
-) -> GroupScores:
-    """Index and CI per period (e.g. ``YYYY-MM`` or survey slug), in period order, no tests."""
-    res = group_scores(
-        cells,
-        by=by,
-        key=key,
-        constructs=constructs,
-        group_counts=group_counts,
-        min_group_size=min_group_size,
-        level=level,
-        scale=scale,
-    )
+trend_scores = partial(group_scores, by="month", compare=False)
+"""Index and CI per period (e.g. ``YYYY-MM`` or survey slug), in period order, no tests."""
+
+
+def _without_tests(res: GroupScores) -> GroupScores:
     plain = tuple(
         replace(g, constructs={k: _plain(v) for k, v in g.constructs.items()}) for g in res.groups
     )

@@ -6,55 +6,24 @@ leaves the loopback host. Structural checks; no numeric tolerance involved."""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-import uvicorn
+from fastapi import FastAPI
 
 from app.auth.service import create_api_key
-from app.config import Settings
-from app.main import create_app
 from app.surveys import csvio
 from app.surveys import service as surveys
 from app.surveys.models import Branch
 from app.surveys.schemas import SurveyCreate
+from tests.browser.conftest import BROWSER_MARKS, SHOTS
+from tests.conftest import TELECOM_CSV
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TELECOM_CSV = Path(__file__).resolve().parents[1] / "data" / "telecom_1500.csv"
-SHOTS = Path(os.environ["PVM_SCREENSHOT_DIR"]) if os.environ.get("PVM_SCREENSHOT_DIR") else None
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = BROWSER_MARKS
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    db = tmp_path_factory.mktemp("dashboard") / "pvm.db"
-    settings = Settings(
-        database_url=f"sqlite:///{db}",
-        environment="test",
-        secret_key="browser-secret-" + "z" * 40,
-        bootstrap_admin_key=None,
-        broker_url=None,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    app = create_app(settings)
-    with app.state.sessionmaker() as session:
+def served(live_app: FastAPI, live_url: str) -> tuple[str, dict[str, str]]:
+    with live_app.state.sessionmaker() as session:
         session.add_all(Branch(code=f"BR{i:02d}", name=f"Branch {i}") for i in range(1, 9))
         session.commit()
         survey = surveys.create_survey(
@@ -63,31 +32,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         csvio.import_csv(session, survey=survey, data=TELECOM_CSV.read_bytes())
         _, br01 = create_api_key(session, role="operator", branches=["BR01"])
         _, everyone = create_api_key(session, role="operator")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", {"br01": br01, "all": everyone}
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    return live_url, {"br01": br01, "all": everyone}
 
 
 def test_branch_operator_logs_in_and_reads_the_dashboard(served, browser):

@@ -3,89 +3,31 @@ app served by uvicorn on a loopback port, with a temporary SQLite database."""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.config import Settings
 from app.instruments.registry import get_instrument
-from app.main import create_app
 from app.surveys import service
 from app.surveys.models import Branch, Response
 from app.surveys.schemas import SurveyCreate
+from tests.browser.conftest import BROWSER_MARKS, SHOTS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SPEC = get_instrument("telecom-pv")
-SHOTS = (
-    Path(os.environ.get("PVM_SCREENSHOT_DIR", "")) if os.environ.get("PVM_SCREENSHOT_DIR") else None
-)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = BROWSER_MARKS
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FastAPI]]:
-    db = tmp_path_factory.mktemp("browser") / "pvm.db"
-    settings = Settings(
-        database_url=f"sqlite:///{db}",
-        environment="test",
-        secret_key="browser-secret-" + "y" * 40,
-        bootstrap_admin_key=None,
-        broker_url=None,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    app = create_app(settings)
-    with app.state.sessionmaker() as session:
+def served(live_app: FastAPI, live_url: str) -> tuple[str, FastAPI]:
+    with live_app.state.sessionmaker() as session:
         session.add_all(Branch(code=f"BR{i:02d}", name=f"第{i}营业厅") for i in range(1, 4))
         session.commit()
         service.create_survey(session, data=SurveyCreate(slug="web"))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    return live_url, live_app
 
 
 def stored(app: FastAPI, lang: str) -> list[tuple[str, Response]]:

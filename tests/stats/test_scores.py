@@ -13,21 +13,11 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from app.instruments.registry import get_instrument
 from app.stats.scores import group_scores, holm, respondent_scores, sufficient_stats, trend_scores
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "telecom_1500.csv"
-CONSTRUCTS = {
-    "TAN": ["TAN1", "TAN2", "TAN3"],
-    "REL": ["REL1", "REL2", "REL3", "REL4"],
-    "RES": ["RES1", "RES2", "RES3", "RES4"],
-    "ASS": ["ASS1", "ASS2", "ASS3", "ASS4"],
-    "EMP": ["EMP1", "EMP2", "EMP3", "EMP4", "EMP5"],
-    "NQ": ["NQ1", "NQ2", "NQ3", "NQ4"],
-    "PV": ["PV1", "PV2"],
-    "SAT": ["SAT1", "SAT2", "SAT3"],
-    "CCI": ["CCI1", "CCI2", "CCI3", "CCI4"],
-    "LOY": ["LOY1", "LOY2", "LOY3", "LOY4"],
-}
+CONSTRUCTS = get_instrument("telecom-pv").construct_items
 ABS = 1e-9
 
 

@@ -1,0 +1,85 @@
+"""What every browser test needs: a fresh app served by uvicorn in a thread on a loopback port,
+and headless Debian chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.main import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = Path(os.environ["PVM_SCREENSHOT_DIR"]) if os.environ.get("PVM_SCREENSHOT_DIR") else None
+# Each module sets `pytestmark = BROWSER_MARKS`: marked, and skipped without chromium.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """A new app on its own SQLite file, one per test module; the module seeds it."""
+    db = tmp_path_factory.mktemp("browser") / "pvm.db"
+    settings = Settings(
+        database_url=f"sqlite:///{db}",
+        environment="test",
+        secret_key="browser-secret-" + "y" * 40,
+        bootstrap_admin_key=None,
+        broker_url=None,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = create_app(settings)
+    try:
+        yield app
+    finally:
+        app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_url(live_app: FastAPI) -> Iterator[str]:
+    """`live_app` served by uvicorn in a daemon thread; its base URL on 127.0.0.1."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(live_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
