@@ -1,0 +1,155 @@
+"""Rate limits and bad-token lockout on the two public submission paths.
+
+``POST /api/v1/surveys/{slug}/responses`` and ``POST /s/{slug}`` (the HTML form) need no key, so
+they are guarded here, before any database work:
+
+* a client (IP address as uvicorn sees it; run uvicorn with ``--proxy-headers`` behind a proxy)
+  locked out for sending too many bad invitation tokens gets 429;
+* more than ``submit_per_ip`` submissions per window from one client: 429;
+* more than ``submit_per_token`` submissions carrying one invitation token: 429;
+* every 403 answer to a submission that carried a token (unknown token, or one of another
+  survey or branch; the form also answers 403 to a failed CSRF check) counts towards the
+  lockout of that client.
+
+Every 429 carries ``Retry-After`` (seconds). The middleware sits inside ``BodySizeLimit``, so the
+body it reads to find the token is already bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+from app.security.asgi import content_type, read_body_or_answer, replay
+from app.security.config import SecurityLimits
+from app.security.counters import Counters, MemoryCounters, RedisCounters
+from app.security.nul import RejectNul
+
+logger = logging.getLogger(__name__)
+
+API_SUBMIT = re.compile(r"^/api/v1/surveys/[^/]+/responses$")
+FORM_SUBMIT = re.compile(r"^/s/[^/]+$")
+FORM_MESSAGE = (
+    "<!doctype html><meta charset=utf-8><title>429</title>"
+    "<p>提交过于频繁，请稍后再试。</p><p>Too many submissions; please try again later.</p>"
+)
+
+
+@dataclass
+class Guard:
+    """What the middleware enforces; ``app.state.security`` (tests may swap its parts)."""
+
+    limits: SecurityLimits
+    counters: Counters
+    shared: bool  # True: counters in Redis, shared by every process
+
+
+def install(app: FastAPI, settings: Settings, limits: SecurityLimits | None = None) -> Guard:
+    """Add the guard and :class:`RejectNul` to ``app``; call it before ``BodySizeLimit`` is
+    added (that one must be outside, so that these read bounded bodies)."""
+    limits = limits or SecurityLimits()
+    url = limits.shared_store_url(settings.broker_url)
+    counters: Counters
+    if url:
+        # Processes of one deployment share the database, so its URL names their counters.
+        namespace = hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+        counters = RedisCounters(url, namespace=namespace)
+    else:
+        counters = MemoryCounters()
+    guard = Guard(limits=limits, counters=counters, shared=url is not None)
+    app.state.security = guard
+    app.add_middleware(SubmissionGuard, guard=guard)
+    app.add_middleware(RejectNul)  # outside the guard: a NUL never reaches a counter key
+    return guard
+
+
+def token_of(body: bytes, content_type: str) -> str | None:
+    """The invitation token of a JSON or urlencoded submission, if any."""
+    if b"token" not in body:
+        return None
+    try:
+        if content_type.startswith("application/json"):
+            data: Any = json.loads(body)
+            value = data.get("token") if isinstance(data, dict) else None
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            value = parse_qs(body.decode("utf-8", "replace")).get("token", [None])[0]
+        else:
+            return None
+    except ValueError:
+        return None
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+class SubmissionGuard:
+    def __init__(self, app: ASGIApp, *, guard: Guard) -> None:
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not self.guard.limits.rate_limit_enabled
+            or not (API_SUBMIT.match(path) or FORM_SUBMIT.match(path))
+        ):
+            await self.app(scope, receive, send)
+            return
+        limits, counters = self.guard.limits, self.guard.counters
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        is_form = FORM_SUBMIT.match(path) is not None
+
+        async def refuse(retry_after: int, detail: str) -> None:
+            headers = {"Retry-After": str(max(1, retry_after))}
+            response = (
+                HTMLResponse(FORM_MESSAGE, 429, headers)
+                if is_form
+                else JSONResponse({"detail": detail}, 429, headers)
+            )
+            await response(scope, receive, send)
+
+        bad, ttl = await counters.get(f"bad:{ip}")
+        if bad >= limits.bad_token_max:
+            logger.info("submission refused: client locked out after bad tokens")  # no IP
+            await refuse(ttl, "too many invalid invitation tokens from this client; retry later")
+            return
+        count, ttl = await counters.incr(f"ip:{ip}", limits.submit_ip_window_s)
+        if count > limits.submit_per_ip:
+            await refuse(ttl, "too many submissions from this client; retry later")
+            return
+        body = await read_body_or_answer(receive, scope, send)
+        if body is None:
+            return
+        token = token_of(body, content_type(scope))
+        if token is not None:
+            count, ttl = await counters.incr(
+                f"token:{_digest(token)}", limits.submit_token_window_s
+            )
+            if count > limits.submit_per_token:
+                await refuse(ttl, "too many submissions with this invitation token; retry later")
+                return
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, replay(body, receive), watch)
+        if status == 403 and token is not None:
+            await counters.incr(f"bad:{ip}", limits.bad_token_window_s)

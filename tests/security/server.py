@@ -1,0 +1,77 @@
+"""Run the real service as a subprocess (``pvm serve``) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``pvm serve --workers N`` in its own process group, so SIGKILL takes every worker."""
+
+    def __init__(self, database_url: str, *, port: int, workers: int = 2, **env: str) -> None:
+        self.database_url, self.port, self.workers = database_url, port, workers
+        self.env = {
+            **os.environ,
+            "PVM_DATABASE_URL": database_url,
+            "PVM_ENVIRONMENT": "test",
+            "PVM_SECRET_KEY": "crash-test-secret-" + "x" * 32,
+            "PVM_LOG_LEVEL": "warning",
+            **env,
+        }
+        for name in ("PVM_BROKER_URL", "PVM_BOOTSTRAP_ADMIN_KEY"):
+            if name not in env:
+                self.env.pop(name, None)
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> Server:
+        cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--workers", str(self.workers)],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.base}/openapi.json", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("server did not start in time")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown handlers, like a power cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
