@@ -64,6 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         reload=args.reload,
         log_level=settings.log_level.lower(),
+        # The access log would keep every respondent's IP and time, which anonymous surveys
+        # promise not to; application logging stays on.
+        access_log=False,
     )
     return 0
 

@@ -142,6 +142,8 @@ def claim_token(session: Session, *, survey: Survey, raw: str | None, branch_id:
     if token.used_at is not None:
         raise Conflict("this invitation token has already been used")
     now: datetime = utcnow()
+    if survey.anonymous:  # a precise use time could link the token to its response
+        now = now.replace(hour=0, minute=0, second=0, microsecond=0)
     result = session.execute(
         update(InvitationToken)
         .where(InvitationToken.id == token.id, InvitationToken.used_at.is_(None))

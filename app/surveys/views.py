@@ -81,7 +81,8 @@ def _csrf_valid(request: Request, submitted: str) -> bool:
     nonce = request.cookies.get(CSRF_COOKIE, "")
     if not nonce or not submitted:
         return False
-    return hmac.compare_digest(_csrf_sign(request, nonce), submitted)
+    # bytes, not str: compare_digest refuses non-ASCII str (a 500 instead of a 403)
+    return hmac.compare_digest(_csrf_sign(request, nonce).encode(), submitted.encode())
 
 
 def _set_csrf_cookie(request: Request, response: Response, nonce: str) -> None:

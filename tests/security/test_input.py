@@ -139,12 +139,6 @@ def test_out_of_range_numbers_are_422_not_500(factory, operator_headers, version
     assert r.status_code == 422, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app/surveys/views.py _csrf_valid: hmac.compare_digest on str raises TypeError "
-    "for non-ASCII input (500); compare bytes instead. Remove this mark once fixed.",
-)
 def test_non_ascii_csrf_token_is_403_not_500(app, survey) -> None:
     """Found by the fuzz run of the HTML form."""
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -85,6 +85,9 @@ def test_anonymous_response_stores_nothing_that_names_the_respondent(
         assert len(
             json.loads(row["answers"]) if isinstance(row["answers"], str) else row["answers"]
         ) == len(ITEMS)
+    used = [_as_utc(t["used_at"]) for t in _rows(factory.app.state.engine, "invitation_tokens")]
+    assert len(used) == 2  # a token's use time, to the second, would point at its response
+    assert all((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0) for t in used)
     blob = _everything(factory.app.state.engine)
     for secret in (UA, "respondent-ua", KEY, "203.0.113.9", "testclient", *tokens):
         assert secret not in blob, secret
