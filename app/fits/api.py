@@ -27,7 +27,8 @@ from app.fits.worker import Runner, make_runner
 _runner_lock = threading.Lock()
 
 
-def _start_runner(app: FastAPI) -> Runner:
+def start_runner(app: FastAPI) -> Runner:
+    """This process's job runner (started on first use); the dashboard queues checks on it."""
     with _runner_lock:
         runner: Runner | None = getattr(app.state, "fit_runner", None)
         if runner is None:
@@ -44,7 +45,7 @@ def _start_runner(app: FastAPI) -> Runner:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    await run_in_threadpool(_start_runner, app)
+    await run_in_threadpool(start_runner, app)
     yield
     runner: Runner | None = getattr(app.state, "fit_runner", None)
     if runner is not None:
@@ -75,7 +76,7 @@ def create_fit(
     submission = service.create_fit(session, survey=survey, data=body)
     job = submission.job
     if submission.created:
-        _start_runner(request.app).submit(job.id, frame=submission.frame)
+        start_runner(request.app).submit(job.id, frame=submission.frame)
     elif job.status == "done":
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/fits/{job.id}"

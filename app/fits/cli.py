@@ -71,6 +71,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             missing=args.missing,
             group=args.group,
             group_equal=args.group_equal.split(",") if args.group_equal else [],
+            invariance=args.invariance,
+            compare_paths=args.compare_path or [],
             bootstrap=args.bootstrap,
             seed=args.seed,
             filters=FitFilters(branch=args.branches.split(",") if args.branches else None),
@@ -84,7 +86,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine)() as session, bar:
             bar.update(0.0, "loading data")
             survey = get_survey(session, slug=args.survey)
-            spec = spec_in.canonical(model=model or survey_spec(survey).default_model)
+            spec = spec_in.canonical(
+                model=model or survey_spec(survey).default_model,
+                min_group_size=survey.min_group_size,
+            )
             frame = load_item_frame(session, survey=survey, filters=service.filters_of(spec))
             bar.update(0.05, "fitting")
             result = run_fit(frame, spec, progress=lambda f: bar.update(0.05 + 0.95 * f))
@@ -129,6 +134,12 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("--seed", type=int, default=1)
     fit.add_argument("--group", choices=["branch", "customer_type", "tenure"], default=None)
     fit.add_argument("--group-equal", default=None, help="e.g. loadings,intercepts")
+    fit.add_argument(
+        "--invariance", action="store_true", help="configural -> metric -> scalar (needs --group)"
+    )
+    fit.add_argument(
+        "--compare-path", action="append", metavar="PATH", help='e.g. "CCI ~ PV" (repeatable)'
+    )
     fit.add_argument("--branches", default=None, help="only these branches (comma-separated)")
     fit.add_argument("--json", action="store_true", help="print the result object as JSON")
     fit.set_defaults(func=cmd_fit)

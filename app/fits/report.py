@@ -141,4 +141,12 @@ def format_result(result: dict[str, Any], *, title: str = "") -> str:
                 **{k: level.get(k) or 0 for k in ("level", "chisq", "df", "cfi", "rmsea")}
             )
         )
+    for e in result.get("excluded_groups") or []:
+        lines.append(f"  group {e['group']} left out (n = {e['n']}): {e['reason']}")
+    for t in result.get("path_tests") or []:
+        path = " ".join(t["path"][k] for k in ("lhs", "op", "rhs"))
+        lines.append(
+            f"  {path}: delta chisq {_num(t.get('delta.chisq'), 0)} on {t.get('delta.df')} df, "
+            f"p {_num(t.get('delta.pvalue'), 0)}: {t.get('verdict')}"
+        )
     return "\n".join(lines).rstrip() + "\n"

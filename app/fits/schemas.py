@@ -21,6 +21,14 @@ GroupEqual = Literal[
     "regressions",
 ]
 Status = Literal["queued", "running", "done", "failed"]
+Level = Literal["configural", "metric", "scalar", "strict"]
+LEVEL_ORDER: tuple[str, ...] = ("configural", "metric", "scalar", "strict")
+# group_equal keywords an invariance job accepts: they are those of its levels.
+INVARIANCE_EQUAL = {"loadings", "intercepts", "residuals"}
+PATH = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~)\s*([A-Za-z_.][\w.]*)\s*$")
+# Spec fields added after the first release: left out of the stored spec at their defaults, so
+# the cache keys of earlier jobs stay valid.
+NEW_FIELDS: dict[str, Any] = {"invariance_levels": None, "compare_paths": []}
 
 
 class FitFilters(BaseModel):
@@ -44,9 +52,41 @@ class FitCreate(BaseModel):
     model: str | None = Field(default=None, max_length=50_000)
     estimator: Literal["ML", "MLR"] = "ML"
     missing: Literal["fiml", "listwise"] = "fiml"
-    group: GroupVar | None = None
-    group_equal: list[GroupEqual] = Field(default_factory=list, max_length=8)
-    invariance: bool = False
+    group: GroupVar | None = Field(
+        default=None,
+        description="Multi-group fit by this respondent attribute. Groups with fewer usable "
+        "rows than the survey's `min_group_size`, or that cannot identify the model, are left "
+        "out and listed with the reason in `result.excluded_groups`; fewer than two usable "
+        "groups is a 422.",
+    )
+    group_equal: list[GroupEqual] = Field(
+        default_factory=list,
+        max_length=8,
+        description="lavaan's `group.equal` keywords (with `intercepts`, latent means are free "
+        "in every group but the first).",
+    )
+    invariance: bool = Field(
+        default=False,
+        description="Run the measurement-invariance sequence (configural -> metric -> scalar, "
+        "plus strict when `group_equal` names `residuals` or `invariance_levels` asks for it). "
+        "`result.invariance` holds one object per level; `result.fit`, `estimates` and `r2` are "
+        "those of the configural model.",
+    )
+    invariance_levels: list[Level] | None = Field(
+        default=None,
+        max_length=4,
+        description="Levels of an invariance job, in order, starting with `configural` "
+        '(default: `["configural", "metric", "scalar"]`, and `"strict"` after them when '
+        "`group_equal` names `residuals`). Needs `invariance: true`.",
+    )
+    compare_paths: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description='Paths to compare across groups, e.g. `["CCI ~ PV"]`: for each, the '
+        "chi-square difference of the model with the path equal in every group against the "
+        "model with it free (both under `group_equal`), with the per-group estimates, in "
+        "`result.path_tests`. Needs `group`.",
+    )
     bootstrap: int = Field(default=0, ge=0, le=10_000)
     seed: int = Field(default=1, ge=0, le=2**31 - 1)
     filters: FitFilters = Field(default_factory=FitFilters)
@@ -63,23 +103,67 @@ class FitCreate(BaseModel):
     def _equal(cls, v: list[str]) -> list[str]:
         return sorted(set(v))
 
+    @field_validator("compare_paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for text in v:
+            m = PATH.match(text)
+            if m is None:
+                raise ValueError(f"not a path like 'CCI ~ PV': {text!r}")
+            path = " ".join(m.groups())
+            if path not in out:
+                out.append(path)
+        return out
+
     @model_validator(mode="after")
     def _needs_group(self) -> FitCreate:
-        if (self.group_equal or self.invariance) and self.group is None:
-            raise ValueError("group_equal and invariance need a group")
+        if (self.group_equal or self.invariance or self.compare_paths) and self.group is None:
+            raise ValueError("group_equal, invariance and compare_paths need a group")
+        if self.invariance_levels is not None and not self.invariance:
+            raise ValueError("invariance_levels needs invariance: true")
+        if self.invariance:
+            other = sorted(set(self.group_equal) - INVARIANCE_EQUAL)
+            if other:
+                raise ValueError(
+                    "with invariance, group_equal may name only loadings, intercepts and "
+                    f"residuals (the levels' constraints), not {', '.join(other)}"
+                )
+            if self.bootstrap:
+                raise ValueError("bootstrap is not available with invariance")
+            self.invariance_levels = self._levels()
         return self
 
-    def canonical(self, *, model: str) -> dict[str, Any]:
+    def _levels(self) -> list[Level]:
+        levels = self.invariance_levels
+        if levels is None:
+            default: list[Level] = ["configural", "metric", "scalar"]
+            return default + (["strict"] if "residuals" in self.group_equal else [])
+        ranks = [LEVEL_ORDER.index(lv) for lv in levels]
+        if len(levels) < 2 or levels[0] != "configural" or ranks != sorted(set(ranks)):
+            raise ValueError(
+                "invariance_levels: at least two of configural, metric, scalar, strict, in "
+                "that order, starting with configural"
+            )
+        return list(levels)
+
+    def canonical(self, *, model: str, min_group_size: int | None = None) -> dict[str, Any]:
         """The spec as stored and hashed: model resolved, comments and spaces dropped.
 
         Whitespace inside a lavaan statement carries no meaning, so ``a+b`` and ``a + b`` hash
-        the same; line breaks are kept (they separate statements).
+        the same; line breaks are kept (they separate statements). A grouped spec records the
+        survey's ``min_group_size`` (groups below it are left out), so changing it refits.
         """
         lines = (
             "".join(re.split(r"[#!]", line, maxsplit=1)[0].split()) for line in model.splitlines()
         )
         data = self.model_dump(mode="json")
         data["model"] = "\n".join(line for line in lines if line)
+        for name, default in NEW_FIELDS.items():
+            if data.get(name) == default:
+                del data[name]
+        if self.group is not None and min_group_size is not None:
+            data["min_group_size"] = int(min_group_size)
         return data
 
 

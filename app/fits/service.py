@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from app.db import begin_write
 from app.errors import InvalidInput, NotFound, field_error
+from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
 from app.stats.sem import ModelError
 from app.stats.sem.fit import _definitions as check_definitions
+from app.stats.sem.invariance import usable_data
 from app.stats.sem.partable import build_partable
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
@@ -109,7 +111,8 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
 
     Cheaper than the engine's own ``prepare`` (no missing-data patterns, no moments), so the
     request stays quick on large surveys; rarer problems (a singular covariance matrix) still
-    end the job as failed with the engine's message.
+    end the job as failed with the engine's message. A grouped spec is refused when fewer than
+    two groups can be fitted (the others are left out at run time, with their reasons).
     """
     try:
         group = spec.get("group")
@@ -128,15 +131,23 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
         if unknown:
             raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
         check_definitions(pt)
+        for path in spec.get("compare_paths") or []:
+            target = parse_path(path)
+            rows = [r for r in pt.rows if (r.lhs, r.op, r.rhs) == target]
+            if not rows or not all(r.free for r in rows):
+                raise ModelError(f"compare_paths: {path} is not a free parameter of the model")
+        if group is not None:
+            min_size = int(spec.get("min_group_size") or DEFAULT_MIN_GROUP_SIZE)
+            try:
+                usable_data(frame, spec["model"], group, spec["missing"], min_size)
+            except ModelError as exc:
+                raise InvalidInput([field_error("group", msg=str(exc))]) from exc
+            return
         observed = frame[pt.names.ov].notna().to_numpy()
         usable = observed.all(axis=1) if listwise else observed.any(axis=1)
-        labels = frame[group].astype(str).to_numpy() if group is not None else None
-        p = len(pt.names.ov)
-        for label in groups:
-            n = int(usable.sum() if labels is None else usable[labels == label].sum())
-            if n < 2 or (listwise and n <= p):
-                where = "" if label is None else f" in group {label}"
-                raise ModelError(f"too few rows{where}: {n} for {p} variables")
+        n, p = int(usable.sum()), len(pt.names.ov)
+        if n < 2 or (listwise and n <= p):
+            raise ModelError(f"too few rows: {n} for {p} variables")
     except ModelError as exc:
         raise InvalidInput([field_error("model", msg=str(exc))]) from exc
 
@@ -150,7 +161,7 @@ def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submissi
         The model cannot be fitted to the selected data (422).
     """
     model = data.model if data.model is not None else survey_spec(survey).default_model
-    spec = data.canonical(model=model)
+    spec = data.canonical(model=model, min_group_size=survey.min_group_size)
     if not spec["model"]:
         raise InvalidInput([field_error("model", msg="the model is empty")])
     filters = filters_of(spec)

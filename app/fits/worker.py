@@ -8,7 +8,6 @@ the API process (the default); ``CeleryRunner`` publishes the job id to the brok
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import threading
@@ -22,6 +21,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.fits import service
+from app.fits.grouped import run_grouped
 from app.stats.sem import ModelError, fit_model
 from app.surveys.models import Survey
 from app.surveys.service import load_item_frame
@@ -49,22 +49,20 @@ def run_fit(
 ) -> dict[str, Any]:
     """Fit ``spec`` (a canonical FitCreate) to ``frame``; the API ``result`` object.
 
+    Grouped specs (groups screened, invariance, path tests) go through ``app.fits.grouped``.
     Raises ModelError for anything the engine refuses, including options it lacks.
     """
-    options: dict[str, Any] = {
-        "estimator": spec["estimator"],
-        "missing": spec["missing"],
-        "group": spec.get("group"),
-        "group_equal": tuple(spec.get("group_equal") or ()),
-        "bootstrap": int(spec.get("bootstrap") or 0),
-        "seed": int(spec.get("seed", 1)),
-        "progress": progress,
-    }
-    if spec.get("invariance"):
-        if "invariance" not in inspect.signature(fit_model).parameters:
-            raise ModelError("invariance testing is not available in this version of the engine")
-        options["invariance"] = True
-    result = fit_model(frame, spec["model"], **options).to_dict()
+    if spec.get("group") is not None:
+        return _clean(run_grouped(frame, spec, progress=progress))
+    result = fit_model(
+        frame,
+        spec["model"],
+        estimator=spec["estimator"],
+        missing=spec["missing"],
+        bootstrap=int(spec.get("bootstrap") or 0),
+        seed=int(spec.get("seed", 1)),
+        progress=progress,
+    ).to_dict()
     return _clean(result)
 
 

@@ -15,8 +15,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from app.auth.service import Principal, authenticate
 from app.deps import SessionDep, SurveyDep
 from app.errors import DomainError, Unauthorized
+from app.fits.api import start_runner
 from app.reporting import service
 from app.reporting.api import split_codes
+from app.reporting.invariance import branch_invariance
 from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
 from app.stats.charts import trend_svg as trend_chart
 
@@ -149,11 +151,16 @@ def dashboard(
         "drivers": drivers,
         "drivers_error": drivers_error,
         "trend_svg": trend_chart(trends),
-        "invariance_warning": service.scalar_invariance_warning(session, survey=survey),
+        "invariance": branch_invariance(session, survey=survey, submit=_submitter(request)),
         "q": ("?" + query) if query else "",
     }
     page = _templates(request).TemplateResponse(request, "reporting/dashboard.html", context)
     return page  # type: ignore[no-any-return]
+
+
+def _submitter(request: Request) -> Any:
+    runner = start_runner(request.app)
+    return lambda fit_id, frame: runner.submit(fit_id, frame=frame)
 
 
 def _svg(text: str, name: str) -> Response:

@@ -1,0 +1,107 @@
+"""The dashboard's own scalar-invariance check across branches: queued once per data state
+through the fit-job machinery, "running" until done, then a note (holds) or a warning (fails)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.fits import service as fits
+from app.fits.models import FitJob
+from app.reporting.invariance import check_spec
+from app.surveys.models import Survey
+from app.surveys.service import get_survey
+from tests.fits.test_fit_api import wait_done
+
+
+def check_jobs(session: Session) -> list[FitJob]:
+    session.rollback()  # a fresh snapshot (SQLite)
+    jobs = session.scalars(select(FitJob).order_by(FitJob.created_at)).all()
+    return [j for j in jobs if j.spec.get("group") == "branch" and j.spec.get("invariance")]
+
+
+def test_dashboard_runs_the_check_once_per_data_state(
+    client: TestClient,
+    factory: Any,
+    telecom_survey: Survey,
+    operator_headers: dict[str, str],
+    researcher_headers: dict[str, str],
+    session: Session,
+    run_invariance_jobs: None,
+) -> None:
+    telecom_survey.min_group_size = 196  # four branches of 196..204 responses: a quicker fit
+    session.merge(telecom_survey)
+    session.commit()
+    first = client.get("/dashboard/telecom", headers=operator_headers)
+    assert first.status_code == 200
+    (job,) = check_jobs(session)
+    assert 'id="invariance-running"' in first.text or 'id="invariance-holds"' in first.text
+    assert f'data-fit-id="{job.id}"' in first.text
+    again = client.get("/dashboard/telecom", headers=operator_headers)
+    assert again.status_code == 200 and len(check_jobs(session)) == 1  # no second job
+
+    done = wait_done(client, researcher_headers, job.id)
+    assert done["status"] == "done", done["error"]
+    spec, result = done["spec"], done["result"]
+    assert spec["missing"] == "fiml" and spec["min_group_size"] == 196
+    assert "NQ" not in spec["model"] and "~ " not in spec["model"].replace("=~", "")
+    assert spec["model"].count("=~") == 9  # every construct of the instrument but NQ
+    assert [lv["level"] for lv in result["invariance"]] == ["configural", "metric", "scalar"]
+    assert sorted(g["group"] for g in result["groups"]) == ["BR01", "BR03", "BR04", "BR08"]
+    assert {e["group"] for e in result["excluded_groups"]} == {
+        "BR02",
+        "BR05",
+        "BR06",
+        "BR07",
+    }
+    page = client.get("/dashboard/telecom", headers=operator_headers).text
+    assert 'id="invariance-holds"' in page and 'id="invariance-warning"' not in page
+    assert "Scalar invariance across branches holds" in page
+    assert "not covered: NQ" in page and "BR02 (184 usable rows" in page
+    assert len(check_jobs(session)) == 1
+
+    # New data: a new check is queued, the last verdict shown beside "running".
+    answers = factory.answers(5, NQ1=None, NQ2=None, NQ3=None, NQ4=None)
+    assert factory.submit("telecom", {"branch": "BR01", "answers": answers}).status_code == 201
+    page = client.get("/dashboard/telecom", headers=operator_headers).text
+    jobs = check_jobs(session)
+    assert len(jobs) == 2 and jobs[1].data_fingerprint != jobs[0].data_fingerprint
+    if 'id="invariance-running"' in page:
+        assert "Last finished check, on earlier data: Scalar invariance" in page
+    assert wait_done(client, researcher_headers, jobs[1].id)["status"] == "done"
+
+
+def test_failed_scalar_level_shows_the_warning(
+    client: TestClient, telecom_survey: Survey, operator_headers: dict[str, str], session: Session
+) -> None:
+    survey = get_survey(session, slug="telecom")
+    spec = check_spec(survey).canonical(
+        model=check_spec(survey).model or "", min_group_size=survey.min_group_size
+    )
+    data_fp = fits.data_fingerprint(session, survey=survey, filters=fits.filters_of({}))
+    levels = [
+        {"level": "configural", "delta.cfi": None, "delta.pvalue": None},
+        {"level": "metric", "delta.cfi": -0.002, "delta.pvalue": 0.3},
+        {"level": "scalar", "delta.cfi": -0.031, "delta.pvalue": 1e-9},
+    ]
+    session.add(
+        FitJob(
+            id="f" * 32,
+            survey_id=survey.id,
+            cache_key=fits.cache_key(data_fp=data_fp, spec=spec),
+            data_fingerprint=data_fp,
+            spec=spec,
+            status="done",
+            progress=1.0,
+            attempts=1,
+            result={"nobs": 1500, "groups": [], "excluded_groups": [], "invariance": levels},
+        )
+    )
+    session.commit()
+    page = client.get("/dashboard/telecom", headers=operator_headers).text
+    assert 'id="invariance-warning"' in page and 'role="alert"' in page
+    assert "ΔCFI = -0.031" in page and "not sound" in page
+    assert len(check_jobs(session)) == 1  # the stored check is used, nothing queued
