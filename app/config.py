@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     max_import_bytes: int = 50_000_000
     migrate_on_start: bool = True
     fit_workers: int = 2  # in-process fit job threads when no broker is configured
+    fit_queue: str = "pvm-fits"  # broker queue of fit jobs (API processes and workers agree)
     public_base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

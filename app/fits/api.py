@@ -36,6 +36,7 @@ def start_runner(app: FastAPI) -> Runner:
             runner = make_runner(
                 app.state.sessionmaker,
                 broker_url=settings.broker_url,
+                queue=settings.fit_queue,
                 workers=settings.fit_workers,
             )
             app.state.fit_runner = runner

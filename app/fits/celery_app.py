@@ -21,7 +21,6 @@ from app.config import get_settings
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "pvm.fits.run"
-QUEUE = "pvm-fits"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
 _factory: sessionmaker[Session] | None = None
@@ -61,10 +60,10 @@ def run_fit_task(fit_id: str) -> None:
     execute_job(_worker_factory(), fit_id, runner=_runner_id())
 
 
-def make_celery(broker_url: str) -> Celery:
+def make_celery(broker_url: str, queue: str) -> Celery:
     app = Celery("pvm", broker=broker_url, set_as_current=False)
     app.conf.update(
-        task_default_queue=QUEUE,
+        task_default_queue=queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
@@ -76,5 +75,6 @@ def make_celery(broker_url: str) -> Celery:
     return app
 
 
-celery_app = make_celery(get_settings().broker_url or DEFAULT_BROKER)
+_settings = get_settings()
+celery_app = make_celery(_settings.broker_url or DEFAULT_BROKER, _settings.fit_queue)
 app = celery_app  # `celery -A app.fits.celery_app` looks for `app` or `celery`

@@ -114,10 +114,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not settings.broker_url:
         print("error: set PVM_BROKER_URL (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr)
         return 2
-    from app.fits.celery_app import QUEUE, make_celery
+    from app.fits.celery_app import make_celery
 
-    app = make_celery(settings.broker_url)
-    argv: list[str] = ["worker", "-Q", QUEUE, "--loglevel", args.loglevel]
+    app = make_celery(settings.broker_url, settings.fit_queue)
+    argv: list[str] = ["worker", "-Q", settings.fit_queue, "--loglevel", args.loglevel]
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     app.worker_main(argv)

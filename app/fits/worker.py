@@ -266,13 +266,14 @@ class CeleryRunner(_Sweeper):
         factory: sessionmaker[Session],
         *,
         broker_url: str,
+        queue: str,
         stale_after: timedelta = STALE_AFTER,
     ) -> None:
         from app.fits.celery_app import make_celery
 
         self.id = service.new_runner_id()
         self.factory, self.stale_after = factory, stale_after
-        self.celery = make_celery(broker_url)
+        self.celery = make_celery(broker_url, queue)
         self._init_sweeper()
 
     def submit(self, fit_id: str, *, frame: pd.DataFrame | None = None) -> None:
@@ -285,8 +286,12 @@ class CeleryRunner(_Sweeper):
 
 
 def make_runner(
-    factory: sessionmaker[Session], *, broker_url: str | None, workers: int = 2
+    factory: sessionmaker[Session],
+    *,
+    broker_url: str | None,
+    queue: str = "pvm-fits",
+    workers: int = 2,
 ) -> Runner:
     if broker_url:
-        return CeleryRunner(factory, broker_url=broker_url)
+        return CeleryRunner(factory, broker_url=broker_url, queue=queue)
     return LocalRunner(factory, workers=workers)

@@ -11,16 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Dialect, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.reporting.models import COUNT_CONSTRUCT, ScoreAggregate, ScoreRollup
-from app.stats.scores import respondent_scores, sufficient_stats
 from app.surveys.models import Response, Survey
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,16 @@ ROLLUP_KEYS = ["dim", "branch_id", "key"]
 ROLLUP_DIMS = ("customer_type", "tenure", "month")
 DIMENSIONS = {"branch": "branch_id", "customer_type": "customer_type", "tenure": "tenure"}
 REBUILD_CHUNK = 50_000
+# Below this many rows plain Python beats numpy's per-call overhead (a submission is one row).
+SMALL_BATCH = 32
+
+# (branch_id, customer_type, tenure, month, construct) or (dim, branch_id, key, construct)
+# -> [n, sum, sumsq] of the respondents' construct scores.
+Moments = dict[tuple[Any, ...], list[Any]]
+# ((construct, positions of its items in ``answers``), ...)
+Positions = tuple[tuple[str, tuple[int, ...]], ...]
+
+_POSITIONS: dict[tuple[str, int, str], Positions] = {}
 
 
 def _constructs(survey: Survey) -> tuple[list[str], dict[str, list[str]]]:
@@ -38,6 +48,27 @@ def _constructs(survey: Survey) -> tuple[list[str], dict[str, list[str]]]:
 
     spec = survey_spec(survey)
     return spec.item_codes, spec.construct_items
+
+
+def construct_positions(survey: Survey) -> Positions:
+    """Each construct with the indices of its items in ``answers``, cached per pinned version.
+
+    The key is the stored instrument version's identity, whose content never changes, so the
+    instrument is parsed once per process instead of once per submission.
+    """
+    inst = survey.instrument
+    key = (inst.id, inst.version, inst.content_hash)
+    found = _POSITIONS.get(key)
+    if found is None:
+        item_codes, constructs = _constructs(survey)
+        where = {code: i for i, code in enumerate(item_codes)}
+        found = tuple(
+            (c, tuple(where[i] for i in items if i in where)) for c, items in constructs.items()
+        )
+        if len(_POSITIONS) >= 256:  # many test databases in one process
+            _POSITIONS.clear()
+        _POSITIONS[key] = found
+    return found
 
 
 def _month(values: Iterable[Any]) -> list[str]:
@@ -53,67 +84,136 @@ def _month(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def cells_from_rows(
-    rows: Sequence[dict[str, Any]], *, item_codes: list[str], constructs: dict[str, list[str]]
-) -> pd.DataFrame:
-    """Aggregate-table deltas of response rows (``answers`` in ``item_codes`` order)."""
-    answers = pd.DataFrame(
-        [r["answers"] for r in rows], columns=item_codes, dtype=float
-    )  # None -> NaN
-    keys = pd.DataFrame(
-        {
-            "branch_id": [int(r["branch_id"]) for r in rows],
-            "customer_type": [r.get("customer_type") or "" for r in rows],
-            "tenure": [r.get("tenure") or "" for r in rows],
-            "month": _month(r.get("submitted_at") for r in rows),
-        }
+def _keys(rows: Sequence[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
+    months = _month(r.get("submitted_at") for r in rows)
+    return [
+        (int(r["branch_id"]), r.get("customer_type") or "", r.get("tenure") or "", m)
+        for r, m in zip(rows, months, strict=True)
+    ]
+
+
+def _add(out: Moments, key: tuple[Any, ...], n: int, s: float, ss: float) -> None:
+    cell = out.get(key)
+    if cell is None:
+        out[key] = [n, s, ss]
+    else:
+        cell[0] += n
+        cell[1] += s
+        cell[2] += ss
+
+
+def cell_moments(
+    rows: Sequence[dict[str, Any]], *, positions: Positions, out: Moments | None = None
+) -> Moments:
+    """Aggregate-table deltas of response rows, added to ``out`` (a new dict by default).
+
+    A respondent's construct score is the mean of the construct's answered items (as in
+    :func:`app.stats.scores.respondent_scores`); constructs with no answered item add nothing.
+    ``COUNT_CONSTRUCT`` counts the rows, with ``sum``/``sumsq`` 0.
+    """
+    out = {} if out is None else out
+    if not rows:
+        return out
+    if len(rows) < SMALL_BATCH:
+        _moments_small(rows, positions, out)
+    else:
+        _moments_bulk(rows, positions, out)
+    return out
+
+
+def _moments_small(rows: Sequence[dict[str, Any]], positions: Positions, out: Moments) -> None:
+    for key, row in zip(_keys(rows), rows, strict=True):
+        _add(out, (*key, COUNT_CONSTRUCT), 1, 0.0, 0.0)
+        answers = row["answers"]
+        for construct, where in positions:
+            total, answered = 0.0, 0
+            for i in where:
+                v = answers[i]
+                if v is not None and v == v:  # None or NaN: not answered
+                    total += v
+                    answered += 1
+            if answered:
+                score = total / answered
+                _add(out, (*key, construct), 1, score, score * score)
+
+
+def _moments_bulk(rows: Sequence[dict[str, Any]], positions: Positions, out: Moments) -> None:
+    lookup: dict[tuple[int, str, str, str], int] = {}
+    codes = np.fromiter(
+        (lookup.setdefault(k, len(lookup)) for k in _keys(rows)), dtype=np.intp, count=len(rows)
     )
-    scores = respondent_scores(answers, constructs)
-    cells = sufficient_stats(scores, keys, by=KEYS)
-    counts = keys.groupby(KEYS, sort=True).size().rename("n").reset_index()
-    counts = counts.assign(construct=COUNT_CONSTRUCT, sum=0.0, sumsq=0.0)
-    return pd.concat([cells, counts[cells.columns]], ignore_index=True)
+    groups = list(lookup)
+    size = len(groups)
+    for g, n in zip(groups, np.bincount(codes, minlength=size).tolist(), strict=True):
+        _add(out, (*g, COUNT_CONSTRUCT), n, 0.0, 0.0)
+    answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+    for construct, where in positions:
+        if not where:
+            continue
+        block = answers[:, list(where)]
+        answered = np.sum(~np.isnan(block), axis=1)
+        ok = answered > 0
+        score = np.nansum(block[ok], axis=1) / answered[ok]
+        at = codes[ok]
+        n = np.bincount(at, minlength=size).tolist()
+        s = np.bincount(at, weights=score, minlength=size).tolist()
+        ss = np.bincount(at, weights=score * score, minlength=size).tolist()
+        for i, g in enumerate(groups):
+            if n[i]:
+                _add(out, (*g, construct), n[i], s[i], ss[i])
+
+
+def rollups(cells: Moments) -> Moments:
+    """Roll cube cells up to (dim, branch_id, key, construct) for the ``score_rollups`` table."""
+    out: Moments = {}
+    for (branch, customer_type, tenure, month, construct), (n, s, ss) in cells.items():
+        _add(out, ("all", branch, "", construct), n, s, ss)
+        _add(out, ("customer_type", branch, customer_type, construct), n, s, ss)
+        _add(out, ("tenure", branch, tenure, construct), n, s, ss)
+        _add(out, ("month", branch, month, construct), n, s, ss)
+    return out
 
 
 def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
     """Add the moments of freshly inserted responses, in the caller's transaction."""
     if not rows:
         return
-    item_codes, constructs = _constructs(survey)
-    cells = cells_from_rows(rows, item_codes=item_codes, constructs=constructs)
+    cells = cell_moments(rows, positions=construct_positions(survey))
     _upsert(session, survey_id=survey.id, cells=cells)
     _upsert(session, survey_id=survey.id, cells=rollups(cells), model=ScoreRollup)
 
 
-def rollups(cells: pd.DataFrame) -> pd.DataFrame:
-    """Roll cube cells up to (dim, branch_id, key, construct) for the ``score_rollups`` table."""
-    parts = [
-        cells.groupby(["branch_id", "construct"], as_index=False)[["n", "sum", "sumsq"]]
-        .sum()
-        .assign(dim="all", key="")
-    ]
-    for dim in ROLLUP_DIMS:
-        part = cells.groupby(["branch_id", dim, "construct"], as_index=False)[
-            ["n", "sum", "sumsq"]
-        ].sum()
-        parts.append(part.rename(columns={dim: "key"}).assign(dim=dim))
-    return pd.concat(parts, ignore_index=True)
+@lru_cache(maxsize=16)
+def _upsert_sql(dialect: Dialect, table: Table) -> tuple[str, list[int] | None]:
+    """``INSERT ... ON CONFLICT (pk) DO UPDATE`` adding the moments, rendered once per table.
+
+    Returns the driver-level SQL and, for positional drivers, where each parameter comes from
+    in a row of :func:`_rows`. SQLAlchemy does not cache ON CONFLICT statements (it recompiled
+    them on every call, a third of a submission's cost) and its per-row parameter processing
+    doubled the cost of a bulk import, so the rows go to the driver's executemany directly.
+    """
+    ins = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(table)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={
+            "n": table.c.n + ins.excluded.n,
+            "sum": table.c.sum + ins.excluded.sum,
+            "sumsq": table.c.sumsq + ins.excluded.sumsq,
+        },
+    )
+    compiled = stmt.compile(dialect=dialect)
+    names = [c.name for c in table.columns]
+    order = [names.index(p) for p in compiled.positiontup or ()] if compiled.positional else None
+    return str(compiled), order
 
 
-def _records(survey_id: int, cells: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
-    cells = cells.sort_values([*keys, "construct"])  # one lock order for concurrent writers
-    cols = [*keys, "construct", "n", "sum", "sumsq"]
+def _rows(survey_id: int, cells: Moments) -> list[tuple[Any, ...]]:
+    """One tuple per cell in the tables' column order, sorted by key: one lock order for
+    concurrent writers."""
     out = []
-    for values in cells[cols].itertuples(index=False):
-        rec: dict[str, Any] = {"survey_id": survey_id}
-        for name, v in zip(cols, values, strict=True):
-            if name == "n" or name == "branch_id":
-                rec[name] = int(v)
-            elif name in ("sum", "sumsq"):
-                rec[name] = float(v)
-            else:
-                rec[name] = str(v)
-        out.append(rec)
+    for key in sorted(cells):  # keys only: comparing (key, moments) pairs costs 4x more
+        n, s, ss = cells[key]
+        out.append((survey_id, *key, int(n), float(s), float(ss)))
     return out
 
 
@@ -121,28 +221,28 @@ def _upsert(
     session: Session,
     *,
     survey_id: int,
-    cells: pd.DataFrame,
+    cells: Moments,
     model: type[ScoreAggregate] | type[ScoreRollup] = ScoreAggregate,
 ) -> None:
-    keys = KEYS if model is ScoreAggregate else ROLLUP_KEYS
-    records = _records(survey_id, cells, keys)
-    if not records:
+    rows = _rows(survey_id, cells)
+    if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
     table = cast(Table, model.__table__)
-    pk = [c.name for c in table.primary_key.columns]
-    if dialect in ("sqlite", "postgresql"):
-        ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=pk,
-            set_={
-                "n": table.c.n + ins.excluded.n,
-                "sum": table.c.sum + ins.excluded.sum,
-                "sumsq": table.c.sumsq + ins.excluded.sumsq,
-            },
-        )
-        session.execute(stmt, records)
+    names = [c.name for c in table.columns]
+    if dialect.name in ("sqlite", "postgresql"):
+        sql, order = _upsert_sql(dialect, table)
+        params: list[Any]
+        if order is None:
+            params = [dict(zip(names, row, strict=True)) for row in rows]
+        elif order != list(range(len(names))):
+            params = [tuple(row[i] for i in order) for row in rows]
+        else:
+            params = rows
+        session.connection().exec_driver_sql(sql, params)
         return
+    records = [dict(zip(names, row, strict=True)) for row in rows]
+    pk = [c.name for c in table.primary_key.columns]
     for rec in records:  # portable fallback for other databases
         key = [table.c[k] == rec[k] for k in pk]
         res = session.execute(
@@ -168,7 +268,7 @@ def rebuild(
     """Recompute a survey's aggregates from its responses (caller commits); returns responses."""
     session.execute(delete(ScoreAggregate).where(ScoreAggregate.survey_id == survey.id))
     session.execute(delete(ScoreRollup).where(ScoreRollup.survey_id == survey.id))
-    item_codes, constructs = _constructs(survey)
+    positions = construct_positions(survey)
     query = (
         select(
             Response.branch_id,
@@ -181,18 +281,16 @@ def rebuild(
         .execution_options(yield_per=REBUILD_CHUNK)
     )
     total = 0
-    parts: list[pd.DataFrame] = []
+    cells: Moments = {}
     for chunk in session.execute(query).partitions(REBUILD_CHUNK):
         rows = [r._asdict() for r in chunk]
-        parts.append(cells_from_rows(rows, item_codes=item_codes, constructs=constructs))
+        cell_moments(rows, positions=positions, out=cells)
         total += len(rows)
         if progress is not None:
             progress(total)
-    if parts:
-        cells = pd.concat(parts, ignore_index=True)
-        cells = cells.groupby([*KEYS, "construct"], sort=True).sum(numeric_only=True)
-        _upsert(session, survey_id=survey.id, cells=cells.reset_index())
-        _upsert(session, survey_id=survey.id, cells=rollups(cells.reset_index()), model=ScoreRollup)
+    if cells:
+        _upsert(session, survey_id=survey.id, cells=cells)
+        _upsert(session, survey_id=survey.id, cells=rollups(cells), model=ScoreRollup)
     logger.info("rebuilt score aggregates of %s from %d responses", survey.slug, total)
     return total
 

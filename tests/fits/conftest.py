@@ -7,6 +7,7 @@ an embedded Celery worker (celery.contrib.testing) on the test's database for ea
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -30,7 +31,13 @@ def fit_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def celery_worker(fit_mode: str, database_url: str) -> Iterator[None]:
+def fit_queue() -> str:
+    """A queue of this test's own: parallel test processes share the Redis database."""
+    return f"pvm-fits-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_worker(fit_mode: str, database_url: str, fit_queue: str) -> Iterator[None]:
     """An embedded Celery worker on this test's database (a no-op in local mode)."""
     if fit_mode != "celery":
         yield
@@ -41,25 +48,26 @@ def celery_worker(fit_mode: str, database_url: str) -> Iterator[None]:
     from app.fits import celery_app
 
     assert REDIS_URL
-    redis.Redis.from_url(REDIS_URL).delete(celery_app.QUEUE)  # leftovers of earlier runs
     engine = make_engine(database_url)
     celery_app.configure_worker(make_sessionmaker(engine))
-    worker_app = celery_app.make_celery(REDIS_URL)
+    worker_app = celery_app.make_celery(REDIS_URL, fit_queue)
     try:
         with start_worker(worker_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
         celery_app.configure_worker(None)
         engine.dispose()
+        redis.Redis.from_url(REDIS_URL).delete(fit_queue)
 
 
 @pytest.fixture
-def settings(database_url: str, fit_mode: str, celery_worker: None) -> Settings:
+def settings(database_url: str, fit_mode: str, fit_queue: str, celery_worker: None) -> Settings:
     return Settings(
         database_url=database_url,
         environment="test",
         secret_key="test-secret-" + "x" * 40,
         bootstrap_admin_key=None,
         broker_url=REDIS_URL if fit_mode == "celery" else None,
+        fit_queue=fit_queue,
         _env_file=None,  # type: ignore[call-arg]
     )
