@@ -299,3 +299,19 @@ def test_chisq_difference_plain_under_ml(telecom):
     d, ddf, p = chisq_difference(conf, conf)
     assert (d, ddf) == (0.0, 0) and np.isnan(p)
     assert inv.to_list()[0]["verdict"] == "holds"  # cfi 0.999, rmsea 0.012
+
+
+def test_verdict_without_a_chi_square_is_not_assessable():
+    """With no saturated model (fit measures NaN), 'does not hold' would be a false alarm."""
+    from types import SimpleNamespace
+
+    from app.stats.sem.invariance import _verdict
+
+    nan_fit = SimpleNamespace(converged=True, fit={"cfi": float("nan")})
+    assert _verdict(nan_fit, ok=False) == "not assessable"  # type: ignore[arg-type]
+    assert _verdict(SimpleNamespace(converged=False, fit={"cfi": 0.99}), ok=True) == (  # type: ignore[arg-type]
+        "not converged"
+    )
+    good = SimpleNamespace(converged=True, fit={"cfi": 0.99})
+    assert _verdict(good, ok=True) == "holds"  # type: ignore[arg-type]
+    assert _verdict(good, ok=False) == "does not hold"  # type: ignore[arg-type]

@@ -36,7 +36,8 @@ RULE = (
     "a level holds when delta.cfi >= -0.01 against the previous level (Cheung & Rensvold "
     "2002); the chi-square difference test (delta.pvalue) is reported beside it. The first "
     "level (configural) holds when its model fits: cfi >= 0.95 and rmsea <= 0.08. A level "
-    "whose fit did not converge is 'not converged'."
+    "whose fit did not converge is 'not converged'; one whose chi-square cannot be computed "
+    "(the saturated model could not be estimated) is 'not assessable'."
 )
 CONFIGURAL_CFI, CONFIGURAL_RMSEA = 0.95, 0.08
 
@@ -366,6 +367,14 @@ def _level(name: str, res: SemResult, prev: InvarianceLevel | None) -> Invarianc
         d_df,
         d_p,
         d_cfi,
-        ("holds" if ok else "does not hold") if res.converged else "not converged",
+        _verdict(res, ok),
         res,
     )
+
+
+def _verdict(res: SemResult, ok: bool) -> str:
+    if not res.converged:
+        return "not converged"
+    if not math.isfinite(float(res.fit["cfi"])):  # no H1: a comparison would be meaningless
+        return "not assessable"
+    return "holds" if ok else "does not hold"
