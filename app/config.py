@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # Limits of the public submission paths (app/security/README.md). Counters are shared by
+    # every process through Redis when redis_url is set (or else a redis:// broker_url);
+    # otherwise each process counts on its own, so N workers let through up to N times a limit.
+    rate_limit_enabled: bool = True
+    # Submissions per client IP per window. Generous: many customers share a carrier NAT address.
+    submit_per_ip: int = Field(default=120, ge=1)
+    submit_ip_window_s: int = Field(default=60, ge=1)
+    # Submissions carrying one invitation token (a token is single use; retries are fine).
+    submit_per_token: int = Field(default=10, ge=1)
+    submit_token_window_s: int = Field(default=3600, ge=1)
+    # Bad invitation tokens (403) from one client before it is locked out for the window.
+    bad_token_max: int = Field(default=10, ge=1)
+    bad_token_window_s: int = Field(default=900, ge=1)
+    redis_url: str | None = None
+
+    def counter_store_url(self) -> str | None:
+        """The Redis URL rate-limit counters are kept in, or None for per-process counters."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
 
     @model_validator(mode="after")
     def _secret(self) -> Settings:

@@ -8,6 +8,12 @@ benchmark of the whole survey.
 Comparisons: with ``by="branch"`` every branch is tested against the rest of the whole survey,
 so a branch's numbers do not depend on who asks. With ``by="customer_type"``/``"tenure"`` and a
 branch scope or filter, the groups are formed (and tested) within the visible branches.
+
+Suppression across tables: the branch table suppresses small branches and the branches that
+protect them (:func:`app.stats.scores.suppression`). A table over a set of branches (a trend, a
+customer-type breakdown) gives that set's total; if the set holds some but not all of the
+suppressed branches, the total minus the shown branches would undo the branch table's
+suppression, so every group of such a table is suppressed (counts kept).
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.reporting.aggregates import read_cells
 from app.reporting.importance import importance_fit
 from app.stats.drivers import IPAResult, driver_importance, ipa
-from app.stats.scores import GroupScores, group_scores, trend_scores
+from app.stats.scores import (
+    PROTECTS_SMALL_GROUP,
+    GroupScores,
+    group_scores,
+    hide_all,
+    trend_scores,
+)
 from app.surveys.models import Branch, Survey
 
 BY_VALUES = ("branch", "customer_type", "tenure")
@@ -109,6 +121,7 @@ def get_scores(
     )
     if by == "branch":
         return everything if visible is None else everything.only(visible)
+    undoes = _undoes_suppression(everything, visible)
     cells, counts = read_cells(
         session, survey=survey, by=by, branch_ids=_ids(session, visible), months=months
     )
@@ -122,7 +135,23 @@ def get_scores(
         min_group_size=survey.min_group_size,
         scale=scale,
     )
+    if undoes:
+        res = hide_all(res, PROTECTS_SMALL_GROUP)
     return replace(res, overall=everything.overall)
+
+
+def _undoes_suppression(branches: GroupScores, visible: Sequence[str] | None) -> bool:
+    """Whether a table over ``visible`` (None = all) reveals the total of a part of the
+    suppressed branches (their pooled total, over all of them, is public anyway)."""
+    if visible is None:
+        return False
+    hidden = {g.group for g in branches.groups if g.suppressed}
+    seen = hidden & set(visible)
+    return bool(seen) and seen != hidden
+
+
+def _branch_scores(session: Session, *, survey: Survey) -> GroupScores:
+    return get_scores(session, survey=survey, by="branch")
 
 
 def get_trends(
@@ -139,14 +168,17 @@ def get_trends(
     scale = (float(spec.scale.min), float(spec.scale.max))
     visible = visible_branches(session, scope=scope, requested=branches)
     ids = _ids(session, visible)
+    surveys = [survey]
     if by == "month":
         cells, counts = read_cells(session, survey=survey, by="month", branch_ids=ids)
     elif by == "survey":
         parts, counts = [], {}
-        siblings = session.scalars(
-            select(Survey)
-            .where(Survey.instrument_id == survey.instrument_id)
-            .order_by(Survey.created_at, Survey.id)
+        siblings = surveys = list(
+            session.scalars(
+                select(Survey)
+                .where(Survey.instrument_id == survey.instrument_id)
+                .order_by(Survey.created_at, Survey.id)
+            )
         )
         for i, other in enumerate(siblings):
             c, n = read_cells(session, survey=other, by="branch", branch_ids=ids)
@@ -167,6 +199,10 @@ def get_trends(
         min_group_size=survey.min_group_size,
         scale=scale,
     )
+    if visible is not None and any(
+        _undoes_suppression(_branch_scores(session, survey=s), visible) for s in surveys
+    ):
+        res = hide_all(res, PROTECTS_SMALL_GROUP)
     if by == "survey":
         res = replace(
             res, groups=tuple(replace(g, group=g.group.split(":", 1)[1]) for g in res.groups)
@@ -251,9 +287,7 @@ def get_drivers(
         n=target.n,
         suppressed=target.suppressed,
         ipa=result,
-        method=_method(
-            outcome, fit, n_all, branch, target.n, survey.min_group_size, target.suppressed
-        ),
+        method=_method(outcome, fit, n_all, branch, target.n, survey.min_group_size, target.reason),
         by_branch=tuple(by_branch) if not branch else (),
         fit={"nobs": fit.nobs, "converged": fit.converged, "data_fingerprint": fit.fingerprint},
     )
@@ -271,7 +305,7 @@ def _method(
     branch: str | None,
     n_branch: int,
     min_size: int,
-    suppressed: bool,
+    suppressed: str | None,
 ) -> str:
     how = (
         "its standardized path (std.all)"
@@ -299,7 +333,12 @@ def _method(
             f"{n_branch} responses are too few for its own fit of a model with "
             f"{len(fit.estimates)} loadings and paths, and pooling keeps branches comparable"
         )
-        if suppressed:
+        if suppressed == PROTECTS_SMALL_GROUP:
+            text += (
+                "; its performance is suppressed to protect a branch with fewer than "
+                f"{min_size} responses (the benchmark would otherwise give that one away)"
+            )
+        elif suppressed:
             text += f"; its performance is suppressed because n < {min_size}"
     else:
         text += " over all responses (the benchmark)"
@@ -323,11 +362,12 @@ def scores_csv(result: GroupScores) -> str:
             "diff_vs_rest",
             "p_holm",
             "p_unadjusted",
+            "suppressed_reason",
         ]
     )
     for g in (result.overall, *result.groups):
         if g.suppressed:
-            w.writerow([g.group, g.n, "true", "", "", "", "", "", "", "", ""])
+            w.writerow([g.group, g.n, "true", "", "", "", "", "", "", "", "", g.reason or ""])
             continue
         for code in result.constructs:
             c = g.constructs.get(code)
@@ -346,6 +386,7 @@ def scores_csv(result: GroupScores) -> str:
                     _f(c.diff),
                     _f(c.p),
                     _f(c.p_unadjusted),
+                    "",
                 ]
             )
     return out.getvalue()

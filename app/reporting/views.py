@@ -1,7 +1,9 @@
 """Operators' dashboard: HTML page, login form (key -> httponly cookie), CSV/SVG downloads.
 
 Authentication accepts ``Authorization: Bearer <key>`` or the ``pvm_key`` cookie set by the
-login form (httponly, SameSite=Strict, path /dashboard, Secure over https). Every figure comes
+login form (httponly, SameSite=Strict, path /dashboard, Secure over https). The form carries a
+CSRF token (:mod:`app.security.csrf`); failed logins lock the client out under the bad-token
+limits (:mod:`app.security.lockout`): 429 with Retry-After. Every figure comes
 from ``app.reporting.service``, so suppression and branch scope are those of the JSON API.
 """
 
@@ -19,13 +21,18 @@ from app.fits.api import start_runner
 from app.reporting import service
 from app.reporting.api import split_codes
 from app.reporting.invariance import branch_invariance
+from app.security.csrf import DASHBOARD_LOGIN
+from app.security.lockout import locked_for, record_failure
 from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
 from app.stats.charts import trend_svg as trend_chart
+from app.stats.scores import PROTECTS_SMALL_GROUP
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
 COOKIE = "pvm_key"
 COOKIE_MAX_AGE = 8 * 3600
+CSRF = DASHBOARD_LOGIN
+LOGIN_LOCKOUT = "dashboard-login"  # counter key of failed logins per client
 
 
 def _raw_key(request: Request) -> str | None:
@@ -57,14 +64,28 @@ def _templates(request: Request) -> Any:
     return request.app.state.templates
 
 
-def _login(request: Request, slug: str, error: str | None, status: int) -> HTMLResponse:
-    page = _templates(request).TemplateResponse(
+def _login(
+    request: Request,
+    slug: str,
+    error: str | None,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    nonce = CSRF.nonce(request)
+    page: HTMLResponse = _templates(request).TemplateResponse(
         request,
         "reporting/login.html",
-        {"next": f"/dashboard/{slug}", "slug": slug, "error": error},
+        {
+            "next": f"/dashboard/{slug}",
+            "slug": slug,
+            "error": error,
+            "csrf_token": CSRF.sign(request, nonce),
+        },
         status_code=status,
+        headers=headers,
     )
-    return page  # type: ignore[no-any-return]
+    CSRF.set_cookie(request, page, nonce)
+    return page
 
 
 @router.post("/login", response_model=None)
@@ -73,9 +94,18 @@ def login(
     session: SessionDep,
     key: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=300)] = "/dashboard",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     slug = next.removeprefix("/dashboard/").split("?")[0].split("/")[0]
+    wait = locked_for(request, kind=LOGIN_LOCKOUT)
+    if wait:
+        minutes = max(1, -(-wait // 60))
+        message = f"Too many failed logins from this address; try again in {minutes} min."
+        return _login(request, slug, message, 429, {"Retry-After": str(wait)})
+    if not CSRF.valid(request, csrf_token):
+        return _login(request, slug, "The login form expired; please try again.", 403)
     if authenticate(session, raw_key=key.strip()) is None:
+        record_failure(request, kind=LOGIN_LOCKOUT)
         return _login(request, slug, "This key is not valid.", 401)
     target = next if next.startswith("/dashboard/") and "//" not in next else "/dashboard"
     response = RedirectResponse(target, status_code=303)
@@ -147,6 +177,7 @@ def dashboard(
         "scoped": principal.branches is not None,
         "colour": lambda v: index_colour(v, lo, hi),
         "mark": significance_mark,
+        "protects": PROTECTS_SMALL_GROUP,
         "ipa_svg": ipa_svg(drivers.ipa) if drivers else None,
         "drivers": drivers,
         "drivers_error": drivers_error,

@@ -31,7 +31,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.security.asgi import content_type, read_body_or_answer, replay
-from app.security.config import SecurityLimits
 from app.security.counters import Counters, MemoryCounters, RedisCounters
 from app.security.nul import RejectNul
 
@@ -47,18 +46,19 @@ FORM_MESSAGE = (
 
 @dataclass
 class Guard:
-    """What the middleware enforces; ``app.state.security`` (tests may swap its parts)."""
+    """Where the middleware counts; ``app.state.security`` (tests may swap its parts).
 
-    limits: SecurityLimits
+    The limits themselves are read per request from the app's settings
+    (``app.state.settings``: :class:`app.config.Settings`)."""
+
     counters: Counters
     shared: bool  # True: counters in Redis, shared by every process
 
 
-def install(app: FastAPI, settings: Settings, limits: SecurityLimits | None = None) -> Guard:
+def install(app: FastAPI, settings: Settings) -> Guard:
     """Add the guard and :class:`RejectNul` to ``app``; call it before ``BodySizeLimit`` is
     added (that one must be outside, so that these read bounded bodies)."""
-    limits = limits or SecurityLimits()
-    url = limits.shared_store_url(settings.broker_url)
+    url = settings.counter_store_url()
     counters: Counters
     if url:
         # Processes of one deployment share the database, so its URL names their counters.
@@ -66,7 +66,7 @@ def install(app: FastAPI, settings: Settings, limits: SecurityLimits | None = No
         counters = RedisCounters(url, namespace=namespace)
     else:
         counters = MemoryCounters()
-    guard = Guard(limits=limits, counters=counters, shared=url is not None)
+    guard = Guard(counters=counters, shared=url is not None)
     app.state.security = guard
     app.add_middleware(SubmissionGuard, guard=guard)
     app.add_middleware(RejectNul)  # outside the guard: a NUL never reaches a counter key
@@ -103,12 +103,15 @@ class SubmissionGuard:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or not self.guard.limits.rate_limit_enabled
             or not (API_SUBMIT.match(path) or FORM_SUBMIT.match(path))
         ):
             await self.app(scope, receive, send)
             return
-        limits, counters = self.guard.limits, self.guard.counters
+        limits: Settings = scope["app"].state.settings
+        if not limits.rate_limit_enabled:
+            await self.app(scope, receive, send)
+            return
+        counters = self.guard.counters
         client = scope.get("client")
         ip = client[0] if client else "unknown"
         is_form = FORM_SUBMIT.match(path) is not None

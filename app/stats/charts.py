@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from app.stats.drivers import IPAResult
-from app.stats.scores import GroupScore, GroupScores
+from app.stats.scores import PROTECTS_SMALL_GROUP, GroupScore, GroupScores
 
 FONT = "font-family='system-ui,-apple-system,Segoe UI,Roboto,sans-serif'"
 # Ten distinguishable colours (Tableau 10), one per construct in trend lines.
@@ -77,6 +77,12 @@ def significance_mark(p: float | None, diff: float | None, alpha: float = 0.05) 
     return "▲" if diff > 0 else "▼"
 
 
+def _hidden_note(g: GroupScore, min_group_size: int) -> str:
+    if g.reason == PROTECTS_SMALL_GROUP:
+        return f"n = {g.n}: hidden to protect a group below the minimum size {min_group_size}"
+    return f"n = {g.n}: below the minimum group size {min_group_size}"
+
+
 def heat_table_svg(scores: GroupScores, *, title: str = "Index by group and construct") -> str:
     """Group x construct table coloured by index; ▲/▼ marks Holm-significant differences."""
     cols = list(scores.constructs)
@@ -101,7 +107,7 @@ def heat_table_svg(scores: GroupScores, *, title: str = "Index by group and cons
                 _text(
                     label_w + 6,
                     y + 17,
-                    f"n = {g.n}: below the minimum group size {scores.min_group_size}",
+                    _hidden_note(g, scores.min_group_size),
                     fill="#555555",
                 )
             )

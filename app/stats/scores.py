@@ -8,6 +8,15 @@ A respondent's construct score is the mean of that construct's answered items; a
 who answered none of them (all N/A) has no score for it and does not count in its ``n``.
 The index maps the scale linearly onto 0-100: ``(mean - scale_min) / (scale_max - scale_min)
 * 100``, i.e. ``(mean - 1) / 6 * 100`` on the 7-point scale.
+
+Suppression (:func:`suppression`): a group with fewer than ``min_group_size`` respondents shows
+its count only (primary). The overall row and the shown groups would give the suppressed groups'
+pooled sums by subtraction, so while the suppressed groups are a single group or together hold
+fewer than ``min_group_size`` respondents, the smallest shown group is suppressed as well
+(secondary, "protects a small group"). Subtraction then yields only the pooled mean of at least
+two groups and ``min_group_size`` respondents. Counts stay visible for every group: a secondary
+group's count follows from the overall count minus the shown and primary counts anyway, and
+counts alone do not give a mean.
 """
 
 from __future__ import annotations
@@ -23,6 +32,28 @@ import pandas as pd
 from scipy import stats as sps
 
 MOMENT_COLUMNS = ("n", "sum", "sumsq")
+SMALL_GROUP = "fewer than min_group_size responses"
+PROTECTS_SMALL_GROUP = "protects a small group"
+
+
+def suppression(counts: Sequence[int] | np.ndarray, min_group_size: int) -> list[str | None]:
+    """Suppression reason per group (None = shown): primary, then complementary suppression.
+
+    Groups below ``min_group_size`` are suppressed (:data:`SMALL_GROUP`). While the suppressed
+    groups are fewer than two or hold fewer than ``min_group_size`` respondents together, the
+    smallest shown group (ties: first in order) is suppressed too (:data:`PROTECTS_SMALL_GROUP`).
+    """
+    n = np.asarray(counts, dtype=int)
+    reasons: list[str | None] = [SMALL_GROUP if c < min_group_size else None for c in n.tolist()]
+    hidden = [i for i, r in enumerate(reasons) if r is not None]
+    if not hidden:
+        return reasons
+    shown = sorted((i for i, r in enumerate(reasons) if r is None), key=lambda i: (n[i], i))
+    while shown and (len(hidden) < 2 or int(n[hidden].sum()) < min_group_size):
+        i = shown.pop(0)
+        reasons[i] = PROTECTS_SMALL_GROUP
+        hidden.append(i)
+    return reasons
 
 
 def respondent_scores(items: pd.DataFrame, constructs: Mapping[str, Sequence[str]]) -> pd.DataFrame:
@@ -149,10 +180,13 @@ class GroupScore:
     n: int
     suppressed: bool
     constructs: Mapping[str, ConstructScore] = field(default_factory=dict)
+    reason: str | None = None  # why it is suppressed: SMALL_GROUP or PROTECTS_SMALL_GROUP
 
     def to_dict(self, *, vs_rest: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {"group": self.group, "n": self.n, "suppressed": self.suppressed}
-        if not self.suppressed:
+        if self.suppressed:
+            d["suppressed_reason"] = self.reason or SMALL_GROUP
+        else:
             d["constructs"] = {k: v.to_dict(vs_rest=vs_rest) for k, v in self.constructs.items()}
         return d
 
@@ -244,8 +278,9 @@ def group_scores(
         maintained aggregates).
     by : name of the grouping, reported in the result.
     group_counts : respondents per group; defaults to the largest construct ``n`` of the group.
-        Groups with fewer than ``min_group_size`` respondents are suppressed: count only, and
-        they stay out of the Holm family (they are still part of every other group's "rest").
+        Groups with fewer than ``min_group_size`` respondents, and the groups that protect them
+        (see :func:`suppression`), are suppressed: count only, and they stay out of the Holm
+        family (they are still part of every other group's "rest").
     compare : False leaves out the tests against the rest (see :data:`trend_scores`).
     """
     if constructs is None:
@@ -260,7 +295,8 @@ def group_scores(
         ],
         dtype=int,
     )
-    suppressed = counts < min_group_size
+    reasons = suppression(counts, min_group_size)
+    suppressed = np.array([r is not None for r in reasons], dtype=bool)
     total = arr.sum(axis=0, keepdims=True)
     rest = total - arr
     n1, m1, v1, idx1, half = _score_block(arr, level, lo, hi)
@@ -305,7 +341,7 @@ def group_scores(
                     p_unadjusted=_opt(L["p_raw"][i][j]),
                     p=_opt(L["p_adj"][i][j]),
                 )
-        out_groups.append(GroupScore(g, int(counts[i]), bool(suppressed[i]), per))
+        out_groups.append(GroupScore(g, int(counts[i]), bool(suppressed[i]), per, reasons[i]))
 
     overall = _overall(total[0], int(counts.sum()), min_group_size, constructs, level, lo, hi)
     res = GroupScores(by, min_group_size, level, tuple(out_groups), overall, tuple(constructs))
@@ -330,7 +366,7 @@ def _overall(
     hi: float,
 ) -> GroupScore:
     if count < min_group_size:
-        return GroupScore("overall", count, True, {})
+        return GroupScore("overall", count, True, {}, SMALL_GROUP)
     n, m, v, idx, half = _score_block(arr[None, ...], level, lo, hi)
     per = {
         c: ConstructScore(
@@ -344,6 +380,20 @@ def _overall(
         if n[0, j] > 0
     }
     return GroupScore("overall", count, False, per)
+
+
+def hide_all(res: GroupScores, reason: str, *, overall: bool = True) -> GroupScores:
+    """Every group (and the overall row) suppressed for ``reason``, counts kept.
+
+    For a table whose totals would undo the suppression of another table (e.g. the trend of a
+    branch that is suppressed to protect a small branch).
+    """
+
+    def hide(g: GroupScore) -> GroupScore:
+        return g if g.suppressed else replace(g, suppressed=True, constructs={}, reason=reason)
+
+    groups = tuple(hide(g) for g in res.groups)
+    return replace(res, groups=groups, overall=hide(res.overall) if overall else res.overall)
 
 
 trend_scores = partial(group_scores, by="month", compare=False)

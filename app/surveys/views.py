@@ -2,15 +2,13 @@
 
 Server-rendered and usable without JavaScript. Submissions go through
 :func:`app.surveys.service.submit_response`, so the form and the JSON API share validation and
-storage. CSRF: a random nonce in a cookie, and in the form an HMAC of it under the app secret.
+storage. CSRF: a random nonce in a cookie, and in the form an HMAC of it under the app secret
+(:mod:`app.security.csrf`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -25,9 +23,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.routing import NoMatchFound
 
-from app.deps import SessionDep, get_app_settings
+from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
 from app.instruments.spec import InstrumentSpec
+from app.security.csrf import SURVEY_FORM
 from app.surveys import service
 from app.surveys.models import Survey
 from app.surveys.schemas import ClientInfo, ResponseCreate
@@ -59,42 +58,8 @@ def translate_error(msg: str, lang: str) -> str:
     return msg
 
 
-CSRF_COOKIE = "pvm_csrf"
-CSRF_MAX_AGE = 7 * 24 * 3600
 HONEYPOT = "website"
-
-
-# ---- CSRF ------------------------------------------------------------------------------------
-def _csrf_sign(request: Request, nonce: str) -> str:
-    key = (get_app_settings(request).secret_key or "").encode("utf-8")
-    return hmac.new(key, f"pvm-form-csrf|{nonce}".encode(), hashlib.sha256).hexdigest()
-
-
-def _csrf_nonce(request: Request) -> str:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if 16 <= len(nonce) <= 64 and nonce.isalnum():
-        return nonce
-    return secrets.token_hex(16)
-
-
-def _csrf_valid(request: Request, submitted: str) -> bool:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if not nonce or not submitted:
-        return False
-    # bytes, not str: compare_digest refuses non-ASCII str (a 500 instead of a 403)
-    return hmac.compare_digest(_csrf_sign(request, nonce).encode(), submitted.encode())
-
-
-def _set_csrf_cookie(request: Request, response: Response, nonce: str) -> None:
-    response.set_cookie(
-        CSRF_COOKIE,
-        nonce,
-        max_age=CSRF_MAX_AGE,
-        path="/s/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+CSRF = SURVEY_FORM
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -223,7 +188,7 @@ def _render_form(
     labels: dict[str, str] = {f"answers.{i.code}": i.code for i in spec.items}
     labels |= {a.code: a.label.get(lang, a.code) for a in spec.attributes}
     labels |= {"branch": t["branch"], "token": t["token"]}
-    nonce = _csrf_nonce(request)
+    nonce = CSRF.nonce(request)
     response = _page(
         request,
         "survey/form.html",
@@ -235,7 +200,7 @@ def _render_form(
         ),
         intro=spec.intro.get(lang, ""),
         action=f"/s/{survey.slug}",
-        csrf_token=_csrf_sign(request, nonce),
+        csrf_token=CSRF.sign(request, nonce),
         submission_id=submission_id or uuid.uuid4().hex,
         branch=branch,
         branch_name=branch_name,
@@ -250,7 +215,7 @@ def _render_form(
         general_errors=general_errors or [],
         labels=labels,
     )
-    _set_csrf_cookie(request, response, nonce)
+    CSRF.set_cookie(request, response, nonce)
     return response
 
 
@@ -342,7 +307,7 @@ async def submit(request: Request, session: SessionDep, slug: str) -> Response:
         logger.info("honeypot filled on survey %s; submission dropped", slug)
         return RedirectResponse(thanks_url, status_code=303)
     fields["submission_id"] = fields.get("submission_id", "")[:64] or uuid.uuid4().hex
-    if _csrf_valid(request, fields.get("csrf_token", "")):
+    if CSRF.valid(request, fields.get("csrf_token", "")):
         outcome = _store(request, session, survey, fields, lang)
     else:
         outcome = 403, [ui_strings(lang)["expired"]]

@@ -1,8 +1,8 @@
 """The operators' dashboard in headless Debian chromium (Playwright) against uvicorn on a loopback
 port: log in with a branch-scoped operator key through the form, then check the score table
-(only the key's branch plus the benchmark, coloured cells, one suppressed row for another key),
-the IPA and trend charts (inline SVG with points/lines), the downloads, and that no request
-leaves the loopback host. Structural checks; no numeric tolerance involved."""
+(only the key's branch plus the benchmark, coloured cells; for another key the suppressed rows of
+a small branch and of the branch protecting it), the IPA and trend charts (inline SVG with
+points/lines), the downloads, and that no request leaves the loopback host. Structural checks; no numeric tolerance involved."""
 
 from __future__ import annotations
 
@@ -72,9 +72,14 @@ def test_suppressed_rows_show_count_only(served, browser):
     page.goto(f"{base}/dashboard/telecom")
     page.wait_for_selector("#score-table", timeout=60_000)
     hidden = page.locator("#score-table tr.suppressed")
-    assert hidden.count() == 1  # BR07: 163 responses < 170
-    assert hidden.first.get_attribute("data-group") == "BR07"
-    assert hidden.first.locator("td[data-construct]").count() == 0
-    assert "163" in hidden.first.inner_text()
+    # BR07: 163 responses < 170; the next smallest branch is hidden too, to protect it
+    assert hidden.count() == 2
+    small = page.locator("#score-table tr.suppressed[data-group='BR07']")
+    assert small.locator("td[data-construct]").count() == 0
+    assert "163" in small.inner_text() and "fewer than 170" in small.inner_text()
+    guard = page.locator("#score-table tr.suppressed:not([data-group='BR07'])")
+    assert guard.get_attribute("data-group") == "BR05"  # 174, the smallest shown before
+    assert guard.locator("td[data-construct]").count() == 0
+    assert "to protect" in guard.inner_text()
     assert page.locator("#score-table tbody tr").count() == 9
     context.close()

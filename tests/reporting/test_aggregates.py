@@ -244,10 +244,20 @@ def test_trends_by_month(client, factory, survey, operator_headers):
     body = r.json()
     assert [g["group"] for g in body["groups"]] == ["2026-01", "2026-02", "2026-03", "2026-04"]
     april = body["groups"][3]
-    assert april == {"group": "2026-04", "n": 3, "suppressed": True}
-    jan = raw.iloc[[i for i in range(297) if i % 3 == 0]]
-    pv = jan[["PV1", "PV2"]].mean(axis=1)
-    got = body["groups"][0]["constructs"]["PV"]
+    assert april == {
+        "group": "2026-04",
+        "n": 3,
+        "suppressed": True,
+        "suppressed_reason": "fewer than min_group_size responses",
+    }
+    # the overall minus three shown months would give April away: the first of the smallest
+    # other months (January, 99 like the others) is hidden to protect it
+    jan = body["groups"][0]
+    assert jan["suppressed"] and jan["suppressed_reason"] == "protects a small group"
+    assert "constructs" not in jan
+    feb_rows = raw.iloc[[i for i in range(297) if i % 3 == 1]]
+    pv = feb_rows[["PV1", "PV2"]].mean(axis=1)
+    got = body["groups"][1]["constructs"]["PV"]
     assert got["index"] == pytest.approx((pv.mean() - 1) / 6 * 100, abs=1e-6)
     assert got["ci"][0] < got["index"] < got["ci"][1]
     assert "vs_rest" not in got

@@ -3,18 +3,35 @@ branch scope, escaping. Structural checks only (no numeric tolerance needed)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+
+from fastapi.testclient import TestClient
+
+from tests.security.helpers import form_post, hidden, set_limits
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert m, "no CSRF token in the login form"
+    return m.group(1)
+
+
+def login(client, key: str, *, token: str | None = None, **extra: str):
+    """Post the login form with the CSRF token of a freshly loaded login page."""
+    if token is None:
+        token = csrf_of(client.get("/dashboard").text)
+    data = {"key": key, "next": "/dashboard/telecom", "csrf_token": token, **extra}
+    return client.post("/dashboard/login", data=data, follow_redirects=False)
 
 
 def test_login_form_then_cookie(client, telecom_survey, factory):
     r = client.get("/dashboard/telecom")
-    assert r.status_code == 401 and 'name="key"' in r.text
-    bad = client.post("/dashboard/login", data={"key": "nope", "next": "/dashboard/telecom"})
+    assert r.status_code == 401 and 'name="key"' in r.text and csrf_of(r.text)
+    bad = login(client, "nope")
     assert bad.status_code == 401 and "not valid" in bad.text
     raw = factory.key("operator", branches=["BR01"])["Authorization"].split(" ", 1)[1]
-    ok = client.post(
-        "/dashboard/login", data={"key": raw, "next": "/dashboard/telecom"}, follow_redirects=False
-    )
+    ok = login(client, raw)
     assert ok.status_code == 303 and ok.headers["location"] == "/dashboard/telecom"
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -24,12 +41,44 @@ def test_login_form_then_cookie(client, telecom_survey, factory):
     assert "All (benchmark)" in page.text
     assert client.get("/dashboard/telecom?branch=BR02").status_code == 403
     # an open redirect is refused
-    ok2 = client.post(
-        "/dashboard/login",
-        data={"key": raw, "next": "https://evil.example/"},
-        follow_redirects=False,
-    )
+    ok2 = login(client, raw, next="https://evil.example/")
     assert ok2.headers["location"] == "/dashboard"
+
+
+def test_login_needs_the_csrf_token_of_its_own_cookie(app, client, telecom_survey, factory):
+    raw = factory.key("operator")["Authorization"].split(" ", 1)[1]
+    page = client.get("/dashboard")
+    assert "pvm_login_csrf" in page.cookies
+    cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/dashboard" in cookie
+    for token in ("", "0" * 64, "é" * 64):
+        r = login(client, raw, token=token)
+        assert r.status_code == 403 and "expired" in r.text and "pvm_key" not in r.cookies
+    # a token of another browser's cookie, or of the questionnaire's form, is refused
+    with TestClient(app) as other:
+        stolen = csrf_of(other.get("/dashboard").text)
+        survey_form = hidden(other.get("/s/telecom?branch=BR01").text, "csrf_token")
+    assert login(client, raw, token=stolen).status_code == 403
+    assert login(client, raw, token=survey_form).status_code == 403
+    # the 403 page carries a fresh token that works
+    again = login(client, raw, token=csrf_of(login(client, raw, token="").text))
+    assert again.status_code == 303 and "pvm_key" in again.cookies
+
+
+def test_failed_logins_lock_the_client_out(app, client, telecom_survey, factory):
+    set_limits(app, bad_token_max=3, bad_token_window_s=600)
+    raw = factory.key("operator")["Authorization"].split(" ", 1)[1]
+    assert [login(client, f"wrong-{i}").status_code for i in range(3)] == [401, 401, 401]
+    locked = login(client, raw)  # the right key too, for the rest of the window
+    assert locked.status_code == 429 and "Too many failed logins" in locked.text
+    assert 1 <= int(locked.headers["retry-after"]) <= 600 and "pvm_key" not in locked.cookies
+    # another client is not affected, and respondents' bad-token budget is a separate one
+    with TestClient(app, client=("10.0.0.7", 1234)) as other:
+        assert login(other, raw).status_code == 303
+    assert form_post(client, "telecom").status_code == 303
+    # with the limiter off, failures are neither counted nor refused
+    set_limits(app, rate_limit_enabled=False)
+    assert login(client, raw).status_code == 303
 
 
 def test_dashboard_with_bearer_shows_table_charts_and_downloads(

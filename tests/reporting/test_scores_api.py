@@ -39,7 +39,14 @@ def raw() -> pd.DataFrame:
 
 def expected(raw: pd.DataFrame, by: str, min_size: int) -> dict:
     counts = raw[by].value_counts()
-    shown = sorted(g for g in counts.index if counts[g] >= min_size)
+    hidden = [g for g in counts.index if counts[g] < min_size]
+    # complementary suppression: the smallest others join while the hidden pool is exposed
+    others = sorted(
+        (g for g in counts.index if counts[g] >= min_size), key=lambda g: (counts[g], g)
+    )
+    while hidden and others and (len(hidden) < 2 or counts[hidden].sum() < min_size):
+        hidden.append(others.pop(0))
+    shown = sorted(others)
     out: dict = {g: {} for g in shown}
     for c in CONSTRUCTS:
         ps = []
@@ -97,7 +104,24 @@ def test_suppression_below_min_group_size(
     r = client.get("/api/v1/surveys/telecom/scores?by=branch", headers=operator_headers)
     body = r.json()
     small = [g for g in body["groups"] if g["suppressed"]]
-    assert small == [{"group": smallest.idxmin(), "n": int(smallest.min()), "suppressed": True}]
+    by_size = smallest.sort_values(kind="mergesort")
+    assert small == sorted(
+        [
+            {
+                "group": by_size.index[0],
+                "n": int(by_size.iloc[0]),
+                "suppressed": True,
+                "suppressed_reason": "fewer than min_group_size responses",
+            },
+            {
+                "group": by_size.index[1],
+                "n": int(by_size.iloc[1]),
+                "suppressed": True,
+                "suppressed_reason": "protects a small group",
+            },
+        ],
+        key=lambda g: g["group"],
+    )
     exp = expected(raw, "branch", threshold)
     shown = {g["group"]: g for g in body["groups"] if not g["suppressed"]}
     assert sorted(shown) == sorted(exp)
@@ -110,8 +134,13 @@ def test_suppression_below_min_group_size(
     )
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     table = pd.read_csv(io.StringIO(csv.text), keep_default_na=False, dtype=str)
-    rows = table[table["group"] == smallest.idxmin()]
-    assert len(rows) == 1 and rows.iloc[0]["suppressed"] == "true" and rows.iloc[0]["index"] == ""
+    for g in by_size.index[:2]:
+        rows = table[table["group"] == g]
+        assert len(rows) == 1 and rows.iloc[0]["suppressed"] == "true"
+        assert rows.iloc[0]["index"] == ""
+    reasons = table.set_index("group")["suppressed_reason"]
+    assert reasons[by_size.index[0]] == "fewer than min_group_size responses"
+    assert reasons[by_size.index[1]] == "protects a small group"
 
 
 def test_branch_scoped_key_sees_its_branch_and_the_benchmark(

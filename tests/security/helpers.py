@@ -8,16 +8,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.config import Settings
 from app.instruments.registry import get_instrument
-from app.security.config import SecurityLimits
 
 ITEMS = get_instrument("telecom-pv").item_codes
 
 
-def set_limits(app: FastAPI, **limits: Any) -> SecurityLimits:
-    """Replace the app's limits (env and .env ignored, so the test decides every value)."""
-    values = SecurityLimits(_env_file=None, redis_url=None, **limits)  # type: ignore[call-arg]
-    app.state.security.limits = values
+def set_limits(app: FastAPI, **limits: Any) -> Settings:
+    """Replace limits in the app's settings (validated; every other value kept)."""
+    current: Settings = app.state.settings
+    values = Settings(**(current.model_dump() | limits), _env_file=None)  # type: ignore[call-arg]
+    app.state.settings = values
     return values
 
 

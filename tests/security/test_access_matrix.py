@@ -183,7 +183,9 @@ def _request(world: World, method: str, template: str, call: Call, caller: str, 
     data = value(call.data)
     if template == "/dashboard/login":
         raw = headers.get("Authorization", "Bearer ").split(" ", 1)[1]
-        data, headers = {"key": raw or "none", "next": "/dashboard/telecom"}, {}
+        csrf = hidden(world.client.get("/dashboard").text, "csrf_token")
+        data = {"key": raw or "none", "next": "/dashboard/telecom", "csrf_token": csrf}
+        headers = {}
     return world.client.request(
         method,
         path,

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.auth.service import create_tokens
+from app.config import Settings
 from app.main import create_app
-from app.security.config import SecurityLimits
 from app.security.counters import MemoryCounters, RedisCounters
 from app.security.middleware import token_of
 from tests.security.helpers import form_post, set_limits
@@ -154,13 +154,36 @@ def test_unreachable_redis_lets_requests_through() -> None:
     assert asyncio.run(run()) == ((0, 0), (0, 0))
 
 
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, environment="test", secret_key="s" * 40, **values)  # type: ignore[arg-type, call-arg]
+
+
 def test_shared_store_follows_the_settings() -> None:
-    limits = SecurityLimits(_env_file=None, redis_url=None)  # type: ignore[call-arg]
-    assert limits.shared_store_url(None) is None
-    assert limits.shared_store_url("amqp://x") is None
-    assert limits.shared_store_url("redis://h:6379/1") == "redis://h:6379/1"
-    explicit = SecurityLimits(_env_file=None, redis_url="redis://r/2")  # type: ignore[call-arg]
-    assert explicit.shared_store_url("redis://h:6379/1") == "redis://r/2"
+    assert _settings(redis_url=None, broker_url=None).counter_store_url() is None
+    assert _settings(redis_url=None, broker_url="amqp://x").counter_store_url() is None
+    broker = _settings(redis_url=None, broker_url="redis://h:6379/1")
+    assert broker.counter_store_url() == "redis://h:6379/1"
+    explicit = _settings(redis_url="redis://r/2", broker_url="redis://h:6379/1")
+    assert explicit.counter_store_url() == "redis://r/2"
+
+
+def test_limits_are_settings_read_from_the_environment(monkeypatch) -> None:
+    """Same env names and defaults as the former SecurityLimits; the guard reads app.state."""
+    defaults = _settings()
+    assert (defaults.rate_limit_enabled, defaults.submit_per_ip, defaults.submit_ip_window_s) == (
+        True,
+        120,
+        60,
+    )
+    assert (defaults.submit_per_token, defaults.submit_token_window_s) == (10, 3600)
+    assert (defaults.bad_token_max, defaults.bad_token_window_s) == (10, 900)
+    monkeypatch.setenv("PVM_SUBMIT_PER_IP", "7")
+    monkeypatch.setenv("PVM_BAD_TOKEN_WINDOW_S", "30")
+    monkeypatch.setenv("PVM_RATE_LIMIT_ENABLED", "false")
+    env = _settings()
+    assert (env.submit_per_ip, env.bad_token_window_s, env.rate_limit_enabled) == (7, 30, False)
+    with pytest.raises(ValueError):
+        _settings(submit_per_ip=0)
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="PVM_TEST_REDIS_URL not set")
@@ -168,10 +191,12 @@ def test_processes_share_limits_through_redis(settings, factory, survey, monkeyp
     """Two app instances on one database (two workers) count against one budget."""
     monkeypatch.setenv("PVM_REDIS_URL", REDIS_URL)
     monkeypatch.setenv("PVM_SUBMIT_PER_IP", "3")
-    apps = [create_app(settings) for _ in range(2)]
+    # each process reads its settings from the environment (the fixture's own values kept)
+    fixed = settings.model_dump(exclude={"redis_url", "submit_per_ip"})
+    apps = [create_app(Settings(**fixed, _env_file=None)) for _ in range(2)]  # type: ignore[call-arg]
     guards = [a.state.security for a in apps]
     assert all(g.shared and isinstance(g.counters, RedisCounters) for g in guards)
-    assert guards[0].limits.submit_per_ip == 3
+    assert apps[0].state.settings.submit_per_ip == 3
     # processes of one deployment (one database) share a namespace; other databases do not
     assert guards[0].counters.namespace == guards[1].counters.namespace
     ip = ("10.9.8.7", 1)

@@ -27,7 +27,14 @@ def cells(groups: dict[str, tuple[int, float, float]], constructs=("REL", "TAN")
 
 @pytest.fixture()
 def scores():
-    data = cells({"BR01": (200, 5.5, 1.0), "BR02": (200, 4.5, 1.0), "<b>x</b>": (3, 6.0, 1.0)})
+    data = cells(
+        {
+            "BR01": (200, 5.5, 1.0),
+            "BR02": (200, 4.5, 1.0),
+            "BR03": (40, 5.0, 1.0),  # hidden to protect <b>x</b>
+            "<b>x</b>": (3, 6.0, 1.0),
+        }
+    )
     return group_scores(data, min_group_size=5)
 
 
@@ -48,6 +55,7 @@ def test_heat_table_marks_significance_and_suppresses(scores):
     texts = "".join(t.text or "" for t in root.iter(NS + "text"))
     assert "▲" in texts and "▼" in texts
     assert "n = 3: below the minimum group size 5" in texts
+    assert "n = 40: hidden to protect a group below the minimum size 5" in texts
     assert "<b>x</b>" in texts  # the group name survives as text, escaped in the markup
     assert "<b>" not in svg
 
@@ -73,14 +81,22 @@ def test_ipa_svg_draws_one_point_per_driver_with_performance():
 
 
 def test_trend_svg_gaps_for_suppressed_periods():
-    data = cells({"2026-01": (50, 5.0, 1.0), "2026-02": (2, 5.0, 1.0), "2026-03": (60, 5.2, 1.0)})
+    # 2026-02 and 2026-04 are small, and together large enough to protect each other
+    data = cells(
+        {
+            "2026-01": (50, 5.0, 1.0),
+            "2026-02": (2, 5.0, 1.0),
+            "2026-03": (60, 5.2, 1.0),
+            "2026-04": (3, 5.0, 1.0),
+        }
+    )
     res = trend_scores(data, by="group", min_group_size=5)
     root = parse(trend_svg(res))
     # 2 constructs x 2 shown months; the suppressed month breaks each line, so no polyline
     assert len(list(root.iter(NS + "circle"))) == 4
     assert list(root.iter(NS + "polyline")) == []
     texts = [t.text for t in root.iter(NS + "text")]
-    assert "n=2" in texts
+    assert "n=2" in texts and "n=3" in texts
 
 
 def test_empty_charts_say_so():
