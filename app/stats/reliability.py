@@ -95,8 +95,11 @@ def _alpha_from_cov(cov: np.ndarray) -> float:
     return float(k / (k - 1) * (1.0 - np.trace(cov) / total))
 
 
-def _alpha_drop(cov: np.ndarray) -> np.ndarray:
-    """Alpha of the remaining items when each item is dropped in turn.
+def _drop_one_item(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Item-rest correlation (psych's ``r.drop``) and alpha of the rest, item by item.
+
+    Both come from the sum of the (k-1, k-1) submatrix left when an item is dropped (the
+    variance of the rest score), computed without forming it: O(k^2) overall.
 
     Parameters
     ----------
@@ -104,37 +107,21 @@ def _alpha_drop(cov: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (k,)
-        NaN when fewer than two items remain.
+    r_drop : ndarray, shape (k,)
+        Correlation of each item with the sum of the other items.
+    alpha_drop : ndarray, shape (k,)
+        Alpha of the remaining items; NaN when fewer than two items remain.
     """
     k = cov.shape[0]
-    if k < 3:
-        return np.full(k, np.nan)
-    # Sum and trace of the (k-1, k-1) submatrix, without forming it: O(k^2) overall.
     row = cov.sum(axis=1)
     diag = np.diag(cov)
-    sums = cov.sum() - 2.0 * row + diag
-    traces = np.trace(cov) - diag
-    return (k - 1) / (k - 2) * (1.0 - traces / sums)
-
-
-def _item_rest_r(cov: np.ndarray) -> np.ndarray:
-    """Correlation of each item with the sum of the other items (psych's ``r.drop``).
-
-    Parameters
-    ----------
-    cov : ndarray, shape (k, k)
-
-    Returns
-    -------
-    ndarray, shape (k,)
-    """
-    row = cov.sum(axis=1)
-    diag = np.diag(cov)
-    cov_item_rest = row - diag
     var_rest = cov.sum() - 2.0 * row + diag
     with np.errstate(invalid="ignore", divide="ignore"):
-        return cov_item_rest / np.sqrt(diag * var_rest)
+        r_drop = (row - diag) / np.sqrt(diag * var_rest)
+    if k < 3:
+        return r_drop, np.full(k, np.nan)
+    traces = np.trace(cov) - diag
+    return r_drop, (k - 1) / (k - 2) * (1.0 - traces / var_rest)
 
 
 def _opt(value: float) -> float | None:
@@ -184,8 +171,7 @@ def construct_reliability(
     sd = np.sqrt(np.diag(cov))
     if k >= 2:
         alpha: float | None = _alpha_from_cov(cov)
-        r_drop = _item_rest_r(cov)
-        a_drop = _alpha_drop(cov)
+        r_drop, a_drop = _drop_one_item(cov)
     else:
         alpha = None
         r_drop = a_drop = np.full(k, np.nan)

@@ -7,11 +7,11 @@ cfi/tli/rmsea(+ci, p)/srmr 1e-3 abs, npar/df exact, r2 1e-3 abs.
 import numpy as np
 import pytest
 
-from app.stats.sem import fit_model
 from app.stats.sem.fit import prepare, summarize
 from app.stats.sem.inference import observed_information
 from tests.stats._sem_golden import (
     estimate_mismatches,
+    fit_golden,
     fit_mismatches,
     load_csv,
     load_json,
@@ -23,9 +23,8 @@ CASES = ["telecom_sem_fiml", "telecom_cfa_fiml"]
 
 @pytest.fixture(scope="module", params=CASES)
 def case(request):
-    ref = load_json(request.param)
     # Speed against lavaan is shown by benchmarks/bench_fiml.py, not asserted here.
-    res = fit_model(load_csv("telecom_1500.csv"), ref["model"])  # missing="fiml" is the default
+    ref, res = fit_golden(request.param, "telecom_1500.csv")  # missing="fiml" is the default
     return ref, res.to_dict()
 
 

@@ -55,23 +55,14 @@ def _level_mismatches(mine: dict, ref: dict) -> list[str]:
     return bad
 
 
-def _configural_estimates_mismatches(res, ref_rows: list[dict]) -> list[str]:
-    """Per-group est/std.all (1e-3) and se (1%) of the configural fit, keyed by group label."""
-    mine = {(e.lhs, e.op, e.rhs, e.group): e for e in res.estimates}
-    bad = []
-    for r in ref_rows:
-        e = mine.get((r["lhs"], r["op"], r["rhs"], r["group"]))
-        if e is None:
-            bad.append(f"missing {r}")
-            continue
-        for f, v in (("est", e.est), ("std.all", e.std_all)):
-            if r[f] is not None and abs(v - r[f]) > EST_ABS:
-                bad.append(f"{r['lhs']}{r['op']}{r['rhs']} [{r['group']}] {f}: {v} vs {r[f]}")
-        if r["se"] and abs(e.se / r["se"] - 1) > SE_REL:
-            bad.append(f"{r['lhs']}{r['op']}{r['rhs']} [{r['group']}] se: {e.se} vs {r['se']}")
-    if len(ref_rows) != len(res.estimates):
-        bad.append(f"row count {len(res.estimates)} vs {len(ref_rows)}")
-    return bad
+def _estimates_mismatches(res, ref_rows: list[dict], *, free_only: bool = False) -> list[str]:
+    """Per-group rows against lavaan's, keyed by group label (tolerances of _sem_golden).
+
+    ``free_only``: ``ref_rows`` are lavaan's free rows (est 1e-3, se 1%), to be matched by
+    the rows with a standard error; otherwise every row (est/std.all 1e-3, se 1%).
+    """
+    mine = [e.to_dict() for e in res.estimates if e.se > 0 or not free_only]
+    return estimate_mismatches(mine, ref_rows, res.groups)
 
 
 def test_customer_type_levels_match_reference(telecom):
@@ -112,7 +103,7 @@ def test_grouping_by_branch_matches_lavaan(telecom):
     for mine, r in zip(inv.to_list(), ref["levels"], strict=True):
         assert _level_mismatches(mine, r) == [], mine["level"]
     conf = inv.levels[0].result
-    assert _configural_estimates_mismatches(conf, ref["configural_estimates"]) == []
+    assert _estimates_mismatches(conf, ref["configural_estimates"]) == []
 
 
 def test_fiml_multigroup_matches_lavaan_missing_ml(telecom):
@@ -128,18 +119,25 @@ def test_fiml_multigroup_matches_lavaan_missing_ml(telecom):
     assert inv.missing == "fiml" and inv.nobs == ref["nobs"]
     for mine, r in zip(inv.to_list(), ref["levels"], strict=True):
         assert _level_mismatches(mine, r) == [], mine["level"]
-    assert _configural_estimates_mismatches(inv.levels[0].result, ref["configural_estimates"]) == []
+    assert _estimates_mismatches(inv.levels[0].result, ref["configural_estimates"]) == []
+
+
+def _mlr_level_mismatches(inv, ref_levels: list[dict]) -> list[str]:
+    """Each level as :func:`_level_mismatches`, plus chisq.scaled (1e-3 relative) and
+    chisq.scaling.factor (1e-3 absolute)."""
+    bad = []
+    for mine, r in zip(inv.levels, ref_levels, strict=True):
+        robust = {k: r[k] for k in ("chisq.scaled", "chisq.scaling.factor")}
+        found = fit_mismatches(mine.result.fit, robust) + _level_mismatches(mine.to_dict(), r)
+        bad += [f"{mine.level} {b}" for b in found]
+    return bad
 
 
 def test_mlr_levels_use_the_scaled_difference_test(telecom):
     inv = fit_invariance(
         telecom, MLR["model"], group="customer_type", missing="listwise", estimator="MLR"
     )
-    for mine, r in zip(inv.levels, MLR["levels"], strict=True):
-        f = mine.result.fit
-        assert abs(f["chisq.scaled"] - r["chisq.scaled"]) <= STAT_REL * r["chisq.scaled"]
-        assert abs(f["chisq.scaling.factor"] - r["chisq.scaling.factor"]) <= 1e-3
-        assert _level_mismatches(mine.to_dict(), r) == [], mine.level
+    assert _mlr_level_mismatches(inv, MLR["levels"]) == []
     # the plain difference would be 13.43 for metric; Satorra-Bentler 2001 gives 13.81
     assert abs(inv.levels[1].delta_chisq - 13.8112801775) < 1e-2
 
@@ -152,28 +150,9 @@ def test_mlr_fiml_levels_match_lavaan(telecom):
     inv = fit_invariance(
         telecom, ref["model"], group="customer_type", missing="fiml", estimator="MLR"
     )
-    for mine, r in zip(inv.levels, ref["levels"], strict=True):
-        f = mine.result.fit
-        assert abs(f["chisq.scaled"] - r["chisq.scaled"]) <= STAT_REL * r["chisq.scaled"]
-        assert abs(f["chisq.scaling.factor"] - r["chisq.scaling.factor"]) <= 1e-3
-        assert _level_mismatches(mine.to_dict(), r) == [], mine.level
+    assert _mlr_level_mismatches(inv, ref["levels"]) == []
     scalar = inv.levels[2].result
-    assert _free_estimates_mismatches(scalar, ref["scalar_estimates"]) == []
-
-
-def _free_estimates_mismatches(res, ref_rows: list[dict]) -> list[str]:
-    """est (1e-3 absolute) and se (1% relative) of lavaan's free rows, keyed by group label."""
-    mine = {(e.lhs, e.op, e.rhs, e.group): e for e in res.estimates}
-    bad = []
-    for r in ref_rows:
-        e = mine.get((r["lhs"], r["op"], r["rhs"], r["group"]))
-        if e is None:
-            bad.append(f"missing {r}")
-        elif abs(e.est - r["est"]) > EST_ABS or abs(e.se / r["se"] - 1) > SE_REL:
-            bad.append(f"{r}: est {e.est}, se {e.se}")
-    if len(ref_rows) != sum(e.se > 0 for e in res.estimates):
-        bad.append(f"{len(ref_rows)} free rows in lavaan")
-    return bad
+    assert _estimates_mismatches(scalar, ref["scalar_estimates"], free_only=True) == []
 
 
 def test_path_difference_matches_lavaan_lrt(telecom):
@@ -270,6 +249,20 @@ def test_fiml_screening_names_a_variable_without_observations(telecom):
     assert reasons["split"].startswith("PV1 and PV2 are never observed together")
     assert "few" in kept  # 9 rows for 3 variables is enough
     assert set(REF["group_labels"]) <= set(kept)
+
+
+def test_screening_names_linearly_dependent_variables(telecom):
+    # the engine's singularity check (checks.group_data): the reason names the items
+    dep = telecom.sample(200, random_state=7).assign(customer_type="dependent")
+    dep["PV2"] = dep["PV1"]
+    df = pd.concat([telecom, dep], ignore_index=True)
+    kept, excluded = screen_groups(
+        df, ["PV1", "PV2", "LOY3"], group="customer_type", missing="listwise"
+    )
+    reasons = {e.group: e.reason for e in excluded}
+    assert set(reasons) == {"dependent"} and "dependent" not in kept
+    assert reasons["dependent"].startswith("the sample covariance matrix of PV1, PV2, LOY3 is ")
+    assert reasons["dependent"].endswith("linearly dependent items: PV1, PV2)")
 
 
 def test_min_group_size_and_too_few_groups(telecom):

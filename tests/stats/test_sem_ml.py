@@ -9,14 +9,7 @@ import math
 
 import pytest
 
-from app.stats.sem import fit_model
-from tests.stats._sem_golden import (
-    estimate_mismatches,
-    fit_mismatches,
-    load_csv,
-    load_json,
-    r2_mismatches,
-)
+from tests.stats._sem_golden import estimate_mismatches, fit_golden, fit_mismatches, r2_mismatches
 
 CASES = [
     ("hs_cfa_ml", "holzinger_swineford_1939.csv"),
@@ -27,9 +20,7 @@ CASES = [
 
 @pytest.fixture(scope="module", params=CASES, ids=[c[0] for c in CASES])
 def case(request):
-    name, csv = request.param
-    ref = load_json(name)
-    res = fit_model(load_csv(csv), ref["model"], missing="listwise")
+    ref, res = fit_golden(*request.param, missing="listwise")
     return ref, res, res.to_dict()
 
 
@@ -74,8 +65,7 @@ def test_to_dict_is_json_safe(case):
 
 def test_defined_parameter_delta_method():
     # tolerance: est 1e-3 abs, se 1% rel against lavaan's := row (telecom, listwise)
-    ref = load_json("telecom_sem_listwise")
-    res = fit_model(load_csv("telecom_1500.csv"), ref["model"], missing="listwise")
+    ref, res = fit_golden("telecom_sem_listwise", "telecom_1500.csv", missing="listwise")
     mine = next(e for e in res.to_dict()["estimates"] if e["op"] == ":=")
     theirs = next(e for e in ref["estimates"] if e["op"] == ":=")
     assert (mine["lhs"], mine["rhs"], mine["label"]) == ("ind_PV_CCI_LOY", "a*b", "ind_PV_CCI_LOY")
@@ -89,8 +79,7 @@ def test_defined_parameter_delta_method():
 
 def test_measurement_matrices_for_reliability():
     # tolerance: 1e-8: Sigma must equal Lambda Psi Lambda' + Theta in a CFA
-    ref = load_json("hs_cfa_ml")
-    res = fit_model(load_csv("holzinger_swineford_1939.csv"), ref["model"], missing="listwise")
+    _, res = fit_golden("hs_cfa_ml", "holzinger_swineford_1939.csv", missing="listwise")
     mm = res.matrices[0]
     assert mm.lambda_.shape == (9, 3) and mm.lv == ["visual", "textual", "speed"]
     implied = mm.lambda_ @ mm.psi @ mm.lambda_.T + mm.theta

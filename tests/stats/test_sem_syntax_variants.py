@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from app.stats.sem import fit_model
-from tests.stats._sem_golden import fit_mismatches, load_csv
+from tests.stats._sem_golden import estimate_mismatches, fit_mismatches, golden_rows, load_csv
 
 MODELS = {
     "m1": "visual =~ NA*x1 + x2 + x3\ntextual =~ NA*x4 + x5 + x6\nspeed =~ NA*x7 + x8 + x9\n"
@@ -194,12 +194,5 @@ def test_variant_matches_lavaan(data, name):
     res = fit_model(data, MODELS[name])
     assert res.converged
     assert fit_mismatches(res.fit, GOLDEN[name]["fit"]) == []
-    mine = {(e.lhs, e.op, e.rhs): e for e in res.estimates}
-    assert len(mine) == len(GOLDEN[name]["est"])
-    for lhs, op, rhs, est, se, std in GOLDEN[name]["est"]:
-        m = mine[(lhs, op, rhs)]
-        assert m.est == pytest.approx(est, abs=1e-3), (lhs, op, rhs)
-        if se:
-            assert m.se == pytest.approx(se, rel=0.01), (lhs, op, rhs)
-        if std is not None:
-            assert m.std_all == pytest.approx(std, abs=1e-3), (lhs, op, rhs)
+    ref = golden_rows(GOLDEN[name]["est"], ("est", "se", "std.all"))
+    assert estimate_mismatches([e.to_dict() for e in res.estimates], ref) == []

@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -320,12 +320,17 @@ def bootstrap_thetas(
     done = 0
     with single_thread_blas():
         hinv0 = start_inverse_information(prob, start)
-    if n_jobs == 1:
-        for lo, hi in bounds:
+
+    def run_here(chunks: Iterable[tuple[int, int]]) -> None:
+        nonlocal done
+        for lo, hi in chunks:
             thetas[lo:hi], ok[lo:hi] = _run_chunk(prob, start, hinv0, seed, range(lo, hi))
             done += hi - lo
             if progress is not None:
                 progress(done / B)
+
+    if n_jobs == 1:
+        run_here(bounds)
         return thetas, ok
     payload = pickle.dumps((prob, start, hinv0, seed), protocol=pickle.HIGHEST_PROTOCOL)
     todo = dict.fromkeys(bounds)
@@ -347,11 +352,7 @@ def bootstrap_thetas(
         # e.g. a worker killed for memory, or a script without the __main__ guard that
         # forkserver/spawn need: finish here rather than fail (same draws, same result)
         log.warning("bootstrap workers failed (%s); continuing in this process", exc)
-        for lo, hi in todo:
-            thetas[lo:hi], ok[lo:hi] = _run_chunk(prob, start, hinv0, seed, range(lo, hi))
-            done += hi - lo
-            if progress is not None:
-                progress(done / B)
+        run_here(todo)
     return thetas, ok
 
 

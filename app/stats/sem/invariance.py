@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from app.stats.sem._threads import single_thread_blas
+from app.stats.sem.checks import group_data
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fit import Problem, prepare, summarize
 from app.stats.sem.optimize import start_values
@@ -151,7 +152,8 @@ def screen_groups(
     rows than variables (listwise: the sample covariance matrix would be singular), a
     variable without observations or without variance, two variables never observed in the
     same row (FIML cannot estimate their covariance), or a singular covariance matrix of
-    complete data.
+    complete data (the reason, from :func:`app.stats.sem.checks.group_data`, names the
+    linearly dependent variables).
 
     Returns
     -------
@@ -208,11 +210,11 @@ def _group_problem(
         a, b = variables[i[0]], variables[j[0]]
         return f"{a} and {b} are never observed together: their covariance is not identified"
     if listwise or not np.isnan(X).any():
-        cov = np.cov(X, rowvar=False)
+        # the engine's own check (prepare would raise it): names the dependent variables
         try:
-            np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            return "the sample covariance matrix is singular"
+            group_data(X, variables)
+        except ModelError as exc:
+            return str(exc)
     return None
 
 
