@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 _SECTIONS = [
@@ -31,6 +32,48 @@ def _line(label: str, value: Any, digits: int = 3) -> str:
     return f"  {label:<44}{text:>14}"
 
 
+# lavaan's fit summary after the header lines: (heading, ((label, key of result["fit"]), ...)).
+_MODEL_TEST = (
+    ("Test statistic", "chisq"),
+    ("Degrees of freedom", "df"),
+    ("P-value (Chi-square)", "pvalue"),
+)
+_SCALED_TEST = (
+    ("Scaled test statistic (Yuan-Bentler)", "chisq.scaled"),
+    ("Scaling correction factor", "chisq.scaling.factor"),
+    ("P-value (scaled)", "pvalue.scaled"),
+)
+_FIT_SECTIONS = (
+    (
+        "User Model versus Baseline Model:",
+        (("Comparative Fit Index (CFI)", "cfi"), ("Tucker-Lewis Index (TLI)", "tli")),
+    ),
+    (
+        "Loglikelihood and Information Criteria:",
+        (
+            ("Loglikelihood user model (H0)", "logl"),
+            ("Loglikelihood unrestricted model (H1)", "unrestricted.logl"),
+            ("Akaike (AIC)", "aic"),
+            ("Bayesian (BIC)", "bic"),
+        ),
+    ),
+    (
+        "Root Mean Square Error of Approximation:",
+        (
+            ("RMSEA", "rmsea"),
+            ("90 Percent confidence interval - lower", "rmsea.ci.lower"),
+            ("90 Percent confidence interval - upper", "rmsea.ci.upper"),
+            ("P-value H_0: RMSEA <= 0.050", "rmsea.pvalue"),
+        ),
+    ),
+    ("Standardized Root Mean Square Residual:", (("SRMR", "srmr"),)),
+)
+
+
+def _section(heading: str, fit: dict[str, Any], rows: Sequence[tuple[str, str]]) -> list[str]:
+    return ["", heading, *(_line(label, fit.get(key)) for label, key in rows)]
+
+
 def fit_block(result: dict[str, Any]) -> list[str]:
     fit = result.get("fit") or {}
     out = [
@@ -38,39 +81,11 @@ def fit_block(result: dict[str, Any]) -> list[str]:
         _line("Missing data", result.get("missing", "")),
         _line("Number of observations", result.get("nobs", "")),
         _line("Number of model parameters", fit.get("npar", "")),
-        "",
-        "Model Test User Model:",
-        _line("Test statistic", fit.get("chisq")),
-        _line("Degrees of freedom", fit.get("df")),
-        _line("P-value (Chi-square)", fit.get("pvalue")),
     ]
-    if "chisq.scaled" in fit:
-        out += [
-            _line("Scaled test statistic (Yuan-Bentler)", fit.get("chisq.scaled")),
-            _line("Scaling correction factor", fit.get("chisq.scaling.factor")),
-            _line("P-value (scaled)", fit.get("pvalue.scaled")),
-        ]
-    out += [
-        "",
-        "User Model versus Baseline Model:",
-        _line("Comparative Fit Index (CFI)", fit.get("cfi")),
-        _line("Tucker-Lewis Index (TLI)", fit.get("tli")),
-        "",
-        "Loglikelihood and Information Criteria:",
-        _line("Loglikelihood user model (H0)", fit.get("logl")),
-        _line("Loglikelihood unrestricted model (H1)", fit.get("unrestricted.logl")),
-        _line("Akaike (AIC)", fit.get("aic")),
-        _line("Bayesian (BIC)", fit.get("bic")),
-        "",
-        "Root Mean Square Error of Approximation:",
-        _line("RMSEA", fit.get("rmsea")),
-        _line("90 Percent confidence interval - lower", fit.get("rmsea.ci.lower")),
-        _line("90 Percent confidence interval - upper", fit.get("rmsea.ci.upper")),
-        _line("P-value H_0: RMSEA <= 0.050", fit.get("rmsea.pvalue")),
-        "",
-        "Standardized Root Mean Square Residual:",
-        _line("SRMR", fit.get("srmr")),
-    ]
+    test = _MODEL_TEST + (_SCALED_TEST if "chisq.scaled" in fit else ())
+    out += _section("Model Test User Model:", fit, test)
+    for heading, rows in _FIT_SECTIONS:
+        out += _section(heading, fit, rows)
     return [x.replace("None", "") for x in out]
 
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-GroupVar = Literal["branch", "customer_type", "tenure"]
-# lavaan's group.equal keywords; the engine says which of them it supports.
-GroupEqual = Literal[
-    "loadings",
-    "intercepts",
-    "means",
-    "residuals",
-    "residual.covariances",
-    "lv.variances",
-    "lv.covariances",
-    "regressions",
-]
+from app.stats.sem import GROUP_EQUAL
+from app.surveys.models import GroupBy
+
+# lavaan's group.equal keywords, as many as the engine supports: its list is the one list.
+if TYPE_CHECKING:  # a Literal built from a tuple is beyond mypy
+    GroupEqual = str
+else:
+    GroupEqual = Literal[GROUP_EQUAL]
 Status = Literal["queued", "running", "done", "failed"]
 Level = Literal["configural", "metric", "scalar", "strict"]
 LEVEL_ORDER: tuple[str, ...] = ("configural", "metric", "scalar", "strict")
@@ -52,7 +48,7 @@ class FitCreate(BaseModel):
     model: str | None = Field(default=None, max_length=50_000)
     estimator: Literal["ML", "MLR"] = "ML"
     missing: Literal["fiml", "listwise"] = "fiml"
-    group: GroupVar | None = Field(
+    group: GroupBy | None = Field(
         default=None,
         description="Multi-group fit by this respondent attribute. Groups with fewer usable "
         "rows than the survey's `min_group_size`, or that cannot identify the model, are left "

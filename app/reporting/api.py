@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.deps import OperatorKey, SessionDep, SurveyDep
 from app.reporting import service
+from app.reporting.service import Outcome
+from app.surveys.models import GroupBy
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
 
@@ -24,11 +26,17 @@ def split_codes(value: str | None) -> list[str] | None:
     return codes or None
 
 
-def _csv(text: str, filename: str) -> PlainTextResponse:
-    return PlainTextResponse(
+CSV = "text/csv; charset=utf-8"
+SVG = "image/svg+xml"
+
+
+def download(text: str, filename: str, media_type: str = CSV, *, inline: bool = False) -> Response:
+    """A file for the browser to save (or, ``inline``, to show) under ``filename``."""
+    disposition = "inline" if inline else "attachment"
+    return Response(
         text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        media_type=media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
     )
 
 
@@ -37,7 +45,7 @@ def scores(
     principal: OperatorKey,
     survey: SurveyDep,
     session: SessionDep,
-    by: Literal["branch", "customer_type", "tenure"] = "branch",
+    by: GroupBy = "branch",
     branch: BranchQuery = None,
     month_from: MonthQuery = None,
     month_to: MonthQuery = None,
@@ -54,7 +62,7 @@ def scores(
         months=(month_from, month_to),
     )
     if format == "csv":
-        return _csv(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
+        return download(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
     # Plain floats/str/None only: skip jsonable_encoder, which costs more than the statistics.
     return JSONResponse(result.to_dict())
 
@@ -64,7 +72,7 @@ def drivers(
     principal: OperatorKey,
     survey: SurveyDep,
     session: SessionDep,
-    outcome: Literal["PV", "SAT", "LOY"] = "PV",
+    outcome: Outcome = "PV",
     branch: str | None = None,
 ) -> dict[str, Any]:
     """Importance (standardized SEM effects, pooled) x performance (index) and IPA quadrants."""
@@ -89,5 +97,5 @@ def trends(
         session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
     )
     if format == "csv":
-        return _csv(service.scores_csv(result), f"{survey.slug}-trends-by-{by}.csv")
+        return download(service.scores_csv(result), f"{survey.slug}-trends-by-{by}.csv")
     return JSONResponse(result.to_dict())

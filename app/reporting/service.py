@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pandas as pd
 from sqlalchemy import select
@@ -39,10 +39,10 @@ from app.stats.scores import (
     hide_all,
     trend_scores,
 )
-from app.surveys.models import Branch, Survey
+from app.surveys.models import GROUP_BY, Branch, Survey
 
-BY_VALUES = ("branch", "customer_type", "tenure")
-OUTCOMES = ("PV", "SAT", "LOY")
+Outcome = Literal["PV", "SAT", "LOY"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 UNSPECIFIED = "unspecified"
 
 
@@ -50,6 +50,43 @@ def _spec(survey: Survey) -> Any:
     from app.surveys.service import survey_spec
 
     return survey_spec(survey)
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """What every score table of a survey shares: its constructs, scale and minimum group size."""
+
+    constructs: list[str]
+    scale: tuple[float, float]
+    min_group_size: int
+
+    @classmethod
+    def of(cls, survey: Survey) -> _Scoring:
+        spec = _spec(survey)
+        return cls(
+            constructs=[c.code for c in spec.constructs],
+            scale=(float(spec.scale.min), float(spec.scale.max)),
+            min_group_size=survey.min_group_size,
+        )
+
+    def table(
+        self,
+        score: Callable[..., GroupScores],
+        cells: pd.DataFrame,
+        counts: dict[str, int],
+        *,
+        by: str,
+    ) -> GroupScores:
+        """``score`` (group_scores or trend_scores) over cells keyed by their ``group`` column."""
+        return score(
+            cells,
+            by=by,
+            key="group",
+            constructs=self.constructs,
+            group_counts=counts,
+            min_group_size=self.min_group_size,
+            scale=self.scale,
+        )
 
 
 def _branch_map(session: Session) -> dict[int, str]:
@@ -100,25 +137,15 @@ def get_scores(
     months: tuple[str | None, str | None] = (None, None),
 ) -> GroupScores:
     """Index, CI and Holm-corrected Welch test vs the rest, per group; suppression applied."""
-    if by not in BY_VALUES:
-        raise InvalidInput([field_error("by", msg=f"must be one of {', '.join(BY_VALUES)}")])
-    spec = _spec(survey)
-    constructs = [c.code for c in spec.constructs]
-    scale = (float(spec.scale.min), float(spec.scale.max))
+    if by not in GROUP_BY:
+        raise InvalidInput([field_error("by", msg=f"must be one of {', '.join(GROUP_BY)}")])
+    scoring = _Scoring.of(survey)
     visible = visible_branches(session, scope=scope, requested=branches)
     names = {str(k): v for k, v in _branch_map(session).items()}
     all_cells, all_counts = _relabel(
         *read_cells(session, survey=survey, by="branch", months=months), names
     )
-    everything = group_scores(
-        all_cells,
-        by="branch",
-        key="group",
-        constructs=constructs,
-        group_counts=all_counts,
-        min_group_size=survey.min_group_size,
-        scale=scale,
-    )
+    everything = scoring.table(group_scores, all_cells, all_counts, by="branch")
     if by == "branch":
         return everything if visible is None else everything.only(visible)
     undoes = _undoes_suppression(everything, visible)
@@ -126,15 +153,7 @@ def get_scores(
         session, survey=survey, by=by, branch_ids=_ids(session, visible), months=months
     )
     cells, counts = _relabel(cells, counts, {"": UNSPECIFIED})
-    res = group_scores(
-        cells,
-        by=by,
-        key="group",
-        constructs=constructs,
-        group_counts=counts,
-        min_group_size=survey.min_group_size,
-        scale=scale,
-    )
+    res = scoring.table(group_scores, cells, counts, by=by)
     if undoes:
         res = hide_all(res, PROTECTS_SMALL_GROUP)
     return replace(res, overall=everything.overall)
@@ -163,9 +182,7 @@ def get_trends(
     branches: Sequence[str] | None = None,
 ) -> GroupScores:
     """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument."""
-    spec = _spec(survey)
-    constructs = [c.code for c in spec.constructs]
-    scale = (float(spec.scale.min), float(spec.scale.max))
+    scoring = _Scoring.of(survey)
     visible = visible_branches(session, scope=scope, requested=branches)
     ids = _ids(session, visible)
     surveys = [survey]
@@ -190,15 +207,7 @@ def get_trends(
         raise InvalidInput([field_error("by", msg="must be month or survey")])
     if cells.empty:
         cells = pd.DataFrame(columns=["group", "construct", "n", "sum", "sumsq"])
-    res = trend_scores(
-        cells,
-        by=by,
-        key="group",
-        constructs=constructs,
-        group_counts=counts,
-        min_group_size=survey.min_group_size,
-        scale=scale,
-    )
+    res = scoring.table(trend_scores, cells, counts, by=by)
     if visible is not None and any(
         _undoes_suppression(_branch_scores(session, survey=s), visible) for s in surveys
     ):

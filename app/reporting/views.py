@@ -9,23 +9,25 @@ from ``app.reporting.service``, so suppression and branch scope are those of the
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.service import Principal, authenticate
 from app.deps import SessionDep, SurveyDep
 from app.errors import DomainError, Unauthorized
 from app.fits.api import start_runner
 from app.reporting import service
-from app.reporting.api import split_codes
+from app.reporting.api import SVG, download, split_codes
 from app.reporting.invariance import branch_invariance
+from app.reporting.service import Outcome
 from app.security.csrf import DASHBOARD_LOGIN
 from app.security.lockout import locked_for, record_failure
 from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
 from app.stats.charts import trend_svg as trend_chart
-from app.stats.scores import PROTECTS_SMALL_GROUP
+from app.stats.scores import PROTECTS_SMALL_GROUP, GroupScores
+from app.surveys.models import GroupBy
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -140,8 +142,8 @@ def dashboard(
     session: SessionDep,
     principal: MaybeKey,
     branch: BranchQuery = None,
-    by: Literal["branch", "customer_type", "tenure"] = "branch",
-    outcome: Literal["PV", "SAT", "LOY"] = "PV",
+    by: GroupBy = "branch",
+    outcome: Outcome = "PV",
 ) -> Response:
     if principal is None:
         return _login(request, slug, None, 401)
@@ -195,43 +197,34 @@ def _submitter(request: Request) -> Any:
 
 
 def _svg(text: str, name: str) -> Response:
-    return Response(
-        text,
-        media_type="image/svg+xml",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    return download(text, name, SVG, inline=True)
+
+
+def _download_scores(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: DashKey,
+    branch: BranchQuery = None,
+    by: GroupBy = "branch",
+) -> GroupScores:
+    """The score table behind the downloads: the key's branches, narrowed by ``branch``."""
+    return service.get_scores(
+        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
     )
+
+
+DownloadScores = Annotated[GroupScores, Depends(_download_scores)]
 
 
 @router.get("/{slug}/scores.csv", response_model=None)
-def scores_csv(
-    survey: SurveyDep,
-    session: SessionDep,
-    principal: DashKey,
-    branch: BranchQuery = None,
-    by: Literal["branch", "customer_type", "tenure"] = "branch",
-) -> Response:
-    result = service.get_scores(
-        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
-    )
-    return PlainTextResponse(
-        service.scores_csv(result),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{survey.slug}-scores.csv"'},
-    )
+def scores_csv(survey: SurveyDep, result: DownloadScores) -> Response:
+    return download(service.scores_csv(result), f"{survey.slug}-scores.csv")
 
 
 @router.get("/{slug}/scores.svg", response_model=None)
-def scores_svg(
-    survey: SurveyDep,
-    session: SessionDep,
-    principal: DashKey,
-    branch: BranchQuery = None,
-    by: Literal["branch", "customer_type", "tenure"] = "branch",
-) -> Response:
-    result = service.get_scores(
-        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
-    )
-    return _svg(heat_table_svg(result, title=f"Index by {by}"), f"{survey.slug}-scores.svg")
+def scores_svg(survey: SurveyDep, result: DownloadScores) -> Response:
+    title = f"Index by {result.by}"
+    return _svg(heat_table_svg(result, title=title), f"{survey.slug}-scores.svg")
 
 
 @router.get("/{slug}/ipa.svg", response_model=None)
@@ -240,7 +233,7 @@ def ipa_download(
     session: SessionDep,
     principal: DashKey,
     branch: BranchQuery = None,
-    outcome: Literal["PV", "SAT", "LOY"] = "PV",
+    outcome: Outcome = "PV",
 ) -> Response:
     codes = split_codes(branch)
     focus = codes[0] if codes and len(codes) == 1 else None

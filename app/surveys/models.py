@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -32,6 +32,9 @@ CHANNELS = ("api", "web", "import")
 CUSTOMER_TYPES = ("key_account", "business", "consumer")
 TENURES = ("first_time", "short_term", "long_term", "lapsed")
 LANGS = ("zh", "en")
+# Respondent attributes that score tables and multi-group fits group responses by.
+GroupBy = Literal["branch", "customer_type", "tenure"]
+GROUP_BY: tuple[str, ...] = get_args(GroupBy)
 
 
 def utcnow() -> datetime:

@@ -54,17 +54,23 @@ __all__ = [
 
 
 # ---- branches ------------------------------------------------------------------------------
-def create_branch(session: Session, *, data: BranchCreate) -> Branch:
-    begin_write(session)
-    if session.scalar(select(Branch.id).where(Branch.code == data.code)) is not None:
-        raise Conflict(f"branch {data.code} already exists")
-    branch = Branch(code=data.code, name=data.name, region=data.region)
-    session.add(branch)
+def _commit_new(session: Session, row: Branch | Survey, *, taken: str) -> None:
+    """Stores a row whose unique key was checked free; one stored meanwhile is a Conflict too."""
+    session.add(row)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"branch {data.code} already exists") from None
+        raise Conflict(taken) from None
+
+
+def create_branch(session: Session, *, data: BranchCreate) -> Branch:
+    begin_write(session)
+    taken = f"branch {data.code} already exists"
+    if session.scalar(select(Branch.id).where(Branch.code == data.code)) is not None:
+        raise Conflict(taken)
+    branch = Branch(code=data.code, name=data.name, region=data.region)
+    _commit_new(session, branch, taken=taken)
     return branch
 
 
@@ -169,8 +175,9 @@ def _sync_instruments(session: Session) -> None:
 # ---- surveys -------------------------------------------------------------------------------
 def create_survey(session: Session, *, data: SurveyCreate) -> Survey:
     begin_write(session)
+    taken = f"survey {data.slug} already exists"
     if session.scalar(select(Survey.id).where(Survey.slug == data.slug)) is not None:
-        raise Conflict(f"survey {data.slug} already exists")
+        raise Conflict(taken)
     instrument = ensure_instrument(session, instrument_id=data.instrument)
     survey = Survey(
         slug=data.slug,
@@ -183,12 +190,7 @@ def create_survey(session: Session, *, data: SurveyCreate) -> Survey:
         status="open",
     )
     survey.instrument = instrument  # loaded now, so a detached survey still knows its items
-    session.add(survey)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"survey {data.slug} already exists") from None
+    _commit_new(session, survey, taken=taken)
     return survey
 
 

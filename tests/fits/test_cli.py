@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,18 +12,29 @@ from app.config import Settings
 from app.fits import cli
 from app.surveys.models import Survey
 
+PvmFit = Callable[..., int]
+
+
+@pytest.fixture
+def pvm_fit(
+    settings: Settings, telecom_survey: Survey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> PvmFit:
+    """Runs ``pvm fit telecom --model FILE [options]`` with the model text in FILE."""
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+
+    def run(model: str, *options: str) -> int:
+        path = tmp_path / "model.lav"
+        path.write_text(model)
+        return main(["fit", "telecom", "--model", str(path), *options])
+
+    return run
+
 
 def test_pvm_fit_prints_fit_measures_and_estimates(
-    settings: Settings,
-    telecom_survey: Survey,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    model = tmp_path / "model.lav"
-    model.write_text("TAN =~ TAN1 + TAN2 + TAN3\nREL =~ REL1 + REL2 + REL3 + REL4\n")
-    assert main(["fit", "telecom", "--model", str(model), "--missing", "listwise"]) == 0
+    model = "TAN =~ TAN1 + TAN2 + TAN3\nREL =~ REL1 + REL2 + REL3 + REL4\n"
+    assert pvm_fit(model, "--missing", "listwise") == 0
     out, err = capsys.readouterr()
     assert "100%" in err and "[" + "#" * 30 + "]" in err
     assert "Degrees of freedom" in out and "13" in out
@@ -31,15 +43,6 @@ def test_pvm_fit_prints_fit_measures_and_estimates(
     assert "R-Square:" in out
 
 
-def test_pvm_fit_reports_model_errors(
-    settings: Settings,
-    telecom_survey: Survey,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    model = tmp_path / "bad.lav"
-    model.write_text("F =~ TAN1 + NOPE1\n")
-    assert main(["fit", "telecom", "--model", str(model)]) == 1
+def test_pvm_fit_reports_model_errors(pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str]) -> None:
+    assert pvm_fit("F =~ TAN1 + NOPE1\n") == 1
     assert "NOPE1" in capsys.readouterr().err

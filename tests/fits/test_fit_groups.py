@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.surveys.models import Survey
 from tests.conftest import DATA_DIR
-from tests.fits.test_fit_api import post_fit, wait_done
+from tests.fits.test_fit_api import post_fit, post_rejected, wait_done
 
 CORE = (
     "PV =~ PV1 + PV2\nCCI =~ CCI1 + CCI2 + CCI3 + CCI4\nLOY =~ LOY1 + LOY2 + LOY3 + LOY4\n"
@@ -24,10 +24,17 @@ CORE = (
 )
 INVARIANCE = json.loads((DATA_DIR / "telecom_invariance_customer_type.json").read_text())
 PATH_TEST = json.loads((DATA_DIR / "telecom_path_customer_type.json").read_text())
+# The spec every test here starts from; a test's own fields are added or override these.
+GROUPED: dict[str, Any] = {"model": CORE, "missing": "listwise", "group": "customer_type"}
+
+
+def post_grouped(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
+    return post_fit(client, headers, **{**GROUPED, **body})
 
 
 def run(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
-    r = post_fit(client, headers, **body)
+    """Posts a grouped fit and waits until it is done."""
+    r = post_grouped(client, headers, **body)
     assert r.status_code == 202, r.text
     done = wait_done(client, headers, r.json()["id"])
     assert done["status"] == "done", done["error"]
@@ -44,14 +51,7 @@ def set_min_group_size(session: Session, survey: Survey, n: int) -> None:
 def test_invariance_by_customer_type_matches_lavaan(
     client: TestClient, researcher_headers: dict[str, str], telecom_survey: Survey
 ) -> None:
-    done = run(
-        client,
-        researcher_headers,
-        model=CORE,
-        missing="listwise",
-        group="customer_type",
-        invariance=True,
-    )
+    done = run(client, researcher_headers, invariance=True)
     assert done["spec"]["invariance_levels"] == ["configural", "metric", "scalar"]
     assert done["spec"]["min_group_size"] == 5
     result = done["result"]
@@ -98,13 +98,7 @@ def test_small_groups_are_left_out_with_a_reason(
 ) -> None:
     set_min_group_size(session, telecom_survey, 300)  # key_account has 237 responses
     done = run(
-        client,
-        researcher_headers,
-        model=CORE,
-        missing="listwise",
-        group="customer_type",
-        invariance=True,
-        invariance_levels=["configural", "metric"],
+        client, researcher_headers, invariance=True, invariance_levels=["configural", "metric"]
     )
     result = done["result"]
     assert done["spec"]["min_group_size"] == 300
@@ -128,14 +122,7 @@ def test_grouped_fit_without_invariance_reports_exclusions(
     session: Session,
 ) -> None:
     set_min_group_size(session, telecom_survey, 200)  # tenure "lapsed" has 172
-    result = run(
-        client,
-        researcher_headers,
-        model=CORE,
-        missing="listwise",
-        group="tenure",
-        group_equal=["loadings"],
-    )["result"]
+    result = run(client, researcher_headers, group="tenure", group_equal=["loadings"])["result"]
     assert result["invariance"] is None
     assert [e["group"] for e in result["excluded_groups"]] == ["lapsed"]
     assert "minimum group size of 200" in result["excluded_groups"][0]["reason"]
@@ -151,16 +138,7 @@ def test_fewer_than_two_usable_groups_is_422(
     session: Session,
 ) -> None:
     set_min_group_size(session, telecom_survey, 400)  # only consumer (913) is left
-    r = post_fit(
-        client,
-        researcher_headers,
-        model=CORE,
-        missing="listwise",
-        group="customer_type",
-        invariance=True,
-    )
-    assert r.status_code == 422, r.text
-    text = r.text
+    text = post_rejected(client, researcher_headers, **GROUPED, invariance=True)
     assert "at least two usable groups" in text and "key_account" in text and "350" in text
 
 
@@ -170,9 +148,6 @@ def test_path_difference_across_customer_types_matches_lavaan(
     result = run(
         client,
         researcher_headers,
-        model=CORE,
-        missing="listwise",
-        group="customer_type",
         compare_paths=["CCI~PV", "CCI ~ PV"],  # one path, written twice
     )["result"]
     (test,) = result["path_tests"]
@@ -213,24 +188,13 @@ def test_grouped_spec_errors_are_422(
     body: dict[str, Any],
     message: str,
 ) -> None:
-    spec = {"model": CORE, "missing": "listwise", "group": "customer_type", **body}
-    r = post_fit(client, researcher_headers, **spec)
-    assert r.status_code == 422, r.text
-    assert message in r.text
+    assert message in post_rejected(client, researcher_headers, **{**GROUPED, **body})
 
 
 def test_strict_level_when_group_equal_names_residuals_and_spec_stays_compact(
     client: TestClient, researcher_headers: dict[str, str], telecom_survey: Survey
 ) -> None:
-    r = post_fit(
-        client,
-        researcher_headers,
-        model=CORE,
-        missing="listwise",
-        group="customer_type",
-        invariance=True,
-        group_equal=["residuals"],
-    )
+    r = post_grouped(client, researcher_headers, invariance=True, group_equal=["residuals"])
     assert r.status_code == 202, r.text
     assert r.json()["spec"]["invariance_levels"] == ["configural", "metric", "scalar", "strict"]
     # Fields added for groups stay out of ungrouped specs: earlier jobs' cache keys still match.
