@@ -81,9 +81,10 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from app.auth.service import create_api_key
+    from app.deps import split_codes
     from app.errors import InvalidInput
 
-    branches = [b.strip() for b in args.branches.split(",") if b.strip()] if args.branches else None
+    branches = split_codes(args.branches)
     with _session() as session:
         try:
             _, raw = create_api_key(session, role=args.role, branches=branches, label=args.label)

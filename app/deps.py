@@ -80,3 +80,9 @@ def open_survey_from_path(survey: Annotated[Survey, Depends(survey_from_path)]) 
 
 SurveyDep = Annotated[Survey, Depends(survey_from_path)]
 OpenSurveyDep = Annotated[Survey, Depends(open_survey_from_path)]
+
+
+def split_codes(value: str | None) -> list[str] | None:
+    """``"A, B,,C"`` -> ``["A", "B", "C"]``; empty -> None (a comma list in a query or flag)."""
+    codes = [c.strip() for c in (value or "").split(",") if c.strip()]
+    return codes or None

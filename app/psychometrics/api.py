@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from app.deps import ResearcherKey, SessionDep, SurveyDep
+from app.deps import ResearcherKey, SessionDep, SurveyDep, split_codes
 from app.psychometrics import service
 from app.psychometrics.schemas import (
     EFAMethod,
@@ -14,7 +14,6 @@ from app.psychometrics.schemas import (
     EFARotation,
     MissingMode,
     ReliabilityParams,
-    split_codes,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["psychometrics"])

@@ -8,7 +8,8 @@ import json
 import sys
 from typing import Any
 
-from app.psychometrics.schemas import EFAParams, ReliabilityParams, split_codes
+from app.deps import split_codes
+from app.psychometrics.schemas import EFAParams, ReliabilityParams
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -31,9 +31,3 @@ class EFAParams:
     method: EFAMethod = "minres"
     branch: list[str] | None = None
     seed: int = 1
-
-
-def split_codes(value: str | None) -> list[str] | None:
-    """``"A, B,,C"`` -> ``["A", "B", "C"]``; empty -> None."""
-    codes = [c.strip() for c in (value or "").split(",") if c.strip()]
-    return codes or None

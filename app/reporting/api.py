@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from app.deps import OperatorKey, SessionDep, SurveyDep
+from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
 from app.reporting import service
 from app.reporting.service import Outcome
 from app.surveys.models import GroupBy
@@ -19,11 +19,6 @@ BranchQuery = Annotated[
     str | None, Query(description="comma-separated branch codes to show, e.g. BR01,BR02")
 ]
 MonthQuery = Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM, inclusive")]
-
-
-def split_codes(value: str | None) -> list[str] | None:
-    codes = [c.strip() for c in (value or "").split(",") if c.strip()]
-    return codes or None
 
 
 CSV = "text/csv; charset=utf-8"

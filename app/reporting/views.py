@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.service import Principal, authenticate
-from app.deps import SessionDep, SurveyDep
+from app.deps import SessionDep, SurveyDep, split_codes
 from app.errors import DomainError, Unauthorized
 from app.fits.api import start_runner
 from app.reporting import service
-from app.reporting.api import SVG, download, split_codes
+from app.reporting.api import SVG, download
 from app.reporting.invariance import branch_invariance
 from app.reporting.service import Outcome
 from app.security.csrf import DASHBOARD_LOGIN

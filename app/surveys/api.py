@@ -16,6 +16,7 @@ from app.deps import (
     ResearcherKey,
     SessionDep,
     SurveyDep,
+    split_codes,
 )
 from app.surveys import csvio, service
 from app.surveys.schemas import (
@@ -156,7 +157,7 @@ def export_responses(
     submitted_from: datetime | None = None,
     submitted_to: datetime | None = None,
 ) -> Any:
-    requested = [b.strip() for b in branch.split(",") if b.strip()] if branch else None
+    requested = split_codes(branch)
     filters = ResponseFilters(submitted_from=submitted_from, submitted_to=submitted_to)
     body = csvio.export_csv(
         session, survey=survey, filters=filters, branches=principal.scope(requested)
