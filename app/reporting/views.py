@@ -23,6 +23,7 @@ from app.reporting.api import SVG, download
 from app.reporting.invariance import branch_invariance
 from app.reporting.service import Outcome
 from app.security.csrf import DASHBOARD_LOGIN
+from app.security.headers import DASHBOARD_CSP, secure_page
 from app.security.lockout import locked_for, record_failure
 from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
 from app.stats.charts import trend_svg as trend_chart
@@ -87,7 +88,7 @@ def _login(
         headers=headers,
     )
     CSRF.set_cookie(request, page, nonce)
-    return page
+    return secure_page(page, csp=DASHBOARD_CSP)
 
 
 @router.post("/login", response_model=None)
@@ -188,7 +189,7 @@ def dashboard(
         "q": ("?" + query) if query else "",
     }
     page = _templates(request).TemplateResponse(request, "reporting/dashboard.html", context)
-    return page  # type: ignore[no-any-return]
+    return secure_page(page, csp=DASHBOARD_CSP)
 
 
 def _submitter(request: Request) -> Any:

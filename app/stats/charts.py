@@ -87,7 +87,10 @@ def heat_table_svg(scores: GroupScores, *, title: str = "Index by group and cons
     """Group x construct table coloured by index; ▲/▼ marks Holm-significant differences."""
     cols = list(scores.constructs)
     rows: list[GroupScore] = [scores.overall, *scores.groups]
-    label_w, cell_w, cell_h, top = 110.0, 58.0, 26.0, 48.0
+    names = ["All (benchmark)", *(g.group for g in scores.groups)]
+    # ~7.5 px a character of 12 px bold sans: the longest row label must not run into the cells
+    label_w = max(110.0, 16.0 + 7.5 * max(len(n) for n in names))
+    cell_w, cell_h, top = 58.0, 26.0, 48.0
     width = label_w + cell_w * len(cols) + 10
     height = top + cell_h * len(rows) + 34
     lo, hi = index_range(scores)
@@ -96,7 +99,7 @@ def heat_table_svg(scores: GroupScores, *, title: str = "Index by group and cons
         body.append(_text(label_w + cell_w * (j + 0.5), top - 8, c, anchor="middle"))
     for i, g in enumerate(rows):
         y = top + cell_h * i
-        name = "All (benchmark)" if g is scores.overall else g.group
+        name = names[i]
         body.append(_text(6, y + 17, name, font_weight="600" if g is scores.overall else "400"))
         if g.suppressed:
             body.append(

@@ -27,6 +27,7 @@ from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
 from app.instruments.spec import InstrumentSpec
 from app.security.csrf import SURVEY_FORM
+from app.security.headers import FORM_CSP, secure_page
 from app.surveys import service
 from app.surveys.models import Survey
 from app.surveys.schemas import ClientInfo, ResponseCreate
@@ -97,14 +98,7 @@ def _page(
         },
         status_code=status_code,
     )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
+    return secure_page(response, csp=FORM_CSP)
 
 
 MESSAGE_STATUS = {"notfound": 404, "branch_notfound": 404, "closed": 410}

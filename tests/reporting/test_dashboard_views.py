@@ -102,6 +102,22 @@ def test_dashboard_with_bearer_shows_table_charts_and_downloads(
     assert client.get("/dashboard/telecom/scores.svg").status_code == 401
 
 
+def test_dashboard_and_login_pages_carry_a_strict_policy(client, telecom_survey, operator_headers):
+    for page in (
+        client.get("/dashboard/telecom", headers=operator_headers),
+        client.get("/dashboard/telecom"),  # the login form
+    ):
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in page.headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        assert policy["script-src"] == "'self'"  # the PNG export script: a file, never inline
+        assert policy["frame-ancestors"] == "'none'"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["cache-control"] == "no-store"
+
+
 def test_dashboard_suppresses_small_groups(client, telecom_survey, operator_headers, session):
     telecom_survey.min_group_size = 198  # hides BR01 (197), BR08, BR02, BR06, BR05, BR07
     session.merge(telecom_survey)

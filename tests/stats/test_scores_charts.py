@@ -58,6 +58,9 @@ def test_heat_table_marks_significance_and_suppresses(scores):
     assert "n = 40: hidden to protect a group below the minimum size 5" in texts
     assert "<b>x</b>" in texts  # the group name survives as text, escaped in the markup
     assert "<b>" not in svg
+    # the cells start right of the longest row label ("All (benchmark)", 15 characters of
+    # 12 px bold, about 7.5 px each) instead of covering it
+    assert min(float(r.get("x", 0)) for r in rects) >= 6 + 7.5 * len("All (benchmark)")
 
 
 def test_index_colour_runs_red_to_green():
