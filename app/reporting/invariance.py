@@ -16,13 +16,16 @@ once per data state, runs in the background and survives restarts:
   ``min_group_size`` are left out by the job (``excluded_groups``).
 
 At most one such job runs per survey: while it runs, the last finished check (on earlier data)
-is shown beside the "running" note instead of queueing another.
+is shown beside the "running" note instead of queueing another. A check younger than
+``RECHECK_AFTER`` is shown as it is: a busy survey would otherwise start a ~30 s multi-group fit
+(and scan every response for the data fingerprint) on each dashboard view after a new response.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -34,10 +37,11 @@ from app.fits import service as fits
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate
 from app.surveys.models import Survey
-from app.surveys.service import survey_spec
+from app.surveys.service import as_utc, survey_spec, utcnow
 
 Submit = Callable[[str, "pd.DataFrame | None"], None]
 DELTA_CFI_LIMIT = -0.01  # Cheung & Rensvold (2002), as app.stats.sem.invariance
+RECHECK_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ def branch_invariance(
     active = _jobs(session, survey, model, ACTIVE)
     done = _jobs(session, survey, model, ("done",))
     latest = verdict(done[0], left_out) if done else None
+    if latest is not None and not active and as_utc(done[0].created_at) > utcnow() - RECHECK_AFTER:
+        return latest
     key = fits.cache_key(
         data_fp=fits.data_fingerprint(session, survey=survey, filters=fits.filters_of({})),
         spec=spec.canonical(model=model, min_group_size=survey.min_group_size),

@@ -3,6 +3,7 @@ through the fit-job machinery, "running" until done, then a note (holds) or a wa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.fits import service as fits
 from app.fits.models import FitJob
-from app.reporting.invariance import check_spec
+from app.reporting.invariance import RECHECK_AFTER, check_spec
 from app.surveys.models import Survey
 from app.surveys.service import get_survey
 from tests.fits.test_fit_api import wait_done
@@ -63,9 +64,16 @@ def test_dashboard_runs_the_check_once_per_data_state(
     assert "not covered: NQ" in page and "BR02 (184 usable rows" in page
     assert len(check_jobs(session)) == 1
 
-    # New data: a new check is queued, the last verdict shown beside "running".
+    # New data within the hour: the recent check is shown, nothing queued.
     answers = factory.answers(5, NQ1=None, NQ2=None, NQ3=None, NQ4=None)
     assert factory.submit("telecom", {"branch": "BR01", "answers": answers}).status_code == 201
+    page = client.get("/dashboard/telecom", headers=operator_headers).text
+    assert 'id="invariance-holds"' in page and len(check_jobs(session)) == 1
+    # An hour later: a new check is queued, the last verdict shown beside "running".
+    aged = session.get(FitJob, job.id)
+    assert aged is not None
+    aged.created_at = aged.created_at - RECHECK_AFTER - timedelta(minutes=1)
+    session.commit()
     page = client.get("/dashboard/telecom", headers=operator_headers).text
     jobs = check_jobs(session)
     assert len(jobs) == 2 and jobs[1].data_fingerprint != jobs[0].data_fingerprint
