@@ -36,11 +36,11 @@ from app.errors import DomainError
 from app.fits import service as fits
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate
+from app.stats.sem.invariance import DELTA_CFI as DELTA_CFI_LIMIT
 from app.surveys.models import Survey
 from app.surveys.service import as_utc, survey_spec, utcnow
 
 Submit = Callable[[str, "pd.DataFrame | None"], None]
-DELTA_CFI_LIMIT = -0.01  # Cheung & Rensvold (2002), as app.stats.sem.invariance
 RECHECK_AFTER = timedelta(hours=1)
 
 
