@@ -58,7 +58,8 @@ _PLANS: dict[str, _Plan] = {}
 def _plan(spec: InstrumentSpec) -> _Plan:
     plan = _PLANS.get(spec.content_hash)
     if plan is None:
-        lo, hi = spec.scale.min, spec.scale.max
+        scale = spec.item_scale(spec.numeric_codes[0])  # one shared scale until item types land
+        lo, hi = scale.min, scale.max
         fast: dict[Any, int | None] = {v: v for v in range(lo, hi + 1)}
         fast.update({str(v): v for v in range(lo, hi + 1)})
         plan = _Plan(

@@ -25,7 +25,7 @@ from starlette.routing import NoMatchFound
 
 from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
-from app.instruments.spec import InstrumentSpec
+from app.instruments.spec import InstrumentSpec, na_label
 from app.security.csrf import SURVEY_FORM
 from app.security.headers import FORM_CSP, secure_page
 from app.surveys import service
@@ -182,6 +182,7 @@ def _render_form(
     labels: dict[str, str] = {f"answers.{i.code}": i.code for i in spec.items}
     labels |= {a.code: a.label.get(lang, a.code) for a in spec.attributes}
     labels |= {"branch": t["branch"], "token": t["token"]}
+    scale = spec.item_scale(spec.numeric_codes[0])
     nonce = CSRF.nonce(request)
     response = _page(
         request,
@@ -202,8 +203,8 @@ def _render_form(
         requires_token=survey.requires_token,
         constructs=constructs,
         attributes=attributes,
-        scale=list(zip(spec.scale.values, spec.scale.labels.get(lang, []), strict=False)),
-        na_label=spec.scale.na_label.get(lang, "N/A"),
+        scale=list(zip(scale.values, scale.point_labels(lang), strict=False)),
+        na_label=na_label(spec, spec.items[0], lang),
         values=values,
         errors=errors or {},
         general_errors=general_errors or [],
