@@ -87,7 +87,12 @@ def _month(values: Iterable[Any]) -> list[str]:
 def _keys(rows: Sequence[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
     months = _month(r.get("submitted_at") for r in rows)
     return [
-        (int(r["branch_id"]), r.get("customer_type") or "", r.get("tenure") or "", m)
+        (
+            int(r["branch_id"]),
+            (r.get("attributes") or {}).get("customer_type") or "",
+            (r.get("attributes") or {}).get("tenure") or "",
+            m,
+        )
         for r, m in zip(rows, months, strict=True)
     ]
 
@@ -272,8 +277,7 @@ def rebuild(
     query = (
         select(
             Response.branch_id,
-            Response.customer_type,
-            Response.tenure,
+            Response.attributes,
             Response.submitted_at,
             Response.answers,
         )
