@@ -14,9 +14,15 @@ from typing import Any
 import pandas as pd
 
 from app.fits.schemas import PATH
-from app.stats.sem import ModelError, SemResult, fit_model
-from app.stats.sem.invariance import ExcludedGroup, fit_invariance, usable_data
-from app.stats.sem.path_difference import path_difference
+from app.stats.sem import (
+    ExcludedGroup,
+    ModelError,
+    SemResult,
+    fit_invariance,
+    fit_model,
+    path_difference,
+    usable_data,
+)
 
 Progress = Callable[[float], None]
 DEFAULT_MIN_GROUP_SIZE = 5

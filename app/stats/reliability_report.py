@@ -29,7 +29,7 @@ from app.stats.reliability import (
     composite_reliability,
     construct_reliability,
 )
-from app.stats.sem.em import saturated_em
+from app.stats.sem import saturated_em
 from app.stats.validity import (
     FornellLarcker,
     cov_to_corr,

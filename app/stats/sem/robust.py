@@ -12,20 +12,18 @@ scaling factors of the model and of the baseline model on the unscaled statistic
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from app.stats.sem.fimlc import fiml_corrected
+from app.stats.sem.fitmeasures import baseline_loglik, degrees_of_freedom
 from app.stats.sem.h1info import saturated_trace
 from app.stats.sem.inference import observed_information, safe_inverse
-from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information
+from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import build_partable
-
-if TYPE_CHECKING:
-    from app.stats.sem.fit import Problem
+from app.stats.sem.problem import Problem
 
 
 def _special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
@@ -107,8 +105,6 @@ def robust_vcov_and_tests(
         chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust,
         rmsea.robust (and the baseline's scaling factor, baseline.chisq.scaling.factor).
     """
-    from app.stats.sem.fitmeasures import baseline_loglik, degrees_of_freedom
-
     ms = prob.meanstructure
     if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
         info = observed_information(prob.model, theta, prob.data, ms)
@@ -135,8 +131,6 @@ def robust_vcov_and_tests(
     n = sum(gd.n for gd in prob.data)
     G = len(prob.data)
     df, dfb = degrees_of_freedom(len(ov), 0, G, ms, prob.partable.npar)
-    from app.stats.sem.likelihood import loglik
-
     ll = loglik(prob.model, theta, prob.data, ms, gradient=False)[0]
     h1 = sum(gd.h1.loglik for gd in prob.data)
     x2 = max(2 * (h1 - ll), 0.0)
