@@ -7,7 +7,6 @@ reports progress across them and assembles API.md's ``result``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -58,16 +57,16 @@ class _Stages:
 def _invariance(
     data: pd.DataFrame, spec: dict[str, Any], levels: list[str], min_size: int, report: Progress
 ) -> Any:
-    kwargs: dict[str, Any] = {
-        "group": spec["group"],
-        "levels": tuple(levels),
-        "missing": spec["missing"],
-        "estimator": spec["estimator"],
-        "min_group_size": min_size,
-    }
-    if "progress" in inspect.signature(fit_invariance).parameters:
-        kwargs["progress"] = report  # per level, when the engine offers it
-    return fit_invariance(data, spec["model"], **kwargs)
+    return fit_invariance(
+        data,
+        spec["model"],
+        group=spec["group"],
+        levels=tuple(levels),
+        missing=spec["missing"],
+        estimator=spec["estimator"],
+        min_group_size=min_size,
+        progress=report,
+    )
 
 
 def _groups(res: SemResult) -> list[dict[str, Any]]:

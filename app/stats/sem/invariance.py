@@ -10,7 +10,7 @@ level. Groups that cannot be fitted are left out with a stated reason (see ``scr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +248,7 @@ def fit_invariance(
     missing: str = "fiml",
     estimator: str = "ML",
     min_group_size: int = 5,
+    progress: Callable[[float], None] | None = None,
 ) -> InvarianceResult:
     """Fit the invariance levels in order and compare each with the previous one.
 
@@ -265,6 +266,8 @@ def fit_invariance(
     estimator : {"ML", "MLR"}
     min_group_size : int
         Groups with fewer usable rows are left out (and reported).
+    progress : callable, optional
+        Called with the fraction of levels fitted, 0..1, after each level.
 
     Returns
     -------
@@ -294,6 +297,8 @@ def fit_invariance(
             res = fit_warm(prob, prev_est)
             prev_est = estimate_map(res)
             out.append(_level(name, res, out[-1] if out else None))
+            if progress is not None:
+                progress(len(out) / len(levels))
     return InvarianceResult(
         group,
         kept,
