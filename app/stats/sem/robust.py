@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from app.stats.sem.fimlc import fiml_corrected
-from app.stats.sem.fitmeasures import baseline_loglik, degrees_of_freedom
+from app.stats.sem.fitmeasures import baseline_loglik, cfi_tli, degrees_of_freedom, rmsea
 from app.stats.sem.h1info import saturated_trace
 from app.stats.sem.inference import observed_information, safe_inverse
 from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
@@ -73,17 +73,6 @@ def _trace_h0(
     S = casewise_scores(model, model.matrices(theta), data, ms)
     B0 = S.T @ S
     return float(np.sum(B0 * safe_inverse(info).T)), B0
-
-
-def _cfi_tli(x2: float, df: int, x2b: float, dfb: int, c: float, cb: float) -> tuple[float, float]:
-    """lavaan's robust CFI and TLI from statistics and their scaling factors."""
-    t1 = max(x2 - c * df, 0.0)
-    t2 = max(x2 - c * df, x2b - cb * dfb, 0.0)
-    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
-    tt1 = (x2 - c * df) * dfb
-    tt2 = (x2b - cb * dfb) * df
-    tli = 1.0 - tt1 / tt2 if df > 0 and abs(tt2) > 0 else 1.0
-    return cfi, tli
 
 
 def robust_vcov_and_tests(
@@ -152,8 +141,8 @@ def robust_vcov_and_tests(
             dfb=dfb,
         )
         x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
-    cfi_r, tli_r = _cfi_tli(x3, df, x3b, dfb, c3, c3b)
-    rmsea_r = math.sqrt(max((x3 / n) / df - c3 / n, 0.0)) * math.sqrt(G) if df > 0 else 0.0
+    cfi_r, tli_r = cfi_tli(x3, df, x3b, dfb, c3, c3b)
+    rmsea_r = rmsea(x3, df, n, G, c3)
     fit = {
         "chisq.scaled": x2s,
         "df.scaled": float(df),
