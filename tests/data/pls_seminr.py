@@ -17,7 +17,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import seminr as s
 

@@ -54,10 +54,10 @@ def htmt(res: PlsResult) -> Matrix:
     """Heterotrait-monotrait ratio (Henseler et al. 2015) of every pair of constructs, from
     absolute item correlations; single-item blocks have a monotrait value of 1."""
     blocks = {c: _block(res, c) for c in res.constructs}
-    mono = {}
-    for c, b in blocks.items():
-        k = b.shape[1]
-        mono[c] = 1.0 if k == 1 else float(np.abs(_cor(b))[np.triu_indices(k, 1)].mean())
+    mono: dict[str, float] = {}
+    for name, block in blocks.items():
+        k = block.shape[1]
+        mono[name] = 1.0 if k == 1 else float(np.abs(_cor(block))[np.triu_indices(k, 1)].mean())
     out: Matrix = {c: {} for c in res.constructs}
     for a in res.constructs:
         for b in res.constructs:
