@@ -59,7 +59,13 @@ TEL_BLOCKS = {
     "SAT": items("SAT", 3),
     "LOY": items("LOY", 4),
 }
-TEL_PATHS = [("REL", ["PV"]), ("RES", ["PV"]), ("NQ", ["PV"]), ("PV", ["SAT", "LOY"]), ("SAT", ["LOY"])]
+TEL_PATHS = [
+    ("REL", ["PV"]),
+    ("RES", ["PV"]),
+    ("NQ", ["PV"]),
+    ("PV", ["SAT", "LOY"]),
+    ("SAT", ["LOY"]),
+]
 
 
 def syntax(blocks, paths, formative=()):
@@ -106,11 +112,11 @@ def case(name, data, blocks, paths, *, reflective, formative=(), scheme="path", 
         for i in its:
             weights[f"{c}|{i}"] = float(model.outer_weights.get(i, c))
             loadings[f"{c}|{i}"] = float(model.outer_loadings.get(i, c))
-    path_est = {
-        f"{t}|{src}": float(model.path_coef.get(src, t)) for src, ts in paths for t in ts
-    }
+    path_est = {f"{t}|{src}": float(model.path_coef.get(src, t)) for src, ts in paths for t in ts}
     te = summ.total_effects
-    total = {f"{t}|{src}": float(te.get(src, t)) for src in blocks for t in blocks if te.get(src, t) != 0}
+    total = {
+        f"{t}|{src}": float(te.get(src, t)) for src in blocks for t in blocks if te.get(src, t) != 0
+    }
     f2 = {f"{t}|{src}": float(summ.f_square.get(src, t)) for src, ts in paths for t in ts}
     rel = matrix(summ.reliability)
     ht = summ.validity.htmt
@@ -157,7 +163,9 @@ def main():
     tel = pd.read_csv(HERE / "telecom_1500.csv")
     cases = [
         case("mobi_plsc", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=True),
-        case("mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False, formative=("Image",)),
+        case(
+            "mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False, formative=("Image",)
+        ),
         case("mobi_factorial", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False, scheme="factorial"),
         case("corp_rep", corp, CORP_BLOCKS, CORP_PATHS, reflective=False, missing=-99),
         case("corp_rep_plsc", corp, CORP_BLOCKS, CORP_PATHS, reflective=True, missing=-99),
