@@ -22,7 +22,14 @@ from app.stats.simulate import simulate_model
 
 LIBRARY_DIR = Path(__file__).resolve().parents[2] / "instruments"
 FILES = sorted(LIBRARY_DIR.glob("*.yaml"))
-EXPECTED = {"telecom-pv", "telecom-pv-2026", "retail-pv", "benefit-sacrifice", "servqual-gap", "csi"}
+EXPECTED = {
+    "telecom-pv",
+    "telecom-pv-2026",
+    "retail-pv",
+    "benefit-sacrifice",
+    "servqual-gap",
+    "csi",
+}
 # Factors with two indicators, each explained in a comment in its file.
 TWO_INDICATORS = {("telecom-pv", "PV")}
 # telecom-pv version 1 is the fielded instrument of INSTRUMENT.md and the reference data; the
