@@ -17,9 +17,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config import get_settings
+
+if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
+    import pandas as pd
+
+    from app.instruments.spec import InstrumentSpec
 
 logger = logging.getLogger("pvm")
 
@@ -114,7 +119,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _instrument_frame(spec: Any, n: int, *, seed: int, start: datetime) -> Any:
+def _instrument_frame(spec: InstrumentSpec, n: int, *, seed: int, start: datetime) -> pd.DataFrame:
     """Synthetic responses to any instrument, in the CSV import format: numeric items from its
     default model (`simulate_model`; numeric items outside the model reflect the outcome),
     a random option for single-choice items, N/A for 15% of the items that allow it, nothing
