@@ -212,6 +212,10 @@ def test_fielded_end_to_end(factory, researcher_headers, instrument_id: str) -> 
     )
     assert r.status_code == 201, r.text
     assert (r.json()["instrument_id"], r.json()["instrument_version"]) == (instrument_id, 1)
+    for lang in spec.languages:
+        page = c.get(f"/s/lib?branch=BR01&lang={lang}")
+        assert page.status_code == 200 and spec.title[lang] in page.text
+    assert spec.items[0].text["zh"] in c.get("/s/lib?branch=BR01&lang=zh").text
     scale = spec.scale
     assert scale is not None
     middle = (scale.min + scale.max) // 2
