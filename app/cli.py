@@ -123,7 +123,8 @@ def _instrument_frame(spec: InstrumentSpec, n: int, *, seed: int, start: datetim
     """Synthetic responses to any instrument, in the CSV import format: numeric items from its
     default model (`simulate_model`; numeric items outside the model reflect the outcome),
     a random option for single-choice items, N/A for 15% of the items that allow it, nothing
-    for multiple-choice and open-text items."""
+    for multiple-choice and open-text items; a random option of every choice attribute and
+    one of three codes ("<attribute>_1" ...) for code attributes."""
     import numpy as np
     import pandas as pd
 
@@ -151,6 +152,9 @@ def _instrument_frame(spec: InstrumentSpec, n: int, *, seed: int, start: datetim
             "submitted_at": [(start + timedelta(seconds=int(s))).isoformat() for s in offsets],
         }
     )
+    for attr in spec.attributes:
+        values = attr.codes if attr.type == "choice" else [f"{attr.code}_{k}" for k in (1, 2, 3)]
+        frame[attr.code] = rng.choice(values, size=n)
     for item in spec.items:
         if item.is_numeric:
             column = simulated[item.code].astype(object)

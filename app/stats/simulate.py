@@ -21,8 +21,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from app.stats.sem.errors import ModelError
-from app.stats.sem.syntax import parse_model
+from app.stats.sem import ModelError, parse_model
 
 CONSTRUCT_ITEMS: dict[str, list[str]] = {
     "TAN": ["TAN1", "TAN2", "TAN3"],

@@ -16,8 +16,7 @@ import pytest
 
 from app.instruments.registry import get_instrument, load_instrument
 from app.instruments.spec import InstrumentSpec, model_paths, model_variables
-from app.stats.sem import fit_model
-from app.stats.sem.syntax import parse_model
+from app.stats.sem import fit_model, parse_model
 from app.stats.simulate import simulate_model
 
 LIBRARY_DIR = Path(__file__).resolve().parents[2] / "instruments"
@@ -220,8 +219,12 @@ def test_fielded_end_to_end(factory, researcher_headers, instrument_id: str) -> 
     assert scale is not None
     middle = (scale.min + scale.max) // 2
     answers = {code: middle for code in spec.item_codes}
-    r = factory.submit("lib", {"branch": "BR01", "answers": answers, "lang": "en"})
-    assert r.status_code == 201, r.text
+    given = {a.code: a.codes[0] if a.type == "choice" else "seg_A" for a in spec.attributes}
+    body = {"branch": "BR01", "answers": answers, "attributes": given, "lang": "en"}
+    assert factory.submit("lib", body).status_code == 201
+    wrong = {**given, spec.attributes[0].code: "no_such_option"}
+    r = factory.submit("lib", {**body, "attributes": wrong})
+    assert r.status_code == 422 and spec.attributes[0].code in r.text
     # a missing answer is refused unless the item allows N/A
     first = spec.items[0]
     r = factory.submit("lib", {"branch": "BR01", "answers": {**answers, first.code: None}})
@@ -229,14 +232,21 @@ def test_fielded_end_to_end(factory, researcher_headers, instrument_id: str) -> 
 
     frame = simulate_model(spec.default_model, 400, seed=5, scales=scales_of(spec))
     frame.insert(0, "branch", np.where(np.arange(400) % 2, "BR01", "BR02"))
-    body = frame[["branch", *spec.item_codes]].to_csv(index=False).encode()
-    assert factory.import_csv("lib", body, researcher_headers).json() == {"imported": 400}
+    choice = [a for a in spec.attributes if a.type == "choice"]
+    for a in choice:
+        frame[a.code] = [a.codes[k % len(a.codes)] for k in range(400)]
+    columns = ["branch", *(a.code for a in choice), *spec.item_codes]
+    data = frame[columns].to_csv(index=False).encode()
+    assert factory.import_csv("lib", data, researcher_headers).json() == {"imported": 400}
 
     r = c.get("/api/v1/surveys/lib/responses.csv", headers=researcher_headers)
     assert r.status_code == 200
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == 400 + 1 + (1 if first.allow_na else 0)
     assert set(spec.item_codes) <= set(rows[0])
+    assert set(spec.attribute_codes) <= set(rows[0])  # every attribute is exported
+    for a in choice:
+        assert {row[a.code] for row in rows} == set(a.codes)
     exported = pd.read_csv(io.StringIO(r.text))
     result = fit_model(exported[spec.item_codes].astype("float64"), spec.default_model)
     assert result.converged and result.nobs == len(rows)

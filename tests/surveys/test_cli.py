@@ -91,6 +91,9 @@ def test_demo_any_instrument(cli_env, capsys, app, session, instrument) -> None:
     na = frame[spec.na_items].isna().mean() if spec.na_items else None
     if na is not None:  # items that allow N/A have some
         assert ((na > 0.05) & (na < 0.3)).all()
+    for attr in spec.attributes:  # every attribute has a value from the instrument
+        assert frame[attr.code].notna().all()
+        assert set(frame[attr.code]) == set(attr.codes)
     result = fit_model(frame[spec.numeric_codes].astype("float64"), spec.default_model)
     assert result.converged
     # the telecom-pv demo is a different survey and stays as it is
