@@ -69,41 +69,9 @@ class PlsResult:
         return float(self.paths[i, j])
 
 
-def _standardize(x: np.ndarray) -> np.ndarray:
-    sd = x.std(axis=0, ddof=1)
-    if np.any(sd == 0) or not np.all(np.isfinite(sd)):
-        raise ModelError("a construct score or item has no variance")
-    return (x - x.mean(axis=0)) / sd
-
-
-def _cor(x: np.ndarray) -> np.ndarray:
-    return np.corrcoef(x, rowvar=False).reshape(x.shape[1], x.shape[1])
-
-
-def _ols(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.linalg.solve(x.T @ x, x.T @ y)
-
-
-def _inner(
-    scheme: str, scores: np.ndarray, P: np.ndarray, spec: PlsSpec, names: list[str]
-) -> np.ndarray:
-    """Inner weights E (m, m): the proxy of construct j is sum_i scores_i E[i, j]."""
-    cor = _cor(scores)
-    if scheme == "factorial":
-        return cor * (P + P.T)
-    if scheme == "centroid":
-        return np.sign(cor) * (P + P.T)
-    inner = cor * P.T  # successors: their correlation
-    for dv in spec.endogenous:
-        j = names.index(dv)
-        ante = [names.index(a) for a in spec.antecedents(dv)]
-        inner[ante, j] = _ols(scores[:, ante], scores[:, j])  # predecessors: regression weights
-    return inner
-
-
-def _rho_a(z: np.ndarray, w: np.ndarray) -> float:
-    """Dijkstra-Henseler rho_A of one block from its standardised items z (n, k), weights w."""
-    s = np.cov(z, rowvar=False)
+def _rho_a(block_cor: np.ndarray, w: np.ndarray) -> float:
+    """Dijkstra-Henseler rho_A of one block from its item correlations (k, k) and weights."""
+    s = block_cor.copy()
     np.fill_diagonal(s, 0.0)
     ww = np.outer(w, w)
     np.fill_diagonal(ww, 0.0)
@@ -172,6 +140,75 @@ def fit_pls(
         bad = [i for i, s in zip(spec.items, sd, strict=True) if s == 0]
         raise ModelError(f"constant item(s): {', '.join(bad)}")
     z = (raw - mean) / sd
+    core = solve_pls(
+        np.cov(z, rowvar=False),
+        spec,
+        scheme=scheme,
+        consistent=consistent,
+        max_iter=max_iter,
+        tol=tol,
+    )
+    names = spec.names
+    r2, r2_adj = {}, {}
+    for dv in spec.endogenous:
+        j = names.index(dv)
+        ante = [names.index(a) for a in spec.antecedents(dv)]
+        sub = np.linalg.inv(core.cor[np.ix_([*ante, j], [*ante, j])])
+        r2[dv] = float(1.0 - 1.0 / sub[-1, -1])
+        r2_adj[dv] = float(1.0 - (1.0 - r2[dv]) * (n - 1) / (n - len(ante) - 1))
+    return PlsResult(
+        spec=spec,
+        items=spec.items,
+        constructs=names,
+        nobs=n,
+        missing=missing,
+        scheme=scheme,
+        consistent=core.plsc,
+        iterations=core.iterations,
+        converged=core.diff < tol,
+        weights=core.weights,
+        loadings=core.loadings,
+        paths=core.paths,
+        construct_cor=core.cor,
+        r2=r2,
+        r2_adj=r2_adj,
+        rho_a=core.rho,
+        scores=z @ core.weights,
+        item_mean=mean,
+        item_sd=sd,
+        data=raw,
+    )
+
+
+@dataclass(frozen=True)
+class Core:
+    """What the PLS algorithm yields from an item correlation matrix alone."""
+
+    weights: np.ndarray  # (p, m)
+    loadings: np.ndarray  # (p, m); PLSc loadings of reflective blocks under PLSc
+    cor: np.ndarray  # (m, m) construct correlations (disattenuated under PLSc)
+    paths: np.ndarray  # (m, m) paths[i, j]: constructs[i] -> constructs[j]
+    rho: dict[str, float]
+    plsc: bool  # whether PLSc was applied
+    iterations: int
+    diff: float
+
+
+def solve_pls(
+    R: np.ndarray,
+    spec: PlsSpec,
+    *,
+    scheme: str = "path",
+    consistent: bool = True,
+    max_iter: int = MAX_ITER,
+    tol: float = TOL,
+) -> Core:
+    """Lohmöller's iterations on the correlation matrix ``R`` (p, p) of ``spec.items``.
+
+    Every step of the algorithm is linear in the standardised data Z, so it runs on
+    R = Z'Z/(n-1): scores Z W have covariance W'RW, mode-A weights are R W, mode-B weights
+    solve a block of R. Bootstrap draws then cost one correlation matrix each.
+    """
     items, names = spec.items, spec.names
     p, m = len(items), len(names)
     blocks = [[items.index(i) for i in c.items] for c in spec.constructs]
@@ -185,71 +222,68 @@ def fit_pls(
     w = mask.copy()
     iterations, diff = 0, np.inf
     while True:
-        scores = _standardize(z @ w)
-        proxy = _standardize(scores @ _inner(scheme, scores, P, spec, names))
-        new = w.copy()
+        w1 = w / _sd(w, R)
+        inner = _inner_weights(scheme, w1.T @ R @ w1, P, spec, names)
+        w2 = w1 @ inner
+        w2 = w2 / _sd(w2, R)
+        new = np.zeros_like(w)
         for j, (c, idx) in enumerate(zip(spec.constructs, blocks, strict=True)):
-            block = z[:, idx]
+            cov = R[idx, :] @ w2[:, j]
             if c.reflective or len(idx) == 1:  # mode A
-                new[idx, j] = block.T @ (proxy[:, j] - proxy[:, j].mean()) / (n - 1)
+                new[idx, j] = cov
             else:  # mode B
-                r = _cor(np.column_stack([block, proxy[:, j]]))
-                new[idx, j] = np.linalg.solve(r[:-1, :-1], r[:-1, -1])
-        rms = np.sqrt(((z @ new) ** 2).sum(axis=0) / (n - 1))
-        last, w = w, new / rms
+                new[idx, j] = np.linalg.solve(R[np.ix_(idx, idx)], cov)
+        last, w = w, new / _sd(new, R)
         diff = float(np.abs(w - last).sum())
         if diff < tol or iterations >= max_iter:
             break
         iterations += 1
 
-    scores = z @ w
-    loadings = (z.T @ (scores - scores.mean(axis=0)) / (n - 1)) * mask
-    cor = _cor(scores)
+    raw_loadings = (R @ w) * mask
+    raw_cor = w.T @ R @ w
     rho = {
-        c.name: 1.0 if (not c.reflective or len(c.items) == 1) else _rho_a(z[:, idx], w[idx, j])
+        c.name: 1.0
+        if (not c.reflective or len(c.items) == 1)
+        else _rho_a(R[np.ix_(idx, idx)], w[idx, j])
         for j, (c, idx) in enumerate(zip(spec.constructs, blocks, strict=True))
     }
     plsc = consistent and any(c.reflective and len(c.items) > 1 for c in spec.constructs)
+    cor, loadings = raw_cor, raw_loadings
     if plsc:
         r = np.array([rho[c] for c in names])
-        cor = cor / np.sqrt(np.outer(r, r))
+        cor = raw_cor / np.sqrt(np.outer(r, r))
         np.fill_diagonal(cor, 1.0)
+        loadings = raw_loadings.copy()
         for j, (c, idx) in enumerate(zip(spec.constructs, blocks, strict=True)):
             if c.reflective:
                 wj = w[idx, j]
                 loadings[idx, j] = wj * np.sqrt(rho[c.name]) / (wj @ wj)
     paths = np.zeros((m, m))
-    r2, r2_adj = {}, {}
     for dv in spec.endogenous:
         j = names.index(dv)
         ante = [names.index(a) for a in spec.antecedents(dv)]
-        if plsc:
-            beta = np.linalg.solve(cor[np.ix_(ante, ante)], cor[ante, j])
-        else:
-            beta = _ols(scores[:, ante], scores[:, j])
-        paths[ante, j] = beta
-        sub = np.linalg.inv(cor[np.ix_([*ante, j], [*ante, j])])
-        r2[dv] = float(1.0 - 1.0 / sub[-1, -1])
-        r2_adj[dv] = float(1.0 - (1.0 - r2[dv]) * (n - 1) / (n - len(ante) - 1))
-    return PlsResult(
-        spec=spec,
-        items=items,
-        constructs=names,
-        nobs=n,
-        missing=missing,
-        scheme=scheme,
-        consistent=plsc,
-        iterations=iterations,
-        converged=diff < tol,
-        weights=w,
-        loadings=loadings,
-        paths=paths,
-        construct_cor=cor,
-        r2=r2,
-        r2_adj=r2_adj,
-        rho_a=rho,
-        scores=scores,
-        item_mean=mean,
-        item_sd=sd,
-        data=raw,
-    )
+        paths[ante, j] = np.linalg.solve(cor[np.ix_(ante, ante)], cor[ante, j])
+    return Core(w, loadings, cor, paths, rho, plsc, iterations, diff)
+
+
+def _sd(w: np.ndarray, R: np.ndarray) -> np.ndarray:
+    var = np.einsum("ij,ik,kj->j", w, R, w)
+    if np.any(var <= 0) or not np.all(np.isfinite(var)):
+        raise ModelError("a construct score has no variance")
+    return np.sqrt(var)
+
+
+def _inner_weights(
+    scheme: str, cor: np.ndarray, P: np.ndarray, spec: PlsSpec, names: list[str]
+) -> np.ndarray:
+    """Inner weights E (m, m): the proxy of construct j is sum_i score_i E[i, j]."""
+    if scheme == "factorial":
+        return cor * (P + P.T)
+    if scheme == "centroid":
+        return np.sign(cor) * (P + P.T)
+    inner = cor * P.T  # successors: their correlation
+    for dv in spec.endogenous:
+        j = names.index(dv)
+        ante = [names.index(a) for a in spec.antecedents(dv)]
+        inner[ante, j] = np.linalg.solve(cor[np.ix_(ante, ante)], cor[ante, j])  # regression
+    return inner
