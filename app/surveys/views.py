@@ -293,7 +293,7 @@ def _render_form(
 
 
 # ---- submission ------------------------------------------------------------------------------
-def _answers_from_form(spec: InstrumentSpec, values: Fields) -> dict[str, Any]:
+def answers_from_form(spec: InstrumentSpec, values: Fields) -> dict[str, Any]:
     """Item answers as the API takes them: "na" -> None, the checked options of a multiple
     choice as a list, a number or option code or text as posted; unanswered items left out."""
     out: dict[str, Any] = {}
@@ -322,7 +322,7 @@ def _page_problems(
     """Errors of the answers on one page (the service's own checks, limited to its items), and
     of the branch when the page asks for it."""
     codes = {q.code for block in page for q in block.questions}
-    answers = _answers_from_form(spec, {k: v for k, v in fields.items() if k in codes})
+    answers = answers_from_form(spec, {k: v for k, v in fields.items() if k in codes})
     errors: dict[str, str] = {}
     for e in check_answers(spec, answers)[1]:
         name = ".".join(str(p) for p in e["loc"] if p != "body")
@@ -377,7 +377,7 @@ def _store(
     try:
         payload = ResponseCreate(
             branch=_text(fields, "branch"),
-            answers=_answers_from_form(spec, fields),
+            answers=answers_from_form(spec, fields),
             attributes={a.code: fields.get(a.code) for a in asked_attributes(spec)},
             lang=lang,
             token=_text(fields, "token") or None,
