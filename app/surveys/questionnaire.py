@@ -119,6 +119,8 @@ def error_text(msg: str, t: Mapping[str, str], item: ItemSpec | None, spec: Inst
     key = next(
         (e["key"] for e in _strings()["errors"] if msg.startswith(e["match"])), "err_invalid"
     )
+    if key == "err_range" and (item is None or not item.is_numeric):
+        key = "err_invalid"
     values: dict[str, object] = {}
     if item is not None and item.is_numeric:
         scale = spec.item_scale(item)

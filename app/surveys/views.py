@@ -46,7 +46,6 @@ from app.surveys.questionnaire import (
     ui_strings,
 )
 from app.surveys.schemas import ClientInfo, ResponseCreate
-from app.surveys.validation import check_answers
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -319,18 +318,20 @@ def asked_attributes(spec: InstrumentSpec) -> list[AttributeSpec]:
 def _page_problems(
     session: Session, spec: InstrumentSpec, page: list[Block], fields: Fields, lang: str
 ) -> dict[str, str]:
-    """Errors of the answers on one page (the service's own checks, limited to its items), and
-    of the branch when the page asks for it."""
-    codes = {q.code for block in page for q in block.questions}
-    answers = answers_from_form(spec, {k: v for k, v in fields.items() if k in codes})
-    errors: dict[str, str] = {}
-    for e in check_answers(spec, answers)[1]:
-        name = ".".join(str(p) for p in e["loc"] if p != "body")
-        if name.removeprefix("answers.") in codes:
-            errors.setdefault(name, translate_error(e["msg"], lang, spec, name))
+    """Required questions left unanswered on one page, and the branch when the page asks for
+    it. The answers themselves are checked once, by the service, on the final submit (the
+    form offers no value they could refuse)."""
+    t = ui_strings(lang, spec)
+    items = spec.items_by_code
+    errors = {
+        q.field: t["err_required"]
+        for block in page
+        for q in block.questions
+        if items[q.code].is_required and q.code not in fields
+    }
     branch = _text(fields, "branch")
     if fields.get("branch_choice") and not service.branch_ids(session, codes=[branch]):
-        errors["branch"] = ui_strings(lang, spec)["err_branch"]
+        errors["branch"] = t["err_branch"]
     return errors
 
 
