@@ -1,8 +1,11 @@
 """What the respondent pages show, computed from an instrument (no web framework here).
 
 The language of a page, the interface texts in it, the questionnaire's pages (an instrument's
-sections, one page each when it is ``paged``), each question as the template draws it, and the
-respondent-facing wording of a validation message. :mod:`app.surveys.views` renders these.
+sections, one page each when it is ``paged``), each question as the template draws it, the
+respondent-facing wording of a validation message, and the posted fields read back as answers
+(the contract with the service: a number or option code as a string, None for "not applicable",
+a list of option codes for multiple choice, the text as typed; unanswered items left out).
+:mod:`app.surveys.views` renders these.
 """
 
 from __future__ import annotations
@@ -85,8 +88,13 @@ def html_lang(code: str) -> str:
 
 
 def language_name(code: str, spec: InstrumentSpec | None = None) -> str:
+    """A language by its own name: the instrument's ``ui`` or pvm's texts, else the list above,
+    else the code."""
     given = spec.ui.get(code, {}).get("language_name") if spec is not None else None
-    return given or LANGUAGE_NAMES.get(code) or LANGUAGE_NAMES.get(code.split("-")[0]) or code
+    own = _strings()[code]["language_name"] if code in UI_LANGS else None
+    return (
+        given or own or LANGUAGE_NAMES.get(code) or LANGUAGE_NAMES.get(code.split("-")[0]) or code
+    )
 
 
 # ---- interface texts -------------------------------------------------------------------------
@@ -128,6 +136,46 @@ def error_text(msg: str, t: Mapping[str, str], item: ItemSpec | None, spec: Inst
     elif item is not None and item.type == "text":
         values = {"max": item.max_length}
     return fill(t[key], **values)
+
+
+# ---- posted fields -------------------------------------------------------------------------
+Fields = dict[str, str | list[str]]  # a posted form: one value, or several (checkboxes)
+
+
+def field_text(fields: Fields, key: str) -> str:
+    value = fields.get(key, "")
+    return value if isinstance(value, str) else value[-1]
+
+
+def page_number(values: Fields, count: int) -> int:
+    raw = field_text(values, "page")
+    number = int(raw) - 1 if raw.isdigit() and len(raw) < 4 else 0
+    return min(max(number, 0), count - 1)
+
+
+def hidden_fields(values: Fields, names: list[str]) -> list[tuple[str, str]]:
+    """(name, value) pairs that carry ``names``' answers through a page that does not show them."""
+    out = []
+    for name in names:
+        value = values.get(name)
+        for v in [value] if isinstance(value, str) else value or []:
+            out.append((name, v))
+    return out
+
+
+def answers_from_form(spec: InstrumentSpec, values: Fields) -> dict[str, Any]:
+    """Item answers as the API takes them: "na" -> None, the checked options of a multiple
+    choice as a list, a number or option code or text as posted; unanswered items left out."""
+    out: dict[str, Any] = {}
+    for item in spec.items:
+        value = values.get(item.code)
+        if value is None:
+            continue
+        if item.type == "multiple":
+            out[item.code] = [value] if isinstance(value, str) else value
+        else:
+            out[item.code] = None if value == "na" else value
+    return out
 
 
 # ---- pages and questions ---------------------------------------------------------------------

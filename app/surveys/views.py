@@ -36,11 +36,16 @@ from app.surveys.models import Branch, Survey
 from app.surveys.questionnaire import (
     UI_LANGS,
     Block,
+    Fields,
+    answers_from_form,
     choose_lang,
     error_text,
+    field_text,
     fill,
+    hidden_fields,
     html_lang,
     language_name,
+    page_number,
     page_of_field,
     pages,
     ui_strings,
@@ -61,7 +66,6 @@ CONTROL_FIELDS = frozenset(
     {"csrf_token", "submission_id", "lang", "branch", "branch_choice", "token", HONEYPOT}
     | {"nav", "switch", "page"}
 )
-Fields = dict[str, str | list[str]]
 
 
 def translate_error(msg: str, lang: str, spec: InstrumentSpec | None = None, name: str = "") -> str:
@@ -83,11 +87,6 @@ def form_fields(form: FormData) -> Fields:
         if values:
             out[key] = values[-1] if len(values) == 1 or key in CONTROL_FIELDS else values
     return out
-
-
-def _text(fields: Fields, key: str) -> str:
-    value = fields.get(key, "")
-    return value if isinstance(value, str) else value[-1]
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -188,22 +187,6 @@ def branch_name(branch: Branch, lang: str) -> str:
     return branch.name
 
 
-def _page_number(values: Fields, count: int) -> int:
-    raw = _text(values, "page")
-    number = int(raw) - 1 if raw.isdigit() and len(raw) < 4 else 0
-    return min(max(number, 0), count - 1)
-
-
-def _hidden(values: Fields, names: list[str]) -> list[tuple[str, str]]:
-    """(name, value) pairs that carry ``names``' answers through a page that does not show them."""
-    out = []
-    for name in names:
-        value = values.get(name)
-        for v in [value] if isinstance(value, str) else value or []:
-            out.append((name, v))
-    return out
-
-
 def _render_form(
     request: Request,
     session: Session,
@@ -228,7 +211,7 @@ def _render_form(
     where = {name: page_of_field(book, name) for name in errors}
     if page is None:
         with_errors = [n for n in where.values() if n is not None]
-        page = min(with_errors) if with_errors else _page_number(values, len(book))
+        page = min(with_errors) if with_errors else page_number(values, len(book))
     # a field no page shows (e.g. a tampered language) is reported above the form
     general += [msg for name, msg in errors.items() if where[name] is None]
     errors = {name: msg for name, msg in errors.items() if where[name] == page}
@@ -265,14 +248,14 @@ def _render_form(
         intro=spec.intro.get(lang, "") if first else "",
         action=f"/s/{survey.slug}",
         csrf_token=CSRF.sign(request, nonce),
-        submission_id=submission_id or _text(values, "submission_id") or uuid.uuid4().hex,
+        submission_id=submission_id or field_text(values, "submission_id") or uuid.uuid4().hex,
         page=page,
         page_count=len(book),
         progress=fill(t["progress"], page=page + 1, pages=len(book)),
         first=first,
         last=last,
         blocks=book[page],
-        hidden=_hidden(values, carried),
+        hidden=hidden_fields(values, carried),
         branch=branch,
         branch_name=names.get(branch or ""),
         choosing=choosing,
@@ -292,21 +275,6 @@ def _render_form(
 
 
 # ---- submission ------------------------------------------------------------------------------
-def answers_from_form(spec: InstrumentSpec, values: Fields) -> dict[str, Any]:
-    """Item answers as the API takes them: "na" -> None, the checked options of a multiple
-    choice as a list, a number or option code or text as posted; unanswered items left out."""
-    out: dict[str, Any] = {}
-    for item in spec.items:
-        value = values.get(item.code)
-        if value is None:
-            continue
-        if item.type == "multiple":
-            out[item.code] = [value] if isinstance(value, str) else value
-        else:
-            out[item.code] = None if value == "na" else value
-    return out
-
-
 Problems = tuple[int, dict[str, str] | list[str]]
 
 
@@ -329,7 +297,7 @@ def _page_problems(
         for q in block.questions
         if items[q.code].is_required and q.code not in fields
     }
-    branch = _text(fields, "branch")
+    branch = field_text(fields, "branch")
     if fields.get("branch_choice") and not service.branch_ids(session, codes=[branch]):
         errors["branch"] = t["err_branch"]
     return errors
@@ -342,10 +310,10 @@ def _navigate(
     final submit, or a post without navigation from a one-page form or an old client)."""
     spec = service.survey_spec(survey)
     book = pages(spec, lang)
-    nav, switch = _text(fields, "nav"), _text(fields, "switch")
-    current = _page_number(fields, len(book))
+    nav, switch = field_text(fields, "nav"), field_text(fields, "switch")
+    current = page_number(fields, len(book))
     last = current == len(book) - 1
-    step: dict[str, Any] = {"survey": survey, "branch": _text(fields, "branch") or None}
+    step: dict[str, Any] = {"survey": survey, "branch": field_text(fields, "branch") or None}
     if switch:
         lang = switch if switch in spec.languages else lang
         fields["lang"] = lang
@@ -377,17 +345,17 @@ def _store(
     spec = service.survey_spec(survey)
     try:
         payload = ResponseCreate(
-            branch=_text(fields, "branch"),
+            branch=field_text(fields, "branch"),
             answers=answers_from_form(spec, fields),
             attributes={a.code: fields.get(a.code) for a in asked_attributes(spec)},
             lang=lang,
-            token=_text(fields, "token") or None,
+            token=field_text(fields, "token") or None,
         )
         service.submit_response(
             session,
             survey=survey,
             payload=payload,
-            idempotency_key=f"web:{_text(fields, 'submission_id')}",
+            idempotency_key=f"web:{field_text(fields, 'submission_id')}",
             client=ClientInfo(
                 ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
@@ -440,18 +408,18 @@ async def submit(request: Request, session: SessionDep, slug: str) -> Response:
     fields = form_fields(form)
     survey = _find_survey(session, slug)
     spec = service.survey_spec(survey) if survey is not None else None
-    lang = _lang(request, _text(fields, "lang") or request.query_params.get("lang"), spec)
+    lang = _lang(request, field_text(fields, "lang") or request.query_params.get("lang"), spec)
     if survey is None or not survey.is_open:
         return _message(request, lang=lang, kind="closed" if survey else "notfound", survey=survey)
     thanks_url = f"/s/{slug}/thanks?{urlencode({'lang': lang})}"
     if fields.get(HONEYPOT):
         logger.info("honeypot filled on survey %s; submission dropped", slug)
         return RedirectResponse(thanks_url, status_code=303)
-    fields["submission_id"] = _text(fields, "submission_id")[:64] or uuid.uuid4().hex
+    fields["submission_id"] = field_text(fields, "submission_id")[:64] or uuid.uuid4().hex
     moved = _navigate(request, session, survey, fields, lang)
     if moved is not None:
         return moved
-    if CSRF.valid(request, _text(fields, "csrf_token")):
+    if CSRF.valid(request, field_text(fields, "csrf_token")):
         outcome = _store(request, session, survey, fields, lang)
     else:
         outcome = 403, [ui_strings(lang, spec)["expired"]]
@@ -464,11 +432,11 @@ async def submit(request: Request, session: SessionDep, slug: str) -> Response:
         session,
         survey=survey,
         lang=lang,
-        branch=None if "branch" in errors else _text(fields, "branch") or None,
+        branch=None if "branch" in errors else field_text(fields, "branch") or None,
         values=fields,
         errors=errors,
         general_errors=problems if isinstance(problems, list) else [],
-        submission_id=_text(fields, "submission_id"),
+        submission_id=field_text(fields, "submission_id"),
         status_code=status,
     )
 
