@@ -79,6 +79,34 @@ def no_overflow(page: Any) -> None:
     assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
 
 
+def unnamed(page: Any) -> list[str]:
+    """Controls a screen reader could not name: inputs without a label, groups without a legend
+    or label, buttons without text (the honeypot, hidden from everyone, aside)."""
+    return list(
+        page.evaluate(
+            """() => {
+            const bad = [];
+            for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+              if (el.name === 'website') continue;
+              if (!el.labels || el.labels.length === 0 || !el.labels[0].innerText.trim())
+                bad.push(el.name + '=' + el.value);
+            }
+            for (const fs of document.querySelectorAll('fieldset')) {
+              const id = fs.getAttribute('aria-labelledby');
+              const named = id ? document.getElementById(id) : fs.querySelector('legend');
+              if (!named || !named.innerText.trim()) bad.push('fieldset ' + fs.id);
+            }
+            for (const b of document.querySelectorAll('button'))
+              if (!b.innerText.trim() && !b.getAttribute('aria-hidden')) bad.push('button');
+            for (const el of document.querySelectorAll('[aria-describedby]'))
+              for (const ref of el.getAttribute('aria-describedby').split(' '))
+                if (!document.getElementById(ref)) bad.push('describedby ' + ref);
+            return bad;
+        }"""
+        )
+    )
+
+
 def phone(browser: Any) -> Any:
     return browser.new_context(
         viewport={"width": 390, "height": 844},
@@ -122,10 +150,19 @@ def test_fill_and_submit(
         chosen = answer_all(page)
         page.click('label:has(input[name="customer_type"][value="business"])')
         page.click('label:has(input[name="tenure"][value="long_term"])')
+        submission = page.get_attribute('input[name="submission_id"]', "value")
         with page.expect_navigation():
             page.click("button.submit")
         assert page.url.endswith(f"/s/web/thanks?lang={lang}")
         assert thanks in page.locator("h1").inner_text()
+        # Back after submitting: the same page, the same submission id, answers as they were;
+        # submitting again shows the thanks page and stores nothing new
+        page.go_back()
+        assert page.get_attribute('input[name="submission_id"]', "value") == submission
+        assert page.is_checked(f'input[name="TAN1"][value="{chosen["TAN1"]}"]')
+        with page.expect_navigation():
+            page.click("button.submit")
+        assert page.url.endswith(f"/s/web/thanks?lang={lang}")
     finally:
         page.close()
     [(code, response)] = stored(app, lang)
@@ -184,6 +221,7 @@ def test_server_side_errors_show_beside_items(served: tuple[str, FastAPI], brows
         assert described == "e-answers.REL3"
         assert page.is_checked('input[name="TAN1"][value="6"]')
         assert page.is_checked('input[name="NQ2"][value="na"]')
+        assert unnamed(page) == []
         page.locator("#f-answers\\.TAN2").screenshot(path=str(SHOT_DIR / "form-web-390-error.png"))
         page.set_viewport_size({"width": 1366, "height": 900})
         shot(page, "form-web-en-1366-errors")
@@ -223,6 +261,7 @@ def test_paged_questionnaire_in_each_language(
         assert page.get_attribute("html", "lang") == ("zh-CN" if lang == "zh" else lang)
         assert page.locator("#progress").inner_text() == progress.format(1)
         assert page.locator(".langs .lang").all_inner_texts() == ["Deutsch", "English", "中文"]
+        assert unnamed(page) == []
         no_overflow(page)
         shot(page, f"form-visit-{lang}-p1-390", full_page=True)
         # Next with nothing chosen: the server's messages on this page, nothing else
@@ -230,6 +269,7 @@ def test_paged_questionnaire_in_each_language(
             page.click(f".actions button:has-text('{next_}')")
         assert page.locator("#progress").inner_text() == progress.format(1)
         assert page.locator("p.error").count() == 3  # SQ1, SQ2, CH1 (SQ3 allows N/A)
+        assert unnamed(page) == []
         fill_page(page, {"SQ1": 4, "SQ2": 5, "SQ3": "na", "CH1": "transit"})
         with page.expect_navigation():
             page.click(f".actions button:has-text('{next_}')")
@@ -258,6 +298,7 @@ def test_paged_questionnaire_in_each_language(
         note = "<b>Mehr</b> Parkplätze\nund Kaffee"
         fill_page(page, {"USE": ["phone", "acc"], "NOTE": note, "region": "south"})
         assert page.get_attribute("textarea[name=NOTE]", "maxlength") == "200"
+        assert unnamed(page) == []
         no_overflow(page)
         shot(page, f"form-visit-{lang}-p3-390", full_page=True)
         page.set_viewport_size({"width": 1366, "height": 900})
