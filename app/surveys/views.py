@@ -306,8 +306,9 @@ def _page_problems(
 def _navigate(
     request: Request, session: Session, survey: Survey, fields: Fields, lang: str
 ) -> HTMLResponse | None:
-    """Next, Back or another language: the page to show, nothing stored. None: store (the
-    final submit, or a post without navigation from a one-page form or an old client)."""
+    """Next, Back or another language: the page to show, nothing stored (so no CSRF check: a
+    forged post can only render a page). None: store (the final submit, or a post without
+    navigation from a one-page form or an API-like client)."""
     spec = service.survey_spec(survey)
     book = pages(spec, lang)
     nav, switch = field_text(fields, "nav"), field_text(fields, "switch")
