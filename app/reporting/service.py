@@ -1,96 +1,50 @@
 """Operators' reporting: scores per group, trends and driver importance-performance.
 
-Everything is served from the maintained aggregates (``app.reporting.aggregates``); only the
-driver importances need a model fit (``app.reporting.importance``). ``scope`` is the branch list
-of a branch-scoped key (None = every branch); such keys see their branches and the overall
-benchmark of the whole survey.
+Everything is served from the maintained aggregates through the disclosure control
+(:func:`app.reporting.disclosure.protected_cells`: protected atomic cells of one dimension);
+only the driver importances need a model fit (``app.reporting.importance``). ``scope`` is the
+branch list of a branch-scoped key (None = every branch); such keys see their branches and the
+overall benchmark of the whole survey.
+
+Tables: ``by`` is ``branch``, ``month`` or an attribute code of the survey's instrument. A filter
+(:func:`parse_filters`) keeps the respondents with some values of ONE attribute; it combines with
+``by=branch``/``month`` (the table then stands on that attribute's cells) or with ``by`` that
+same attribute, never with another attribute (that would need cross-classified cells).
 
 Comparisons: with ``by="branch"`` every branch is tested against the rest of the whole survey,
-so a branch's numbers do not depend on who asks. With ``by="customer_type"``/``"tenure"`` and a
+so a branch's numbers do not depend on who asks. With ``by`` an attribute or ``month`` and a
 branch scope or filter, the groups are formed (and tested) within the visible branches.
-
-Suppression across tables: the branch table suppresses small branches and the branches that
-protect them (:func:`app.stats.scores.suppression`). A table over a set of branches (a trend, a
-customer-type breakdown) gives that set's total; if the set holds some but not all of the
-suppressed branches, the total minus the shown branches would undo the branch table's
-suppression, so every group of such a table is suppressed (counts kept).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, get_args
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, InvalidInput, NotFound, field_error
-from app.reporting.aggregates import read_cells
-from app.reporting.importance import importance_fit
-from app.stats.drivers import IPAResult, driver_importance, ipa
-from app.stats.scores import (
-    PROTECTS_SMALL_GROUP,
-    GroupScores,
-    group_scores,
-    hide_all,
-    trend_scores,
+from app.reporting.disclosure import (
+    OTHER,
+    UNSPECIFIED,
+    Scoring,
+    branch_names,
+    protected_cells,
 )
-from app.surveys.models import GROUP_BY, Branch, Survey
+from app.reporting.importance import importance_fit
+from app.stats.disclosure import ALL
+from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
+from app.stats.scores import GroupScores, group_scores, trend_scores
+from app.surveys.models import Survey
+from app.surveys.specs import survey_spec
 
-Outcome = Literal["PV", "SAT", "LOY"]
-OUTCOMES: tuple[str, ...] = get_args(Outcome)
-UNSPECIFIED = "unspecified"
-
-
-def _spec(survey: Survey) -> Any:
-    from app.surveys.service import survey_spec
-
-    return survey_spec(survey)
-
-
-@dataclass(frozen=True)
-class _Scoring:
-    """What every score table of a survey shares: its constructs, scale and minimum group size."""
-
-    constructs: list[str]
-    scale: tuple[float, float]
-    min_group_size: int
-
-    @classmethod
-    def of(cls, survey: Survey) -> _Scoring:
-        spec = _spec(survey)
-        return cls(
-            constructs=[c.code for c in spec.constructs],
-            scale=(float(spec.scale.min), float(spec.scale.max)),
-            min_group_size=survey.min_group_size,
-        )
-
-    def table(
-        self,
-        score: Callable[..., GroupScores],
-        cells: pd.DataFrame,
-        counts: dict[str, int],
-        *,
-        by: str,
-    ) -> GroupScores:
-        """``score`` (group_scores or trend_scores) over cells keyed by their ``group`` column."""
-        return score(
-            cells,
-            by=by,
-            key="group",
-            constructs=self.constructs,
-            group_counts=counts,
-            min_group_size=self.min_group_size,
-            scale=self.scale,
-        )
-
-
-def _branch_map(session: Session) -> dict[int, str]:
-    return {id_: code for id_, code in session.execute(select(Branch.id, Branch.code))}
+FILTER_PREFIX = "attr."
+Filters = Mapping[str, Sequence[str]]
 
 
 def visible_branches(
@@ -100,7 +54,7 @@ def visible_branches(
 
     Raises Forbidden for a requested branch outside the scope, NotFound for an unknown one.
     """
-    known = set(_branch_map(session).values())
+    known = set(branch_names(session).values())
     if requested:
         unknown = sorted(set(requested) - known)
         if unknown:
@@ -116,15 +70,118 @@ def visible_branches(
 def _ids(session: Session, codes: Sequence[str] | None) -> list[int] | None:
     if codes is None:
         return None
-    by_code = {code: id_ for id_, code in _branch_map(session).items()}
+    by_code = {code: id_ for id_, code in branch_names(session).items()}
     return [by_code[c] for c in codes if c in by_code]
 
 
-def _relabel(
-    cells: pd.DataFrame, counts: dict[str, int], names: dict[str, str]
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    cells = cells.assign(group=cells["group"].map(lambda g: names.get(g, g)))
-    return cells, {names.get(g, g): n for g, n in counts.items()}
+def parse_filters(params: Mapping[str, str]) -> dict[str, list[str]]:
+    """Attribute filters from query parameters ``attr.<code>=value[,value...]``."""
+    out: dict[str, list[str]] = {}
+    for name, raw in params.items():
+        if name.startswith(FILTER_PREFIX):
+            values = [v.strip() for v in raw.split(",") if v.strip()]
+            if not values:
+                raise InvalidInput([field_error(name, msg="give at least one value")])
+            out[name[len(FILTER_PREFIX) :]] = values
+    return out
+
+
+def _check_filters(
+    survey: Survey, by: str, filters: Filters | None
+) -> tuple[str, list[str]] | None:
+    """The one (attribute, values) filter of a request, validated against the instrument."""
+    if not filters:
+        return None
+    spec = survey_spec(survey)
+    errors = []
+    for code, values in filters.items():
+        loc = FILTER_PREFIX + code
+        if code not in spec.attribute_codes:
+            known = ", ".join(spec.attribute_codes) or "none"
+            errors.append(field_error(loc, msg=f"{code!r} is not an attribute (known: {known})"))
+            continue
+        allowed = spec.attribute_values.get(code)
+        if allowed is not None:
+            bad = [v for v in values if v not in {*allowed, OTHER, UNSPECIFIED}]
+            if bad:
+                errors.append(
+                    field_error(
+                        loc,
+                        msg=f"unknown value {', '.join(bad)} (known: "
+                        f"{', '.join([*allowed, OTHER, UNSPECIFIED])})",
+                    )
+                )
+    if errors:
+        raise InvalidInput(errors)
+    if len(filters) > 1:
+        raise InvalidInput([field_error("filter", msg="filter on one attribute at a time")])
+    [(code, values)] = filters.items()
+    if by not in ("branch", "month", code):
+        raise InvalidInput(
+            [
+                field_error(
+                    FILTER_PREFIX + code,
+                    msg=f"a filter on {code} combines with by=branch, by=month or by={code}",
+                )
+            ]
+        )
+    return code, list(values)
+
+
+def _check_by(scoring: Scoring, by: str, *, allowed: Sequence[str] = ("branch", "month")) -> None:
+    if by not in (*allowed, *scoring.attributes):
+        choices = ", ".join([*allowed, *scoring.attributes])
+        raise InvalidInput([field_error("by", msg=f"must be one of {choices}")])
+
+
+def _table(
+    session: Session,
+    *,
+    survey: Survey,
+    scoring: Scoring,
+    by: str,
+    branch_ids: Sequence[int] | None,
+    months: tuple[str | None, str | None],
+    flt: tuple[str, list[str]] | None,
+    trend: bool = False,
+) -> GroupScores:
+    """One score table from the protected cells of one dimension."""
+    dim = by if by in scoring.attributes else (flt[0] if flt else ALL)
+    cells = protected_cells(
+        session, survey=survey, dim=dim, branch_ids=branch_ids, months=months, scoring=scoring
+    )
+    moments, counts = cells.moments, cells.counts
+    if flt is not None:
+        moments = moments[moments["group"].isin(flt[1])]
+        counts = counts[counts["group"].isin(flt[1])]
+    column = {"branch": "branch", "month": "month"}.get(by, "group")
+    exact = counts.groupby(column)["n"].sum()
+    published = counts[counts["published"]].groupby(column)["n"].sum()
+    frame = moments[[column, "construct", "n", "sum", "sumsq"]].rename(columns={column: "key"})
+    if frame.empty:
+        frame = pd.DataFrame(columns=["key", "construct", "n", "sum", "sumsq"])
+    for g in exact.index:  # every group with respondents is listed, shown or not
+        if g not in set(frame["key"]):
+            frame = pd.concat(
+                [
+                    frame,
+                    pd.DataFrame([{"key": g, "construct": "", "n": 0, "sum": 0.0, "sumsq": 0.0}]),
+                ],
+                ignore_index=True,
+            )
+    score = trend_scores if trend else group_scores
+    return score(
+        frame,
+        by=by,
+        key="key",
+        constructs=list(scoring.constructs),
+        group_counts={str(k): int(v) for k, v in exact.items()},
+        published={str(k): int(v) for k, v in published.items()},
+        min_group_size=scoring.min_group_size,
+        scales=scoring.scales,
+        nps=scoring.nps,
+        gaps=scoring.gaps,
+    )
 
 
 def get_scores(
@@ -135,42 +192,21 @@ def get_scores(
     scope: Sequence[str] | None = None,
     branches: Sequence[str] | None = None,
     months: tuple[str | None, str | None] = (None, None),
+    filters: Filters | None = None,
 ) -> GroupScores:
-    """Index, CI and Holm-corrected Welch test vs the rest, per group; suppression applied."""
-    if by not in GROUP_BY:
-        raise InvalidInput([field_error("by", msg=f"must be one of {', '.join(GROUP_BY)}")])
-    scoring = _Scoring.of(survey)
+    """Index, CI and Holm-corrected Welch test vs the rest, per group, on protected cells."""
+    scoring = Scoring.of(survey)
+    _check_by(scoring, by)
+    flt = _check_filters(survey, by, filters)
     visible = visible_branches(session, scope=scope, requested=branches)
-    names = {str(k): v for k, v in _branch_map(session).items()}
-    all_cells, all_counts = _relabel(
-        *read_cells(session, survey=survey, by="branch", months=months), names
-    )
-    everything = scoring.table(group_scores, all_cells, all_counts, by="branch")
+    kw: dict[str, Any] = {"survey": survey, "scoring": scoring, "months": months, "flt": flt}
+    everything = _table(session, by=by, branch_ids=None, **kw)
     if by == "branch":
         return everything if visible is None else everything.only(visible)
-    undoes = _undoes_suppression(everything, visible)
-    cells, counts = read_cells(
-        session, survey=survey, by=by, branch_ids=_ids(session, visible), months=months
-    )
-    cells, counts = _relabel(cells, counts, {"": UNSPECIFIED})
-    res = scoring.table(group_scores, cells, counts, by=by)
-    if undoes:
-        res = hide_all(res, PROTECTS_SMALL_GROUP)
-    return replace(res, overall=everything.overall)
-
-
-def _undoes_suppression(branches: GroupScores, visible: Sequence[str] | None) -> bool:
-    """Whether a table over ``visible`` (None = all) reveals the total of a part of the
-    suppressed branches (their pooled total, over all of them, is public anyway)."""
     if visible is None:
-        return False
-    hidden = {g.group for g in branches.groups if g.suppressed}
-    seen = hidden & set(visible)
-    return bool(seen) and seen != hidden
-
-
-def _branch_scores(session: Session, *, survey: Survey) -> GroupScores:
-    return get_scores(session, survey=survey, by="branch")
+        return everything
+    mine = _table(session, by=by, branch_ids=_ids(session, visible), **kw)
+    return replace(mine, overall=everything.overall)
 
 
 def get_trends(
@@ -180,43 +216,60 @@ def get_trends(
     by: str = "month",
     scope: Sequence[str] | None = None,
     branches: Sequence[str] | None = None,
+    filters: Filters | None = None,
 ) -> GroupScores:
     """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument."""
-    scoring = _Scoring.of(survey)
+    scoring = Scoring.of(survey)
+    if by not in ("month", "survey"):
+        raise InvalidInput([field_error("by", msg="must be month or survey")])
+    flt = _check_filters(survey, "month", filters)
     visible = visible_branches(session, scope=scope, requested=branches)
     ids = _ids(session, visible)
-    surveys = [survey]
     if by == "month":
-        cells, counts = read_cells(session, survey=survey, by="month", branch_ids=ids)
-    elif by == "survey":
-        parts, counts = [], {}
-        siblings = surveys = list(
-            session.scalars(
-                select(Survey)
-                .where(Survey.instrument_id == survey.instrument_id)
-                .order_by(Survey.created_at, Survey.id)
-            )
+        return _table(
+            session,
+            survey=survey,
+            scoring=scoring,
+            by="month",
+            branch_ids=ids,
+            months=(None, None),
+            flt=flt,
+            trend=True,
         )
-        for i, other in enumerate(siblings):
-            c, n = read_cells(session, survey=other, by="branch", branch_ids=ids)
-            label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
-            parts.append(c.assign(group=label))
-            counts[label] = sum(n.values())
-        cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    else:
-        raise InvalidInput([field_error("by", msg="must be month or survey")])
-    if cells.empty:
-        cells = pd.DataFrame(columns=["group", "construct", "n", "sum", "sumsq"])
-    res = scoring.table(trend_scores, cells, counts, by=by)
-    if visible is not None and any(
-        _undoes_suppression(_branch_scores(session, survey=s), visible) for s in surveys
-    ):
-        res = hide_all(res, PROTECTS_SMALL_GROUP)
-    if by == "survey":
-        res = replace(
-            res, groups=tuple(replace(g, group=g.group.split(":", 1)[1]) for g in res.groups)
+    if flt is not None:
+        raise InvalidInput([field_error("by", msg="attribute filters need by=month")])
+    siblings = list(
+        session.scalars(
+            select(Survey)
+            .where(Survey.instrument_id == survey.instrument_id)
+            .order_by(Survey.created_at, Survey.id)
         )
-    return res
+    )
+    parts, counts, published = [], {}, {}
+    for i, other in enumerate(siblings):
+        cells = protected_cells(session, survey=other, branch_ids=ids, scoring=scoring)
+        label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
+        parts.append(cells.moments.assign(key=label))
+        counts[label] = int(cells.counts["n"].sum())
+        published[label] = int(cells.counts.loc[cells.counts["published"], "n"].sum())
+    cells_frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if cells_frame.empty:
+        cells_frame = pd.DataFrame(columns=["key", "construct", "n", "sum", "sumsq"])
+    res = trend_scores(
+        cells_frame,
+        by="survey",
+        key="key",
+        constructs=list(scoring.constructs),
+        group_counts=counts,
+        published=published,
+        min_group_size=scoring.min_group_size,
+        scales=scoring.scales,
+        nps=scoring.nps,
+        gaps=scoring.gaps,
+    )
+    return replace(
+        res, groups=tuple(replace(g, group=g.group.split(":", 1)[1]) for g in res.groups)
+    )
 
 
 @dataclass(frozen=True)
@@ -255,29 +308,42 @@ def get_drivers(
     session: Session,
     *,
     survey: Survey,
-    outcome: str = "PV",
+    outcome: str | None = None,
     branch: str | None = None,
     scope: Sequence[str] | None = None,
+    filters: Filters | None = None,
 ) -> DriversReport:
-    """Importance (pooled SEM) x performance (group index) and the IPA quadrants."""
-    if outcome not in OUTCOMES:
-        raise InvalidInput([field_error("outcome", msg=f"must be one of {', '.join(OUTCOMES)}")])
-    spec = _spec(survey)
+    """Importance (pooled SEM) x performance (group index) and the IPA quadrants.
+
+    ``outcome`` defaults to the instrument's (``spec.default_outcome``).
+    """
+    spec = survey_spec(survey)
+    outcome = outcome or spec.default_outcome
+    if outcome not in spec.construct_codes:
+        choices = ", ".join(spec.construct_codes)
+        raise InvalidInput([field_error("outcome", msg=f"must be a construct: {choices}")])
     scores = get_scores(
-        session, survey=survey, by="branch", scope=scope, branches=[branch] if branch else None
+        session,
+        survey=survey,
+        by="branch",
+        scope=scope,
+        branches=[branch] if branch else None,
+        filters=filters,
     )
-    totals = _totals(session, survey=survey)
     n_all = scores.overall.n
     fit = importance_fit(
         session,
         survey=survey,
         model=spec.default_model,
         content_hash=survey.instrument.content_hash,
-        item_codes=spec.item_codes,
-        totals=totals,
+        item_codes=spec.numeric_codes,
+        totals=_totals(session, survey=survey),
         n_responses=n_all,
     )
-    importance = driver_importance(list(fit.estimates), outcome=outcome)
+    try:
+        importance = driver_importance(list(fit.estimates), outcome=outcome)
+    except DriverError as exc:
+        raise InvalidInput([field_error("outcome", msg=str(exc))]) from None
 
     def perf(group_constructs: Any) -> dict[str, float | None]:
         return {d: (c.index if (c := group_constructs.get(d)) else None) for d in importance}
@@ -286,7 +352,7 @@ def get_drivers(
     for g in scores.groups:
         res = ipa(importance, perf(g.constructs) if not g.suppressed else {}, outcome=outcome)
         by_branch.append((g.group, g.n, g.suppressed, tuple(res.concentrate)))
-    target = scores.groups[0] if branch else scores.overall
+    target = scores.groups[0] if branch and scores.groups else scores.overall
     result = ipa(
         importance, perf(target.constructs) if not target.suppressed else {}, outcome=outcome
     )
@@ -296,14 +362,17 @@ def get_drivers(
         n=target.n,
         suppressed=target.suppressed,
         ipa=result,
-        method=_method(outcome, fit, n_all, branch, target.n, survey.min_group_size, target.reason),
+        method=_method(outcome, fit, n_all, branch, target.n, survey.min_group_size, target),
         by_branch=tuple(by_branch) if not branch else (),
         fit={"nobs": fit.nobs, "converged": fit.converged, "data_fingerprint": fit.fingerprint},
     )
 
 
 def _totals(session: Session, *, survey: Survey) -> pd.DataFrame:
-    cells, _ = read_cells(session, survey=survey, by="branch")
+    """Raw totals per construct: only the fingerprint of the importance fit (never shown)."""
+    from app.reporting.aggregates import read_cells
+
+    cells = read_cells(session, survey=survey, dims=[ALL])
     return cells.groupby("construct", as_index=False)[["n", "sum", "sumsq"]].sum()
 
 
@@ -314,23 +383,17 @@ def _method(
     branch: str | None,
     n_branch: int,
     min_size: int,
-    suppressed: str | None,
+    target: Any,
 ) -> str:
-    how = (
-        "its standardized path (std.all)"
-        if outcome == "PV"
-        else (
-            "its standardized total effect (std.all) through PV: the sum over every path of the "
-            "products of standardized paths"
-        )
-    )
     sample = (
         f"a seeded random sample of {fit.nobs} of the {fit.n_responses} responses"
         if fit.sampled
         else f"all {fit.nobs} responses"
     )
     text = (
-        f"Importance of each driver for {outcome} is {how} in the instrument's default model, "
+        f"Importance of each driver for {outcome} is its standardized total effect (std.all) "
+        "in the instrument's default model: the sum over every path from the driver to "
+        f"{outcome} of the products of standardized paths (the path itself when it is direct), "
         f"fitted by maximum likelihood with FIML for missing answers on {sample} of the survey"
     )
     if fit.n_responses != n_all:
@@ -342,13 +405,11 @@ def _method(
             f"{n_branch} responses are too few for its own fit of a model with "
             f"{len(fit.estimates)} loadings and paths, and pooling keeps branches comparable"
         )
-        if suppressed == PROTECTS_SMALL_GROUP:
+        if target.suppressed:
             text += (
-                "; its performance is suppressed to protect a branch with fewer than "
-                f"{min_size} responses (the benchmark would otherwise give that one away)"
+                f"; its performance is suppressed: fewer than {min_size} of its responses are "
+                "in publishable cells (months with fewer responses are left out)"
             )
-        elif suppressed:
-            text += f"; its performance is suppressed because n < {min_size}"
     else:
         text += " over all responses (the benchmark)"
     return text + "."
@@ -406,4 +467,4 @@ def _f(x: float | None) -> str:
 
 
 def branch_codes(session: Session) -> list[str]:
-    return sorted(_branch_map(session).values())
+    return sorted(branch_names(session).values())
