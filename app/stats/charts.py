@@ -78,6 +78,8 @@ def significance_mark(p: float | None, diff: float | None, alpha: float = 0.05) 
 
 
 def _hidden_note(g: GroupScore, min_group_size: int) -> str:
+    if g.n >= min_group_size:  # enough respondents, too few in cells that may be published
+        return f"n = {g.n}: fewer than {min_group_size} in publishable cells"
     return f"n = {g.n}: below the minimum group size {min_group_size}"
 
 
