@@ -65,7 +65,7 @@ def layout(survey: Survey) -> Layout:
     found = _LAYOUTS.get(key)
     if found is None:
         spec = survey_spec(survey)
-        where = {code: i for i, code in enumerate(spec.item_codes)}
+        where = {code: i for i, code in enumerate(spec.answer_codes)}
         found = Layout(
             means=tuple(
                 (c, tuple(where[i] for i in items if i in where))
@@ -94,11 +94,9 @@ def _month(values: Iterable[Any]) -> list[str]:
 
 
 def _attribute_values(row: dict[str, Any], codes: Sequence[str]) -> tuple[str, ...]:
-    """The row's value of each attribute (``""`` when missing), from ``attributes`` (a dict) or,
-    for rows of the former storage, from columns named like the attributes."""
-    attrs = row.get("attributes")
-    source = attrs if isinstance(attrs, dict) else row
-    return tuple("" if (v := source.get(c)) is None else str(v) for c in codes)
+    """The row's value of each attribute (``""`` when missing) from its ``attributes`` dict."""
+    attrs = row.get("attributes") or {}
+    return tuple("" if (v := attrs.get(c)) is None else str(v) for c in codes)
 
 
 def _groups(rows: Sequence[dict[str, Any]], codes: Sequence[str]) -> list[Group]:
@@ -308,15 +306,6 @@ def _upsert(session: Session, *, survey_id: int, cells: Moments) -> None:
     session.flush()
 
 
-def _response_columns() -> list[Any]:
-    """The columns a rebuild reads: attributes as a JSON dict, or (former storage) one column
-    per built-in attribute."""
-    names = ("attributes",) if hasattr(Response, "attributes") else ("customer_type", "tenure")
-    return [Response.branch_id, Response.submitted_at, Response.answers] + [
-        getattr(Response, n) for n in names
-    ]
-
-
 def rebuild(
     session: Session,
     *,
@@ -328,7 +317,7 @@ def rebuild(
     ensure_key(session, survey=survey)
     shape = layout(survey)
     query = (
-        select(*_response_columns())
+        select(Response.branch_id, Response.submitted_at, Response.answers, Response.attributes)
         .where(Response.survey_id == survey.id)
         .execution_options(yield_per=REBUILD_CHUNK)
     )

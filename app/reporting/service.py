@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, InvalidInput, NotFound, field_error
+from app.reporting.aggregates import read_cells
 from app.reporting.disclosure import (
     OTHER,
     UNSPECIFIED,
@@ -370,8 +371,6 @@ def get_drivers(
 
 def _totals(session: Session, *, survey: Survey) -> pd.DataFrame:
     """Raw totals per construct: only the fingerprint of the importance fit (never shown)."""
-    from app.reporting.aggregates import read_cells
-
     cells = read_cells(session, survey=survey, dims=[ALL])
     return cells.groupby("construct", as_index=False)[["n", "sum", "sumsq"]].sum()
 

@@ -12,7 +12,7 @@ The downgrade restores the old tables empty: the cross-classified cells cannot b
 from one-dimensional ones; run ``pvm aggregates rebuild`` after it.
 
 Revision ID: 0330_score_cells
-Revises: 0200_fit_jobs
+Revises: 0300_response_attributes (the lead re-chains)
 Create Date: 2026-11-30
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0330_score_cells"
-down_revision: str | Sequence[str] | None = "0200_fit_jobs"
+down_revision: str | Sequence[str] | None = "0300_response_attributes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from app.reporting.models import DisclosureKey
 from app.surveys import service as surveys
@@ -111,7 +111,11 @@ def table(moments: pd.DataFrame, column: str, constructs: Sequence[str]) -> dict
     groups = sorted({str(g) for g in sums.index.get_level_values(0)})
     out: dict[str, Any] = {g: {} for g in groups}
     for c in constructs:
-        tot = sums.xs(c, level="construct").sum() if c in set(sums.index.get_level_values(1)) else None
+        tot = (
+            sums.xs(c, level="construct").sum()
+            if c in set(sums.index.get_level_values(1))
+            else None
+        )
         ps, shown = [], []
         for g in groups:
             if (g, c) not in sums.index:
@@ -124,7 +128,9 @@ def table(moments: pd.DataFrame, column: str, constructs: Sequence[str]) -> dict
             e = {"n": int(n), "index": mean * 100, "ci": [lo_ * 100, hi_ * 100]}
             if rest["n"] >= 2:
                 m2, sd2 = stats_of(float(rest["n"]), rest["sy"], rest["ssy"])
-                t = sps.ttest_ind_from_stats(mean, sd, n, m2, sd2, float(rest["n"]), equal_var=False)
+                t = sps.ttest_ind_from_stats(
+                    mean, sd, n, m2, sd2, float(rest["n"]), equal_var=False
+                )
                 e["diff"] = (mean - m2) * 100
                 e["p_unadjusted"] = float(t.pvalue)
                 ps.append(float(t.pvalue))
@@ -135,21 +141,19 @@ def table(moments: pd.DataFrame, column: str, constructs: Sequence[str]) -> dict
     return out
 
 
-def people_frame(session: Any, survey_id: int, constructs: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+def people_frame(
+    session: Any, survey_id: int, constructs: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
     """Respondents of a survey straight from ``responses`` (not from the aggregates)."""
     survey = session.get(Survey, survey_id)
-    codes = surveys.survey_spec(survey).item_codes
+    codes = surveys.survey_spec(survey).answer_codes
     rows = session.scalars(select(Response).where(Response.survey_id == survey_id)).all()
     recs = []
     for r in rows:
         t = pd.Timestamp(r.submitted_at)
         t = t.tz_convert("UTC") if t.tzinfo is not None else t
         rec: dict[str, Any] = {"branch_id": r.branch_id, "month": f"{t.year:04d}-{t.month:02d}"}
-        attrs = getattr(r, "attributes", None)
-        if isinstance(attrs, dict):
-            rec.update(attrs)
-        else:
-            rec.update({"customer_type": r.customer_type, "tenure": r.tenure})
+        rec.update(r.attributes or {})
         answers = dict(zip(codes, r.answers, strict=True))
         for c, items in constructs.items():
             vals = [answers[i] for i in items if answers.get(i) is not None]
@@ -160,10 +164,6 @@ def people_frame(session: Any, survey_id: int, constructs: Mapping[str, Sequence
 
 def branch_codes(session: Any) -> dict[int, str]:
     return {b.id: b.code for b in session.scalars(select(Branch))}
-
-
-def has_attributes_column() -> bool:
-    return "attributes" in {c.key for c in inspect(Response).columns}
 
 
 def insert_rows(session: Any, *, slug: str, records: Sequence[Mapping[str, Any]]) -> None:
@@ -179,13 +179,10 @@ def insert_rows(session: Any, *, slug: str, records: Sequence[Mapping[str, Any]]
         row: dict[str, Any] = {
             "branch_id": ids[rec["branch"]],
             "submitted_at": rec["submitted_at"],
-            "answers": [rec["answers"].get(c) for c in spec.item_codes],
+            "answers": [rec["answers"].get(c) for c in spec.answer_codes],
             "channel": "api",
+            "attributes": attrs,
         }
-        if has_attributes_column():
-            row["attributes"] = attrs
-        else:
-            row.update({a: attrs.get(a) for a in spec.attribute_codes})
         rows.append(row)
     surveys.insert_responses(session, survey=survey, rows=rows)
     session.commit()

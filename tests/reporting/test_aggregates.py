@@ -28,9 +28,7 @@ DIMS = ("all", "customer_type", "tenure")
 
 def snapshot(session, survey_id):
     rows = session.execute(select(ScoreCell).where(ScoreCell.survey_id == survey_id)).scalars()
-    return {
-        (r.dim, r.branch_id, r.month, r.key, r.construct): (r.n, r.sum, r.sumsq) for r in rows
-    }
+    return {(r.dim, r.branch_id, r.month, r.key, r.construct): (r.n, r.sum, r.sumsq) for r in rows}
 
 
 def test_maintained_equals_rebuilt(session, telecom_survey):
@@ -83,17 +81,13 @@ def synthetic_rows(n, ids, *, seed=3):
             "channel": "import",
             "answers": answers,
         }
-        if ref.has_attributes_column():
-            row["attributes"] = {k: v for k, v in attrs.items() if v is not None}
-        else:
-            row.update(attrs)
+        row["attributes"] = {k: v for k, v in attrs.items() if v is not None}
         rows.append(row)
     return rows
 
 
 def attribute(row, code):
-    attrs = row.get("attributes")
-    return (attrs if isinstance(attrs, dict) else row).get(code) or ""
+    return row["attributes"].get(code) or ""
 
 
 def test_single_submissions_equal_a_rebuild(client, factory, survey, session, operator_headers):
