@@ -115,13 +115,9 @@ def protect(
         .sum()
         .astype({"n": np.int64})
     )
-    counts["published"] = [
-        (b, m) in published_bm for b, m in zip(counts["branch"], counts["month"], strict=True)
-    ]
+    counts["published"] = _in(counts, published_bm)
     moments = cells.loc[~is_count]
-    moments = moments[
-        [(b, m) in published_bm for b, m in zip(moments["branch"], moments["month"], strict=True)]
-    ]
+    moments = moments.loc[_in(moments, published_bm)]
     moments = moments[moments["construct"].isin(list(scales))]
     groups = [
         group_of.get(t, str(t[3])) for t in moments[list(KEYS)].itertuples(index=False, name=None)
@@ -136,6 +132,13 @@ def protect(
     moments = moments[moments["n"] >= k].reset_index(drop=True)
     moments["n"] = moments["n"].astype(np.int64)
     return ProtectedCells(_rounded(moments, scales, key), counts.reset_index(drop=True))
+
+
+def _in(frame: pd.DataFrame, pairs: set[tuple[object, object]]) -> np.ndarray:
+    """Boolean mask of the rows whose (branch, month) is in ``pairs`` (an array even when
+    empty: an empty list would select columns)."""
+    found = ((b, m) in pairs for b, m in zip(frame["branch"], frame["month"], strict=True))
+    return np.fromiter(found, dtype=bool, count=len(frame))
 
 
 def _rounded(
