@@ -5,10 +5,10 @@ for responses) with the rows it inserts; ``rebuild`` recomputes everything from 
 (``pvm aggregates rebuild``). ``read_cells`` reads the raw atomic cells the operators' pages
 protect (``app.reporting.disclosure``). Months are calendar months of ``submitted_at`` in UTC.
 
-A response adds to one cell per dimension: ``("all", "")`` and ``(code, value)`` for every
-attribute the instrument declares (``""`` when the respondent has none). Scored "constructs" are
-the instrument's constructs (mean of the answered items) and its nps items (keyed by item code:
-100 for 9-10, 0 for 7-8, -100 for 0-6).
+A response adds to one cell per dimension: ``("*", "")`` (the whole branch-month) and
+``(code, value)`` for every attribute the instrument declares (``""`` when the respondent has
+none). Scored "constructs" are the instrument's constructs (mean of the answered items) and its
+nps items (keyed by item code: 100 for 9-10, 0 for 7-8, -100 for 0-6).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.reporting.models import COUNT_CONSTRUCT, DisclosureKey, ScoreCell
+from app.stats.disclosure import ALL
 from app.surveys.models import Response, Survey
 from app.surveys.specs import survey_spec
 
 logger = logging.getLogger(__name__)
 
-ALL = "all"
 REBUILD_CHUNK = 50_000
 # Below this many rows plain Python beats numpy's per-call overhead (a submission is one row).
 SMALL_BATCH = 32

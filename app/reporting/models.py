@@ -3,10 +3,10 @@
 One row per survey x branch x month x dimension x value x construct holds ``n``, ``sum`` and
 ``sumsq`` of the respondents' construct scores (and of the -100/0/100 scores of each nps item,
 keyed by the item code), so every index, CI and test of the operators' pages is computed from a
-few thousand rows. ``dim`` is ``all`` (``key`` ``''``) or an attribute code of the instrument
-(``key`` its value, ``''`` when missing); the pseudo-construct ``*`` counts respondents (its
-``sum``/``sumsq`` stay 0). These are the raw cells; every published number goes through
-:func:`app.reporting.disclosure.protected_cells` first.
+few thousand rows. ``dim`` is ``*`` (the whole branch-month, ``key`` ``''``) or an attribute
+code of the instrument (``key`` its value, ``''`` when missing); the pseudo-construct ``*``
+counts respondents (its ``sum``/``sumsq`` stay 0). These are the raw cells; every published
+number goes through :func:`app.reporting.disclosure.protected_cells` first.
 
 ``DisclosureKey`` holds a random key per survey for the secret rounding offsets of the
 disclosure control. It lives in the database, not in the settings, so that rotating the

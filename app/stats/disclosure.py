@@ -1,7 +1,8 @@
 """Disclosure control of aggregate score tables: protected atomic cells (pure).
 
 Every published score table is a sum over *atomic cells* ``(branch, month, dim, value)`` of ONE
-dimension ``dim`` (``"all"``, whose single value is ``""``, or an attribute code). This module
+dimension ``dim`` (:data:`ALL`, the whole branch-month, whose single value is ``""``, or an
+attribute code). This module
 turns the raw cells into protected ones, and nothing is computed from the raw cells afterwards:
 
 1. A ``(branch, month)`` with fewer than ``k`` respondents is left out of every dimension.
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 COUNT = "*"  # pseudo-construct whose ``n`` counts the respondents of a cell
-ALL = "all"  # the dimension without a breakdown; its one value is ""
+ALL = "*"  # the dimension without a breakdown (no attribute code can be "*"); its value is ""
 POOLED = "other"
 STEP = 0.5
 KEYS = ("branch", "month", "dim", "value")

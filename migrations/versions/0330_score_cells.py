@@ -1,9 +1,10 @@
 """Score aggregates keyed by any dimension (issues 10 and 11): ``score_cells`` replaces
 ``score_aggregates`` (fixed customer_type/tenure columns) and ``score_rollups``.
 
-One row per survey x dimension x branch x month x value x construct; ``dim`` is ``all`` or an
-attribute code. The upgrade fills it from the old aggregates (``all``, ``customer_type`` and
-``tenure`` cells per month; a missing value stays ``''``), so no rebuild is needed;
+One row per survey x dimension x branch x month x value x construct; ``dim`` is ``*`` (the whole
+branch-month) or an attribute code. The upgrade fills it from the old aggregates (``*``,
+``customer_type`` and ``tenure`` cells per month; a missing value stays ``''``), so no rebuild is
+needed;
 ``pvm aggregates rebuild`` recomputes it from the responses at any time. ``disclosure_keys``
 holds each survey's random key of the rounding offsets (app/security/README.md, "Disclosure
 control"); the upgrade gives every existing survey one.
@@ -65,12 +66,14 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
-    for dim, column in (("all", "''"), ("customer_type", "customer_type"), ("tenure", "tenure")):
+    for dim, column in (("*", None), ("customer_type", "customer_type"), ("tenure", "tenure")):
+        key = column or "''"
+        group = f"{column}, " if column else ""  # PostgreSQL refuses a constant in GROUP BY
         op.execute(
             "INSERT INTO score_cells (survey_id, dim, branch_id, month, key, construct, n, sum, "
-            f"sumsq) SELECT survey_id, '{dim}', branch_id, month, {column}, construct, SUM(n), "
-            "SUM(sum), SUM(sumsq) FROM score_aggregates "
-            f"GROUP BY survey_id, branch_id, month, {column}, construct"
+            f"sumsq) SELECT survey_id, '{dim}', branch_id, month, {key}, construct, "
+            "SUM(n), SUM(sum), SUM(sumsq) FROM score_aggregates "
+            f"GROUP BY survey_id, branch_id, month, {group}construct"
         )
     conn = op.get_bind()
     ids = [row[0] for row in conn.execute(sa.text("SELECT id FROM surveys"))]

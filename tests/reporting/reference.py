@@ -80,7 +80,7 @@ def protected(
                     continue
                 lo, hi = scales[c]
                 y = (x - lo) / (hi - lo)
-                ident = [b, m, dim, g, c, len(x)]
+                ident = [b, m, "*" if dim == "all" else dim, g, c, len(x)]  # "*": stored name
                 sy = rounded(float(y.sum()), offset(key, [*ident, "sum"]))
                 ssy = rounded(float((y * y).sum()), offset(key, [*ident, "sumsq"]))
                 moments.append({"branch_id": b, "month": m, "group": g, "construct": c,

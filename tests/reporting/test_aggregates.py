@@ -23,7 +23,7 @@ from app.surveys import service
 from tests.conftest import BRANCHES, TELECOM_CSV
 from tests.reporting import reference as ref
 
-DIMS = ("all", "customer_type", "tenure")
+DIMS = ("*", "customer_type", "tenure")  # "*": the whole branch-month
 
 
 def snapshot(session, survey_id):
@@ -111,7 +111,7 @@ def test_single_submissions_equal_a_rebuild(client, factory, survey, session, op
         session.commit()
     session.expire_all()
     before = snapshot(session, survey.id)
-    assert sum(v[0] for k, v in before.items() if k[0] == "all" and k[4] == COUNT_CONSTRUCT) == 144
+    assert sum(v[0] for k, v in before.items() if k[0] == "*" and k[4] == COUNT_CONSTRUCT) == 144
     assert len({k[2] for k in before}) >= 5  # four months of rows plus this month's submissions
     scores = client.get("/api/v1/surveys/telecom/scores", headers=operator_headers).json()
     trends = client.get("/api/v1/surveys/telecom/trends", headers=operator_headers).json()
@@ -143,7 +143,7 @@ def test_moment_paths_match_the_pandas_definition(survey, session):
         {
             "branch_id": [r["branch_id"] for r in rows],
             "month": [f"{r['submitted_at']:%Y-%m}" for r in rows],
-            "all": "",
+            "*": "",
             **{a: [attribute(r, a) for r in rows] for a in ("customer_type", "tenure")},
         }
     )
@@ -151,15 +151,12 @@ def test_moment_paths_match_the_pandas_definition(survey, session):
     want = {}
     for dim in DIMS:
         by = ["branch_id", "month", dim]
-        for c in sufficient_stats(scores, keys, by=by).itertuples(index=False):
-            want[(dim, int(c.branch_id), c.month, getattr(c, dim), c.construct)] = (
-                c.n,
-                c.sum,
-                c.sumsq,
-            )
+        for c in sufficient_stats(scores, keys, by=by).itertuples(index=False, name=None):
+            branch_id, month, value, construct, n, s, ss = c
+            want[(dim, int(branch_id), month, value, construct)] = (n, s, ss)
         for key, n in keys.groupby(by).size().items():
             want[(dim, int(key[0]), key[1], key[2], COUNT_CONSTRUCT)] = (n, 0.0, 0.0)
-    assert any(k[4] == "NQ" for k in want) and any(k[0] != "all" and k[3] == "" for k in want)
+    assert any(k[4] == "NQ" for k in want) and any(k[0] != "*" and k[3] == "" for k in want)
 
     one_by_one: dict = {}
     for row in rows:  # the per-submission path

@@ -151,7 +151,7 @@ def test_submissions_update_the_aggregates_in_the_same_transaction(
         key = ref.survey_key(db, survey.id)
         branch_id = next(i for i, c in ref.branch_codes(db).items() if c == "BR03")
     month = pd.Timestamp.now(tz="UTC").strftime("%Y-%m")
-    off = ref.offset(key, [branch_id, month, "all", "", "REL", 5, "sum"])
+    off = ref.offset(key, [branch_id, month, "*", "", "REL", 5, "sum"])
     protected_sum = ref.rounded(float(y.sum()), off)
     assert abs(protected_sum - y.sum()) <= 0.25
     got = br03["constructs"]["REL"]["index"]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from app.stats.disclosure import (
+    ALL,
     CELL_COLUMNS,
     COUNT,
     POOLED,
@@ -72,10 +73,10 @@ def _cells(rows: list[tuple]) -> pd.DataFrame:
 def _person_cells(branch, month, people):
     """Raw cells of dims all and t from (value of t, score or None) per person."""
     rows = []
-    for dim in ("all", "t"):
+    for dim in (ALL, "t"):
         groups: dict[str, list] = {}
         for v, x in people:
-            groups.setdefault("" if dim == "all" else v, []).append(x)
+            groups.setdefault("" if dim == ALL else v, []).append(x)
         for g, xs in groups.items():
             rows.append((branch, month, dim, g, COUNT, len(xs), 0.0, 0.0))
             xs = [x for x in xs if x is not None]
@@ -102,14 +103,14 @@ def test_protect_leaves_out_small_branch_months_pools_and_rounds():
     res = protect(cells, k=5, scales={"C": (1.0, 7.0)}, key=KEY)
     counts = res.counts.set_index(["branch", "dim", "group"])
     # (2, M) stays counted but unpublished, in every dimension
-    assert counts.loc[(2, "all", ""), "n"] == 3 and not counts.loc[(2, "all", ""), "published"]
+    assert counts.loc[(2, ALL, ""), "n"] == 3 and not counts.loc[(2, ALL, ""), "published"]
     assert not counts.loc[(2, "t", POOLED), "published"]
     # (1, M): b (2) and c (4) are below 5 -> pooled together (6), a stands alone
     assert counts.loc[(1, "t", POOLED), "n"] == 6 and counts.loc[(1, "t", "a"), "n"] == 6
     moments = res.moments.set_index(["branch", "dim", "group"])
     assert 2 not in set(res.moments["branch"])
     for where, xs in (
-        ((1, "all", ""), [x for _, x in people_1]),
+        ((1, ALL, ""), [x for _, x in people_1]),
         ((1, "t", "a"), [7.0] * 6),
         ((1, "t", POOLED), [2.0] * 2 + [4.0] * 4),
     ):
@@ -129,7 +130,7 @@ def test_protect_removes_a_construct_answered_by_fewer_than_k_in_a_cell():
     people = [("a", 5.0)] + [("a", None)] * 9  # one of ten answered C
     res = protect(_cells(_person_cells(1, "M", people)), k=5, scales={"C": (1.0, 7.0)}, key=KEY)
     assert res.moments.empty
-    assert res.counts.loc[res.counts["dim"] == "all", "n"].tolist() == [10]
+    assert res.counts.loc[res.counts["dim"] == ALL, "n"].tolist() == [10]
 
 
 def test_protect_of_nothing_is_empty():
@@ -145,7 +146,7 @@ def test_nps_scores_round_off_the_plain_grid():
     res = protect(
         _cells(_person_cells(1, "M", people)), k=5, scales={"C": (-100.0, 100.0)}, key=KEY
     )
-    row = res.moments[res.moments["dim"] == "all"].iloc[0]
+    row = res.moments[res.moments["dim"] == ALL].iloc[0]
     exact = sum(x for _, x in people)
     assert row["sum"] != pytest.approx(exact, abs=1e-6)
     assert abs(row["sum"] - exact) <= 200 * 0.25 + 1e-9
