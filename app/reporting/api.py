@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
 from app.reporting import service
+from app.reporting.tables import parse_filters
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
 
@@ -59,7 +60,7 @@ def scores(
         scope=principal.branches,
         branches=split_codes(branch),
         months=(month_from, month_to),
-        filters=service.parse_filters(request.query_params),
+        filters=parse_filters(request.query_params),
     )
     if format == "csv":
         return download(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
@@ -84,7 +85,7 @@ def drivers(
         outcome=outcome,
         branch=branch,
         scope=principal.branches,
-        filters=service.parse_filters(request.query_params),
+        filters=parse_filters(request.query_params),
     )
     return report.to_dict()
 
@@ -107,7 +108,7 @@ def trends(
         by=by,
         scope=principal.branches,
         branches=split_codes(branch),
-        filters=service.parse_filters(request.query_params),
+        filters=parse_filters(request.query_params),
     )
     if format == "csv":
         return download(service.scores_csv(result), f"{survey.slug}-trends-by-{by}.csv")

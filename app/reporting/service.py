@@ -6,10 +6,7 @@ only the driver importances need a model fit (``app.reporting.importance``). ``s
 branch list of a branch-scoped key (None = every branch); such keys see their branches and the
 overall benchmark of the whole survey.
 
-Tables: ``by`` is ``branch``, ``month`` or an attribute code of the survey's instrument. A filter
-(:func:`parse_filters`) keeps the respondents with some values of ONE attribute; it combines with
-``by=branch``/``month`` (the table then stands on that attribute's cells) or with ``by`` that
-same attribute, never with another attribute (that would need cross-classified cells).
+Tables: ``by`` and attribute filters follow :mod:`app.reporting.tables`.
 
 Comparisons: with ``by="branch"`` every branch is tested against the rest of the whole survey,
 so a branch's numbers do not depend on who asks. With ``by`` an attribute or ``month`` and a
@@ -20,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,22 +27,14 @@ from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.reporting.aggregates import read_cells
-from app.reporting.disclosure import (
-    OTHER,
-    UNSPECIFIED,
-    Scoring,
-    branch_names,
-    protected_cells,
-)
+from app.reporting.disclosure import Scoring, branch_names, protected_cells
 from app.reporting.importance import importance_fit
+from app.reporting.tables import Filters, check_by, check_filters, score_table
 from app.stats.disclosure import ALL
 from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
-from app.stats.scores import GroupScores, group_scores, trend_scores
+from app.stats.scores import GroupScores, trend_scores
 from app.surveys.models import Survey
 from app.surveys.specs import survey_spec
-
-FILTER_PREFIX = "attr."
-Filters = Mapping[str, Sequence[str]]
 
 
 def visible_branches(
@@ -75,116 +64,6 @@ def _ids(session: Session, codes: Sequence[str] | None) -> list[int] | None:
     return [by_code[c] for c in codes if c in by_code]
 
 
-def parse_filters(params: Mapping[str, str]) -> dict[str, list[str]]:
-    """Attribute filters from query parameters ``attr.<code>=value[,value...]``."""
-    out: dict[str, list[str]] = {}
-    for name, raw in params.items():
-        if name.startswith(FILTER_PREFIX):
-            values = [v.strip() for v in raw.split(",") if v.strip()]
-            if not values:
-                raise InvalidInput([field_error(name, msg="give at least one value")])
-            out[name[len(FILTER_PREFIX) :]] = values
-    return out
-
-
-def _check_filters(
-    survey: Survey, by: str, filters: Filters | None
-) -> tuple[str, list[str]] | None:
-    """The one (attribute, values) filter of a request, validated against the instrument."""
-    if not filters:
-        return None
-    spec = survey_spec(survey)
-    errors = []
-    for code, values in filters.items():
-        loc = FILTER_PREFIX + code
-        if code not in spec.attribute_codes:
-            known = ", ".join(spec.attribute_codes) or "none"
-            errors.append(field_error(loc, msg=f"{code!r} is not an attribute (known: {known})"))
-            continue
-        allowed = spec.attribute_values.get(code)
-        if allowed is not None:
-            bad = [v for v in values if v not in {*allowed, OTHER, UNSPECIFIED}]
-            if bad:
-                errors.append(
-                    field_error(
-                        loc,
-                        msg=f"unknown value {', '.join(bad)} (known: "
-                        f"{', '.join([*allowed, OTHER, UNSPECIFIED])})",
-                    )
-                )
-    if errors:
-        raise InvalidInput(errors)
-    if len(filters) > 1:
-        raise InvalidInput([field_error("filter", msg="filter on one attribute at a time")])
-    [(code, values)] = filters.items()
-    if by not in ("branch", "month", code):
-        raise InvalidInput(
-            [
-                field_error(
-                    FILTER_PREFIX + code,
-                    msg=f"a filter on {code} combines with by=branch, by=month or by={code}",
-                )
-            ]
-        )
-    return code, list(values)
-
-
-def _check_by(scoring: Scoring, by: str, *, allowed: Sequence[str] = ("branch", "month")) -> None:
-    if by not in (*allowed, *scoring.attributes):
-        choices = ", ".join([*allowed, *scoring.attributes])
-        raise InvalidInput([field_error("by", msg=f"must be one of {choices}")])
-
-
-def _table(
-    session: Session,
-    *,
-    survey: Survey,
-    scoring: Scoring,
-    by: str,
-    branch_ids: Sequence[int] | None,
-    months: tuple[str | None, str | None],
-    flt: tuple[str, list[str]] | None,
-    trend: bool = False,
-) -> GroupScores:
-    """One score table from the protected cells of one dimension."""
-    dim = by if by in scoring.attributes else (flt[0] if flt else ALL)
-    cells = protected_cells(
-        session, survey=survey, dim=dim, branch_ids=branch_ids, months=months, scoring=scoring
-    )
-    moments, counts = cells.moments, cells.counts
-    if flt is not None:
-        moments = moments[moments["group"].isin(flt[1])]
-        counts = counts[counts["group"].isin(flt[1])]
-    column = {"branch": "branch", "month": "month"}.get(by, "group")
-    exact = counts.groupby(column)["n"].sum()
-    published = counts[counts["published"]].groupby(column)["n"].sum()
-    frame = moments[[column, "construct", "n", "sum", "sumsq"]].rename(columns={column: "key"})
-    if frame.empty:
-        frame = pd.DataFrame(columns=["key", "construct", "n", "sum", "sumsq"])
-    for g in exact.index:  # every group with respondents is listed, shown or not
-        if g not in set(frame["key"]):
-            frame = pd.concat(
-                [
-                    frame,
-                    pd.DataFrame([{"key": g, "construct": "", "n": 0, "sum": 0.0, "sumsq": 0.0}]),
-                ],
-                ignore_index=True,
-            )
-    score = trend_scores if trend else group_scores
-    return score(
-        frame,
-        by=by,
-        key="key",
-        constructs=list(scoring.constructs),
-        group_counts={str(k): int(v) for k, v in exact.items()},
-        published={str(k): int(v) for k, v in published.items()},
-        min_group_size=scoring.min_group_size,
-        scales=scoring.scales,
-        nps=scoring.nps,
-        gaps=scoring.gaps,
-    )
-
-
 def get_scores(
     session: Session,
     *,
@@ -197,16 +76,16 @@ def get_scores(
 ) -> GroupScores:
     """Index, CI and Holm-corrected Welch test vs the rest, per group, on protected cells."""
     scoring = Scoring.of(survey)
-    _check_by(scoring, by)
-    flt = _check_filters(survey, by, filters)
+    check_by(scoring, by)
+    flt = check_filters(survey, by, filters)
     visible = visible_branches(session, scope=scope, requested=branches)
     kw: dict[str, Any] = {"survey": survey, "scoring": scoring, "months": months, "flt": flt}
-    everything = _table(session, by=by, branch_ids=None, **kw)
+    everything = score_table(session, by=by, branch_ids=None, **kw)
     if by == "branch":
         return everything if visible is None else everything.only(visible)
     if visible is None:
         return everything
-    mine = _table(session, by=by, branch_ids=_ids(session, visible), **kw)
+    mine = score_table(session, by=by, branch_ids=_ids(session, visible), **kw)
     return replace(mine, overall=everything.overall)
 
 
@@ -223,11 +102,11 @@ def get_trends(
     scoring = Scoring.of(survey)
     if by not in ("month", "survey"):
         raise InvalidInput([field_error("by", msg="must be month or survey")])
-    flt = _check_filters(survey, "month", filters)
+    flt = check_filters(survey, "month", filters)
     visible = visible_branches(session, scope=scope, requested=branches)
     ids = _ids(session, visible)
     if by == "month":
-        return _table(
+        return score_table(
             session,
             survey=survey,
             scoring=scoring,
@@ -415,7 +294,9 @@ def _method(
 
 
 def scores_csv(result: GroupScores) -> str:
-    """Long CSV: one row per group x construct; suppressed groups get one row with counts only."""
+    """Long CSV: one row per group x construct (then x nps item, x gap score); suppressed groups
+    get one row with counts only. ``measure`` says what ``index`` holds: the 0-100 index, the
+    NPS (-100..100, CI on that scale) or a gap (perception minus expectation index)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(
@@ -432,32 +313,31 @@ def scores_csv(result: GroupScores) -> str:
             "p_holm",
             "p_unadjusted",
             "suppressed_reason",
+            "measure",
         ]
     )
     for g in (result.overall, *result.groups):
         if g.suppressed:
-            w.writerow([g.group, g.n, "true", "", "", "", "", "", "", "", "", g.reason or ""])
+            w.writerow([g.group, g.n, "true", *[""] * 8, g.reason or "", ""])
             continue
         for code in result.constructs:
             c = g.constructs.get(code)
             if c is None:
                 continue
+            ci = c.ci or (None, None)
             w.writerow(
-                [
-                    g.group,
-                    g.n,
-                    "false",
-                    code,
-                    c.n,
-                    _f(c.index),
-                    _f(c.ci[0] if c.ci else None),
-                    _f(c.ci[1] if c.ci else None),
-                    _f(c.diff),
-                    _f(c.p),
-                    _f(c.p_unadjusted),
-                    "",
-                ]
+                [g.group, g.n, "false", code, c.n, _f(c.index), _f(ci[0]), _f(ci[1])]
+                + [_f(c.diff), _f(c.p), _f(c.p_unadjusted), "", "index"]
             )
+        d = g.to_dict(nps=result.nps, gaps=result.gaps)
+        for code, v in d.get("nps", {}).items():
+            ci = v["ci"] or (None, None)
+            w.writerow(
+                [g.group, g.n, "false", code, v["n"], _f(v["nps"]), _f(ci[0]), _f(ci[1])]
+                + ["", "", "", "", "nps"]
+            )
+        for code, v in d.get("gaps", {}).items():
+            w.writerow([g.group, g.n, "false", code, "", _f(v["gap"]), *[""] * 6, "gap"])
     return out.getvalue()
 
 

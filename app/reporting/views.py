@@ -21,6 +21,7 @@ from app.fits.api import start_runner
 from app.reporting import service
 from app.reporting.api import SVG, download
 from app.reporting.invariance import branch_invariance
+from app.reporting.tables import parse_filters
 from app.security.csrf import DASHBOARD_LOGIN
 from app.security.headers import DASHBOARD_CSP, secure_page
 from app.security.lockout import locked_for, record_failure
@@ -153,7 +154,7 @@ def dashboard(
 
     survey = get_survey(session, slug=slug)
     codes = split_codes(branch)
-    filters = service.parse_filters(request.query_params)
+    filters = parse_filters(request.query_params)
     scores = service.get_scores(
         session, survey=survey, by=by, scope=principal.branches, branches=codes, filters=filters
     )
@@ -232,7 +233,7 @@ def _download_scores(
         by=by,
         scope=principal.branches,
         branches=split_codes(branch),
-        filters=service.parse_filters(request.query_params),
+        filters=parse_filters(request.query_params),
     )
 
 

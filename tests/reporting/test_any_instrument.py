@@ -109,6 +109,12 @@ def test_scores_by_any_attribute_with_own_scales_nps_and_gaps(
         assert nps["ci"] == pytest.approx([-100 + 2 * x for x in per["REC"]["ci"]], abs=TOL)
         gap = per["PER"]["index"] - per["EXP"]["index"]
         assert shown["gaps"]["GAP"]["gap"] == pytest.approx(gap, abs=TOL)
+    csv = client.get(
+        f"{API}/scores", params={"by": "region", "format": "csv"}, headers=operator_headers
+    ).text
+    north = got["north"]
+    assert f"north,25,false,REC,{north['nps']['REC']['n']},{north['nps']['REC']['nps']!r}" in csv
+    assert f"north,25,false,GAP,,{north['gaps']['GAP']['gap']!r}" in csv
     # a free-code attribute works the same way
     seg = client.get(f"{API}/scores", params={"by": "segment"}, headers=operator_headers).json()
     assert {g["group"] for g in seg["groups"]} == {"gold", "silver"}
