@@ -27,10 +27,8 @@ from app.errors import InvalidInput, NotFound, field_error
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
-from app.stats.sem import ModelError
-from app.stats.sem.fit import _definitions as check_definitions
-from app.stats.sem.invariance import usable_data
-from app.stats.sem.partable import build_partable
+from app.stats.sem import ModelError, build_partable, usable_data
+from app.stats.sem import definitions as check_definitions
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import META_COLUMNS, load_item_frame, survey_spec
