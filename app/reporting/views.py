@@ -253,6 +253,7 @@ def scores_svg(survey: SurveyDep, result: DownloadScores) -> Response:
 
 @router.get("/{slug}/ipa.svg", response_model=None)
 def ipa_download(
+    request: Request,
     survey: SurveyDep,
     session: SessionDep,
     principal: DashKey,
@@ -262,19 +263,29 @@ def ipa_download(
     codes = split_codes(branch)
     focus = codes[0] if codes and len(codes) == 1 else None
     report = service.get_drivers(
-        session, survey=survey, outcome=outcome, branch=focus, scope=principal.branches
+        session,
+        survey=survey,
+        outcome=outcome,
+        branch=focus,
+        scope=principal.branches,
+        filters=parse_filters(request.query_params),
     )
     return _svg(ipa_svg(report.ipa), f"{survey.slug}-ipa-{report.outcome}.svg")
 
 
 @router.get("/{slug}/trends.svg", response_model=None)
 def trends_download(
+    request: Request,
     survey: SurveyDep,
     session: SessionDep,
     principal: DashKey,
     branch: BranchQuery = None,
 ) -> Response:
     trends = service.get_trends(
-        session, survey=survey, scope=principal.branches, branches=split_codes(branch)
+        session,
+        survey=survey,
+        scope=principal.branches,
+        branches=split_codes(branch),
+        filters=parse_filters(request.query_params),
     )
     return _svg(trend_chart(trends), f"{survey.slug}-trends.svg")

@@ -135,6 +135,12 @@ def test_attribute_filters(client, gaps, operator_headers, session):
         f"{API}/drivers", params={"attr.region": "north"}, headers=operator_headers
     )
     assert drivers.status_code == 200, drivers.text
+    # the dashboard's downloads take the same filters
+    for url in ("scores.csv", "scores.svg", "trends.svg", "ipa.svg"):
+        ok = client.get(f"/dashboard/gaps/{url}?attr.region=north", headers=operator_headers)
+        assert ok.status_code == 200, (url, ok.text[:300])
+        bad = client.get(f"/dashboard/gaps/{url}?attr.region=west", headers=operator_headers)
+        assert bad.status_code == 422, (url, bad.status_code)
 
 
 @pytest.mark.parametrize(
