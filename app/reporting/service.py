@@ -32,7 +32,7 @@ from app.reporting.importance import importance_fit
 from app.reporting.tables import Filters, check_by, check_filters, score_table
 from app.stats.disclosure import ALL
 from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
-from app.stats.scores import GroupScores, trend_scores
+from app.stats.scores import SMALL_GROUP, GroupScore, GroupScores, trend_scores
 from app.surveys.models import Survey
 from app.surveys.specs import survey_spec
 
@@ -232,7 +232,9 @@ def get_drivers(
     for g in scores.groups:
         res = ipa(importance, perf(g.constructs) if not g.suppressed else {}, outcome=outcome)
         by_branch.append((g.group, g.n, g.suppressed, tuple(res.concentrate)))
-    target = scores.groups[0] if branch and scores.groups else scores.overall
+    target = scores.overall
+    if branch:  # a branch without responses has no group: nothing to show
+        target = scores.groups[0] if scores.groups else GroupScore(branch, 0, True, {}, SMALL_GROUP)
     result = ipa(
         importance, perf(target.constructs) if not target.suppressed else {}, outcome=outcome
     )

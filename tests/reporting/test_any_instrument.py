@@ -35,7 +35,7 @@ def instruments_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def gaps(instruments_dir: Path, factory: Any, session: Any) -> Any:
-    factory.branches(["BR01", "BR02"])
+    factory.branches(["BR01", "BR02", "BR03"])  # BR03: no responses
     survey = factory.survey("gaps", instrument="gapshop", min_group_size=5)
     rng = random.Random(7)
     plan = [("BR01", "north")] * 15 + [("BR01", "south")] * 12 + [("BR01", "east")] * 3
@@ -169,6 +169,10 @@ def test_drivers_default_to_the_instruments_outcome(client, gaps, operator_heade
     assert body["outcome"] == "SAT"
     assert {d["construct"] for d in body["drivers"]} == {"PER", "EXP"}
     assert "PV" not in body["method"]
+    empty = client.get(f"{API}/drivers", params={"branch": "BR03"}, headers=operator_headers)
+    assert empty.status_code == 200, empty.text
+    assert empty.json()["suppressed"] is True and empty.json()["n"] == 0
+    assert all(d["performance"] is None for d in empty.json()["drivers"])
     bad = client.get(f"{API}/drivers", params={"outcome": "PV"}, headers=operator_headers)
     assert bad.status_code == 422 and "outcome" in bad.text
     page = client.get("/dashboard/gaps", params={"by": "region"}, headers=operator_headers)
