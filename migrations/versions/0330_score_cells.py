@@ -13,7 +13,7 @@ The downgrade restores the old tables empty: the cross-classified cells cannot b
 from one-dimensional ones; run ``pvm aggregates rebuild`` after it.
 
 Revision ID: 0330_score_cells
-Revises: 0300_response_attributes (the lead re-chains)
+Revises: 0310_fit_owner (the lead re-chains)
 Create Date: 2026-11-30
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0330_score_cells"
-down_revision: str | Sequence[str] | None = "0300_response_attributes"
+down_revision: str | Sequence[str] | None = "0310_fit_owner"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
