@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from app.stats.sem.invariance import usable_data
 from app.stats.sem.partable import build_partable
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
-from app.surveys.service import META_COLUMNS, load_item_frame, survey_spec
+from app.surveys.service import load_item_frame, survey_spec
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +106,14 @@ def cache_key(*, data_fp: str, spec: dict[str, Any]) -> str:
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
-def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
+def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
     """What the engine would refuse, refused up front: syntax, unknown variables, too few rows.
 
     Cheaper than the engine's own ``prepare`` (no missing-data patterns, no moments), so the
     request stays quick on large surveys; rarer problems (a singular covariance matrix) still
     end the job as failed with the engine's message. A grouped spec is refused when fewer than
     two groups can be fitted (the others are left out at run time, with their reasons).
+    ``items`` are the variables a model may name: the instrument's scale and 0-10 items.
     """
     try:
         group = spec.get("group")
@@ -126,8 +127,13 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
             meanstructure=not listwise or group is not None,
             group_equal=spec.get("group_equal") or (),
         )
-        items = [c for c in frame.columns if c not in META_COLUMNS and frame[c].dtype.kind == "f"]
-        unknown = [v for v in pt.names.ov if v not in items]
+        numeric = set(items)
+        other = [v for v in pt.names.ov if v in frame.columns and v not in numeric]
+        if other:
+            raise ModelError(
+                f"not scale or 0-10 items (a model takes no choices or text): {', '.join(other)}"
+            )
+        unknown = [v for v in pt.names.ov if v not in numeric]
         if unknown:
             raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
         check_definitions(pt)
@@ -180,7 +186,7 @@ def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submissi
     if existing is not None:
         return Submission(existing, created=False)
     frame = load_item_frame(session, survey=survey, filters=filters)
-    check_model(frame, spec)
+    check_model(frame, spec, items=instrument.numeric_codes)
     begin_write(session)
     job = FitJob(
         id=uuid.uuid4().hex,

@@ -47,7 +47,7 @@ def _constructs(survey: Survey) -> tuple[list[str], dict[str, list[str]]]:
     from app.surveys.service import survey_spec
 
     spec = survey_spec(survey)
-    return spec.item_codes, spec.construct_items
+    return spec.answer_codes, spec.construct_items
 
 
 def construct_positions(survey: Survey) -> Positions:
@@ -134,7 +134,7 @@ def _moments_small(rows: Sequence[dict[str, Any]], positions: Positions, out: Mo
             total, answered = 0.0, 0
             for i in where:
                 v = answers[i]
-                if v is not None and v == v:  # None or NaN: not answered
+                if v is not None and v != "na" and v == v:  # null, "na" (N/A), NaN: missing
                     total += v
                     answered += 1
             if answered:
@@ -151,7 +151,12 @@ def _moments_bulk(rows: Sequence[dict[str, Any]], positions: Positions, out: Mom
     size = len(groups)
     for g, n in zip(groups, np.bincount(codes, minlength=size).tolist(), strict=True):
         _add(out, (*g, COUNT_CONSTRUCT), n, 0.0, 0.0)
-    answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+    try:
+        answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+    except ValueError:  # "na" (not applicable) in some row: missing, like None
+        answers = np.array(
+            [[None if v == "na" else v for v in r["answers"]] for r in rows], dtype=float
+        )
     for construct, where in positions:
         if not where:
             continue

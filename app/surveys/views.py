@@ -216,12 +216,8 @@ def _render_form(
 
 # ---- submission ------------------------------------------------------------------------------
 def _answers_from_form(spec: InstrumentSpec, values: dict[str, str]) -> dict[str, str | None]:
-    """Item answers as the API takes them: "na" -> None; unanswered items left out."""
-    return {
-        code: (None if values[code] == "na" else values[code])
-        for code in spec.item_codes
-        if code in values
-    }
+    """Item answers as the API takes them ("na" = not applicable); unanswered items left out."""
+    return {code: values[code] for code in spec.item_codes if code in values}
 
 
 Problems = tuple[int, dict[str, str] | list[str]]
