@@ -116,7 +116,7 @@ def _unanswered(item: _Item) -> Checked:
 def _not_applicable(item: _Item) -> Checked:
     if item.allow_na:
         return NA, None
-    return None, "this item has no N/A option"
+    return None, "an answer is required (this item has no N/A option)"
 
 
 def _check_number(item: _Item, raw: Any) -> Checked:
