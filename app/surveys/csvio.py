@@ -224,14 +224,16 @@ def export_csv(
     spec = survey_spec(survey)
     out = frame[frame_columns(spec)].copy()
     out["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
+    items: dict[str, pd.Series] = {}
     for item in spec.items:
         column = frame[item.code]
         if item.type == "text":
-            out[item.code] = column.where(column.notna(), "")
-        else:
+            items[item.code] = column.where(column.notna(), "")
+        else:  # few distinct stored values: convert each once
             cells = {token: _cell(item, token) for token in pd.unique(column)}
-            out[item.code] = column.map(cells)
-    return out.to_csv(index=False, lineterminator="\n")
+            items[item.code] = column.map(cells)
+    table = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1)
+    return table.to_csv(index=False, lineterminator="\n")
 
 
 def _cell(item: ItemSpec, token: str) -> str:
