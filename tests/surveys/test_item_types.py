@@ -503,3 +503,22 @@ def test_submissions_with_na_update_the_aggregates(
     session.commit()
     _, counts = aggregates.read_cells(session, survey=survey, by="branch")
     assert sum(counts.values()) == 41
+
+
+def test_pvm_fit_refuses_a_text_or_choice_variable(
+    mixed: str,
+    settings: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli import main
+    from app.fits import cli
+
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    path = tmp_path / "model.lav"
+    for bad in ("COMMENT", "FEATURES"):
+        path.write_text(f"SRV =~ SRV1 + SRV2 + SRV3\nSRV ~ {bad}\n")
+        assert main(["fit", SLUG, "--model", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert f"model: not scale or 0-10 items (a model takes no choices or text): {bad}" in err
