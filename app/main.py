@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -77,7 +78,9 @@ class BodySizeLimit:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    headers = dict(exc.headers or {})
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         {"detail": jsonable_encoder(exc.detail)}, status_code=exc.status_code, headers=headers
     )
@@ -108,6 +111,12 @@ def prepare_database(settings: Settings) -> Any:
         if settings.bootstrap_admin_key:
             ensure_bootstrap_admin(session, raw_key=settings.bootstrap_admin_key)
     return engine
+
+
+def open_session(settings: Settings | None = None) -> Session:
+    """A session on the configured database, migrated and synced first (for the CLI)."""
+    session: Session = make_sessionmaker(prepare_database(settings or get_settings()))()
+    return session
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.reporting.models import COUNT_CONSTRUCT, ScoreAggregate, ScoreRollup
 from app.surveys.models import Response, Survey
+from app.surveys.specs import survey_spec
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +44,6 @@ _POSITIONS: dict[tuple[str, int, str], Positions] = {}
 
 
 def _constructs(survey: Survey) -> tuple[list[str], dict[str, list[str]]]:
-    # Imported here: app.surveys.service imports this module at load time.
-    from app.surveys.service import survey_spec
-
     spec = survey_spec(survey)
     return spec.answer_codes, spec.construct_items
 
