@@ -306,7 +306,6 @@ def test_paged_questionnaire_in_each_language(
         before = count(app)
         with page.expect_navigation():
             page.click(f".actions button:has-text('{submit}')")
-        # Depends on the item-type validation (single, multiple, text) being merged.
         assert page.url.endswith(f"/s/visit/thanks?lang={lang}"), page.locator("main").inner_text()
         assert page.locator("h1").inner_text() == thanks
         assert page.locator("#privacy").is_visible()

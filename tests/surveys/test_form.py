@@ -578,8 +578,6 @@ def test_final_submit_shows_errors_on_their_page(client: TestClient, visit) -> N
     third_again = go(client, second.text, "next")
     assert progress(third_again.text) == "Page 3 of 3"
     again = go(client, third_again.text, "submit")
-    # Depends on the item-type validation: until it is merged the service also refuses CH1
-    # (page 1), and that page is shown instead.
     assert again.status_code == 422 and progress(again.text) == "Page 3 of 3"
     assert error_beside(again.text, "attributes.region") == "Please answer this question."
     assert factory_count(client) == 0
@@ -605,7 +603,7 @@ def test_posted_answers_follow_the_item_type_contract(
     assert payload.answers == {
         "SQ1": "4",
         "SQ2": "5",
-        "SQ3": None,
+        "SQ3": "na",
         "CH1": "car",
         **PAGE2,
         "USE": ["phone", "acc"],
@@ -619,19 +617,17 @@ def test_paged_submit_stores_once_and_back_replays(client: TestClient, visit) ->
     third = walk_to_last_page(client, "en")
     final = fields_of(third) | PAGE3 | {"nav": "submit"}
     r = client.post("/s/visit", data=final, follow_redirects=False)
-    # Depends on the item-type validation (check_answers for single/multiple/text): until it
-    # is merged the service refuses CH1, USE and NOTE with a 422.
     assert r.status_code == 303, error_summary(r.text)
     assert r.headers["location"] == "/s/visit/thanks?lang=en"
     with client.app.state.sessionmaker() as db:
         [row] = db.scalars(select(Response)).all()
         stored_id = row.id
         numbers = dict(zip(VISIT.answer_codes, row.answers, strict=True))
-        # Depends on the item-type storage: answers hold every item but open text.
+        # answers hold every item but open text
         assert {c: numbers[c] for c in ("SQ1", "SQ2", "SQ3", "VAL2", "REC")} == {
             "SQ1": 4,
             "SQ2": 5,
-            "SQ3": None,
+            "SQ3": "na",  # not applicable, stored apart from "not answered" (null)
             "VAL2": 10,
             "REC": 0,
         }

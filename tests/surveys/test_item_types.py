@@ -20,6 +20,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
 from app.reporting import aggregates
+from app.reporting.models import COUNT_CONSTRUCT
+from app.stats.disclosure import ALL
 from app.surveys import service
 from app.surveys.models import Branch, Response
 from tests.conftest import DATA_DIR
@@ -470,8 +472,8 @@ def test_statistics_take_numeric_items_only(
 # ---- aggregates: "na" is missing, positions follow the answers array ----------------------------
 def test_construct_scores_treat_na_as_missing(mixed: str, session: Any) -> None:
     survey = service.get_survey(session, slug=SLUG)
-    positions = dict(aggregates.construct_positions(survey))
-    assert positions == {"SRV": (0, 1, 2), "QUA": (3, 4, 5)}  # COMMENT takes no place
+    layout = aggregates.layout(survey)
+    assert dict(layout.means) == {"SRV": (0, 1, 2), "QUA": (3, 4, 5)}  # COMMENT takes no place
     branch = session.scalar(select(Branch.id).where(Branch.code == "BR01"))
 
     def row(srv3: Any) -> dict[str, Any]:
@@ -480,9 +482,9 @@ def test_construct_scores_treat_na_as_missing(mixed: str, session: Any) -> None:
 
     for size in (3, 40):  # the small-batch and the numpy paths
         batch = [row(["na", None, 6][k % 3]) for k in range(size)]
-        cells = aggregates.cell_moments(batch, positions=aggregates.construct_positions(survey))
-        srv = next(v for k, v in cells.items() if k[-1] == "SRV")
-        qua = next(v for k, v in cells.items() if k[-1] == "QUA")
+        cells = aggregates.cell_moments(batch, layout=layout)
+        whole = {k[-1]: v for k, v in cells.items() if k[0] == ALL}
+        srv, qua = whole["SRV"], whole["QUA"]
         with_six = sum(1 for k in range(size) if k % 3 == 2)
         expected = (size - with_six) * 3.0 + with_six * 4.0  # mean of (2, 4) or of (2, 4, 6)
         assert srv[0] == size and srv[1] == pytest.approx(expected)
@@ -494,15 +496,15 @@ def test_submissions_with_na_update_the_aggregates(
 ) -> None:
     assert submit(factory, answers(SRV1=2, SRV2=4, SRV3="na")).status_code == 201
     survey = service.get_survey(session, slug=SLUG)
-    frame, counts = aggregates.read_cells(session, survey=survey, by="branch")
+    frame = aggregates.read_cells(session, survey=survey, dims=[ALL])
     srv = frame[frame["construct"] == "SRV"].iloc[0]
     assert (srv["n"], srv["sum"]) == (1, pytest.approx(3.0))
-    assert sum(counts.values()) == 1
+    assert frame.loc[frame["construct"] == COUNT_CONSTRUCT, "n"].sum() == 1
     # a bulk import with "na" takes the numpy path
     assert factory.import_direct(SLUG, simulated_csv(40)) == 40
     session.commit()
-    _, counts = aggregates.read_cells(session, survey=survey, by="branch")
-    assert sum(counts.values()) == 41
+    frame = aggregates.read_cells(session, survey=survey, dims=[ALL])
+    assert frame.loc[frame["construct"] == COUNT_CONSTRUCT, "n"].sum() == 41
 
 
 def test_pvm_fit_refuses_a_text_or_choice_variable(
