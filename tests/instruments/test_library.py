@@ -187,7 +187,7 @@ def test_csi() -> None:
 
 # ---- fielded through the API ----------------------------------------------------------------
 # Instruments whose items are all rating-scale statements; csi (nps, single-choice and text
-# items) waits for item types in submissions and imports.
+# items) has its own end-to-end test below.
 SCALE_ONLY = sorted(
     s.id
     for s in (spec_of(p) for p in FILES)
@@ -250,3 +250,52 @@ def test_fielded_end_to_end(factory, researcher_headers, instrument_id: str) -> 
     exported = pd.read_csv(io.StringIO(r.text))
     result = fit_model(exported[spec.item_codes].astype("float64"), spec.default_model)
     assert result.converged and result.nobs == len(rows)
+
+
+def _other_answer(item, k: int) -> object:
+    """A valid answer to a non-scale item (the k-th respondent's)."""
+    if item.type == "nps":
+        return k % 11
+    if item.type == "single":
+        return item.options[k % len(item.options)].code
+    if item.type == "multiple":
+        return [item.options[k % len(item.options)].code]
+    return f"comment {k}, with a comma"
+
+
+def test_csi_fielded_end_to_end(factory, researcher_headers) -> None:
+    spec = get_instrument("csi")
+    factory.branches()
+    c = factory.client
+    r = c.post(
+        "/api/v1/surveys", json={"slug": "csi", "instrument": "csi"}, headers=researcher_headers
+    )
+    assert r.status_code == 201, r.text
+    for lang in spec.languages:
+        assert c.get(f"/s/csi?branch=BR01&lang={lang}").status_code == 200
+    others = [i for i in spec.items if i.type != "scale"]
+    assert {i.type for i in others} >= {"nps", "single", "text"}
+    answers = {code: spec.item_scale(code).max for code in spec.numeric_codes}
+    answers |= {i.code: _other_answer(i, 1) for i in others}
+    assert factory.submit("csi", {"branch": "BR01", "answers": answers}).status_code == 201
+
+    frame = simulate_model(spec.default_model, 300, seed=8, scales=scales_of(spec))
+    frame.insert(0, "branch", "BR02")
+    for item in others:
+        values = [_other_answer(item, k) for k in range(300)]
+        frame[item.code] = [";".join(v) if isinstance(v, list) else v for v in values]
+    for code in spec.numeric_codes:
+        if code not in frame:
+            frame[code] = ""  # not in the model: not answered
+    data = frame[["branch", *spec.item_codes]].to_csv(index=False).encode()
+    assert factory.import_csv("csi", data, researcher_headers).json() == {"imported": 300}
+
+    r = c.get("/api/v1/surveys/csi/responses.csv", headers=researcher_headers)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 301
+    text = next(i.code for i in others if i.type == "text")
+    assert sum(row[text].startswith("comment") for row in rows) == 301
+    exported = pd.read_csv(io.StringIO(r.text))
+    used = sorted({v for vs in model_variables(spec.default_model)[0].values() for v in vs})
+    result = fit_model(exported[used].astype("float64"), spec.default_model)
+    assert result.converged and result.nobs == 301
