@@ -4,8 +4,8 @@ Public API: ``fit_pls(data, model, scheme=, consistent=, missing=) -> PlsResult`
 ``bootstrap_pls(result, draws=, seed=, interval=) -> PlsBootstrap``,
 ``parse_pls``; quality criteria ``reliability``, ``htmt``, ``fornell_larcker``,
 ``cross_loadings``, ``total_effects``, ``indirect_effects``, ``f_squared``, ``inner_vif``,
-``item_vif``. The model text is lavaan-style: ``=~`` reflective, ``<~`` formative (mode B),
-``~`` paths.
+``item_vif``; ``pls_result_dict`` (the API's JSON). The model text is lavaan-style:
+``=~`` reflective, ``<~`` formative (mode B), ``~`` paths.
 """
 
 from app.stats.pls.bootstrap import PlsBootstrap, bootstrap_pls
@@ -22,6 +22,7 @@ from app.stats.pls.evaluate import (
     reliability,
     total_effects,
 )
+from app.stats.pls.report import pls_result_dict
 from app.stats.pls.spec import Construct, PlsSpec, parse_pls
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "inner_vif",
     "item_vif",
     "parse_pls",
+    "pls_result_dict",
     "reliability",
     "solve_pls",
     "total_effects",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.stats.pls import bootstrap_pls, fit_pls
+from app.stats.pls import bootstrap_pls, fit_pls, pls_result_dict
 from app.stats.sem import ModelError
 from tests.conftest import DATA_DIR
 
@@ -83,3 +83,35 @@ def test_failed_draws_are_dropped_and_counted() -> None:
     assert 0 < boot.succeeded < 200
     with pytest.raises(ModelError, match="draws must be"):
         bootstrap_pls(res, draws=1)
+
+
+def test_result_dict_uses_the_api_names() -> None:
+    ref = REF["cases"][0]
+    res = fit_pls(MOBI, ref["model"], consistent=ref["consistent"])
+    boot = bootstrap_pls(res, draws=50, seed=2)
+    out = json.loads(json.dumps(pls_result_dict(res, boot)))  # JSON-safe
+    assert out["method"] == "pls" and out["nobs"] == 250
+    ops = {(r["lhs"], r["op"], r["rhs"]): r for r in out["estimates"]}
+    w = ops[("Image", "<=", "IMAG1")]
+    assert w["est"] == pytest.approx(res.weight("IMAG1", "Image"), abs=1e-15)
+    k = boot.index("Image", "<=", "IMAG1")
+    assert (w["se"], w["ci.lower"], w["ci.upper"]) == pytest.approx(
+        (boot.se[k], boot.lower[k], boot.upper[k]), abs=1e-15
+    )
+    assert ops[("Satisfaction", "~", "Image")]["est"] == pytest.approx(
+        res.path("Image", "Satisfaction"), abs=1e-15
+    )
+    assert ("Loyalty", "=~", "CUSL1") in ops
+    assert set(out["reliability"]["Image"]) == {"alpha", "rhoA", "rhoC", "ave"}
+    assert out["bootstrap"] == {
+        "draws": 50,
+        "succeeded": boot.succeeded,
+        "seed": 2,
+        "interval": "perc",
+        "level": 0.95,
+        "sign_change": "none",
+    }
+    effect = next(e for e in out["effects"] if (e["lhs"], e["rhs"]) == ("Loyalty", "Image"))
+    direct = res.path("Image", "Loyalty")
+    assert effect["total"] == pytest.approx(direct + effect["indirect"], abs=1e-14)
+    assert pls_result_dict(res)["estimates"][0]["se"] is None
