@@ -154,6 +154,8 @@ def fit_diagram(
     """Path diagram with standardized estimates (SVG)."""
     if job.status != "done" or job.result is None:
         raise Conflict(f"fit {fit_id} is {job.status}; the diagram needs a finished fit")
+    if job.result.get("method") == "pls":
+        raise Conflict("path diagrams are drawn for CB-SEM fits; PLS fits have none yet")
     read = service.to_read(session, job)
     svg = render_svg(job.result, title=f"{read.survey}: fit {fit_id[:8]}", group=group)
     return HttpResponse(svg, media_type="image/svg+xml")

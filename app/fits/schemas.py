@@ -23,7 +23,16 @@ INVARIANCE_EQUAL = {"loadings", "intercepts", "residuals"}
 PATH = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~)\s*([A-Za-z_.][\w.]*)\s*$")
 # Spec fields added after the first release: left out of the stored spec at their defaults, so
 # the cache keys of earlier jobs stay valid.
-NEW_FIELDS: dict[str, Any] = {"invariance_levels": None, "compare_paths": []}
+# Fields added after fits were first stored: left out of the canonical spec at their defaults,
+# so earlier cache keys stay valid.
+NEW_FIELDS: dict[str, Any] = {
+    "invariance_levels": None,
+    "compare_paths": [],
+    "method": "sem",
+    "scheme": "path",
+    "consistent": True,
+    "bootstrap_ci": "perc",
+}
 
 
 class FitFilters(BaseModel):
@@ -45,8 +54,19 @@ class FitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(default=None, max_length=50_000)
+    method: Literal["sem", "pls"] = Field(
+        default="sem",
+        description="`sem`: covariance-based SEM (lavaan's estimators). `pls`: PLS path "
+        "modelling (`=~` reflective, `<~` mode B, `~` paths; seminr's algorithm) with "
+        "`scheme`, `consistent` (PLSc) and `missing` `mean` (default for PLS) or `listwise`.",
+    )
     estimator: Literal["ML", "MLR"] = "ML"
-    missing: Literal["fiml", "listwise"] = "fiml"
+    missing: Literal["fiml", "listwise", "mean"] = "fiml"
+    scheme: Literal["path", "factorial", "centroid"] = "path"
+    consistent: bool = True
+    bootstrap_ci: Literal["perc", "bca"] = Field(
+        default="perc", description="Bootstrap interval: percentile or BCa (PLS)."
+    )
     group: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
@@ -112,6 +132,30 @@ class FitCreate(BaseModel):
             if path not in out:
                 out.append(path)
         return out
+
+    @model_validator(mode="after")
+    def _method_options(self) -> FitCreate:
+        if self.method == "pls":
+            if self.group is not None:
+                raise ValueError(
+                    "group is not available with method pls (multi-group PLS "
+                    "is not implemented yet)"
+                )
+            if self.estimator != "ML":
+                raise ValueError("estimator applies to method sem only")
+            if self.missing == "fiml":
+                if "missing" in self.model_fields_set:
+                    raise ValueError("missing for method pls is mean or listwise")
+                self.missing = "mean"
+        else:
+            if self.missing == "mean":
+                raise ValueError("missing mean is for method pls; sem uses fiml or listwise")
+            if self.bootstrap_ci != "perc":
+                raise ValueError("bootstrap_ci bca is available with method pls")
+            changed = [f for f in ("scheme", "consistent") if f in self.model_fields_set]
+            if changed:
+                raise ValueError(f"{', '.join(changed)} apply to method pls only")
+        return self
 
     @model_validator(mode="after")
     def _needs_group(self) -> FitCreate:

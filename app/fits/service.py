@@ -30,6 +30,7 @@ from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
+from app.stats.pls import parse_pls
 from app.stats.sem import ModelError, build_partable, usable_data
 from app.stats.sem import definitions as check_definitions
 from app.surveys.models import Branch, Response, Survey, utcnow
@@ -115,6 +116,23 @@ def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = N
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
+def _check_pls(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
+    """The PLS model's syntax and variables, and enough complete rows for listwise."""
+    try:
+        pls = parse_pls(spec["model"])
+        numeric = set(items)
+        bad = [v for v in pls.items if v not in numeric]
+        if bad:
+            raise ModelError(f"not scale or 0-10 items of the instrument: {', '.join(bad)}")
+        values = frame[pls.items]
+        usable = values.notna().all(axis=1) if spec["missing"] == "listwise" else values.notna()
+        n = int(usable.sum()) if spec["missing"] == "listwise" else len(values)
+        if n < 3:
+            raise ModelError(f"too few rows: {n}")
+    except ModelError as exc:
+        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+
+
 def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
     """What the engine would refuse, refused up front: syntax, unknown variables, too few rows.
 
@@ -124,6 +142,9 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
     two groups can be fitted (the others are left out at run time, with their reasons).
     ``items`` are the variables a model may name: the instrument's scale and 0-10 items.
     """
+    if spec.get("method") == "pls":
+        _check_pls(frame, spec, items=items)
+        return
     try:
         group = spec.get("group")
         groups: list[str | None] = [None]
