@@ -11,7 +11,16 @@ from alembic.migration import MigrationContext
 
 from app.db import Base, downgrade, import_all_models, make_engine, migrate
 
-OWN_TABLES = {"branches", "instruments", "surveys", "responses", "api_keys", "invitation_tokens"}
+OWN_TABLES = {
+    "branches",
+    "instruments",
+    "surveys",
+    "responses",
+    "api_keys",
+    "invitation_tokens",
+    "audit_events",
+    "dashboard_sessions",
+}
 
 
 def test_upgrade_to_head_and_downgrade_to_base(database_url: str) -> None:

@@ -1,7 +1,9 @@
 """Maintained score aggregates: added to in the response insert's transaction, rebuildable.
 
 ``apply_responses`` is called by ``app.surveys.service.insert_responses`` (the single write path
-for responses) with the rows it inserts; ``rebuild`` recomputes everything from ``responses``
+for responses) with the rows it inserts, ``remove_responses`` by
+``app.surveys.lifecycle.delete_responses`` (the single delete path) with the rows it deletes;
+``rebuild`` recomputes everything from ``responses``
 (``pvm aggregates rebuild``). ``read_cells`` is the ``GROUP BY`` the operators' pages run.
 Months are calendar months of ``submitted_at`` in UTC.
 """
@@ -181,6 +183,23 @@ def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str
     cells = cell_moments(rows, positions=construct_positions(survey))
     _upsert(session, survey_id=survey.id, cells=cells)
     _upsert(session, survey_id=survey.id, cells=rollups(cells), model=ScoreRollup)
+
+
+def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
+    """Subtract the moments of responses being deleted, in the caller's transaction.
+
+    ``rows`` carry the columns :func:`apply_responses` saw (branch_id, customer_type, tenure,
+    submitted_at, answers). Cells left with no response are deleted, as a rebuild would not
+    have them.
+    """
+    if not rows:
+        return
+    cells = cell_moments(rows, positions=construct_positions(survey))
+    negated: Moments = {k: [-n, -s, -ss] for k, (n, s, ss) in cells.items()}
+    _upsert(session, survey_id=survey.id, cells=negated)
+    _upsert(session, survey_id=survey.id, cells=rollups(negated), model=ScoreRollup)
+    for model in (ScoreAggregate, ScoreRollup):
+        session.execute(delete(model).where(model.survey_id == survey.id, model.n <= 0))
 
 
 @lru_cache(maxsize=16)

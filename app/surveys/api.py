@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,11 +19,13 @@ from app.deps import (
     SurveyDep,
     split_codes,
 )
-from app.surveys import csvio, service
+from app.surveys import csvio, lifecycle, service
 from app.surveys.schemas import (
     BranchCreate,
     BranchRead,
     ClientInfo,
+    EraseByToken,
+    Erased,
     ImportResult,
     ResponseCreate,
     ResponseCreated,
@@ -88,9 +91,9 @@ def read_survey(survey: SurveyDep, _: OperatorKey) -> Any:
 
 @router.patch("/surveys/{slug}", response_model=SurveyRead, tags=["surveys"])
 def update_survey(
-    data: SurveyUpdate, survey: SurveyDep, session: SessionDep, _: ResearcherKey
+    data: SurveyUpdate, survey: SurveyDep, session: SessionDep, principal: ResearcherKey
 ) -> Any:
-    return service.update_survey(session, survey=survey, data=data)
+    return service.update_survey(session, survey=survey, data=data, actor=principal.actor())
 
 
 @router.post("/surveys/{slug}/tokens", status_code=201, response_model=TokensRead, tags=["surveys"])
@@ -159,11 +162,41 @@ def export_responses(
 ) -> Any:
     requested = split_codes(branch)
     filters = ResponseFilters(submitted_from=submitted_from, submitted_to=submitted_to)
-    body = csvio.export_csv(
-        session, survey=survey, filters=filters, branches=principal.scope(requested)
-    )
+    scope = principal.scope(requested)
+    body = csvio.export_csv(session, survey=survey, filters=filters, branches=scope)
+    detail = {
+        "format": "csv",
+        "branches": scope,
+        "submitted_from": submitted_from.isoformat() if submitted_from else None,
+        "submitted_to": submitted_to.isoformat() if submitted_to else None,
+        "rows": body.count("\n") - 1,
+    }
+    lifecycle.audit_export(session, survey=survey, actor=principal.actor(), detail=detail)
     return PlainTextResponse(
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{survey.slug}-responses.csv"'},
     )
+
+
+@router.delete("/surveys/{slug}/responses/{response_id}", status_code=204, tags=["responses"])
+def delete_response(
+    response_id: uuid.UUID, survey: SurveyDep, session: SessionDep, principal: AdminKey
+) -> HttpResponse:
+    """Delete one response (the score aggregates follow; audited)."""
+    lifecycle.delete_response(
+        session, survey=survey, response_id=response_id, actor=principal.actor()
+    )
+    return HttpResponse(status_code=204)
+
+
+@router.post("/surveys/{slug}/responses/erase", response_model=Erased, tags=["responses"])
+def erase_response_by_token(
+    data: EraseByToken, survey: SurveyDep, session: SessionDep, principal: AdminKey
+) -> Any:
+    """Delete the response submitted with an invitation token (a respondent's erasure
+    request). Anonymous surveys keep no such link: 409."""
+    erased = lifecycle.erase_by_token(
+        session, survey=survey, token=data.token, actor=principal.actor()
+    )
+    return Erased(deleted=erased)
