@@ -62,9 +62,7 @@ def test_logout_ends_the_session_on_the_server(client, factory, survey):
     assert log_in(client, raw).status_code == 303 and client.get(PAGE).status_code == 200
 
 
-def test_revoking_the_key_ends_its_sessions(
-    client, factory, survey, admin_headers, session
-):
+def test_revoking_the_key_ends_its_sessions(client, factory, survey, admin_headers, session):
     headers = factory.key("operator")
     assert log_in(client, raw_key(headers)).status_code == 303
     assert client.get(PAGE).status_code == 200

@@ -43,12 +43,12 @@ _seq = itertools.count()
 
 @dataclass
 class Call:
-    """One request: ``path`` with {slug}/{fit_id} filled in; ``json``/``data``/``files`` may be
-    callables of the world (so that creations are unique per caller)."""
+    """One request: ``path`` with {slug}/{fit_id} filled in; ``path``/``json``/``data``/``files``
+    may be callables of the world (so that creations are unique per caller)."""
 
     access: str
     ok: int
-    path: str | None = None
+    path: str | Callable[[World], str] | None = None
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
     data: Any = None
@@ -71,6 +71,18 @@ def _form(world: World) -> dict[str, str]:
         "lang": "en",
         "branch": "BR01",
     }
+
+
+def _spare_key(world: World) -> str:
+    """The revoke path of a fresh key (each caller revokes its own)."""
+    r = world.client.post("/api/v1/keys", json={"role": "operator"}, headers=world.headers["admin"])
+    return f"/api/v1/keys/{r.json()['id']}/revoke"
+
+
+def _spare_response(world: World) -> str:
+    body = {"branch": "BR01", "answers": {c: 4 for c in ITEMS}}
+    r = world.client.post("/api/v1/surveys/telecom/responses", json=body)
+    return f"/api/v1/surveys/telecom/responses/{r.json()['id']}"
 
 
 BR02 = {"branch": "BR02"}
@@ -128,6 +140,18 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/dashboard/{slug}/scores.svg"): Call("dashboard", 200, other_branch=BR02),
     ("GET", "/dashboard/{slug}/ipa.svg"): Call("dashboard", 200, other_branch=BR02),
     ("GET", "/dashboard/{slug}/trends.svg"): Call("dashboard", 200, other_branch=BR02),
+    # keys, audit log, respondent data lifecycle (issue 11)
+    ("GET", "/api/v1/keys"): Call("admin", 200),
+    ("POST", "/api/v1/keys"): Call("admin", 201, json={"role": "operator", "label": "matrix"}),
+    ("POST", "/api/v1/keys/{key_id}/revoke"): Call("admin", 200, path=_spare_key),
+    ("GET", "/api/v1/audit"): Call("admin", 200),
+    ("DELETE", "/api/v1/surveys/{slug}/responses/{response_id}"): Call(
+        "admin", 204, path=_spare_response
+    ),
+    # telecom takes no invitation tokens: past the admin check, no response matches (404)
+    ("POST", "/api/v1/surveys/{slug}/responses/erase"): Call(
+        "admin", 404, json={"token": "unknown"}
+    ),
 }
 
 
@@ -176,7 +200,7 @@ def _request(world: World, method: str, template: str, call: Call, caller: str, 
     def value(x: Callable[[World], Any] | Any) -> Any:
         return x(world) if callable(x) else x
 
-    path = (call.path or template).replace("{slug}", "telecom")
+    path = (value(call.path) or template).replace("{slug}", "telecom")
     path = path.replace("{fit_id}", world.fit_id)
     headers = world.headers[caller]
     world.client.cookies.clear()  # the dashboard key cookie of a previous caller
