@@ -1,5 +1,9 @@
 """Key management (admin): ``GET /api/v1/keys``, ``POST /api/v1/keys``,
-``POST /api/v1/keys/{id}/revoke``."""
+``POST /api/v1/keys/{id}/revoke``.
+
+An admin key limited to some branches sees, creates and revokes only keys within them, so it
+cannot mint itself a wider key.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,8 @@ KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/keys", response_model=list[KeyRead])
-def list_keys(session: SessionDep, _: AdminKey) -> Any:
-    return service.list_keys(session)
+def list_keys(session: SessionDep, principal: AdminKey) -> Any:
+    return [k for k in service.list_keys(session) if principal.covers(k.branches)]
 
 
 @router.post("/keys", status_code=201, response_model=KeyCreated)
@@ -26,7 +30,7 @@ def create_key(data: KeyCreate, session: SessionDep, principal: AdminKey) -> Any
     key, raw = service.create_api_key(
         session,
         role=data.role,
-        branches=data.branches,
+        branches=principal.scope(data.branches),  # a limited key makes only limited keys
         label=data.label,
         actor=principal.actor(),
     )
@@ -35,4 +39,4 @@ def create_key(data: KeyCreate, session: SessionDep, principal: AdminKey) -> Any
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyRead)
 def revoke_key(key_id: KeyId, session: SessionDep, principal: AdminKey) -> Any:
-    return service.revoke_key(session, key_id=key_id, actor=principal.actor())
+    return service.revoke_key(session, key_id=key_id, actor=principal.actor(), by=principal)

@@ -54,6 +54,12 @@ class Principal:
             return list(requested)
         return None if self.branches is None else list(self.branches)
 
+    def covers(self, branches: Sequence[str] | None) -> bool:
+        """Whether everything a key limited to ``branches`` (None: all) may see, this one may."""
+        if self.branches is None:
+            return True
+        return branches is not None and all(self.can_see(b) for b in branches)
+
     def actor(self, via: Via = "api") -> Actor:
         """This key as the audit log names it."""
         return Actor(self.key_id, via)
@@ -150,14 +156,20 @@ def get_key(session: Session, *, key_id: int) -> ApiKey:
     return key
 
 
-def revoke_key(session: Session, *, key_id: int, actor: Actor = CLI) -> ApiKey:
+def revoke_key(
+    session: Session, *, key_id: int, actor: Actor = CLI, by: Principal | None = None
+) -> ApiKey:
     """Revoke a key at once: its next request is a 401, its dashboard sessions end.
 
     Revoking a revoked key changes nothing. The last unrevoked admin key cannot be revoked
-    (nobody could create keys through the API any more): Conflict.
+    (nobody could create keys through the API any more): Conflict. A branch-limited ``by``
+    may revoke only keys limited to its branches: Forbidden.
     """
     begin_write(session)
     key = get_key(session, key_id=key_id)
+    if by is not None and not by.covers(key.branches):
+        session.rollback()
+        raise Forbidden("this key may not manage keys of branches outside its own")
     if key.revoked_at is not None:
         session.rollback()
         return key

@@ -185,7 +185,11 @@ def delete_response(
 ) -> HttpResponse:
     """Delete one response (the score aggregates follow; audited)."""
     lifecycle.delete_response(
-        session, survey=survey, response_id=response_id, actor=principal.actor()
+        session,
+        survey=survey,
+        response_id=response_id,
+        actor=principal.actor(),
+        scope=principal.branches,
     )
     return HttpResponse(status_code=204)
 
@@ -197,6 +201,6 @@ def erase_response_by_token(
     """Delete the response submitted with an invitation token (a respondent's erasure
     request). Anonymous surveys keep no such link: 409."""
     erased = lifecycle.erase_by_token(
-        session, survey=survey, token=data.token, actor=principal.actor()
+        session, survey=survey, token=data.token, actor=principal.actor(), scope=principal.branches
     )
     return Erased(deleted=erased)

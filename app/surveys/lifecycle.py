@@ -21,9 +21,9 @@ from app.audit.service import SYSTEM, Actor, record
 from app.auth.models import InvitationToken
 from app.auth.service import hash_secret
 from app.db import begin_write
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.reporting.aggregates import remove_responses
-from app.surveys.models import Response, Survey, utcnow
+from app.surveys.models import Branch, Response, Survey, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,33 @@ def delete_responses(session: Session, *, survey: Survey, ids: Sequence[uuid.UUI
     return len(found)
 
 
-def delete_response(
-    session: Session, *, survey: Survey, response_id: uuid.UUID, actor: Actor
+def _check_scope(
+    session: Session, *, survey: Survey, response_id: uuid.UUID, scope: Sequence[str] | None
 ) -> None:
-    """Delete one response (NotFound if ``survey`` has none with this id)."""
+    if scope is None:
+        return
+    code = session.scalar(
+        select(Branch.code)
+        .join(Response, Response.branch_id == Branch.id)
+        .where(Response.id == response_id, Response.survey_id == survey.id)
+    )
+    if code is not None and code not in scope:
+        session.rollback()
+        raise Forbidden(f"this key may not see branch {code}")
+
+
+def delete_response(
+    session: Session,
+    *,
+    survey: Survey,
+    response_id: uuid.UUID,
+    actor: Actor,
+    scope: Sequence[str] | None = None,
+) -> None:
+    """Delete one response (NotFound if ``survey`` has none with this id; Forbidden if its
+    branch is outside ``scope``, the acting key's branches)."""
     begin_write(session)
+    _check_scope(session, survey=survey, response_id=response_id, scope=scope)
     if not delete_responses(session, survey=survey, ids=[response_id]):
         session.rollback()
         raise NotFound(f"survey {survey.slug} has no response {response_id}")
@@ -70,8 +92,16 @@ def delete_response(
     logger.info("response %s of %s deleted by %s", response_id, survey.slug, actor)
 
 
-def erase_by_token(session: Session, *, survey: Survey, token: str, actor: Actor) -> uuid.UUID:
-    """Delete the response submitted with invitation ``token``; returns its id.
+def erase_by_token(
+    session: Session,
+    *,
+    survey: Survey,
+    token: str,
+    actor: Actor,
+    scope: Sequence[str] | None = None,
+) -> uuid.UUID:
+    """Delete the response submitted with invitation ``token``; returns its id (Forbidden if
+    its branch is outside ``scope``).
 
     Anonymous surveys keep no link from a token to its response: Conflict. An unknown token,
     one not used, or one whose response is already deleted: NotFound.
@@ -99,6 +129,7 @@ def erase_by_token(session: Session, *, survey: Survey, token: str, actor: Actor
             "submitted before responses were linked to their tokens)"
         )
     response_id = row.response_id
+    _check_scope(session, survey=survey, response_id=response_id, scope=scope)
     delete_responses(session, survey=survey, ids=[response_id])
     detail = {"response": str(response_id), "token_id": row.id}
     record(

@@ -202,3 +202,18 @@ def test_migration_converts_unsalted_hashes(database_url):
         assert len(revoked) == 2 and all(r is not None for r in revoked)
     finally:
         engine.dispose()
+
+
+def test_a_branch_limited_admin_cannot_widen_its_scope(client, session, survey, admin_headers):
+    limited = bearer(create_api_key(session, role="admin", branches=["BR01"])[1])
+    wide, _ = create_api_key(session, role="operator")
+    other, _ = create_api_key(session, role="operator", branches=["BR02"])
+    r = client.post(KEYS, json={"role": "admin"}, headers=limited)
+    assert r.status_code == 201 and r.json()["branches"] == ["BR01"]  # its own scope
+    r = client.post(KEYS, json={"role": "operator", "branches": ["BR02"]}, headers=limited)
+    assert r.status_code == 403
+    for key in (wide, other):
+        assert client.post(f"{KEYS}/{key.id}/revoke", headers=limited).status_code == 403
+    listed = {k["id"] for k in client.get(KEYS, headers=limited).json()}
+    assert wide.id not in listed and other.id not in listed
+    assert client.post(f"{KEYS}/{other.id}/revoke", headers=admin_headers).status_code == 200

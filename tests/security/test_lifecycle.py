@@ -368,3 +368,17 @@ def test_retention_setting_is_validated():
 def test_import_is_untouched_by_retention(session, factory, survey):
     assert factory.import_direct("telecom", TELECOM_CSV) == 1500
     assert purge_client_data(session, days=1, now=utcnow() + timedelta(days=3650)) == 0
+
+
+def test_a_branch_limited_admin_deletes_only_in_its_branches(
+    client, factory, session, token_survey
+):
+    limited = factory.key("admin", branches=["BR02"])
+    tokens = create_tokens(session, survey=token_survey, branch_code="BR01", count=1)
+    theirs = submit(factory, slug="invited", token=tokens[0])
+    url = RESPONSES.format(slug="invited")
+    assert client.delete(f"{url}/{theirs}", headers=limited).status_code == 403
+    r = client.post(f"{url}/erase", json={"token": tokens[0]}, headers=limited)
+    assert r.status_code == 403
+    assert factory.count("invited") == 1
+    assert audit(session, "response.delete") == audit(session, "response.erase_by_token") == []
