@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.service import CLI, Actor, Via, record
+from app.audit.service import CLI, SYSTEM, Actor, Via, record
 from app.auth.models import ROLES, ApiKey, DashboardSession, InvitationToken
 from app.db import begin_write
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
@@ -207,7 +207,7 @@ def ensure_bootstrap_admin(session: Session, *, raw_key: str) -> bool:
         raise ValueError("PVM_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
     if session.scalar(select(ApiKey.id).where(ApiKey.prefix == _prefix_of(raw_key))) is not None:
         return False
-    create_api_key(session, role="admin", label="bootstrap", raw_key=raw_key)
+    create_api_key(session, role="admin", label="bootstrap", raw_key=raw_key, actor=SYSTEM)
     logger.info("created the bootstrap admin key")
     return True
 

@@ -43,7 +43,11 @@ def delete_responses(session: Session, *, survey: Survey, ids: Sequence[uuid.UUI
             Response.tenure,
             Response.submitted_at,
             Response.answers,
-        ).where(Response.survey_id == survey.id, Response.id.in_(list(ids)))
+        )
+        .where(Response.survey_id == survey.id, Response.id.in_(list(ids)))
+        # PostgreSQL: a concurrent deletion of the same rows waits, then finds them gone,
+        # instead of subtracting their moments twice (SQLite writers are serialised anyway)
+        .with_for_update()
     ).all()
     if not found:
         return 0

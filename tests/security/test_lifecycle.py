@@ -382,3 +382,34 @@ def test_a_branch_limited_admin_deletes_only_in_its_branches(
     assert r.status_code == 403
     assert factory.count("invited") == 1
     assert audit(session, "response.delete") == audit(session, "response.erase_by_token") == []
+
+
+def test_concurrent_deletions_of_one_response_subtract_it_once(app, factory, survey, session):
+    import threading
+    import time
+
+    ids = [uuid.UUID(submit(factory, value=v)) for v in (3, 5, 6)]
+    first, second = app.state.sessionmaker(), app.state.sessionmaker()
+    begin_write(first)
+    assert delete_responses(first, survey=survey, ids=[ids[0]]) == 1
+    found: list[int] = []
+
+    def racer() -> None:
+        begin_write(second)  # SQLite: waits for the lock; PostgreSQL: the row lock below
+        found.append(delete_responses(second, survey=survey, ids=[ids[0]]))
+        second.commit()
+
+    thread = threading.Thread(target=racer)
+    thread.start()
+    time.sleep(0.5)
+    first.commit()
+    thread.join(timeout=30)
+    first.close()
+    second.close()
+    assert found == [0]
+    maintained = tables(session, survey.id)
+    rebuild(session, survey=survey)
+    session.commit()
+    rebuilt = tables(session, survey.id)
+    assert_same(maintained[0], rebuilt[0])
+    assert_same(maintained[1], rebuilt[1])
