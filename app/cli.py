@@ -49,10 +49,9 @@ DEMO_BRANCHES = [
 
 
 def _session() -> Any:
-    from app.db import make_sessionmaker
-    from app.main import prepare_database
+    from app.main import open_session
 
-    return make_sessionmaker(prepare_database(get_settings()))()
+    return open_session()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

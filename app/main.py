@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -112,6 +113,12 @@ def prepare_database(settings: Settings) -> Any:
         if settings.bootstrap_admin_key:
             ensure_bootstrap_admin(session, raw_key=settings.bootstrap_admin_key)
     return engine
+
+
+def open_session(settings: Settings | None = None) -> Session:
+    """A session on the configured database, migrated and synced first (for the CLI)."""
+    session: Session = make_sessionmaker(prepare_database(settings or get_settings()))()
+    return session
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

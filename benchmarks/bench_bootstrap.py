@@ -32,9 +32,9 @@ cat(nrow(lavInspect(fit, "boot")), t, "\\n")
 
 def time_pvm(data: pd.DataFrame, model: str, B: int, n_jobs: int) -> tuple[float, int, int]:
     """Wall seconds of what ``fit_model(..., bootstrap=B)`` does, replicates kept / dropped."""
+    from app.stats.sem import prepare, summarize
     from app.stats.sem._threads import single_thread_blas
     from app.stats.sem.bootstrap import apply_bootstrap
-    from app.stats.sem.fit import prepare, summarize
 
     t0 = time.perf_counter()
     with single_thread_blas():

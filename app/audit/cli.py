@@ -10,9 +10,9 @@ from typing import Any
 def cmd_audit_list(args: argparse.Namespace) -> int:
     from app.audit.schemas import AuditEventRead
     from app.audit.service import list_events
-    from app.cli import _session
+    from app.main import open_session
 
-    with _session() as session:
+    with open_session() as session:
         events = list_events(
             session, limit=args.limit, before=args.before, action=args.action, key_id=args.key
         )

@@ -10,12 +10,12 @@ from typing import Any
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from app.auth.service import create_api_key
-    from app.cli import _session
     from app.deps import split_codes
     from app.errors import InvalidInput
+    from app.main import open_session
 
     branches = split_codes(args.branches)
-    with _session() as session:
+    with open_session() as session:
         try:
             _, raw = create_api_key(session, role=args.role, branches=branches, label=args.label)
         except InvalidInput as exc:
@@ -27,9 +27,9 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from app.auth.service import list_keys
-    from app.cli import _session
+    from app.main import open_session
 
-    with _session() as session:
+    with open_session() as session:
         keys = [k for k in list_keys(session) if args.all or k.revoked_at is None]
     if args.json:
         from app.auth.schemas import KeyRead
@@ -51,10 +51,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from app.auth.service import revoke_key
-    from app.cli import _session
     from app.errors import DomainError
+    from app.main import open_session
 
-    with _session() as session:
+    with open_session() as session:
         try:
             key = revoke_key(session, key_id=args.id)
         except DomainError as exc:
@@ -66,10 +66,10 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from app.auth.service import rotate_key
-    from app.cli import _session
     from app.errors import DomainError
+    from app.main import open_session
 
-    with _session() as session:
+    with open_session() as session:
         try:
             new, raw = rotate_key(session, key_id=args.id)
         except DomainError as exc:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
+from app.fits.broker import DEFAULT_BROKER, TASK_NAME, make_client
+from app.fits.service import new_runner_id
+from app.fits.worker import execute_job
 
 logger = logging.getLogger(__name__)
-
-TASK_NAME = "pvm.fits.run"
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
 _factory: sessionmaker[Session] | None = None
 _runner: tuple[int, str] | None = None  # (pid, runner id): prefork children get their own
@@ -38,16 +40,12 @@ def _worker_factory() -> sessionmaker[Session]:
     global _factory
     with _lock:
         if _factory is None:
-            from app.db import make_engine, make_sessionmaker
-
             _factory = make_sessionmaker(make_engine(get_settings().database_url))
         return _factory
 
 
 def _runner_id() -> str:
     global _runner
-    from app.fits.service import new_runner_id
-
     with _lock:
         if _runner is None or _runner[0] != os.getpid():
             _runner = (os.getpid(), new_runner_id())
@@ -55,26 +53,27 @@ def _runner_id() -> str:
 
 
 def run_fit_task(fit_id: str) -> None:
-    from app.fits.worker import execute_job
-
     execute_job(_worker_factory(), fit_id, runner=_runner_id())
 
 
 def make_celery(broker_url: str, queue: str) -> Celery:
-    app = Celery("pvm", broker=broker_url, set_as_current=False)
-    app.conf.update(
-        task_default_queue=queue,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_ignore_result=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-    )
+    """The worker's Celery application: the client's configuration plus the fit task."""
+    app = make_client(broker_url, queue)
     app.task(name=TASK_NAME, ignore_result=True)(run_fit_task)
     return app
 
 
-_settings = get_settings()
-celery_app = make_celery(_settings.broker_url or DEFAULT_BROKER, _settings.fit_queue)
-app = celery_app  # `celery -A app.fits.celery_app` looks for `app` or `celery`
+_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``celery -A app.fits.celery_app`` looks for ``app`` (or ``celery_app``): built from the
+    settings on first use, not when the module is imported."""
+    global _app
+    if name in ("app", "celery_app"):
+        with _lock:
+            if _app is None:
+                settings = get_settings()
+                _app = make_celery(settings.broker_url or DEFAULT_BROKER, settings.fit_queue)
+        return _app
+    raise AttributeError(name)

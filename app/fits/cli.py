@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.config import get_settings
-from app.surveys.models import GROUP_BY
 
 
 class ProgressBar:
@@ -133,7 +132,9 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("--estimator", choices=["ML", "MLR"], default="ML")
     fit.add_argument("--bootstrap", type=int, default=0, metavar="B")
     fit.add_argument("--seed", type=int, default=1)
-    fit.add_argument("--group", choices=GROUP_BY, default=None)
+    fit.add_argument(
+        "--group", default=None, help="branch, or a respondent attribute of the instrument"
+    )
     fit.add_argument("--group-equal", default=None, help="e.g. loadings,intercepts")
     fit.add_argument(
         "--invariance", action="store_true", help="configural -> metric -> scalar (needs --group)"

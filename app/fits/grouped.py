@@ -7,16 +7,21 @@ reports progress across them and assembles API.md's ``result``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from app.fits.schemas import PATH
-from app.stats.sem import ModelError, SemResult, fit_model
-from app.stats.sem.invariance import ExcludedGroup, fit_invariance, usable_data
-from app.stats.sem.path_difference import path_difference
+from app.stats.sem import (
+    ExcludedGroup,
+    ModelError,
+    SemResult,
+    fit_invariance,
+    fit_model,
+    path_difference,
+    usable_data,
+)
 
 Progress = Callable[[float], None]
 DEFAULT_MIN_GROUP_SIZE = 5
@@ -52,16 +57,16 @@ class _Stages:
 def _invariance(
     data: pd.DataFrame, spec: dict[str, Any], levels: list[str], min_size: int, report: Progress
 ) -> Any:
-    kwargs: dict[str, Any] = {
-        "group": spec["group"],
-        "levels": tuple(levels),
-        "missing": spec["missing"],
-        "estimator": spec["estimator"],
-        "min_group_size": min_size,
-    }
-    if "progress" in inspect.signature(fit_invariance).parameters:
-        kwargs["progress"] = report  # per level, when the engine offers it
-    return fit_invariance(data, spec["model"], **kwargs)
+    return fit_invariance(
+        data,
+        spec["model"],
+        group=spec["group"],
+        levels=tuple(levels),
+        missing=spec["missing"],
+        estimator=spec["estimator"],
+        min_group_size=min_size,
+        progress=report,
+    )
 
 
 def _groups(res: SemResult) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.stats.sem import GROUP_EQUAL
-from app.surveys.models import GroupBy
 
 # lavaan's group.equal keywords, as many as the engine supports: its list is the one list.
 if TYPE_CHECKING:  # a Literal built from a tuple is beyond mypy
@@ -48,9 +47,11 @@ class FitCreate(BaseModel):
     model: str | None = Field(default=None, max_length=50_000)
     estimator: Literal["ML", "MLR"] = "ML"
     missing: Literal["fiml", "listwise"] = "fiml"
-    group: GroupBy | None = Field(
+    group: str | None = Field(
         default=None,
-        description="Multi-group fit by this respondent attribute. Groups with fewer usable "
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+        description="Multi-group fit by `branch` or by any respondent attribute of the survey's "
+        "instrument (e.g. `customer_type`). Groups with fewer usable "
         "rows than the survey's `min_group_size`, or that cannot identify the model, are left "
         "out and listed with the reason in `result.excluded_groups`; fewer than two usable "
         "groups is a 422.",

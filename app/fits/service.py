@@ -27,10 +27,8 @@ from app.errors import InvalidInput, NotFound, field_error
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
-from app.stats.sem import ModelError
-from app.stats.sem.fit import _definitions as check_definitions
-from app.stats.sem.invariance import usable_data
-from app.stats.sem.partable import build_partable
+from app.stats.sem import ModelError, build_partable, usable_data
+from app.stats.sem import definitions as check_definitions
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import META_COLUMNS, load_item_frame, survey_spec
@@ -126,7 +124,7 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
             meanstructure=not listwise or group is not None,
             group_equal=spec.get("group_equal") or (),
         )
-        items = [c for c in frame.columns if c not in META_COLUMNS]
+        items = [c for c in frame.columns if c not in META_COLUMNS and frame[c].dtype.kind == "f"]
         unknown = [v for v in pt.names.ov if v not in items]
         if unknown:
             raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
@@ -160,7 +158,11 @@ def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submissi
     InvalidInput
         The model cannot be fitted to the selected data (422).
     """
-    model = data.model if data.model is not None else survey_spec(survey).default_model
+    instrument = survey_spec(survey)
+    model = data.model if data.model is not None else instrument.default_model
+    groupable = ["branch", *instrument.attribute_codes]
+    if data.group is not None and data.group not in groupable:
+        raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
     spec = data.canonical(model=model, min_group_size=survey.min_group_size)
     if not spec["model"]:
         raise InvalidInput([field_error("model", msg="the model is empty")])

@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.fits import service
+from app.fits.broker import TASK_NAME, make_client
 from app.fits.grouped import run_grouped
 from app.stats.sem import ModelError, fit_model
 from app.surveys.models import Survey
@@ -269,16 +270,12 @@ class CeleryRunner(_Sweeper):
         queue: str,
         stale_after: timedelta = STALE_AFTER,
     ) -> None:
-        from app.fits.celery_app import make_celery
-
         self.id = service.new_runner_id()
         self.factory, self.stale_after = factory, stale_after
-        self.celery = make_celery(broker_url, queue)
+        self.celery = make_client(broker_url, queue)
         self._init_sweeper()
 
     def submit(self, fit_id: str, *, frame: pd.DataFrame | None = None) -> None:
-        from app.fits.celery_app import TASK_NAME
-
         self.celery.send_task(TASK_NAME, args=[fit_id])
 
     def shutdown(self) -> None:

@@ -60,10 +60,18 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """``("items", 3, "text", "en")`` -> ``items[3].text.en``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def _format_errors(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = error_path(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         problems.extend(f"{loc}: {m}" if loc else m for m in msg.split("; "))
     return problems

@@ -1,7 +1,19 @@
-"""Schema of an instrument file (instruments/<id>.yaml).
+"""Schema of an instrument document (instruments/<id>.yaml, or the body of POST /instruments).
 
 Structural checks that need the whole document (translations, cross references, the model
-syntax) live in `InstrumentSpec`'s validator so that a spec object is always consistent.
+syntax) live in `InstrumentSpec`'s validator so that a spec object is always consistent. Every
+problem is reported with its path in the document (``items[3].text.en: missing``).
+
+Item types (``type``):
+
+* ``scale`` (default): a k-point rating or agreement scale (k = 2..11), the instrument's
+  ``scale`` or a named one from ``scales``; labels for every point or for the two ends only.
+* ``nps``: the 0-10 likelihood-to-recommend question (a scale with min 0 and max 10).
+* ``single`` / ``multiple``: choice among ``options`` (one, or any number).
+* ``text``: open text, at most ``max_length`` characters; stored and exported, never analysed.
+
+Only ``scale`` and ``nps`` items can measure a construct. ``allow_na`` offers "not applicable",
+which is stored apart from "not answered".
 """
 
 from __future__ import annotations
@@ -11,14 +23,20 @@ import json
 import re
 import warnings
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=40)]
+Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=20)]
 Texts = dict[str, str]
+ItemType = Literal["scale", "nps", "single", "multiple", "text"]
+NUMERIC_TYPES = ("scale", "nps")
+CHOICE_TYPES = ("single", "multiple")
+MAX_POINTS = 11
+MAX_OPTIONS = 30  # multiple-choice answers are stored as a bit mask
 
-_MODEL_OPS = ("=~", "~~", ":=", "~", "<", ">", "==")
+_MODEL_OPS = ("=~", "<~", "~~", ":=", "~", "<", ">", "==")
 
 
 class _Frozen(BaseModel):
@@ -26,6 +44,9 @@ class _Frozen(BaseModel):
 
 
 class ScaleSpec(_Frozen):
+    """A rating scale: integers ``min..max``; ``labels`` per language, one per point or the two
+    ends only."""
+
     min: int = 1
     max: int = 7
     labels: dict[str, list[str]]
@@ -35,12 +56,28 @@ class ScaleSpec(_Frozen):
     def values(self) -> list[int]:
         return list(range(self.min, self.max + 1))
 
+    @property
+    def points(self) -> int:
+        return self.max - self.min + 1
+
+    def point_labels(self, lang: str) -> list[str]:
+        """One label per point: the ends-only form leaves the inner points unlabelled ("")."""
+        labels = self.labels.get(lang, [])
+        if len(labels) == 2 and self.points > 2:
+            return [labels[0], *[""] * (self.points - 2), labels[1]]
+        return list(labels)
+
 
 class ConstructSpec(_Frozen):
     code: Code
     name: Texts
-    # Filled from the items' `construct` fields when the file leaves it out.
+    # Filled from the items' `construct` fields when the document leaves it out.
     items: list[str] = Field(default_factory=list)
+
+
+class Option(_Frozen):
+    code: Code
+    label: Texts
 
 
 # `construct` is the agreed field name; it shadows pydantic's deprecated `BaseModel.construct`.
@@ -49,63 +86,122 @@ with warnings.catch_warnings():
 
     class ItemSpec(_Frozen):
         code: Code
-        construct: str  # type: ignore[assignment]
+        type: ItemType = "scale"
+        construct: str | None = None  # type: ignore[assignment]
         text: Texts
+        # Name of a scale in `scales` (scale/nps items); the instrument's `scale` when omitted.
+        scale: str | None = None
         allow_na: bool = False
+        # None: required unless the item allows N/A (scale, nps, single); never for text and
+        # multiple choice (choosing nothing is an answer).
+        required: bool | None = None
+        options: list[Option] = Field(default_factory=list)
+        max_length: int = Field(default=1000, ge=1, le=10000)
+        section: str | None = None
+
+        @property
+        def is_numeric(self) -> bool:
+            return self.type in NUMERIC_TYPES
+
+        @property
+        def is_required(self) -> bool:
+            if self.required is not None:
+                return self.required
+            return self.type in ("scale", "nps", "single") and not self.allow_na
+
+        @property
+        def option_codes(self) -> list[str]:
+            return [o.code for o in self.options]
 
 
-class AttributeOption(_Frozen):
+class SectionSpec(_Frozen):
+    """A block of items; with ``paged: true`` each section is one page of the questionnaire.
+    ``title`` (optional) is shown to respondents as the section heading."""
+
     code: Code
-    label: Texts
+    title: Texts = Field(default_factory=dict)
+    intro: Texts = Field(default_factory=dict)
+    # Filled from the items' `section` fields when the document leaves it out.
+    items: list[str] = Field(default_factory=list)
 
 
 class AttributeSpec(_Frozen):
+    """A respondent attribute: ``choice`` (labelled options, asked on the form when ``ask``) or
+    ``code`` (a free code, e.g. a CRM segment, set by imports and the API only)."""
+
     code: Code
     label: Texts
-    options: list[AttributeOption]
+    type: Literal["choice", "code"] = "choice"
+    options: list[Option] = Field(default_factory=list)
+    required: bool = False
+    ask: bool = True
+    max_length: int = Field(default=64, ge=1, le=200)
 
     @property
     def codes(self) -> list[str]:
         return [o.code for o in self.options]
 
 
+class GapSpec(_Frozen):
+    """A gap score: ``perception`` minus ``expectation`` (two constructs on one scale)."""
+
+    code: Code
+    name: Texts
+    perception: str
+    expectation: str
+
+
 class InstrumentSpec(_Frozen):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
     version: int = Field(ge=1)
-    languages: list[str] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
+    languages: list[Lang] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
     title: Texts
     intro: Texts = Field(default_factory=dict)
-    scale: ScaleSpec
+    source: Texts = Field(default_factory=dict)
+    scale: ScaleSpec | None = None
+    scales: dict[str, ScaleSpec] = Field(default_factory=dict)
+    sections: list[SectionSpec] = Field(default_factory=list)
+    paged: bool = False
     constructs: list[ConstructSpec] = Field(min_length=1)
     items: list[ItemSpec] = Field(min_length=1)
     attributes: list[AttributeSpec] = Field(default_factory=list)
+    gaps: list[GapSpec] = Field(default_factory=list)
+    # Default outcome construct of the driver analysis (e.g. PV).
+    outcome: str | None = None
     default_model: str
 
     @model_validator(mode="before")
     @classmethod
-    def _fill_construct_items(cls, data: Any) -> Any:
+    def _fill_members(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        constructs, items = data.get("constructs"), data.get("items")
-        if not isinstance(constructs, list) or not isinstance(items, list):
+        items = data.get("items")
+        if not isinstance(items, list):
             return data
-        filled = []
-        for c in constructs:
-            if isinstance(c, dict) and not c.get("items"):
-                members = [
-                    i.get("code")
-                    for i in items
-                    if isinstance(i, dict) and i.get("construct") == c.get("code")
-                ]
-                c = {**c, "items": members}
-            filled.append(c)
-        return {**data, "constructs": filled}
+        out = dict(data)
+        for field, key in (("constructs", "construct"), ("sections", "section")):
+            groups = data.get(field)
+            if not isinstance(groups, list):
+                continue
+            filled = []
+            for g in groups:
+                if isinstance(g, dict) and not g.get("items"):
+                    members = [
+                        i.get("code")
+                        for i in items
+                        if isinstance(i, dict) and i.get(key) == g.get("code")
+                    ]
+                    g = {**g, "items": members}
+                filled.append(g)
+            out[field] = filled
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> InstrumentSpec:
         errors = [
             *_duplicate_errors(self),
             *_reference_errors(self),
+            *_scale_errors(self),
             *_translation_errors(self),
             *_model_errors(self),
         ]
@@ -116,11 +212,30 @@ class InstrumentSpec(_Frozen):
     # ---- derived views -------------------------------------------------------------------
     @property
     def item_codes(self) -> list[str]:
+        """Every item, in questionnaire order."""
         return [i.code for i in self.items]
+
+    @property
+    def answer_codes(self) -> list[str]:
+        """Items stored in a response's ``answers`` array (all but open text), in order."""
+        return [i.code for i in self.items if i.type != "text"]
+
+    @property
+    def numeric_codes(self) -> list[str]:
+        """Items whose answers are numbers on a scale (scale and nps): the statistics' input."""
+        return [i.code for i in self.items if i.is_numeric]
+
+    @property
+    def text_codes(self) -> list[str]:
+        return [i.code for i in self.items if i.type == "text"]
 
     @property
     def construct_items(self) -> dict[str, list[str]]:
         return {c.code: list(c.items) for c in self.constructs}
+
+    @property
+    def construct_codes(self) -> list[str]:
+        return [c.code for c in self.constructs]
 
     @property
     def items_by_code(self) -> dict[str, ItemSpec]:
@@ -131,9 +246,13 @@ class InstrumentSpec(_Frozen):
         return [i.code for i in self.items if i.allow_na]
 
     @property
+    def attribute_codes(self) -> list[str]:
+        return [a.code for a in self.attributes]
+
+    @property
     def attribute_values(self) -> dict[str, list[str]]:
-        """Allowed codes per respondent attribute, e.g. {"tenure": ["first_time", ...]}."""
-        return {a.code: a.codes for a in self.attributes}
+        """Allowed codes per choice attribute, e.g. {"tenure": ["first_time", ...]}."""
+        return {a.code: a.codes for a in self.attributes if a.type == "choice"}
 
     def attribute(self, code: str) -> AttributeSpec:
         for a in self.attributes:
@@ -141,10 +260,38 @@ class InstrumentSpec(_Frozen):
                 return a
         raise KeyError(code)
 
+    def item_scale(self, item: ItemSpec | str) -> ScaleSpec:
+        """The scale of a scale/nps item."""
+        spec = self.items_by_code[item] if isinstance(item, str) else item
+        if spec.scale is not None:
+            return self.scales[spec.scale]
+        if spec.type == "nps" and "nps" in self.scales:
+            return self.scales["nps"]
+        if self.scale is None:
+            raise KeyError(f"item {spec.code} has no scale")
+        return self.scale
+
+    def construct_scale(self, construct: str) -> ScaleSpec:
+        """The scale shared by a construct's items (the validator checks they share one)."""
+        return self.item_scale(self.construct_items[construct][0])
+
+    def construct_name(self, construct: str, lang: str) -> str:
+        for c in self.constructs:
+            if c.code == construct:
+                return c.name.get(lang) or c.name.get(self.languages[0]) or c.code
+        return construct
+
+    @property
+    def default_outcome(self) -> str:
+        """The declared outcome, else the construct the most paths lead to in the model."""
+        if self.outcome:
+            return self.outcome
+        return _model_outcome(self)
+
     def canonical_json(self) -> str:
         """The document as sorted, compact JSON: the input of `content_hash`."""
         return json.dumps(
-            self.model_dump(mode="json"),
+            self.model_dump(mode="json", exclude_defaults=True),
             sort_keys=True,
             ensure_ascii=False,
             separators=(",", ":"),
@@ -166,71 +313,256 @@ def _dupes(codes: list[str]) -> list[str]:
     return out
 
 
+def _dupe_positions(codes: list[str]) -> list[tuple[int, str]]:
+    seen: set[str] = set()
+    out = []
+    for i, c in enumerate(codes):
+        if c in seen:
+            out.append((i, c))
+        seen.add(c)
+    return out
+
+
 def _duplicate_errors(spec: InstrumentSpec) -> list[str]:
-    errors = [f"duplicate item code {c!r}" for c in _dupes(spec.item_codes)]
-    errors += [f"duplicate construct code {c!r}" for c in _dupes([c.code for c in spec.constructs])]
-    errors += [f"duplicate attribute {c!r}" for c in _dupes([a.code for a in spec.attributes])]
-    for a in spec.attributes:
-        errors += [f"duplicate option {c!r} in attribute {a.code!r}" for c in _dupes(a.codes)]
-    clash = set(spec.item_codes) & {c.code for c in spec.constructs}
-    errors += [f"code {c!r} is both an item and a construct" for c in sorted(clash)]
+    errors = [
+        f"items[{i}].code: duplicate item code {c!r}" for i, c in _dupe_positions(spec.item_codes)
+    ]
+    errors += [
+        f"constructs[{i}].code: duplicate construct code {c!r}"
+        for i, c in _dupe_positions(spec.construct_codes)
+    ]
+    errors += [
+        f"sections[{i}].code: duplicate section {c!r}"
+        for i, c in _dupe_positions([s.code for s in spec.sections])
+    ]
+    errors += [
+        f"attributes[{i}].code: duplicate attribute {c!r}"
+        for i, c in _dupe_positions(spec.attribute_codes)
+    ]
+    for k, a in enumerate(spec.attributes):
+        errors += [
+            f"attributes[{k}].options[{i}].code: duplicate option {c!r} in attribute {a.code!r}"
+            for i, c in _dupe_positions(a.codes)
+        ]
+    for k, item in enumerate(spec.items):
+        errors += [
+            f"items[{k}].options[{i}].code: duplicate option {c!r} in item {item.code!r}"
+            for i, c in _dupe_positions(item.option_codes)
+        ]
+    reserved = {"id", "submitted_at", "branch", "lang", "channel"}
+    categories = [
+        set(spec.item_codes),
+        set(spec.construct_codes),
+        set(spec.attribute_codes),
+        {g.code for g in spec.gaps},
+    ]
+    clash = {c for k, a in enumerate(categories) for b in categories[k + 1 :] for c in a & b}
+    errors += [
+        f"code {c!r} names two things (item, construct, attribute or gap)" for c in sorted(clash)
+    ]
+    used = set().union(*categories)
+    errors += [f"code {c!r} is reserved for a data column" for c in sorted(used & reserved)]
     return errors
 
 
 def _reference_errors(spec: InstrumentSpec) -> list[str]:
     constructs = {c.code for c in spec.constructs}
+    sections = {s.code for s in spec.sections}
     items = {i.code: i for i in spec.items}
-    errors = [
-        f"item {i.code!r} refers to unknown construct {i.construct!r}"
-        for i in spec.items
-        if i.construct not in constructs
-    ]
-    for c in spec.constructs:
+    errors: list[str] = []
+    for k, i in enumerate(spec.items):
+        at = f"items[{k}]"
+        if i.construct is not None and i.construct not in constructs:
+            errors.append(
+                f"{at}.construct: item {i.code!r} refers to unknown construct {i.construct!r}"
+            )
+        if i.construct is not None and not i.is_numeric:
+            errors.append(f"{at}.construct: a {i.type} item cannot measure a construct")
+        if i.section is not None and i.section not in sections:
+            errors.append(f"{at}.section: unknown section {i.section!r}")
+        if i.type in CHOICE_TYPES:
+            if len(i.options) < 2:
+                errors.append(f"{at}.options: a {i.type} item needs at least 2 options")
+            if len(i.options) > MAX_OPTIONS:
+                errors.append(f"{at}.options: at most {MAX_OPTIONS} options")
+        elif i.options:
+            errors.append(f"{at}.options: only single and multiple items have options")
+        if i.type == "text" and i.allow_na:
+            errors.append(f"{at}.allow_na: a text item has no N/A option")
+        if i.scale is not None and not i.is_numeric:
+            errors.append(f"{at}.scale: only scale and nps items have a scale")
+    for k, c in enumerate(spec.constructs):
         if not c.items:
-            errors.append(f"construct {c.code!r} has no items")
+            errors.append(f"constructs[{k}].items: construct {c.code!r} has no items")
         for code in c.items:
             if code not in items:
-                errors.append(f"construct {c.code!r} lists unknown item {code!r}")
+                errors.append(
+                    f"constructs[{k}].items: construct {c.code!r} lists unknown item {code!r}"
+                )
             elif items[code].construct != c.code:
-                errors.append(f"construct {c.code!r} lists item {code!r} of another construct")
-    if spec.scale.max <= spec.scale.min:
-        errors.append("scale max must be greater than min")
+                errors.append(
+                    f"constructs[{k}].items: construct {c.code!r} lists item {code!r} "
+                    "of another construct"
+                )
+    for k, s in enumerate(spec.sections):
+        for code in s.items:
+            if code not in items:
+                errors.append(f"sections[{k}].items: unknown item {code!r}")
+            elif items[code].section not in (None, s.code):
+                errors.append(f"sections[{k}].items: item {code!r} belongs to another section")
+    if spec.sections:
+        placed = [code for s in spec.sections for code in s.items]
+        errors += [f"sections: item {c!r} is in two sections" for c in _dupes(placed)]
+        errors += [
+            f"sections: item {c!r} is in no section" for c in spec.item_codes if c not in placed
+        ]
+    elif spec.paged:
+        errors.append("paged: a paged questionnaire needs sections")
+    for k, a in enumerate(spec.attributes):
+        if a.type == "choice" and len(a.options) < 1:
+            errors.append(f"attributes[{k}].options: a choice attribute needs options")
+        if a.type == "code" and a.options:
+            errors.append(f"attributes[{k}].options: a code attribute has no options")
+    for k, g in enumerate(spec.gaps):
+        for side in ("perception", "expectation"):
+            if getattr(g, side) not in constructs:
+                errors.append(f"gaps[{k}].{side}: {getattr(g, side)!r} is not a construct")
+    if spec.outcome is not None and spec.outcome not in constructs:
+        errors.append(f"outcome: {spec.outcome} is not a construct")
+    return errors
+
+
+def _scale_errors(spec: InstrumentSpec) -> list[str]:
+    errors: list[str] = []
+    named = [("scale", spec.scale)] if spec.scale is not None else []
+    named += [(f"scales.{name}", s) for name, s in spec.scales.items()]
+    for at, s in named:
+        if s.max <= s.min:
+            errors.append(f"{at}.max: must be greater than min")
+        elif s.points > MAX_POINTS:
+            errors.append(f"{at}: at most {MAX_POINTS} points, got {s.points}")
+    for k, i in enumerate(spec.items):
+        if not i.is_numeric:
+            continue
+        if i.scale is not None and i.scale not in spec.scales:
+            errors.append(f"items[{k}].scale: unknown scale {i.scale!r}")
+            continue
+        try:
+            s = spec.item_scale(i)
+        except KeyError:
+            errors.append(f"items[{k}].scale: item {i.code!r} needs a scale (no default `scale`)")
+            continue
+        if i.type == "nps" and (s.min, s.max) != (0, 10):
+            errors.append(f"items[{k}].scale: an nps item needs a 0-10 scale")
+    for k, c in enumerate(spec.constructs):
+        try:
+            scales = {spec.item_scale(code).model_dump_json() for code in c.items}
+        except KeyError:
+            continue
+        if len(scales) > 1:
+            errors.append(f"constructs[{k}]: the items of {c.code!r} must share one scale")
+    for k, g in enumerate(spec.gaps):
+        try:
+            p, e = spec.construct_scale(g.perception), spec.construct_scale(g.expectation)
+        except (KeyError, IndexError):
+            continue
+        if (p.min, p.max) != (e.min, e.max):
+            errors.append(f"gaps[{k}]: perception and expectation need the same scale")
     return errors
 
 
 def _translation_errors(spec: InstrumentSpec) -> list[str]:
     langs = spec.languages
-    n_points = spec.scale.max - spec.scale.min + 1
     errors: list[str] = []
 
-    def need(where: str, texts: Texts) -> None:
+    def need(where: str, texts: Texts, what: str) -> None:
         for lang in langs:
             if not (texts.get(lang) or "").strip():
-                errors.append(f"missing translation {lang!r} for {where}")
+                errors.append(f"{where}.{lang}: missing translation {lang!r} for {what}")
         for lang in texts:
             if lang not in langs:
-                errors.append(f"{where} has a text in undeclared language {lang!r}")
+                errors.append(f"{where}.{lang}: {what} has a text in undeclared language {lang!r}")
 
-    need("title", spec.title)
+    errors += [f"languages: duplicate language {lang!r}" for lang in _dupes(list(langs))]
+    need("title", spec.title, "title")
     if spec.intro:
-        need("intro", spec.intro)
-    for lang in langs:
-        labels = spec.scale.labels.get(lang)
-        if labels is None:
-            errors.append(f"missing translation {lang!r} for scale labels")
-        elif len(labels) != n_points:
-            errors.append(f"scale labels {lang!r} need {n_points} entries, got {len(labels)}")
-    if spec.na_items:
-        need("scale na_label", spec.scale.na_label)
-    for c in spec.constructs:
-        need(f"construct {c.code}", c.name)
+        need("intro", spec.intro, "intro")
+    if spec.source:
+        need("source", spec.source, "source")
+    named = [("scale", spec.scale)] if spec.scale is not None else []
+    named += [(f"scales.{name}", s) for name, s in spec.scales.items()]
+    for at, s in named:
+        label = "scale labels" if at == "scale" else f"{at} labels"
+        for lang in langs:
+            labels = s.labels.get(lang)
+            if labels is None:
+                errors.append(f"{at}.labels.{lang}: missing translation {lang!r} for {label}")
+            elif len(labels) not in (s.points, 2) or any(not str(x).strip() for x in labels):
+                errors.append(
+                    f"{at}.labels.{lang}: {label} {lang!r} need {s.points} entries "
+                    f"(or 2 for the ends), got {len(labels)}"
+                )
+        for lang in s.labels:
+            if lang not in langs:
+                errors.append(f"{at}.labels.{lang}: undeclared language {lang!r}")
+    na_paths: set[str] = set()
     for i in spec.items:
-        need(f"item {i.code}", i.text)
-    for a in spec.attributes:
-        need(f"attribute {a.code}", a.label)
-        for o in a.options:
-            need(f"attribute {a.code} option {o.code}", o.label)
+        if i.allow_na and (i.is_numeric or i.type == "single"):
+            path, texts = _na_texts(spec, i)
+            if path not in na_paths:
+                na_paths.add(path)
+                need(path, texts, path.replace(".na_label", " na_label"))
+    for k, c in enumerate(spec.constructs):
+        need(f"constructs[{k}].name", c.name, f"construct {c.code}")
+    for k, sec in enumerate(spec.sections):
+        if sec.title:
+            need(f"sections[{k}].title", sec.title, f"section {sec.code}")
+        if sec.intro:
+            need(f"sections[{k}].intro", sec.intro, f"section {sec.code} intro")
+    for k, i in enumerate(spec.items):
+        need(f"items[{k}].text", i.text, f"item {i.code}")
+        for j, o in enumerate(i.options):
+            need(f"items[{k}].options[{j}].label", o.label, f"item {i.code} option {o.code}")
+    for k, a in enumerate(spec.attributes):
+        need(f"attributes[{k}].label", a.label, f"attribute {a.code}")
+        for j, o in enumerate(a.options):
+            need(
+                f"attributes[{k}].options[{j}].label",
+                o.label,
+                f"attribute {a.code} option {o.code}",
+            )
+    for k, g in enumerate(spec.gaps):
+        need(f"gaps[{k}].name", g.name, f"gap {g.code}")
     return errors
+
+
+def _scale_path(spec: InstrumentSpec, scale: ScaleSpec) -> str:
+    if scale is spec.scale:
+        return "scale"
+    return next(f"scales.{n}" for n, s in spec.scales.items() if s is scale)
+
+
+def _na_texts(spec: InstrumentSpec, item: ItemSpec) -> tuple[str, Texts]:
+    """Where an item's "not applicable" label comes from: its own scale's ``na_label``, else
+    the default scale's, else the first scale that has one."""
+    own: ScaleSpec | None = None
+    if item.is_numeric:
+        try:
+            own = spec.item_scale(item)
+        except KeyError:
+            own = None
+    candidates = [s for s in (own, spec.scale, *spec.scales.values()) if s is not None]
+    for s in candidates:
+        if s.na_label:
+            return f"{_scale_path(spec, s)}.na_label", s.na_label
+    first = candidates[0] if candidates else None
+    return (f"{_scale_path(spec, first)}.na_label" if first else "scale.na_label"), {}
+
+
+def na_label(spec: InstrumentSpec, item: ItemSpec, lang: str) -> str:
+    """The "not applicable" label shown beside an item, in ``lang``."""
+    texts = _na_texts(spec, item)[1]
+    return texts.get(lang) or texts.get(spec.languages[0]) or "N/A"
 
 
 def _model_terms(side: str) -> list[str]:
@@ -259,12 +591,35 @@ def model_variables(syntax: str) -> tuple[dict[str, list[str]], set[str]]:
         if op in (":=", "<", ">", "=="):
             continue
         lhs, rhs = (s.strip() for s in line.split(op, 1))
-        if op == "=~":
+        if op in ("=~", "<~"):
             latents.setdefault(lhs, []).extend(_model_terms(rhs))
         else:
             others.update(_model_terms(lhs))
             others.update(_model_terms(rhs))
     return latents, others
+
+
+def model_paths(syntax: str) -> list[tuple[str, str]]:
+    """``(outcome, predictor)`` for every regression (``~``) in `syntax`."""
+    paths = []
+    for raw in re.split(r"[\n;]", syntax):
+        line = raw.split("#", 1)[0].strip()
+        op = next((o for o in _MODEL_OPS if o in line), None)
+        if op != "~":
+            continue
+        lhs, rhs = (s.strip() for s in line.split("~", 1))
+        paths += [(y, x) for y in _model_terms(lhs) for x in _model_terms(rhs)]
+    return paths
+
+
+def _model_outcome(spec: InstrumentSpec) -> str:
+    counts: dict[str, int] = {}
+    for y, _ in model_paths(spec.default_model):
+        if y in spec.construct_items:
+            counts[y] = counts.get(y, 0) + 1
+    if counts:
+        return max(counts, key=lambda c: (counts[c], -spec.construct_codes.index(c)))
+    return spec.construct_codes[-1]
 
 
 def _model_errors(spec: InstrumentSpec) -> list[str]:
@@ -273,16 +628,17 @@ def _model_errors(spec: InstrumentSpec) -> list[str]:
     except ValueError as exc:
         return [str(exc)]
     if not latents:
-        return ["default_model defines no latent variable (=~)"]
-    items = set(spec.item_codes)
-    errors = [
-        f"default_model: indicator {ind!r} of {lat!r} is not an item"
-        for lat, inds in latents.items()
-        for ind in inds
-        if ind not in items
-    ]
+        return ["default_model: defines no latent variable (=~)"]
+    items = {i.code: i for i in spec.items}
+    errors = []
+    for lat, inds in latents.items():
+        for ind in inds:
+            if ind not in items:
+                errors.append(f"default_model: indicator {ind!r} of {lat!r} is not an item")
+            elif not items[ind].is_numeric:
+                errors.append(f"default_model: indicator {ind!r} of {lat!r} is not a numeric item")
     errors += [
-        f"default_model refers to unknown variable {name!r}"
+        f"default_model: refers to unknown variable {name!r}"
         for name in sorted(others)
         if name not in items and name not in latents
     ]

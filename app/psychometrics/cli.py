@@ -93,8 +93,8 @@ def render_efa(result: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace, compute: Any, render: Any) -> int:
-    from app.cli import _session
     from app.errors import DomainError
+    from app.main import open_session as _session
     from app.surveys.service import get_survey
 
     with _session() as session:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.reporting.models import COUNT_CONSTRUCT, ScoreAggregate, ScoreRollup
 from app.surveys.models import Response, Survey
+from app.surveys.specs import survey_spec
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,6 @@ _POSITIONS: dict[tuple[str, int, str], Positions] = {}
 
 
 def _constructs(survey: Survey) -> tuple[list[str], dict[str, list[str]]]:
-    # Imported here: app.surveys.service imports this module at load time.
-    from app.surveys.service import survey_spec
-
     spec = survey_spec(survey)
     return spec.item_codes, spec.construct_items
 
@@ -89,7 +87,12 @@ def _month(values: Iterable[Any]) -> list[str]:
 def _keys(rows: Sequence[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
     months = _month(r.get("submitted_at") for r in rows)
     return [
-        (int(r["branch_id"]), r.get("customer_type") or "", r.get("tenure") or "", m)
+        (
+            int(r["branch_id"]),
+            (r.get("attributes") or {}).get("customer_type") or "",
+            (r.get("attributes") or {}).get("tenure") or "",
+            m,
+        )
         for r, m in zip(rows, months, strict=True)
     ]
 
@@ -188,7 +191,7 @@ def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str
 def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
     """Subtract the moments of responses being deleted, in the caller's transaction.
 
-    ``rows`` carry the columns :func:`apply_responses` saw (branch_id, customer_type, tenure,
+    ``rows`` carry the columns :func:`apply_responses` saw (branch_id, attributes,
     submitted_at, answers). Cells left with no response are deleted, as a rebuild would not
     have them.
     """
@@ -291,8 +294,7 @@ def rebuild(
     query = (
         select(
             Response.branch_id,
-            Response.customer_type,
-            Response.tenure,
+            Response.attributes,
             Response.submitted_at,
             Response.answers,
         )

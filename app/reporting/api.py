@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
 from app.reporting import service
-from app.reporting.service import Outcome
-from app.surveys.models import GroupBy
+from app.reporting.service import GroupBy, Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from app.cli import _session
+    from app.main import open_session as _session
     from app.reporting.aggregates import rebuild
     from app.surveys.models import Survey
 

@@ -36,7 +36,7 @@ from app.errors import DomainError
 from app.fits import service as fits
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate
-from app.stats.sem.invariance import DELTA_CFI as DELTA_CFI_LIMIT
+from app.stats.sem import DELTA_CFI as DELTA_CFI_LIMIT
 from app.surveys.models import Survey
 from app.surveys.service import as_utc, survey_spec, utcnow
 

@@ -39,8 +39,11 @@ from app.stats.scores import (
     hide_all,
     trend_scores,
 )
-from app.surveys.models import GROUP_BY, Branch, Survey
+from app.surveys.models import Branch, Survey
 
+# Score tables group by these (attributes of the telecom instrument until any attribute works).
+GroupBy = Literal["branch", "customer_type", "tenure"]
+GROUP_BY: tuple[str, ...] = get_args(GroupBy)
 Outcome = Literal["PV", "SAT", "LOY"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 UNSPECIFIED = "unspecified"

@@ -24,14 +24,13 @@ from app.fits.api import start_runner
 from app.reporting import service
 from app.reporting.api import SVG, download
 from app.reporting.invariance import branch_invariance
-from app.reporting.service import Outcome
+from app.reporting.service import GroupBy, Outcome
 from app.security.csrf import DASHBOARD_LOGIN
 from app.security.headers import DASHBOARD_CSP, secure_page
 from app.security.lockout import locked_for, record_failure
 from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
 from app.stats.charts import trend_svg as trend_chart
 from app.stats.scores import PROTECTS_SMALL_GROUP, GroupScores
-from app.surveys.models import GroupBy
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 

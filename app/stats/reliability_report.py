@@ -29,7 +29,7 @@ from app.stats.reliability import (
     composite_reliability,
     construct_reliability,
 )
-from app.stats.sem.em import saturated_em
+from app.stats.sem import fit_model, saturated_em
 from app.stats.validity import (
     FornellLarcker,
     cov_to_corr,
@@ -104,28 +104,6 @@ def _saturated(x: np.ndarray) -> np.ndarray:
     return saturated_em(x).cov
 
 
-def _fit_semopy(
-    data: pd.DataFrame, syntax: str, factors: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Lambda (p, m), Phi (m, m) and Theta (p, p) from semopy (complete data only).
-
-    Fallback while no in-house engine is importable: semopy's ML agrees with lavaan to
-    about 1e-3 on Holzinger-Swineford.
-    """
-    import semopy
-
-    model = semopy.Model(syntax)
-    model.fit(data)
-    mx = model.inspect("mx")
-    items = list(data.columns)
-    beta = mx["Beta"].to_numpy()
-    psi = mx["Psi"]
-    inv = np.linalg.inv(np.eye(beta.shape[0]) - beta)
-    phi = pd.DataFrame(inv @ psi.to_numpy() @ inv.T, index=psi.index, columns=psi.columns)
-    theta = mx["Theta"].loc[items, items].to_numpy()
-    return mx["Lambda"].loc[items, factors], phi.loc[factors, factors], theta
-
-
 def fit_measurement_model(
     data: pd.DataFrame,
     constructs: Mapping[str, Sequence[str]],
@@ -161,8 +139,6 @@ def fit_measurement_model(
     frame = pd.DataFrame(x, columns=items)
     syntax = measurement_syntax(constructs)
     lam, phi, theta, observed, engine = _fit(frame, syntax, factors, fiml=how == "fiml")
-    if observed is None:
-        observed = _saturated(x) if how == "fiml" else _ml_cov(x)
     implied = lam.to_numpy() @ phi.to_numpy() @ lam.to_numpy().T + theta
     return MeasurementEstimates(
         loadings=lam,
@@ -177,33 +153,20 @@ def fit_measurement_model(
 
 def _fit(
     frame: pd.DataFrame, syntax: str, factors: list[str], *, fiml: bool
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray | None, str]:
-    """Lambda (p, m), Phi (m, m), Theta (p, p), the observed covariance if the engine
-    gives it (p, p), and the engine's name.
-
-    The team's engine (:func:`app.stats.sem.fit_model`, lavaan-exact, FIML) is preferred;
-    semopy is the fallback for complete data when it cannot be imported.
-    """
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, str]:
+    """Lambda (p, m), Phi (m, m), Theta (p, p), the observed covariance (p, p; the EM
+    estimate under FIML) and the engine's name, from pvm's SEM engine."""
     items = list(frame.columns)
-    try:
-        from app.stats.sem import fit_model
-    except ImportError:
-        log.info("app.stats.sem not importable; falling back to semopy")
-    else:
-        res = fit_model(frame, syntax, missing="fiml" if fiml else "listwise")
-        if not res.converged:
-            raise ReliabilityError("the measurement model (CFA) did not converge")
-        mats = res.matrices[0]
-        lam = pd.DataFrame(mats.lambda_, index=mats.ov, columns=mats.lv)
-        phi = pd.DataFrame(mats.lv_cov, index=mats.lv, columns=mats.lv)
-        order = [mats.ov.index(i) for i in items]
-        theta = np.asarray(mats.theta)[np.ix_(order, order)]
-        observed = np.asarray(mats.sample_cov)[np.ix_(order, order)]
-        return lam.loc[items, factors], phi.loc[factors, factors], theta, observed, "pvm"
-    if fiml:
-        raise ReliabilityError("FIML needs the app.stats.sem engine, which is not available")
-    lam, phi, theta = _fit_semopy(frame, syntax, factors)
-    return lam, phi, theta, None, "semopy"
+    res = fit_model(frame, syntax, missing="fiml" if fiml else "listwise")
+    if not res.converged:
+        raise ReliabilityError("the measurement model (CFA) did not converge")
+    mats = res.matrices[0]
+    lam = pd.DataFrame(mats.lambda_, index=mats.ov, columns=mats.lv)
+    phi = pd.DataFrame(mats.lv_cov, index=mats.lv, columns=mats.lv)
+    order = [mats.ov.index(i) for i in items]
+    theta = np.asarray(mats.theta)[np.ix_(order, order)]
+    observed = np.asarray(mats.sample_cov)[np.ix_(order, order)]
+    return lam.loc[items, factors], phi.loc[factors, factors], theta, observed, "pvm"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from app.stats.sem.em import saturated_em
+from app.stats.sem import saturated_em
 
 log = logging.getLogger(__name__)
 

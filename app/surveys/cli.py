@@ -10,8 +10,8 @@ from typing import Any
 
 def cmd_responses_delete(args: argparse.Namespace) -> int:
     from app.audit.service import CLI
-    from app.cli import _session
     from app.errors import DomainError
+    from app.main import open_session
     from app.surveys.lifecycle import delete_response
     from app.surveys.service import get_survey
 
@@ -20,7 +20,7 @@ def cmd_responses_delete(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: {args.id!r} is not a response id (a UUID)", file=sys.stderr)
         return 2
-    with _session() as session:
+    with open_session() as session:
         try:
             survey = get_survey(session, slug=args.survey)
             delete_response(session, survey=survey, response_id=response_id, actor=CLI)
@@ -33,13 +33,13 @@ def cmd_responses_delete(args: argparse.Namespace) -> int:
 
 def cmd_responses_erase(args: argparse.Namespace) -> int:
     from app.audit.service import CLI
-    from app.cli import _session
     from app.errors import DomainError
+    from app.main import open_session
     from app.surveys.lifecycle import erase_by_token
     from app.surveys.service import get_survey
 
     token = args.token if args.token != "-" else sys.stdin.readline().strip()
-    with _session() as session:
+    with open_session() as session:
         try:
             survey = get_survey(session, slug=args.survey)
             erased = erase_by_token(session, survey=survey, token=token, actor=CLI)
@@ -52,15 +52,15 @@ def cmd_responses_erase(args: argparse.Namespace) -> int:
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
     from app.audit.service import CLI
-    from app.cli import _session
     from app.config import get_settings
+    from app.main import open_session
     from app.surveys.lifecycle import purge_client_data
 
     days = args.days if args.days is not None else get_settings().client_data_retention_days
     if days < 0:
         print("error: --days must be 0 or more", file=sys.stderr)
         return 2
-    with _session() as session:
+    with open_session() as session:
         cleared = purge_client_data(session, days=days, actor=CLI)
     print(f"cleared IP address and user agent of {cleared} responses older than {days} days")
     return 0

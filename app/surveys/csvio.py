@@ -1,9 +1,10 @@
 """CSV import (all or nothing, row-numbered errors) and export of a survey's responses.
 
-Export columns: ``id,submitted_at,branch,customer_type,tenure,lang,<item codes>``; N/A is an
-empty cell. Import accepts that format and also the bare ``branch,customer_type,tenure,<items>``
-of reference files: ``id``, ``submitted_at``, ``customer_type``, ``tenure`` and ``lang`` are
-optional columns, ``branch`` and every item code are required.
+Export columns: ``id,submitted_at,branch,lang,<attribute codes>,<item codes>``; N/A is an
+empty cell. Import accepts that format and also the bare ``branch,<attributes>,<items>`` of
+reference files: ``id``, ``submitted_at``, ``lang`` and the instrument's attributes are optional
+columns (a required attribute still needs a value on every row), ``branch`` and every item code
+are required.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -24,17 +26,17 @@ from app.errors import Conflict, InvalidInput, field_error
 from app.surveys.models import Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import (
-    META_COLUMNS,
     as_utc,
     branch_ids,
     day_start,
+    frame_columns,
     insert_responses,
     load_item_frame,
     survey_spec,
 )
-from app.surveys.validation import check_answers, check_attributes
+from app.surveys.validation import check_answers, check_attributes, check_lang
 
-OPTIONAL_COLUMNS = ("id", "submitted_at", "customer_type", "tenure", "lang")
+OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
 MAX_REPORTED_ROWS = 100
 CHUNK = 5_000
 
@@ -72,11 +74,13 @@ def import_csv(session: Session, *, survey: Survey, data: bytes) -> int:
         raise _file_error("the file is empty") from None
     except csv.Error as exc:
         raise _file_error(f"unreadable CSV: {exc}") from None
-    codes = spec.item_codes
+    codes = spec.answer_codes
     required = ["branch", *codes]
-    missing = [c for c in required if c not in header]
-    extra = [c for c in header if c not in required and c not in OPTIONAL_COLUMNS]
-    dupes = sorted({c for c in header if header.count(c) > 1})
+    known = {*required, *OPTIONAL_COLUMNS, *spec.attribute_codes}
+    present = set(header)
+    missing = [c for c in required if c not in present]
+    extra = [c for c in header if c not in known]
+    dupes = sorted(c for c, count in Counter(header).items() if count > 1)
     problems = []
     if missing:
         problems.append(field_error("columns", msg=f"missing columns: {', '.join(missing)}"))
@@ -138,15 +142,14 @@ def _parse_row(
     if branch not in branches:
         errors.append(field_error("branch", msg=f"unknown branch {branch!r}"))
     answers, answer_errors = check_answers(
-        spec, {c: cells[c] for c in spec.item_codes}, prefix=None
+        spec, {c: cells[c] for c in spec.answer_codes}, prefix=None
     )
+    given = {a: cells.get(a) for a in spec.attribute_codes}
     attributes, attribute_errors = check_attributes(
-        spec,
-        customer_type=cells.get("customer_type"),
-        tenure=cells.get("tenure"),
-        lang=cells.get("lang"),
+        spec, given, at={a: (a,) for a in spec.attribute_codes}
     )
-    errors += answer_errors + attribute_errors
+    lang, lang_errors = check_lang(spec, cells.get("lang"))
+    errors += answer_errors + attribute_errors + lang_errors
     response_id = uuid.uuid4()
     if cells.get("id", "").strip():
         try:
@@ -165,7 +168,8 @@ def _parse_row(
         "id": response_id,
         "branch_id": branches[branch],
         "submitted_at": submitted_at,
-        **attributes,
+        "attributes": attributes,
+        "lang": lang,
         "channel": "import",
         "answers": answers,
     }, []
@@ -191,8 +195,9 @@ def export_csv(
     branches: list[str] | None = None,
 ) -> str:
     frame = load_item_frame(session, survey=survey, filters=filters, branches=branches)
-    codes = survey_spec(survey).item_codes
-    out = frame[META_COLUMNS].copy()
+    spec = survey_spec(survey)
+    codes = spec.answer_codes
+    out = frame[frame_columns(spec)].copy()
     out["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
     items = frame[codes].round().astype("Int64")
     return pd.concat([out, items], axis=1).to_csv(index=False, lineterminator="\n")

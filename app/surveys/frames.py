@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 
 import numpy as np
@@ -10,11 +11,22 @@ import pandas as pd
 from sqlalchemy import String, Text, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from app.instruments.spec import InstrumentSpec
 from app.surveys.models import Branch, Response, Survey
 from app.surveys.schemas import ResponseFilters
 from app.surveys.specs import survey_spec
 
-META_COLUMNS = ["id", "submitted_at", "branch", "customer_type", "tenure", "lang"]
+# Columns of every item frame before the instrument's attributes and items.
+META_COLUMNS = ["id", "submitted_at", "branch", "lang"]
+
+
+ATTRIBUTES = "__attributes__"
+
+
+def frame_columns(spec: InstrumentSpec) -> list[str]:
+    """Meta columns and the instrument's attributes (before ``lang``, as API v1's export had
+    them): every column of a frame but the items."""
+    return [*META_COLUMNS[:-1], *spec.attribute_codes, META_COLUMNS[-1]]
 
 
 def load_item_frame(
@@ -24,16 +36,19 @@ def load_item_frame(
     filters: ResponseFilters | None = None,
     branches: list[str] | None = None,
 ) -> pd.DataFrame:
-    """All responses of ``survey`` as one row each: ``id, submitted_at, branch, customer_type,
-    tenure, lang`` and one float column per item code (NaN = N/A or missing), in instrument
-    order, sorted by submission time. ``branches`` (a key's scope) and ``filters.branch`` both
-    restrict the branches; ``submitted_to`` is inclusive.
+    """All responses of ``survey`` as one row each: ``id, submitted_at, branch, lang``, one
+    column per respondent attribute of the instrument (None = not given) and one float column
+    per answer code (NaN = N/A or missing), in instrument order, sorted by submission time.
+    ``branches`` (a key's scope) and ``filters.branch`` both restrict the branches;
+    ``submitted_to`` is inclusive.
     """
-    codes = survey_spec(survey).item_codes
+    spec = survey_spec(survey)
+    codes = spec.answer_codes
     # The database renders each response as one CSV line (meta fields are codes without commas:
-    # branch codes are validated, attributes come from code lists), and pandas' C parser reads
-    # them all at once: no per-row Python objects beyond one string.
+    # branch codes are validated; the attributes' JSON is quoted as a CSV field), and pandas' C
+    # parser reads them all at once: no per-row Python objects beyond one string.
     answers = cast(Response.answers, Text)
+    attributes = literal('"') + func.replace(cast(Response.attributes, Text), '"', '""') + '"'
     sep = literal(",")
     line = (
         cast(Response.id, String)
@@ -42,11 +57,9 @@ def load_item_frame(
         + sep
         + Branch.code
         + sep
-        + func.coalesce(Response.customer_type, "")
-        + sep
-        + func.coalesce(Response.tenure, "")
-        + sep
         + func.coalesce(Response.lang, "")
+        + sep
+        + attributes
         + sep
         + func.substr(answers, 2, func.length(answers) - 2)
     )
@@ -72,7 +85,7 @@ def load_item_frame(
         rows = result.cursor.fetchall() if result.cursor is not None else []
     finally:
         result.close()
-    return _parse_lines([r[0] for r in rows], codes)
+    return _parse_lines([r[0] for r in rows], spec.attribute_codes, codes)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -87,10 +100,11 @@ def _uuid_text(ids: list[str]) -> pd.Series:
     return pd.Series(ids, dtype=object)
 
 
-def _parse_lines(lines: list[str], codes: list[str]) -> pd.DataFrame:
-    names = META_COLUMNS + codes
+def _parse_lines(lines: list[str], attributes: list[str], codes: list[str]) -> pd.DataFrame:
+    names = [*META_COLUMNS, ATTRIBUTES, *codes]
     if not lines:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in META_COLUMNS})
+        columns = [*META_COLUMNS[:-1], *attributes, META_COLUMNS[-1]]
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
         for code in codes:
             frame[code] = pd.Series(dtype=np.float64)
@@ -99,13 +113,22 @@ def _parse_lines(lines: list[str], codes: list[str]) -> pd.DataFrame:
         io.StringIO("\n".join(lines)),
         header=None,
         names=names,
-        dtype={**{c: object for c in META_COLUMNS}, **{c: np.float64 for c in codes}},
+        dtype={
+            **{c: object for c in [*META_COLUMNS, ATTRIBUTES]},
+            **{c: np.float64 for c in codes},
+        },
         na_values={c: ["null"] for c in codes},
         keep_default_na=False,
         skipinitialspace=True,
     )
-    for column in ("customer_type", "tenure", "lang"):
-        frame[column] = frame[column].where(frame[column] != "", None)
+    frame["lang"] = frame["lang"].where(frame["lang"] != "", None)
     frame["id"] = _uuid_text(frame["id"].tolist())
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True, format="ISO8601")
+    # Few distinct attribute combinations: parse each JSON text once.
+    raw = frame.pop(ATTRIBUTES)
+    parsed = {text: json.loads(text or "{}") or {} for text in pd.unique(raw)}
+    position = len(META_COLUMNS) - 1
+    for k, code in enumerate(attributes):
+        values = raw.map({text: attrs.get(code) for text, attrs in parsed.items()})
+        frame.insert(position + k, code, values.astype(object).where(values.notna(), None))
     return frame

@@ -39,8 +39,7 @@ def delete_responses(session: Session, *, survey: Survey, ids: Sequence[uuid.UUI
         select(
             Response.id,
             Response.branch_id,
-            Response.customer_type,
-            Response.tenure,
+            Response.attributes,
             Response.submitted_at,
             Response.answers,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -29,12 +29,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Base
 
 CHANNELS = ("api", "web", "import")
-CUSTOMER_TYPES = ("key_account", "business", "consumer")
-TENURES = ("first_time", "short_term", "long_term", "lapsed")
-LANGS = ("zh", "en")
-# Respondent attributes that score tables and multi-group fits group responses by.
-GroupBy = Literal["branch", "customer_type", "tenure"]
-GROUP_BY: tuple[str, ...] = get_args(GroupBy)
 
 
 def utcnow() -> datetime:
@@ -100,8 +94,8 @@ class Response(Base):
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    customer_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    tenure: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Respondent attributes the instrument declares: code -> value code (absent = not given).
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     lang: Mapped[str | None] = mapped_column(String(8), nullable=True)
     channel: Mapped[str] = mapped_column(String(16), default="api")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -110,3 +104,5 @@ class Response(Base):
     user_agent: Mapped[str | None] = mapped_column(String(400), nullable=True)
     # Values in the order of the pinned instrument version's item codes; null = N/A / missing.
     answers: Mapped[list[int | None]] = mapped_column(JSON)
+    # Open-text answers: item code -> text (never fed to statistics).
+    texts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)

@@ -76,10 +76,24 @@ class ResponseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     branch: str = Field(max_length=32)
     answers: dict[str, Any]
-    customer_type: str | None = Field(default=None, max_length=32)
-    tenure: str | None = Field(default=None, max_length=32)
-    lang: str | None = Field(default=None, max_length=8)
+    # Respondent attributes the instrument declares (code -> option or free code).
+    attributes: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    # The telecom instrument's two attributes may also be given at the top level (API v1).
+    customer_type: str | None = Field(default=None, max_length=64)
+    tenure: str | None = Field(default=None, max_length=64)
+    lang: str | None = Field(default=None, max_length=20)
     token: str | None = Field(default=None, max_length=200)
+
+    def all_attributes(self) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+        """Every attribute given, and where each came from (for error locations)."""
+        given: dict[str, Any] = dict(self.attributes)
+        at: dict[str, tuple[str, ...]] = {}
+        for name in ("customer_type", "tenure"):
+            value = getattr(self, name)
+            if value is not None and given.get(name) in (None, ""):
+                given[name] = value
+                at[name] = (name,)
+        return given, at
 
 
 class ResponseCreated(BaseModel):

@@ -30,7 +30,7 @@ from app.instruments.registry import (
 )
 from app.instruments.spec import InstrumentSpec
 from app.reporting.aggregates import apply_responses
-from app.surveys.frames import META_COLUMNS, as_utc, load_item_frame
+from app.surveys.frames import META_COLUMNS, as_utc, frame_columns, load_item_frame
 from app.surveys.lifecycle import audit_privacy_change, privacy_settings
 from app.surveys.models import Branch, Instrument, Response, Survey, utcnow
 from app.surveys.schemas import (
@@ -41,7 +41,7 @@ from app.surveys.schemas import (
     SurveyUpdate,
 )
 from app.surveys.specs import instrument_spec, survey_spec
-from app.surveys.validation import check_answers, check_attributes
+from app.surveys.validation import check_answers, check_attributes, check_lang
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "META_COLUMNS",
     "as_utc",
+    "frame_columns",
     "instrument_spec",
     "load_item_frame",
     "survey_spec",
@@ -244,6 +245,8 @@ def request_hash(payload: ResponseCreate, *, anonymous: bool = False) -> str:
     """Digest of the body. Anonymous surveys leave the invitation token out, so the stored
     digest cannot be matched against the list of issued tokens."""
     data = payload.model_dump(mode="json", exclude={"token"} if anonymous else None)
+    if not data["attributes"]:  # bodies without it hash as they did before it existed
+        del data["attributes"]
     body = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
@@ -296,10 +299,10 @@ def submit_response(
     if branch_id is None:
         errors.append(field_error("branch", msg=f"unknown branch {payload.branch!r}"))
     answers, answer_errors = check_answers(spec, payload.answers)
-    attributes, attribute_errors = check_attributes(
-        spec, customer_type=payload.customer_type, tenure=payload.tenure, lang=payload.lang
-    )
-    errors += answer_errors + attribute_errors
+    given, at = payload.all_attributes()
+    attributes, attribute_errors = check_attributes(spec, given, at=at)
+    lang, lang_errors = check_lang(spec, payload.lang)
+    errors += answer_errors + attribute_errors + lang_errors
     if errors:
         raise InvalidInput(errors)
     assert branch_id is not None
@@ -313,7 +316,8 @@ def submit_response(
         "id": response_id,
         "branch_id": branch_id,
         "submitted_at": day_start(now) if survey.anonymous else now,
-        **attributes,
+        "attributes": attributes,
+        "lang": lang,
         "channel": channel,
         "idempotency_key": idempotency_key,
         "request_hash": digest,

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import field_error
-from app.instruments.spec import InstrumentSpec
-from app.surveys.models import CUSTOMER_TYPES, TENURES
+from app.instruments.spec import AttributeSpec, InstrumentSpec
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
+_CODE_VALUE_RE = re.compile(r"^[\w][\w .\-/]*$")
 NA_STRINGS = frozenset({"", "na", "n/a", "null"})
 
 Answers = list[int | None]
@@ -49,7 +49,8 @@ class _Plan:
     lo: int
     hi: int
     fast: dict[Any, int | None]  # exact valid inputs (ints and their strings) -> value
-    attributes: dict[str, list[str]]
+    attributes: dict[str, AttributeSpec]
+    languages: tuple[str, ...]
 
 
 _PLANS: dict[str, _Plan] = {}
@@ -58,7 +59,8 @@ _PLANS: dict[str, _Plan] = {}
 def _plan(spec: InstrumentSpec) -> _Plan:
     plan = _PLANS.get(spec.content_hash)
     if plan is None:
-        lo, hi = spec.scale.min, spec.scale.max
+        scale = spec.item_scale(spec.numeric_codes[0])  # one shared scale until item types land
+        lo, hi = scale.min, scale.max
         fast: dict[Any, int | None] = {v: v for v in range(lo, hi + 1)}
         fast.update({str(v): v for v in range(lo, hi + 1)})
         plan = _Plan(
@@ -67,11 +69,8 @@ def _plan(spec: InstrumentSpec) -> _Plan:
             lo=lo,
             hi=hi,
             fast=fast,
-            attributes={
-                "customer_type": spec.attribute_values.get("customer_type", list(CUSTOMER_TYPES)),
-                "tenure": spec.attribute_values.get("tenure", list(TENURES)),
-                "lang": list(spec.languages),
-            },
+            attributes={a.code: a for a in spec.attributes},
+            languages=tuple(spec.languages),
         )
         _PLANS[spec.content_hash] = plan
     return plan
@@ -120,20 +119,63 @@ def check_answers(
 
 def check_attributes(
     spec: InstrumentSpec,
+    attributes: Mapping[str, Any],
     *,
-    customer_type: str | None,
-    tenure: str | None,
-    lang: str | None,
-) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
-    """Normalise the optional respondent attributes (empty -> None) and check their codes."""
-    allowed = _plan(spec).attributes
-    given = {"customer_type": customer_type, "tenure": tenure, "lang": lang}
-    out: dict[str, str | None] = {}
+    at: Mapping[str, tuple[str, ...]] | None = None,
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Normalise respondent attributes (blank -> absent) and check them against the instrument.
+
+    Returns only the given attributes, as ``{code: value}``. Choice attributes take one of their
+    option codes, code attributes a short free code (e.g. a CRM segment); required attributes
+    must be given. ``at`` maps an attribute to the error location it was given under (default
+    ``attributes.<code>``).
+    """
+    declared = _plan(spec).attributes
+    out: dict[str, str] = {}
     errors: list[dict[str, Any]] = []
-    for name, raw in given.items():
+
+    def where(code: str) -> tuple[str, ...]:
+        return (at or {}).get(code) or ("attributes", code)
+
+    for code, raw in attributes.items():
         value = raw.strip() if isinstance(raw, str) else raw
-        value = value or None
-        if value is not None and value not in allowed[name]:
-            errors.append(field_error(name, msg=f"must be one of {', '.join(allowed[name])}"))
-        out[name] = value
+        if value is None or value == "":
+            continue
+        attr = declared.get(str(code))
+        if attr is None:
+            errors.append(field_error(*where(str(code)), msg=f"unknown attribute {code!r}"))
+        elif not isinstance(value, str):
+            errors.append(field_error(*where(attr.code), msg="must be a text code"))
+        elif attr.type == "choice" and value not in attr.codes:
+            errors.append(
+                field_error(*where(attr.code), msg=f"must be one of {', '.join(attr.codes)}")
+            )
+        elif attr.type == "code" and not _CODE_VALUE_RE.match(value):
+            errors.append(
+                field_error(
+                    *where(attr.code),
+                    msg=f"must be 1-{attr.max_length} letters, digits, spaces or _ - . /",
+                )
+            )
+        elif len(value) > attr.max_length:
+            errors.append(
+                field_error(*where(attr.code), msg=f"at most {attr.max_length} characters")
+            )
+        else:
+            out[attr.code] = value
+    wrong = {e["loc"][-1] for e in errors}
+    for attr in declared.values():
+        if attr.required and attr.code not in out and attr.code not in wrong:
+            errors.append(field_error(*where(attr.code), msg="this attribute is required"))
     return out, errors
+
+
+def check_lang(spec: InstrumentSpec, lang: str | None) -> tuple[str | None, list[dict[str, Any]]]:
+    """A respondent's language: one the instrument declares, or none."""
+    value = lang.strip() if isinstance(lang, str) else lang
+    if not value:
+        return None, []
+    languages = _plan(spec).languages
+    if value not in languages:
+        return None, [field_error("lang", msg=f"must be one of {', '.join(languages)}")]
+    return value, []

@@ -25,7 +25,7 @@ from starlette.routing import NoMatchFound
 
 from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
-from app.instruments.spec import InstrumentSpec
+from app.instruments.spec import AttributeSpec, InstrumentSpec, na_label
 from app.security.csrf import SURVEY_FORM
 from app.security.headers import FORM_CSP, secure_page
 from app.surveys import service
@@ -177,11 +177,12 @@ def _render_form(
             "label": a.label.get(lang, a.code),
             "options": [{"code": o.code, "label": o.label.get(lang, o.code)} for o in a.options],
         }
-        for a in spec.attributes
+        for a in asked_attributes(spec)
     ]
     labels: dict[str, str] = {f"answers.{i.code}": i.code for i in spec.items}
-    labels |= {a.code: a.label.get(lang, a.code) for a in spec.attributes}
+    labels |= {f"attributes.{a.code}": a.label.get(lang, a.code) for a in spec.attributes}
     labels |= {"branch": t["branch"], "token": t["token"]}
+    scale = spec.item_scale(spec.numeric_codes[0])
     nonce = CSRF.nonce(request)
     response = _page(
         request,
@@ -202,8 +203,8 @@ def _render_form(
         requires_token=survey.requires_token,
         constructs=constructs,
         attributes=attributes,
-        scale=list(zip(spec.scale.values, spec.scale.labels.get(lang, []), strict=False)),
-        na_label=spec.scale.na_label.get(lang, "N/A"),
+        scale=list(zip(scale.values, scale.point_labels(lang), strict=False)),
+        na_label=na_label(spec, spec.items[0], lang),
         values=values,
         errors=errors or {},
         general_errors=general_errors or [],
@@ -226,6 +227,11 @@ def _answers_from_form(spec: InstrumentSpec, values: dict[str, str]) -> dict[str
 Problems = tuple[int, dict[str, str] | list[str]]
 
 
+def asked_attributes(spec: InstrumentSpec) -> list[AttributeSpec]:
+    """The respondent attributes the questionnaire asks (choice attributes marked ``ask``)."""
+    return [a for a in spec.attributes if a.ask and a.type == "choice"]
+
+
 def _store(
     request: Request, session: Session, survey: Survey, fields: dict[str, str], lang: str
 ) -> Problems | None:
@@ -235,8 +241,7 @@ def _store(
         payload = ResponseCreate(
             branch=fields.get("branch", ""),
             answers=_answers_from_form(spec, fields),
-            customer_type=fields.get("customer_type") or None,
-            tenure=fields.get("tenure") or None,
+            attributes={a.code: fields.get(a.code) for a in asked_attributes(spec)},
             lang=lang,
             token=fields.get("token") or None,
         )

@@ -76,7 +76,7 @@ def test_fill_and_submit(
     [(code, response)] = stored(app, lang)
     assert code == branch
     assert response.channel == "web"
-    assert (response.customer_type, response.tenure) == ("business", "long_term")
+    assert response.attributes == {"customer_type": "business", "tenure": "long_term"}
     assert dict(zip(SPEC.item_codes, response.answers, strict=True)) == chosen
 
 

@@ -205,7 +205,9 @@ def test_missing_translation(raw: dict[str, Any], where: Any, expected: str) -> 
 def test_scale_labels_count(raw: dict[str, Any]) -> None:
     data = mutate(raw)
     data["scale"]["labels"]["zh"] = data["scale"]["labels"]["zh"][:6]
-    assert "scale labels 'zh' need 7 entries, got 6" in problems_of(data)
+    assert "scale.labels.zh: scale labels 'zh' need 7 entries (or 2 for the ends), got 6" in (
+        problems_of(data)
+    )
 
 
 def test_model_indicator_not_an_item(raw: dict[str, Any]) -> None:
@@ -217,7 +219,7 @@ def test_model_indicator_not_an_item(raw: dict[str, Any]) -> None:
 def test_model_regression_on_unknown_variable(raw: dict[str, Any]) -> None:
     data = mutate(raw)
     data["default_model"] += "LOY ~ AGE\n"
-    assert "default_model refers to unknown variable 'AGE'" in problems_of(data)
+    assert "default_model: refers to unknown variable 'AGE'" in problems_of(data)
 
 
 def test_model_unreadable_line(raw: dict[str, Any]) -> None:
@@ -231,7 +233,7 @@ def test_unknown_field_and_reports_every_problem(raw: dict[str, Any]) -> None:
     data["colour"] = "red"
     data["items"][0]["allow_na"] = "sometimes"
     msg = problems_of(data)
-    assert "colour" in msg and "items.0.allow_na" in msg
+    assert "colour" in msg and "items[0].allow_na" in msg
 
 
 def test_construct_without_items(raw: dict[str, Any]) -> None:

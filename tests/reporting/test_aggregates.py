@@ -93,8 +93,14 @@ def synthetic_rows(n, ids, *, seed=3):
                 "id": uuid.uuid4(),
                 "branch_id": ids[codes[int(rng.integers(0, len(codes)))]],
                 "submitted_at": datetime(2026, 1 + i % 4, 1 + i % 28, i % 24, tzinfo=UTC),
-                "customer_type": [None, "business", "consumer", "key_account"][i % 4],
-                "tenure": [None, "first_time", "long_term"][i % 3],
+                "attributes": {
+                    k: v
+                    for k, v in (
+                        ("customer_type", [None, "business", "consumer", "key_account"][i % 4]),
+                        ("tenure", [None, "first_time", "long_term"][i % 3]),
+                    )
+                    if v
+                },
                 "lang": "en",
                 "channel": "import",
                 "answers": answers,
@@ -157,8 +163,8 @@ def test_moment_paths_match_the_pandas_definition(survey, session):
     keys = pd.DataFrame(
         {
             "branch_id": [r["branch_id"] for r in rows],
-            "customer_type": [r["customer_type"] or "" for r in rows],
-            "tenure": [r["tenure"] or "" for r in rows],
+            "customer_type": [r["attributes"].get("customer_type", "") for r in rows],
+            "tenure": [r["attributes"].get("tenure", "") for r in rows],
             "month": [f"{r['submitted_at']:%Y-%m}" for r in rows],
         }
     )

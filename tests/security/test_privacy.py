@@ -18,8 +18,8 @@ from tests.security.helpers import ITEMS, form_post
 UA = "Mozilla/5.0 (respondent-ua-4711)"
 KEY = "alice.wang@example.com"
 RESPONSE_COLUMNS = {
-    "id", "survey_id", "branch_id", "submitted_at", "customer_type", "tenure", "lang",
-    "channel", "idempotency_key", "request_hash", "client_ip", "user_agent", "answers",
+    "id", "survey_id", "branch_id", "submitted_at", "attributes", "lang", "channel",
+    "idempotency_key", "request_hash", "client_ip", "user_agent", "answers", "texts",
 }  # fmt: skip
 
 

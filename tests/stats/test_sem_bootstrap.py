@@ -30,8 +30,7 @@ import pandas as pd
 import pytest
 
 from app.stats.sem import bootstrap as bs
-from app.stats.sem import fit_model
-from app.stats.sem.fit import prepare, summarize
+from app.stats.sem import fit_model, prepare, summarize
 from tests.stats._sem_golden import load_csv, load_json
 
 REF = load_json("bootstrap_hs")

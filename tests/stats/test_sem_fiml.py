@@ -7,7 +7,7 @@ cfi/tli/rmsea(+ci, p)/srmr 1e-3 abs, npar/df exact, r2 1e-3 abs.
 import numpy as np
 import pytest
 
-from app.stats.sem.fit import prepare, summarize
+from app.stats.sem import prepare, summarize
 from app.stats.sem.inference import observed_information
 from tests.stats._sem_golden import (
     estimate_mismatches,

@@ -62,8 +62,8 @@ def stored(client: TestClient) -> list[dict[str, Any]]:
                 "branch": code,
                 "channel": r.channel,
                 "lang": r.lang,
-                "customer_type": r.customer_type,
-                "tenure": r.tenure,
+                "customer_type": r.attributes.get("customer_type"),
+                "tenure": r.attributes.get("tenure"),
                 "answers": dict(zip(ITEMS, r.answers, strict=True)),
             }
             for r, code in rows
@@ -160,7 +160,7 @@ def test_invalid_submission_keeps_answers_and_shows_errors(
     assert error_beside(html, "answers.TAN1") == "请选择 1–7 中的一个数字。"
     assert "不适用" in (error_beside(html, "answers.REL1") or "")
     assert error_beside(html, "answers.ASS2")
-    assert error_beside(html, "tenure")
+    assert error_beside(html, "attributes.tenure")
     assert error_beside(html, "answers.PV2") is None
     assert 'id="error-summary"' in html and 'href="#f-answers.REL3"' in html
     # answers kept: the valid ones are checked again

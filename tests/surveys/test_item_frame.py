@@ -17,7 +17,8 @@ def test_frame_matches_the_imported_file(telecom_survey, session) -> None:
     frame = service.load_item_frame(session, survey=telecom_survey)
     source = pd.read_csv(TELECOM_CSV)
     codes = service.survey_spec(telecom_survey).item_codes
-    assert list(frame.columns) == service.META_COLUMNS + codes
+    spec = service.survey_spec(telecom_survey)
+    assert list(frame.columns) == service.frame_columns(spec) + codes
     assert len(frame) == 1500 and frame["id"].is_unique
     assert all(frame[c].dtype == np.float64 for c in codes)
     assert str(frame["submitted_at"].dtype) == "datetime64[ns, UTC]"

@@ -35,7 +35,10 @@ def test_created_with_attributes(factory, survey, session) -> None:
     stored = session.scalar(select(Response))
     assert str(stored.id) == r.json()["id"]
     assert stored.channel == "api"
-    assert (stored.customer_type, stored.tenure, stored.lang) == ("consumer", "long_term", "zh")
+    assert (stored.attributes, stored.lang) == (
+        {"customer_type": "consumer", "tenure": "long_term"},
+        "zh",
+    )
     assert stored.user_agent == "pytest-agent"
     assert stored.client_ip is not None
     assert stored.answers[0] == 5 and len(stored.answers) == 37

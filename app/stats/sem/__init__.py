@@ -1,24 +1,69 @@
 """pvm's structural equation modelling engine (ML, FIML, MLR; groups and equality constraints).
 
+The public API (what the web layers and notebooks use; everything else is internal):
+
+* ``fit_model(data, model, ...)`` fits a model in lavaan syntax, optionally with a bootstrap;
+  ``prepare`` + ``Problem.refit`` + ``summarize`` are its steps, for callers that refit.
+* ``parse_model`` and ``build_partable`` read lavaan syntax into a parameter table;
+  ``definitions`` checks its ``:=`` parameters.
+* ``fit_invariance``, ``screen_groups``, ``usable_data`` and ``chisq_difference``: multi-group
+  measurement invariance; ``path_difference``: one path across groups.
+* ``apply_bootstrap``: percentile bootstrap intervals for a fitted ``Problem``.
+* ``saturated_em``: EM moments of the saturated model under missing data.
+
 See README.md in this directory for the module map and the parameter-table layout.
 """
 
+from app.stats.sem.bootstrap import BootstrapInfo, apply_bootstrap
 from app.stats.sem.em import SaturatedEM, saturated_em
 from app.stats.sem.errors import ModelError
-from app.stats.sem.fit import Problem, fit_model, prepare, summarize
-from app.stats.sem.partable import GROUP_EQUAL
-from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult
+from app.stats.sem.fit import fit_model
+from app.stats.sem.invariance import (
+    DELTA_CFI,
+    LEVELS,
+    ExcludedGroup,
+    InvarianceLevel,
+    InvarianceResult,
+    chisq_difference,
+    fit_invariance,
+    screen_groups,
+    usable_data,
+)
+from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
+from app.stats.sem.path_difference import PathDifference, path_difference
+from app.stats.sem.problem import Problem, prepare
+from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult, finite_or_none
+from app.stats.sem.summary import definitions, summarize
+from app.stats.sem.syntax import parse_model
 
 __all__ = [
+    "DELTA_CFI",
     "GROUP_EQUAL",
+    "LEVELS",
+    "BootstrapInfo",
     "Estimate",
+    "ExcludedGroup",
+    "InvarianceLevel",
+    "InvarianceResult",
     "MeasurementMatrices",
     "ModelError",
+    "ParTable",
+    "PathDifference",
     "Problem",
     "SaturatedEM",
     "SemResult",
+    "apply_bootstrap",
+    "build_partable",
+    "chisq_difference",
+    "definitions",
+    "finite_or_none",
+    "fit_invariance",
     "fit_model",
+    "parse_model",
+    "path_difference",
     "prepare",
     "saturated_em",
+    "screen_groups",
     "summarize",
+    "usable_data",
 ]

@@ -27,11 +27,11 @@ import numpy as np
 from scipy import stats
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.fit import Problem, defined_values
 from app.stats.sem.likelihood import GroupData, expected_information, loglik
 from app.stats.sem.model import LisrelModel
-from app.stats.sem.partable import ParTable
-from app.stats.sem.results import SemResult, _num
+from app.stats.sem.problem import Problem, fixed_x_values
+from app.stats.sem.results import SemResult, finite_or_none
+from app.stats.sem.summary import defined_values
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class BootstrapInfo:
             "seed": self.seed,
             "level": self.level,
             "ci.type": "perc",
-            "se": [_num(s) for s in self.se],
+            "se": [finite_or_none(s) for s in self.se],
         }
 
 
@@ -189,26 +189,6 @@ def start_inverse_information(prob: Problem, theta: np.ndarray) -> np.ndarray:
         return np.linalg.inv(info)
     except np.linalg.LinAlgError:
         return np.linalg.pinv(info)
-
-
-def fixed_x_values(pt: ParTable, data: list[GroupData]) -> dict[tuple, float]:
-    """Sample statistics of the ``exo`` (fixed.x) rows, as ``LisrelModel`` takes them.
-
-    Returns
-    -------
-    dict
-        ``{(group, lhs, op, rhs): value}``: means and covariances of the observed exogenous
-        covariates in each group (EM estimates under FIML), as ``prepare`` computes them.
-    """
-    ov = pt.names.ov
-    fixed = {}
-    for r in pt.rows:
-        if r.exo:
-            gd = data[r.group - 1]
-            i = ov.index(r.lhs)
-            key = (r.group, r.lhs, r.op, r.rhs)
-            fixed[key] = gd.h1.mean[i] if r.op == "~1" else gd.h1.cov[i, ov.index(r.rhs)]
-    return fixed
 
 
 def _replicate_model(prob: Problem, data: list[GroupData]) -> LisrelModel:
@@ -383,7 +363,7 @@ def apply_bootstrap(
     Parameters
     ----------
     prob : Problem
-        What :func:`app.stats.sem.fit.prepare` returned for ``result``.
+        What :func:`app.stats.sem.prepare` returned for ``result``.
     result : SemResult
         The full-sample fit; its ``theta`` starts every replicate.
     B : int

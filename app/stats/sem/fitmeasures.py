@@ -54,6 +54,28 @@ def degrees_of_freedom(
     return ndat - npar, nbase
 
 
+def cfi_tli(
+    x2: float, df: float, x2b: float, dfb: float, c: float = 1.0, cb: float = 1.0
+) -> tuple[float, float]:
+    """CFI and TLI from the model's and the baseline's statistics (lavaan's definitions).
+
+    With scaling factors ``c`` (model) and ``cb`` (baseline) these are lavaan's robust
+    CFI/TLI; with 1 the ordinary ones.
+    """
+    t1 = max(x2 - c * df, 0.0)
+    t2 = max(x2 - c * df, x2b - cb * dfb, 0.0)
+    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
+    tt2 = (x2b - cb * dfb) * df
+    ok = df > 0 and dfb > 0 and abs(tt2) > 0
+    tli = 1.0 - (x2 - c * df) * dfb / tt2 if ok else 1.0
+    return cfi, tli
+
+
+def rmsea(x2: float, df: float, n: int, g: int, c: float = 1.0) -> float:
+    """RMSEA (lavaan's multi-group form, sqrt(G)); with a scaling factor ``c``, the robust one."""
+    return math.sqrt(max((x2 / n) / df - c / n, 0.0)) * math.sqrt(g) if df > 0 else 0.0
+
+
 def rmsea_ci(x2: float, df: float, n: int, g: int, level: float = 0.90) -> tuple[float, float]:
     """Confidence interval of RMSEA from the noncentral chi-square (lavaan's rule)."""
     if df < 1:
@@ -157,10 +179,7 @@ def fit_measures(
         return _without_h1(loglik, npar, n, df, dfb)
     x2 = max(2.0 * (h1 - loglik), 0.0)
     x2b = 2.0 * (h1 - llb)
-    cfi_den = max(x2 - df, x2b - dfb, 0.0)
-    cfi = 1.0 - max(x2 - df, 0.0) / cfi_den if cfi_den > 0 else 1.0
-    tli = ((x2b / dfb) - (x2 / df)) / ((x2b / dfb) - 1.0) if df > 0 and dfb > 0 else 1.0
-    rmsea = math.sqrt(max((x2 / n) / df - 1.0 / n, 0.0)) * math.sqrt(g) if df > 0 else 0.0
+    cfi, tli = cfi_tli(x2, df, x2b, dfb)
     lo, hi = rmsea_ci(x2, df, n, g)
     ncp = n * df * 0.05**2 / g
     rmsea_p = float(stats.ncx2.sf(x2, df, ncp)) if df > 0 else math.nan
@@ -177,7 +196,7 @@ def fit_measures(
         "unrestricted.logl": h1,
         "aic": -2.0 * loglik + 2.0 * npar,
         "bic": -2.0 * loglik + npar * math.log(n),
-        "rmsea": rmsea,
+        "rmsea": rmsea(x2, df, n, g),
         "rmsea.ci.lower": lo,
         "rmsea.ci.upper": hi,
         "rmsea.pvalue": rmsea_p,

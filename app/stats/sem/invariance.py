@@ -10,7 +10,7 @@ level. Groups that cannot be fitted are left out with a stated reason (see ``scr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +21,11 @@ from scipy import stats
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.checks import group_data
 from app.stats.sem.errors import ModelError
-from app.stats.sem.fit import Problem, prepare, summarize
 from app.stats.sem.optimize import start_values
 from app.stats.sem.partable import build_partable
-from app.stats.sem.results import SemResult, _num
+from app.stats.sem.problem import Problem, prepare
+from app.stats.sem.results import SemResult, finite_or_none
+from app.stats.sem.summary import summarize
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "configural": (),
@@ -83,17 +84,17 @@ class InvarianceLevel:
             "group_equal": list(self.group_equal),
             "converged": self.converged,
             "npar": self.npar,
-            "chisq": _num(self.chisq),
+            "chisq": finite_or_none(self.chisq),
             "df": self.df,
-            "pvalue": _num(self.pvalue),
-            "cfi": _num(self.cfi),
-            "tli": _num(self.tli),
-            "rmsea": _num(self.rmsea),
-            "srmr": _num(self.srmr),
-            "delta.chisq": _num(self.delta_chisq),
+            "pvalue": finite_or_none(self.pvalue),
+            "cfi": finite_or_none(self.cfi),
+            "tli": finite_or_none(self.tli),
+            "rmsea": finite_or_none(self.rmsea),
+            "srmr": finite_or_none(self.srmr),
+            "delta.chisq": finite_or_none(self.delta_chisq),
             "delta.df": self.delta_df,
-            "delta.pvalue": _num(self.delta_pvalue),
-            "delta.cfi": _num(self.delta_cfi),
+            "delta.pvalue": finite_or_none(self.delta_pvalue),
+            "delta.cfi": finite_or_none(self.delta_cfi),
             "verdict": self.verdict,
         }
 
@@ -247,6 +248,7 @@ def fit_invariance(
     missing: str = "fiml",
     estimator: str = "ML",
     min_group_size: int = 5,
+    progress: Callable[[float], None] | None = None,
 ) -> InvarianceResult:
     """Fit the invariance levels in order and compare each with the previous one.
 
@@ -264,6 +266,8 @@ def fit_invariance(
     estimator : {"ML", "MLR"}
     min_group_size : int
         Groups with fewer usable rows are left out (and reported).
+    progress : callable, optional
+        Called with the fraction of levels fitted, 0..1, after each level.
 
     Returns
     -------
@@ -293,6 +297,8 @@ def fit_invariance(
             res = fit_warm(prob, prev_est)
             prev_est = estimate_map(res)
             out.append(_level(name, res, out[-1] if out else None))
+            if progress is not None:
+                progress(len(out) / len(levels))
     return InvarianceResult(
         group,
         kept,

@@ -109,7 +109,6 @@ def fit_ml(
     info_kind: str = "expected",
     max_iter: int = 500,
     gtol: float = 1e-9,
-    hess_inv0: np.ndarray | None = None,
 ) -> Optimum:
     """Maximise the (FIML) log-likelihood.
 
@@ -119,10 +118,7 @@ def fit_ml(
     information is computed once and reused for every step. ``Optimum.info`` is returned only
     when it was computed at the returned estimate (see :func:`_newton`).
     With ``start`` (e.g. a bootstrap replicate started at the full-sample estimate) the Newton
-    steps come first and L-BFGS is used only if they fail. With ``start`` and ``hess_inv0``
-    (inverse Hessian of the mean negative log-likelihood near ``start``, shape (npar, npar))
-    BFGS runs from there to max |gradient| < 1e-8 without Newton steps: 10-30 cheap iterations,
-    the fast path for bootstrap replicates (no information matrix is formed; ``info`` is None).
+    steps come first and L-BFGS is used only if they fail.
     """
     ntot = sum(gd.n for gd in data)
     theta = start_values(model, data) if start is None else np.asarray(start, float).copy()
@@ -134,18 +130,6 @@ def fit_ml(
             return 1e10, np.zeros_like(th)
         return -ll / ntot, -g / ntot
 
-    if start is not None and hess_inv0 is not None:
-        res = optimize.minimize(
-            fun,
-            theta,
-            jac=True,
-            method="BFGS",
-            options={"hess_inv0": hess_inv0, "gtol": 1e-8, "maxiter": max_iter},
-        )
-        gmax = float(np.abs(res.jac).max())
-        if gmax < 1e-6:
-            return Optimum(res.x, float(-res.fun * ntot), True, int(res.nit), gmax)
-        theta, n_iter = res.x, int(res.nit)
     if start is not None:
         out = _newton(model, data, meanstructure, theta, info_kind, gtol, max_steps=20)
         if out.converged:

@@ -17,9 +17,7 @@ from typing import Any
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.bootstrap import fixed_x_values
 from app.stats.sem.errors import ModelError
-from app.stats.sem.fit import Problem, prepare
 from app.stats.sem.invariance import (
     ExcludedGroup,
     chisq_difference,
@@ -29,7 +27,8 @@ from app.stats.sem.invariance import (
 )
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import ParRow
-from app.stats.sem.results import _num
+from app.stats.sem.problem import Problem, fixed_x_values, prepare
+from app.stats.sem.results import finite_or_none
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,11 @@ class GroupPath:
     def to_dict(self) -> dict[str, Any]:
         return {
             "group": self.group,
-            "est": _num(self.est),
-            "se": _num(self.se),
-            "z": _num(self.z),
-            "pvalue": _num(self.pvalue),
-            "std.all": _num(self.std_all),
+            "est": finite_or_none(self.est),
+            "se": finite_or_none(self.se),
+            "z": finite_or_none(self.z),
+            "pvalue": finite_or_none(self.pvalue),
+            "std.all": finite_or_none(self.std_all),
         }
 
 
@@ -88,12 +87,15 @@ class PathDifference:
             "groups": list(self.groups),
             "excluded": [e.to_dict() for e in self.excluded],
             "per_group": [g.to_dict() for g in self.per_group],
-            "constrained.est": _num(self.constrained_est),
-            "free": {"chisq": _num(self.chisq_free), "df": self.df_free},
-            "constrained": {"chisq": _num(self.chisq_constrained), "df": self.df_constrained},
-            "delta.chisq": _num(self.delta_chisq),
+            "constrained.est": finite_or_none(self.constrained_est),
+            "free": {"chisq": finite_or_none(self.chisq_free), "df": self.df_free},
+            "constrained": {
+                "chisq": finite_or_none(self.chisq_constrained),
+                "df": self.df_constrained,
+            },
+            "delta.chisq": finite_or_none(self.delta_chisq),
             "delta.df": self.delta_df,
-            "delta.pvalue": _num(self.delta_pvalue),
+            "delta.pvalue": finite_or_none(self.delta_pvalue),
             "alpha": self.alpha,
             "verdict": self.verdict,
         }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 
-def _num(x: Any) -> Any:
+def finite_or_none(x: Any) -> Any:
     """JSON-safe number: NaN/inf become None, numpy scalars become Python ones."""
     if x is None:
         return None
@@ -44,13 +44,13 @@ class Estimate:
             "rhs": self.rhs,
             "label": self.label,
             "group": self.group,
-            "est": _num(self.est),
-            "se": _num(self.se),
-            "z": _num(self.z),
-            "pvalue": _num(self.pvalue),
-            "ci.lower": _num(self.ci_lower),
-            "ci.upper": _num(self.ci_upper),
-            "std.all": _num(self.std_all),
+            "est": finite_or_none(self.est),
+            "se": finite_or_none(self.se),
+            "z": finite_or_none(self.z),
+            "pvalue": finite_or_none(self.pvalue),
+            "ci.lower": finite_or_none(self.ci_lower),
+            "ci.upper": finite_or_none(self.ci_upper),
+            "std.all": finite_or_none(self.std_all),
         }
 
 
@@ -122,16 +122,16 @@ class SemResult:
         """The ``result`` object of API.md (JSON-safe: None instead of NaN)."""
         if len(self.groups) > 1:
             r2: dict[str, Any] = {
-                str(g): {k: _num(v) for k, v in d.items()} for g, d in self.r2.items()
+                str(g): {k: finite_or_none(v) for k, v in d.items()} for g, d in self.r2.items()
             }
         else:
-            r2 = {k: _num(v) for k, v in self.r2.items()}
+            r2 = {k: finite_or_none(v) for k, v in self.r2.items()}
         return {
             "nobs": self.nobs,
             "estimator": self.estimator,
             "missing": self.missing,
             "converged": self.converged,
-            "fit": {k: _num(v) for k, v in self.fit.items()},
+            "fit": {k: finite_or_none(v) for k, v in self.fit.items()},
             "estimates": [e.to_dict() for e in self.estimates],
             "r2": r2,
         }

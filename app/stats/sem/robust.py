@@ -12,20 +12,18 @@ scaling factors of the model and of the baseline model on the unscaled statistic
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from app.stats.sem.fimlc import fiml_corrected
+from app.stats.sem.fitmeasures import baseline_loglik, cfi_tli, degrees_of_freedom, rmsea
 from app.stats.sem.h1info import saturated_trace
 from app.stats.sem.inference import observed_information, safe_inverse
-from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information
+from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import build_partable
-
-if TYPE_CHECKING:
-    from app.stats.sem.fit import Problem
+from app.stats.sem.problem import Problem
 
 
 def _special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
@@ -77,17 +75,6 @@ def _trace_h0(
     return float(np.sum(B0 * safe_inverse(info).T)), B0
 
 
-def _cfi_tli(x2: float, df: int, x2b: float, dfb: int, c: float, cb: float) -> tuple[float, float]:
-    """lavaan's robust CFI and TLI from statistics and their scaling factors."""
-    t1 = max(x2 - c * df, 0.0)
-    t2 = max(x2 - c * df, x2b - cb * dfb, 0.0)
-    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
-    tt1 = (x2 - c * df) * dfb
-    tt2 = (x2b - cb * dfb) * df
-    tli = 1.0 - tt1 / tt2 if df > 0 and abs(tt2) > 0 else 1.0
-    return cfi, tli
-
-
 def robust_vcov_and_tests(
     prob: Problem, theta: np.ndarray, info: np.ndarray
 ) -> tuple[np.ndarray, dict[str, float]]:
@@ -107,8 +94,6 @@ def robust_vcov_and_tests(
         chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust,
         rmsea.robust (and the baseline's scaling factor, baseline.chisq.scaling.factor).
     """
-    from app.stats.sem.fitmeasures import baseline_loglik, degrees_of_freedom
-
     ms = prob.meanstructure
     if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
         info = observed_information(prob.model, theta, prob.data, ms)
@@ -135,8 +120,6 @@ def robust_vcov_and_tests(
     n = sum(gd.n for gd in prob.data)
     G = len(prob.data)
     df, dfb = degrees_of_freedom(len(ov), 0, G, ms, prob.partable.npar)
-    from app.stats.sem.likelihood import loglik
-
     ll = loglik(prob.model, theta, prob.data, ms, gradient=False)[0]
     h1 = sum(gd.h1.loglik for gd in prob.data)
     x2 = max(2 * (h1 - ll), 0.0)
@@ -158,8 +141,8 @@ def robust_vcov_and_tests(
             dfb=dfb,
         )
         x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
-    cfi_r, tli_r = _cfi_tli(x3, df, x3b, dfb, c3, c3b)
-    rmsea_r = math.sqrt(max((x3 / n) / df - c3 / n, 0.0)) * math.sqrt(G) if df > 0 else 0.0
+    cfi_r, tli_r = cfi_tli(x3, df, x3b, dfb, c3, c3b)
+    rmsea_r = rmsea(x3, df, n, G, c3)
     fit = {
         "chisq.scaled": x2s,
         "df.scaled": float(df),

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.defined import compile_expr, delta_method, evaluate, names_in
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import fit_measures
 from app.stats.sem.inference import information, safe_inverse, wald
 from app.stats.sem.optimize import Optimum
 from app.stats.sem.partable import ParTable
+from app.stats.sem.problem import Problem
 from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult
 from app.stats.sem.standardize import r_squared, std_all
 
-if TYPE_CHECKING:
-    from app.stats.sem.fit import Problem
 
-
-def _definitions(pt: ParTable) -> list[tuple[str, str, ast.Expression, list[str]]]:
+def definitions(pt: ParTable) -> list[tuple[str, str, ast.Expression, list[str]]]:
     out: list[tuple[str, str, ast.Expression, list[str]]] = []
     known = {r.label for r in pt.rows if r.label} | {r.plabel for r in pt.rows}
     for d in pt.definitions:
@@ -52,7 +50,7 @@ def row_values(prob: Problem, theta: np.ndarray) -> np.ndarray:
 
 def defined_values(prob: Problem, theta: np.ndarray, *, standardized: bool = False) -> np.ndarray:
     """Values of the ``:=`` parameters at ``theta``, in syntax order (shape (n_defined,))."""
-    defs = _definitions(prob.partable)
+    defs = definitions(prob.partable)
     v = row_values(prob, theta)
     if standardized:
         v = std_all(prob.model, prob.model.matrices(theta), v)
@@ -73,10 +71,16 @@ def _def_env(pt: ParTable, vals: np.ndarray) -> dict[str, float]:
     return env
 
 
+def summarize(prob: Problem, opt: Optimum, defs: list | None = None) -> SemResult:
+    """Standard errors, fit measures, standardized estimates and R² at an optimum."""
+    with single_thread_blas():
+        return _summarize(prob, opt, defs)
+
+
 def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     pt, lm = prob.partable, prob.model
     if defs is None:
-        defs = _definitions(pt)
+        defs = definitions(pt)
     theta = opt.theta
     mats = lm.matrices(theta)
     kind = prob.info_kind
