@@ -17,9 +17,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config import get_settings
+
+if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
+    import pandas as pd
+
+    from app.instruments.spec import InstrumentSpec
 
 logger = logging.getLogger("pvm")
 
@@ -105,17 +110,68 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _instrument_frame(spec: InstrumentSpec, n: int, *, seed: int, start: datetime) -> pd.DataFrame:
+    """Synthetic responses to any instrument, in the CSV import format: numeric items from its
+    default model (`simulate_model`; numeric items outside the model reflect the outcome),
+    a random option for single-choice items, N/A for 15% of the items that allow it, nothing
+    for multiple-choice and open-text items; a random option of every choice attribute and
+    one of three codes ("<attribute>_1" ...) for code attributes."""
+    import numpy as np
+    import pandas as pd
+
+    from app.instruments.spec import model_variables
+    from app.stats.simulate import simulate_model
+
+    blocks = model_variables(spec.default_model)[0]
+    latents = list(blocks)
+    anchor = spec.default_outcome if spec.default_outcome in latents else latents[-1]
+    indicators = {i for inds in blocks.values() for i in inds}
+    numeric = spec.numeric_codes
+    scales = {c: (spec.item_scale(c).min, spec.item_scale(c).max) for c in numeric}
+    simulated = simulate_model(
+        spec.default_model,
+        n,
+        seed=seed,
+        scales=scales,
+        extra_items={c: anchor for c in numeric if c not in indicators},
+    )
+    rng = np.random.default_rng(seed + 1)
+    offsets = np.sort(rng.random(n)) * 365 * 86400
+    frame = pd.DataFrame(
+        {
+            "branch": rng.choice([c for c, _, _ in DEMO_BRANCHES], size=n),
+            "submitted_at": [(start + timedelta(seconds=int(s))).isoformat() for s in offsets],
+        }
+    )
+    for attr in spec.attributes:
+        values = attr.codes if attr.type == "choice" else [f"{attr.code}_{k}" for k in (1, 2, 3)]
+        frame[attr.code] = rng.choice(values, size=n)
+    for item in spec.items:
+        if item.is_numeric:
+            column = simulated[item.code].astype(object)
+        elif item.type == "single":
+            column = pd.Series(rng.choice(item.option_codes, size=n), dtype=object)
+        else:
+            column = pd.Series([""] * n, dtype=object)
+        if item.allow_na:
+            column = column.mask(rng.random(n) < 0.15, "")
+        frame[item.code] = column
+    return frame
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app.auth.service import create_api_key
-    from app.errors import NotFound
+    from app.errors import DomainError, InvalidInput, NotFound
     from app.surveys.csvio import import_csv
     from app.surveys.models import Branch
     from app.surveys.schemas import SurveyCreate
-    from app.surveys.service import count_responses, create_survey, get_survey
+    from app.surveys.service import count_responses, create_survey, get_survey, survey_spec
 
     settings = get_settings()
+    # telecom-pv keeps the slug of its first demo; other instruments get a survey each
+    slug = "demo" if args.instrument == "telecom-pv" else f"demo-{args.instrument}"
     with _session() as session:
         existing = set(session.scalars(select(Branch.code)))
         session.add_all(
@@ -123,35 +179,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         session.commit()
         try:
-            survey = get_survey(session, slug="demo")
-        except NotFound:
-            survey = create_survey(
-                session,
-                data=SurveyCreate(slug="demo", instrument="telecom-pv", min_group_size=5),
-            )
-        if count_responses(session, survey=survey) == 0:
-            from app.stats.simulate import simulate_responses
+            try:
+                survey = get_survey(session, slug=slug)
+            except NotFound:
+                survey = create_survey(
+                    session,
+                    data=SurveyCreate(slug=slug, instrument=args.instrument, min_group_size=5),
+                )
+            if count_responses(session, survey=survey) == 0:
+                from app.stats.simulate import simulate_responses
 
-            start = (datetime.now(UTC) - timedelta(days=365)).replace(microsecond=0)
-            frame = simulate_responses(
-                args.responses,
-                seed=args.seed,
-                branches=[c for c, _, _ in DEMO_BRANCHES],
-                start=start,
-                months=12,
-            )
-            frame["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
-            data = frame.to_csv(index=False).encode("utf-8")
-            count = import_csv(session, survey=survey, data=data)
-            print(f"demo: {count} synthetic responses loaded into survey 'demo'")
-        else:
-            print("demo: survey 'demo' already has data; kept it")
+                start = (datetime.now(UTC) - timedelta(days=365)).replace(microsecond=0)
+                if args.instrument == "telecom-pv":  # the rich population model of telecom-pv
+                    frame = simulate_responses(
+                        args.responses,
+                        seed=args.seed,
+                        branches=[c for c, _, _ in DEMO_BRANCHES],
+                        start=start,
+                        months=12,
+                    )
+                    frame["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
+                else:
+                    frame = _instrument_frame(
+                        survey_spec(survey), args.responses, seed=args.seed, start=start
+                    )
+                data = frame.to_csv(index=False).encode("utf-8")
+                count = import_csv(session, survey=survey, data=data)
+                print(f"demo: {count} synthetic responses loaded into survey '{slug}'")
+            else:
+                print(f"demo: survey '{slug}' already has data; kept it")
+        except InvalidInput as exc:
+            print(f"demo: nothing loaded; {len(exc.errors)} problem(s):", file=sys.stderr)
+            print(json.dumps(exc.errors[:20], indent=2, ensure_ascii=False), file=sys.stderr)
+            return 2
+        except DomainError as exc:
+            print(f"demo: {exc.detail}", file=sys.stderr)
+            return 2
         _, researcher = create_api_key(session, role="researcher", label="demo")
         _, operator = create_api_key(session, role="operator", label="demo")
     base = settings.public_base_url.rstrip("/")
-    print(f"  questionnaire:  {base}/s/demo?branch=BR01&lang=zh")
+    print(f"  questionnaire:  {base}/s/{slug}?branch=BR01&lang=zh")
     print(f"  API docs:       {base}/docs")
-    print(f"  dashboard:      {base}/dashboard/demo")
+    print(f"  dashboard:      {base}/dashboard/{slug}")
     print(f"  researcher key: {researcher}")
     print(f"  operator key:   {operator}")
     return 0
@@ -171,9 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="upgrade the database to head").set_defaults(func=cmd_migrate)
 
-    demo = sub.add_parser("demo", help="load 12 branches and a demo survey with responses")
+    demo = sub.add_parser(
+        "demo", help="load 12 branches and a demo survey (any instrument) with responses"
+    )
     demo.add_argument("--responses", type=int, default=3000)
     demo.add_argument("--seed", type=int, default=20261122)
+    demo.add_argument(
+        "--instrument", default="telecom-pv", help="id of an instrument in instruments/"
+    )
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="import a CSV of responses (all or nothing)")

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     fit_workers: int = 2  # in-process fit job threads when no broker is configured
     fit_queue: str = "pvm-fits"  # broker queue of fit jobs (API processes and workers agree)
+    # Fit-job limits (queued + running jobs); beyond them POST /fits answers 429 + Retry-After.
+    fit_max_queued_per_key: int = Field(default=5, ge=1)
+    fit_max_queued: int = Field(default=50, ge=1)
+    fit_max_bootstrap_queued: int = Field(default=50_000, ge=0)  # draws of all active jobs
+    fit_max_bootstrap_queued_per_key: int = Field(default=20_000, ge=0)
+    fit_retry_after_s: int = Field(default=30, ge=1)
     public_base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -62,6 +62,17 @@ ResearcherKey = Annotated[Principal, Depends(require_role("researcher"))]  # adm
 OperatorKey = Annotated[Principal, Depends(require_role("operator"))]  # any valid key
 
 
+def require_unscoped(principal: ResearcherKey) -> Principal:
+    """A researcher or admin key limited to no branches: settings that hold for every branch
+    (survey edits) are not for a branch-scoped key."""
+    if principal.branches is not None:
+        raise Forbidden("a branch-scoped key may not change survey settings")
+    return principal
+
+
+UnscopedResearcherKey = Annotated[Principal, Depends(require_unscoped)]
+
+
 def check_branch_scope(principal: Principal, branch: str) -> None:
     """Raise Forbidden unless the key may see ``branch``."""
     if not principal.can_see(branch):

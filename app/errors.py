@@ -9,6 +9,7 @@ class DomainError(Exception):
     """Base class. ``detail`` is what the client sees under ``{"detail": ...}``."""
 
     status_code = 400
+    headers: dict[str, str] | None = None  # extra response headers (e.g. Retry-After)
 
     def __init__(self, detail: Any = None) -> None:
         super().__init__(detail)
@@ -33,6 +34,16 @@ class Forbidden(DomainError):
 
 class TooLarge(DomainError):
     status_code = 413
+
+
+class TooManyRequests(DomainError):
+    """A limit is reached (429); ``retry_after`` seconds is sent as the Retry-After header."""
+
+    status_code = 429
+
+    def __init__(self, detail: Any = None, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(int(retry_after), 1))}
 
 
 class InvalidInput(DomainError):

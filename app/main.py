@@ -82,7 +82,9 @@ class BodySizeLimit:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    headers = dict(exc.headers or {})
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         {"detail": jsonable_encoder(exc.detail)}, status_code=exc.status_code, headers=headers
     )

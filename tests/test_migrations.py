@@ -18,6 +18,7 @@ OWN_TABLES = {
     "responses",
     "api_keys",
     "invitation_tokens",
+    "fit_jobs",
     "audit_events",
     "dashboard_sessions",
 }

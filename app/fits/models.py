@@ -1,9 +1,14 @@
 """ORM: one row per fit job. The row is the whole state of a job, so any process can pick it up.
 
-``cache_key`` is sha256(data fingerprint + canonical spec): a repeated identical request on
-unchanged data finds the stored job. ``runner`` and ``heartbeat_at`` say which process works on
-a job and when it last showed signs of life; that is how a job left behind by a crashed process
-is told apart from one that is merely slow (see ``service.recover_jobs``).
+``cache_key`` is sha256(data fingerprint + canonical spec [+ key scope]): a repeated identical
+request on unchanged data finds the stored job. ``owner_key_id`` is the API key that created the
+job (None: the system, e.g. the dashboard's invariance check) and ``scope`` the branch scope of
+that key (None: unscoped); a scoped key's job only ever uses rows of its branches, and only keys
+whose scope covers the job's data may read it (``app.fits.access``).
+
+``runner`` and ``heartbeat_at`` say which process works on a job and when it last showed signs
+of life; that is how a job left behind by a crashed process is told apart from one that is
+merely slow (see ``service.recover_jobs``).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 from app.surveys.models import utcnow
 
-STATUSES = ("queued", "running", "done", "failed")
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
+TERMINAL = ("done", "failed", "cancelled")
 
 
 class FitJob(Base):
@@ -26,6 +32,7 @@ class FitJob(Base):
     __table_args__ = (
         Index("ix_fit_jobs_cache_key", "cache_key"),
         Index("ix_fit_jobs_status", "status"),
+        Index("ix_fit_jobs_owner_key_id", "owner_key_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -43,3 +50,7 @@ class FitJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    owner_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+    scope: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)

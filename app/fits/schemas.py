@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # a Literal built from a tuple is beyond mypy
     GroupEqual = str
 else:
     GroupEqual = Literal[GROUP_EQUAL]
-Status = Literal["queued", "running", "done", "failed"]
+Status = Literal["queued", "running", "done", "failed", "cancelled"]
 Level = Literal["configural", "metric", "scalar", "strict"]
 LEVEL_ORDER: tuple[str, ...] = ("configural", "metric", "scalar", "strict")
 # group_equal keywords an invariance job accepts: they are those of its levels.
@@ -174,6 +174,11 @@ class FitRead(BaseModel):
     result: dict[str, Any] | None = None
     survey: str
     spec: dict[str, Any]
+    branches: list[str] | None = Field(
+        default=None,
+        description="The branches whose responses the fit uses: `filters.branch`, else the "
+        "branch scope of the key that created it; null: every branch.",
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -19,12 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Text, cast, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app.auth.service import Principal
 from app.db import begin_write
 from app.errors import InvalidInput, NotFound, field_error
+from app.fits.access import data_branches, job_branches
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
+from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
 from app.stats.sem import ModelError, build_partable, usable_data
@@ -46,21 +49,26 @@ def new_runner_id() -> str:
 
 @dataclass(frozen=True)
 class Submission:
-    """What ``create_fit`` decided: the job, whether it is new, and the frame it loaded."""
+    """What ``create_fit`` decided: the job and whether it is new (then the caller submits it;
+    the worker loads the data when the job starts, so a queued job holds no frame)."""
 
     job: FitJob
     created: bool
-    frame: pd.DataFrame | None = None
 
 
-def filters_of(spec: dict[str, Any]) -> ResponseFilters:
+def filters_of(spec: dict[str, Any], *, scope: list[str] | None = None) -> ResponseFilters:
+    """The rows a job selects: its filters, confined to the creating key's ``scope``."""
     f = spec.get("filters") or {}
     parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
     return ResponseFilters(
-        branch=f.get("branch") or None,
+        branch=data_branches(spec, scope),
         submitted_from=parse(f.get("submitted_from")),
         submitted_to=parse(f.get("submitted_to")),
     )
+
+
+def job_filters(job: FitJob) -> ResponseFilters:
+    return filters_of(job.spec or {}, scope=job.scope)
 
 
 def fingerprint(ids: Iterable[str], *, survey: Survey) -> str:
@@ -99,8 +107,11 @@ def data_fingerprint(session: Session, *, survey: Survey, filters: ResponseFilte
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cache_key(*, data_fp: str, spec: dict[str, Any]) -> str:
+def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = None) -> str:
+    """Key of a job; a scoped key's jobs are never shared with keys of another scope."""
     canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    if scope is not None:  # unscoped jobs keep the keys they had before scopes were recorded
+        canonical += "\nscope:" + ",".join(sorted(scope))
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
@@ -150,13 +161,27 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
         raise InvalidInput([field_error("model", msg=str(exc))]) from exc
 
 
-def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submission:
-    """Queue a fit, or return the stored job for the same spec on the same data.
+def create_fit(
+    session: Session,
+    *,
+    survey: Survey,
+    data: FitCreate,
+    principal: Principal | None = None,
+    limits: FitLimits | None = None,
+) -> Submission:
+    """Queue a fit, or return the stored job for the same spec on the same data and scope.
+
+    ``principal`` is the key asking (None: the system itself, unscoped); a branch-scoped key's
+    job only uses rows of its branches. ``limits`` caps the backlog (None: no caps).
 
     Raises
     ------
+    Forbidden
+        ``filters.branch`` names a branch outside the key's scope (403).
     InvalidInput
         The model cannot be fitted to the selected data (422).
+    TooManyRequests
+        A job limit is reached (429).
     """
     instrument = survey_spec(survey)
     model = data.model if data.model is not None else instrument.default_model
@@ -166,20 +191,29 @@ def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submissi
     spec = data.canonical(model=model, min_group_size=survey.min_group_size)
     if not spec["model"]:
         raise InvalidInput([field_error("model", msg="the model is empty")])
-    filters = filters_of(spec)
+    scope = None if principal is None or principal.branches is None else sorted(principal.branches)
+    if principal is not None:
+        principal.scope(data.filters.branch)  # Forbidden for a branch outside the scope
+    key_id = principal.key_id if principal is not None else None
+    filters = filters_of(spec, scope=scope)
     data_fp = data_fingerprint(session, survey=survey, filters=filters)
-    key = cache_key(data_fp=data_fp, spec=spec)
+    key = cache_key(data_fp=data_fp, spec=spec, scope=scope)
     existing = session.scalars(
         select(FitJob)
-        .where(FitJob.cache_key == key, FitJob.status != "failed")
+        .where(FitJob.cache_key == key, FitJob.status.not_in(("failed", "cancelled")))
         .order_by(FitJob.created_at.desc())
         .limit(1)
     ).first()
     if existing is not None:
         return Submission(existing, created=False)
-    frame = load_item_frame(session, survey=survey, filters=filters)
-    check_model(frame, spec)
+    draws = int(spec.get("bootstrap") or 0)
+    if limits is not None:  # refuse before loading any data ...
+        check_limits(session, limits=limits, key_id=key_id, bootstrap=draws)
+    check_model(load_item_frame(session, survey=survey, filters=filters), spec)
     begin_write(session)
+    if limits is not None:  # ... and again where no concurrent request can slip in
+        serialize_creation(session)
+        check_limits(session, limits=limits, key_id=key_id, bootstrap=draws)
     job = FitJob(
         id=uuid.uuid4().hex,
         survey_id=survey.id,
@@ -190,11 +224,13 @@ def create_fit(session: Session, *, survey: Survey, data: FitCreate) -> Submissi
         progress=0.0,
         attempts=0,
         heartbeat_at=utcnow(),
+        owner_key_id=key_id,
+        scope=scope,
     )
     session.add(job)
     session.commit()
-    logger.info("fit %s queued for survey %s", job.id, survey.slug)
-    return Submission(job, created=True, frame=frame)
+    logger.info("fit %s queued for survey %s by key %s", job.id, survey.slug, key_id)
+    return Submission(job, created=True)
 
 
 def get_fit(session: Session, *, fit_id: str) -> FitJob:
@@ -214,10 +250,31 @@ def to_read(session: Session, job: FitJob) -> FitRead:
         result=job.result,
         survey=survey.slug if survey is not None else "",
         spec=job.spec,
+        branches=job_branches(job),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
     )
+
+
+def remove_fit(session: Session, *, fit_id: str) -> str:
+    """Cancel a queued or running job ("cancelled"; its worker stops at the next stage or
+    bootstrap draw), or delete a finished one ("deleted")."""
+    begin_write(session)
+    now = utcnow()
+    res = session.execute(
+        update(FitJob)
+        .where(FitJob.id == fit_id, FitJob.status.in_(ACTIVE))
+        .values(status="cancelled", error="cancelled", finished_at=now, heartbeat_at=now)
+    )
+    if getattr(res, "rowcount", 0):
+        session.commit()
+        logger.info("fit %s cancelled", fit_id)
+        return "cancelled"
+    session.execute(delete(FitJob).where(FitJob.id == fit_id))
+    session.commit()
+    logger.info("fit %s deleted", fit_id)
+    return "deleted"
 
 
 # ---- state changes of a run (called by the worker, in its own session) ----------------------
@@ -254,20 +311,22 @@ def claim_job(session: Session, *, fit_id: str, runner: str) -> bool:
 
 def touch_jobs(
     session: Session, *, fit_ids: list[str], runner: str, progress: float | None = None
-) -> None:
-    """Heartbeat (and progress) of jobs this runner holds."""
+) -> int:
+    """Heartbeat (and progress) of jobs this runner holds; how many it still holds (a job
+    cancelled or taken over by another runner is not touched)."""
     if not fit_ids:
-        return
+        return 0
     begin_write(session)
     values: dict[str, Any] = {"heartbeat_at": utcnow()}
     if progress is not None:
         values["progress"] = progress
-    session.execute(
+    res = session.execute(
         update(FitJob)
         .where(FitJob.id.in_(fit_ids), FitJob.runner == runner, FitJob.status.in_(ACTIVE))
         .values(**values)
     )
     session.commit()
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 def finish_job(

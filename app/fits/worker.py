@@ -1,9 +1,13 @@
 """Job execution: one function that runs a fit job end to end, and the two ways to call it.
 
-``execute_job`` claims the row, loads the data, fits, stores the result or the error, and keeps
-a heartbeat on the row while it works. ``LocalRunner`` calls it on a small thread pool inside
-the API process (the default); ``CeleryRunner`` publishes the job id to the broker and a
-``pvm worker`` (Celery) process calls it. Either way the database row is the only shared state.
+``execute_job`` claims the row, loads the data (only then: a queued job holds no data frame),
+fits, stores the result or the error, and keeps a heartbeat on the row while it works. A job
+cancelled meanwhile (``DELETE /fits/{id}``) is noticed at the next heartbeat or progress report
+(between stages and bootstrap draws) and the fit stops there.
+
+``LocalRunner`` calls it on a small thread pool inside the API process (the default);
+``CeleryRunner`` publishes the job id to the broker and a ``pvm worker`` (Celery) process calls
+it. Either way the database row is the only shared state.
 """
 
 from __future__ import annotations
@@ -67,12 +71,18 @@ def run_fit(
     return _clean(result)
 
 
+class FitCancelled(Exception):
+    """Raised from a job's progress callback once the job is no longer this runner's
+    (cancelled, or taken over by recovery): the engine stops at that point."""
+
+
 class _Beat:
     """Background heartbeat (and throttled progress) for one running job."""
 
     def __init__(self, factory: sessionmaker[Session], fit_id: str, runner: str) -> None:
         self.factory, self.fit_id, self.runner = factory, fit_id, runner
         self.stop = threading.Event()
+        self.gone = threading.Event()  # the row is not ours any more
         self.last_write = 0.0
         self.pending: float | None = None
         self.lock = threading.Lock()
@@ -87,10 +97,15 @@ class _Beat:
         self.thread.join(timeout=10)
 
     def progress(self, fraction: float) -> None:
+        """The engine's progress callback; raises FitCancelled when the job is not ours."""
+        if self.gone.is_set():
+            raise FitCancelled(self.fit_id)
         with self.lock:
             self.pending = min(max(float(fraction), 0.0), 0.99)
         if time.monotonic() - self.last_write >= PROGRESS_INTERVAL:
             self._write()
+            if self.gone.is_set():
+                raise FitCancelled(self.fit_id)
 
     def _write(self) -> None:
         with self.lock:
@@ -98,9 +113,11 @@ class _Beat:
             self.last_write = time.monotonic()
         try:
             with self.factory() as session:
-                service.touch_jobs(
+                held = service.touch_jobs(
                     session, fit_ids=[self.fit_id], runner=self.runner, progress=value
                 )
+            if not held:
+                self.gone.set()
         except Exception:  # a missed heartbeat must never break the fit itself
             logger.exception("heartbeat of fit %s failed", self.fit_id)
 
@@ -109,14 +126,9 @@ class _Beat:
             self._write()
 
 
-def execute_job(
-    factory: sessionmaker[Session],
-    fit_id: str,
-    *,
-    runner: str,
-    frame: pd.DataFrame | None = None,
-) -> None:
-    """Run one job if it is still queued; every outcome ends in ``done`` or ``failed``."""
+def execute_job(factory: sessionmaker[Session], fit_id: str, *, runner: str) -> None:
+    """Run one job if it is still queued; it ends ``done``, ``failed`` or (when cancelled
+    meanwhile) stays ``cancelled``."""
     with factory() as session:
         if not service.claim_job(session, fit_id=fit_id, runner=runner):
             logger.info("fit %s is not queued any more; skipped", fit_id)
@@ -127,8 +139,8 @@ def execute_job(
         try:
             if survey is None:
                 raise ModelError("the survey of this fit was deleted")
-            if frame is None:
-                frame = load_item_frame(session, survey=survey, filters=service.filters_of(spec))
+            # the stored filters and the creating key's scope: the same rows as at creation
+            frame = load_item_frame(session, survey=survey, filters=service.job_filters(job))
             data_fp = service.fingerprint(frame["id"].astype(str), survey=survey)
         except Exception as exc:
             logger.exception("fit %s could not load its data", fit_id)
@@ -139,13 +151,19 @@ def execute_job(
     error: str | None = None
     with _Beat(factory, fit_id, runner) as beat:
         try:
+            beat.progress(0.0)  # cancelled while the data loaded: stop before fitting
             result = run_fit(frame, spec, progress=beat.progress)
             result["data_fingerprint"] = data_fp
+        except FitCancelled:
+            logger.info("fit %s stopped: cancelled or taken over", fit_id)
+            return
         except ModelError as exc:
             error = str(exc)
         except Exception as exc:
             logger.exception("fit %s failed", fit_id)
             error = f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            del frame  # the frame is not needed while the result is stored
     with factory() as session:
         stored = service.finish_job(
             session, fit_id=fit_id, runner=runner, result=result, error=error
@@ -164,7 +182,7 @@ class Runner(Protocol):
 
     def start(self) -> None: ...
 
-    def submit(self, fit_id: str, *, frame: pd.DataFrame | None = None) -> None: ...
+    def submit(self, fit_id: str) -> None: ...
 
     def shutdown(self) -> None: ...
 
@@ -190,7 +208,7 @@ class _Sweeper:
             self.submit(fit_id)
         return ids
 
-    def submit(self, fit_id: str, *, frame: pd.DataFrame | None = None) -> None:
+    def submit(self, fit_id: str) -> None:
         raise NotImplementedError
 
     def start(self) -> None:
@@ -229,16 +247,16 @@ class LocalRunner(_Sweeper):
         self.lock = threading.Lock()
         self._init_sweeper()
 
-    def submit(self, fit_id: str, *, frame: pd.DataFrame | None = None) -> None:
+    def submit(self, fit_id: str) -> None:
         with self.factory() as session:
             service.assign_job(session, fit_id=fit_id, runner=self.id)
         with self.lock:
             self.held.add(fit_id)
-        self.pool.submit(self._run, fit_id, frame)
+        self.pool.submit(self._run, fit_id)
 
-    def _run(self, fit_id: str, frame: pd.DataFrame | None) -> None:
+    def _run(self, fit_id: str) -> None:
         try:
-            execute_job(self.factory, fit_id, runner=self.id, frame=frame)
+            execute_job(self.factory, fit_id, runner=self.id)
         except Exception:
             logger.exception("fit %s crashed its runner thread", fit_id)
         finally:
@@ -275,7 +293,7 @@ class CeleryRunner(_Sweeper):
         self.celery = make_client(broker_url, queue)
         self._init_sweeper()
 
-    def submit(self, fit_id: str, *, frame: pd.DataFrame | None = None) -> None:
+    def submit(self, fit_id: str) -> None:
         self.celery.send_task(TASK_NAME, args=[fit_id])
 
     def shutdown(self) -> None:

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,7 +39,7 @@ from app.stats.sem import DELTA_CFI as DELTA_CFI_LIMIT
 from app.surveys.models import Survey
 from app.surveys.service import as_utc, survey_spec, utcnow
 
-Submit = Callable[[str, "pd.DataFrame | None"], None]
+Submit = Callable[[str], None]
 RECHECK_AFTER = timedelta(hours=1)
 
 
@@ -115,7 +114,7 @@ def branch_invariance(
             return InvarianceStatus("unavailable", _unavailable(exc))
         current = submission.job
         if submission.created and submit is not None:
-            submit(current.id, submission.frame)
+            submit(current.id)
     if current.status == "done":
         return verdict(current, left_out)
     if current.status == "failed":

@@ -202,7 +202,7 @@ def dashboard(
 
 def _submitter(request: Request) -> Any:
     runner = start_runner(request.app)
-    return lambda fit_id, frame: runner.submit(fit_id, frame=frame)
+    return runner.submit
 
 
 def _svg(text: str, name: str) -> Response:

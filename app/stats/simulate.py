@@ -6,15 +6,22 @@ PV. Latent scores are standardised in the reference group, items load 0.70-0.85 
 construct and are discretised to the 1..7 agreement scale. Branches shift the driver means,
 customer types and tenure shift drivers and outcomes, and NQ items are missing (N/A) for customers
 who do not use that network. Pure numpy; one million rows take about a second.
+
+`simulate_model` draws answers for any instrument from its lavaan model instead: a random
+population with the model's structure (positive loadings and paths), discretised to each item's
+scale. It is what `pvm demo --instrument ID` loads for instruments other than telecom-pv.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+
+from app.stats.sem import ModelError, parse_model
 
 CONSTRUCT_ITEMS: dict[str, list[str]] = {
     "TAN": ["TAN1", "TAN2", "TAN3"],
@@ -202,3 +209,134 @@ def simulate_responses(
             data[code] = pd.arrays.IntegerArray(values, mask)
             j += 1
     return pd.DataFrame(data, columns=FRAME_COLUMNS, copy=False)
+
+
+def _model_structure(model: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Measurement blocks ``{latent: indicators}`` and regressions ``{outcome: predictors}``
+    among latents, in syntax order."""
+    parsed = parse_model(model)
+    blocks: dict[str, list[str]] = {}
+    for f in parsed.formulas:
+        if f.op == "=~":
+            blocks.setdefault(f.lhs, []).append(f.rhs)
+    paths: dict[str, list[str]] = {}
+    for f in parsed.formulas:
+        if f.op != "~":
+            continue
+        if f.lhs not in blocks or f.rhs not in blocks:
+            raise ModelError(f"cannot simulate {f.lhs} ~ {f.rhs}: only paths between latents")
+        paths.setdefault(f.lhs, []).append(f.rhs)
+    nested = sorted({i for items in blocks.values() for i in items} & set(blocks))
+    if nested:
+        raise ModelError(f"cannot simulate higher-order factors: {', '.join(nested)}")
+    return blocks, paths
+
+
+def _causal_order(latents: list[str], paths: dict[str, list[str]]) -> list[str]:
+    """Exogenous latents first, then each outcome after all of its predictors."""
+    order: list[str] = [x for x in latents if x not in paths]
+    pending = [x for x in latents if x in paths]
+    while pending:
+        ready = [y for y in pending if all(x in order for x in paths[y])]
+        if not ready:
+            raise ModelError(f"cannot simulate a non-recursive model: {', '.join(pending)}")
+        order += ready
+        pending = [y for y in pending if y not in ready]
+    return order
+
+
+def simulate_model(
+    model: str,
+    n: int,
+    *,
+    seed: int,
+    scales: Mapping[str, tuple[int, int]],
+    extra_items: Mapping[str, str] | None = None,
+    loading_range: tuple[float, float] = (0.70, 0.88),
+    path_range: tuple[float, float] = (0.25, 0.50),
+    exogenous_corr: float = 0.40,
+    max_r2: float = 0.70,
+) -> pd.DataFrame:
+    """Draw `n` answers from a random population with the structure of a lavaan model.
+
+    Exogenous latents are standard normal with correlation `exogenous_corr`; each regression
+    coefficient is drawn from `path_range` (scaled down when a latent's R² would pass `max_r2`)
+    and residual variances make every latent's variance 1. Each item loads on its latent with a
+    loading from `loading_range`; the latent-plus-error score is centred a little above the
+    midpoint of the item's scale, spread so that the range covers about 5.8 SDs, rounded and
+    clipped. Covariances (``~~``), labels, fixed values and ``:=`` lines are accepted and
+    ignored.
+
+    Parameters
+    ----------
+    model : lavaan syntax; regressions only between latents, no higher-order factors.
+    n : number of rows.
+    seed : seed of the random generator; the same arguments give the same frame.
+    scales : ``{item: (min, max)}`` for every indicator and every extra item.
+    extra_items : ``{item: latent}``, items outside the model that reflect one of its latents
+        (e.g. a 0-10 recommendation question reflecting loyalty).
+
+    Returns
+    -------
+    DataFrame, shape (n, indicators + extra items): the indicators in model order, then the
+    extra items, as nullable Int64 within each item's scale (no missing values).
+
+    Raises
+    ------
+    ModelError
+        Bad syntax, a path involving an observed variable, higher-order factors, a cycle.
+    ValueError
+        An item without a scale or with max <= min, an extra item of an unknown latent, bad
+        ranges.
+    """
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if not 0.0 <= exogenous_corr < 1.0 or not 0.0 < max_r2 < 1.0:
+        raise ValueError("exogenous_corr must be in [0, 1) and max_r2 in (0, 1)")
+    if not 0.0 < loading_range[0] <= loading_range[1] < 1.0:
+        raise ValueError("loadings must lie in (0, 1)")
+    blocks, paths = _model_structure(model)
+    unknown = sorted(lat for lat in (extra_items or {}).values() if lat not in blocks)
+    if unknown:
+        raise ValueError(f"extra items reflect unknown latents: {', '.join(unknown)}")
+    reflects: dict[str, list[str]] = {}  # item -> the latents it reflects
+    for lat, inds in blocks.items():
+        for code in inds:
+            reflects.setdefault(code, []).append(lat)
+    for code, lat in (extra_items or {}).items():
+        reflects.setdefault(code, []).append(lat)
+    bad = [c for c in reflects if c not in scales or scales[c][1] <= scales[c][0]]
+    if bad:
+        raise ValueError(f"no scale (min < max) for: {', '.join(bad)}")
+
+    rng = np.random.default_rng(seed)
+    order = _causal_order(list(blocks), paths)
+    pos = {lat: j for j, lat in enumerate(order)}
+    exo = [j for j, lat in enumerate(order) if lat not in paths]
+    # Latent covariance matrix, filled in causal order (every latent has variance 1).
+    cov = np.eye(len(order))
+    cov[np.ix_(exo, exo)] = exogenous_corr + (1.0 - exogenous_corr) * np.eye(len(exo))
+    eta = np.zeros((n, len(order)))
+    eta[:, exo] = rng.standard_normal((n, len(exo))) @ np.linalg.cholesky(cov[np.ix_(exo, exo)]).T
+    for lat in order[len(exo) :]:
+        y, xs = pos[lat], [pos[x] for x in paths[lat]]
+        beta = rng.uniform(*path_range, size=len(xs))
+        explained = float(beta @ cov[np.ix_(xs, xs)] @ beta)
+        if explained > max_r2:
+            beta *= np.sqrt(max_r2 / explained)
+            explained = max_r2
+        cov[y, :y] = cov[:y, y] = beta @ cov[xs, :y]
+        eta[:, y] = eta[:, xs] @ beta + np.sqrt(1.0 - explained) * rng.standard_normal(n)
+
+    data: dict[str, object] = {}
+    for code, lats in reflects.items():
+        idx = [pos[lat] for lat in lats]
+        lam = rng.uniform(*loading_range, size=len(idx))
+        common = float(lam @ cov[np.ix_(idx, idx)] @ lam)
+        unique = np.sqrt(max(1.0 - common, 1.0 - loading_range[1] ** 2))
+        x = eta[:, idx] @ lam + unique * rng.standard_normal(n)
+        lo, hi = scales[code]
+        centre, spread = lo + 0.58 * (hi - lo), (hi - lo + 1) / 5.8
+        values = np.clip(np.rint(centre + spread * x), lo, hi).astype(np.int64)
+        data[code] = pd.arrays.IntegerArray(values, np.zeros(n, dtype=bool))
+    return pd.DataFrame(data, columns=list(reflects), copy=False)

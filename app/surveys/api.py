@@ -17,6 +17,8 @@ from app.deps import (
     ResearcherKey,
     SessionDep,
     SurveyDep,
+    UnscopedResearcherKey,
+    check_branch_scope,
     split_codes,
 )
 from app.surveys import csvio, lifecycle, service
@@ -91,15 +93,25 @@ def read_survey(survey: SurveyDep, _: OperatorKey) -> Any:
 
 @router.patch("/surveys/{slug}", response_model=SurveyRead, tags=["surveys"])
 def update_survey(
-    data: SurveyUpdate, survey: SurveyDep, session: SessionDep, principal: ResearcherKey
+    data: SurveyUpdate, survey: SurveyDep, session: SessionDep, principal: UnscopedResearcherKey
 ) -> Any:
-    return service.update_survey(session, survey=survey, data=data, actor=principal.actor())
+    """Change a survey (researcher or admin keys without a branch scope). Lowering
+    ``min_group_size`` or switching ``requires_token`` or ``anonymous`` off needs an admin key
+    (403 naming the field). Changes of those settings are audited."""
+    return service.update_survey(
+        session,
+        survey=survey,
+        data=data,
+        may_weaken_privacy=principal.has_role("admin"),
+        actor=principal.actor(),
+    )
 
 
 @router.post("/surveys/{slug}/tokens", status_code=201, response_model=TokensRead, tags=["surveys"])
 def create_invitation_tokens(
-    data: TokensCreate, survey: SurveyDep, session: SessionDep, _: AdminKey
+    data: TokensCreate, survey: SurveyDep, session: SessionDep, principal: AdminKey
 ) -> Any:
+    check_branch_scope(principal, data.branch)
     tokens = create_tokens(session, survey=survey, branch_code=data.branch, count=data.count)
     return TokensRead(survey=survey.slug, branch=data.branch, tokens=tokens)
 
@@ -141,9 +153,14 @@ def import_responses(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, in the export format")],
     survey: SurveyDep,
     session: SessionDep,
-    _: ResearcherKey,
+    principal: ResearcherKey,
 ) -> Any:
-    return ImportResult(imported=csvio.import_csv(session, survey=survey, data=file.file.read()))
+    """All rows or none; a branch-scoped key may import rows of its branches only (422 naming
+    the other rows)."""
+    imported = csvio.import_csv(
+        session, survey=survey, data=file.file.read(), scope=principal.branches
+    )
+    return ImportResult(imported=imported)
 
 
 @router.get(

@@ -13,6 +13,7 @@ import csv
 import io
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,10 +62,14 @@ def _parse_time(raw: str) -> datetime:
     return as_utc(datetime.fromisoformat(raw.strip()))
 
 
-def import_csv(session: Session, *, survey: Survey, data: bytes) -> int:
+def import_csv(
+    session: Session, *, survey: Survey, data: bytes, scope: Sequence[str] | None = None
+) -> int:
     """Validate every row, then insert all of them in one transaction; returns the count.
 
-    Rows are numbered as a spreadsheet shows them (the header is row 1).
+    Rows are numbered as a spreadsheet shows them (the header is row 1). ``scope``: the
+    branches the importing key may write (None: every branch); a row of another branch is an
+    error of that row.
     """
     spec = survey_spec(survey)
     reader = csv.reader(io.StringIO(decode_csv(data), newline=""))
@@ -104,7 +109,14 @@ def import_csv(session: Session, *, survey: Survey, data: bytes) -> int:
                 msg = f"expected {len(header)} fields, found {len(record)}"
                 row_errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
                 continue
-            row, errors = _parse_row(spec, dict(zip(header, record, strict=True)), branches, now)
+            cells = dict(zip(header, record, strict=True))
+            row, errors = _parse_row(spec, cells, branches, now)
+            branch = cells["branch"].strip()
+            if scope is not None and branch in branches and branch not in scope:
+                errors.append(
+                    field_error("branch", msg=f"branch {branch} is outside this key's scope")
+                )
+                row = None
             if row is not None and row["id"] in seen_ids:
                 errors.append(
                     field_error("id", msg=f"duplicate id (also on row {seen_ids[row['id']]})")

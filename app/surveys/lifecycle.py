@@ -154,14 +154,12 @@ def audit_privacy_change(
     session: Session, *, survey: Survey, before: dict[str, Any], actor: Actor
 ) -> None:
     """After an edit of ``survey`` (caller's transaction): audit the privacy settings that
-    changed from ``before``; a survey turned anonymous forgets which token gave which
-    response."""
+    changed from ``before``. (Anonymity can only be switched on before the first response,
+    so no token was ever linked to a response of an anonymous survey.)"""
     after = privacy_settings(survey)
     changed = {name: [old, after[name]] for name, old in before.items() if after[name] != old}
     if changed:
         record(session, actor=actor, action="survey.privacy", target=survey.slug, detail=changed)
-    if after["anonymous"] and not before["anonymous"]:
-        unlink_tokens(session, survey=survey)
 
 
 def audit_export(session: Session, *, survey: Survey, actor: Actor, detail: dict[str, Any]) -> None:
@@ -169,17 +167,6 @@ def audit_export(session: Session, *, survey: Survey, actor: Actor, detail: dict
     begin_write(session)
     record(session, actor=actor, action="export", target=survey.slug, detail=detail)
     session.commit()
-
-
-def unlink_tokens(session: Session, *, survey: Survey) -> None:
-    """Forget which response each token of ``survey`` was used for (in the caller's
-    transaction)."""
-    session.execute(
-        update(InvitationToken)
-        .where(InvitationToken.survey_id == survey.id, InvitationToken.response_id.is_not(None))
-        .values(response_id=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def purge_client_data(

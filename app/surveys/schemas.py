@@ -38,10 +38,15 @@ class SurveyCreate(BaseModel):
 
 
 class SurveyUpdate(BaseModel):
+    """Changes to a survey. Weakening privacy (``min_group_size`` lowered, ``requires_token``
+    or ``anonymous`` switched off) needs an admin key."""
+
     model_config = ConfigDict(extra="forbid")
     status: Literal["open", "closed"] | None = None
     title: dict[str, str] | None = None
     min_group_size: int | None = Field(default=None, ge=1, le=10_000)
+    requires_token: bool | None = None
+    anonymous: bool | None = None
 
 
 class SurveyRead(BaseModel):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import SYSTEM, Actor
 from app.auth.service import claim_token, link_token
 from app.db import begin_write
-from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from app.instruments.registry import (
     InstrumentError,
     InstrumentNotFound,
@@ -208,10 +208,47 @@ def get_survey(session: Session, *, slug: str) -> Survey:
     return survey
 
 
+def weakened_privacy(survey: Survey, data: SurveyUpdate) -> list[str]:
+    """The fields of ``data`` that would weaken the survey's protection of respondents."""
+    weaker = []
+    if data.min_group_size is not None and data.min_group_size < survey.min_group_size:
+        weaker.append("min_group_size")
+    if data.requires_token is False and survey.requires_token:
+        weaker.append("requires_token")
+    if data.anonymous is False and survey.anonymous:
+        weaker.append("anonymous")
+    return weaker
+
+
 def update_survey(
-    session: Session, *, survey: Survey, data: SurveyUpdate, actor: Actor = SYSTEM
+    session: Session,
+    *,
+    survey: Survey,
+    data: SurveyUpdate,
+    may_weaken_privacy: bool = False,
+    actor: Actor = SYSTEM,
 ) -> Survey:
+    """Apply ``data``. Raises Forbidden naming the fields that weaken privacy unless
+    ``may_weaken_privacy`` (admin keys), and Conflict when anonymity is switched on after
+    responses were stored (those keep their exact times and client data)."""
+    weaker = weakened_privacy(survey, data)
+    if weaker and not may_weaken_privacy:
+        raise Forbidden(
+            [
+                field_error(name, msg="weakens respondents' privacy: needs an admin key")
+                for name in weaker
+            ]
+        )
     begin_write(session)
+    if data.anonymous and not survey.anonymous and count_responses(session, survey=survey):
+        raise Conflict(
+            [
+                field_error(
+                    "anonymous",
+                    msg="can only be switched on before the first response is stored",
+                )
+            ]
+        )
     before = privacy_settings(survey)
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(survey, name, value)

@@ -20,4 +20,4 @@ def _no_invariance_jobs(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
         return
     from app.reporting import views
 
-    monkeypatch.setattr(views, "_submitter", lambda request: lambda fit_id, frame: None)
+    monkeypatch.setattr(views, "_submitter", lambda request: lambda fit_id: None)

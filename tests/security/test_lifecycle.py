@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select, text, update
 
 from app.audit.models import AuditEvent
-from app.audit.service import SYSTEM
 from app.auth.service import authenticate, create_tokens
 from app.cli import main as pvm
 from app.config import Settings
@@ -19,13 +18,7 @@ from app.db import begin_write
 from app.main import create_app
 from app.reporting.aggregates import rebuild
 from app.reporting.models import ScoreAggregate, ScoreRollup
-from app.surveys import service as surveys
-from app.surveys.lifecycle import (
-    audit_privacy_change,
-    delete_responses,
-    privacy_settings,
-    purge_client_data,
-)
+from app.surveys.lifecycle import delete_responses, purge_client_data
 from app.surveys.models import Response, utcnow
 from tests.conftest import TELECOM_CSV
 
@@ -184,20 +177,25 @@ def test_anonymous_surveys_cannot_erase_by_token(client, factory, session, surve
     assert factory.count("anon") == 1
 
 
-def test_turning_a_survey_anonymous_forgets_token_links(session, factory, token_survey):
-    tokens = create_tokens(session, survey=token_survey, branch_code="BR01", count=1)
-    submit(factory, slug="invited", token=tokens[0])
-    survey = surveys.get_survey(session, slug="invited")
-    # anonymity is not (yet) a PATCH field: the hook update_survey calls after any edit
-    begin_write(session)
-    before = privacy_settings(survey)
-    survey.anonymous = True
-    audit_privacy_change(session, survey=survey, before=before, actor=SYSTEM)
-    session.commit()
-    with factory.app.state.engine.connect() as conn:
-        assert conn.execute(text("SELECT response_id FROM invitation_tokens")).scalar() is None
-    change = audit(session, "survey.privacy")[-1]
-    assert change.detail == {"anonymous": [False, True]} and change.via == "system"
+def test_privacy_settings_changed_through_patch_are_audited(
+    client, factory, session, survey, admin_headers
+):
+    factory.survey("fresh")
+    body = {"requires_token": True, "anonymous": True, "min_group_size": 9, "status": "open"}
+    r = client.patch("/api/v1/surveys/fresh", json=body, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    (change,) = audit(session, "survey.privacy")
+    assert change.target == "fresh" and change.key_id == key_id(session, admin_headers)
+    assert change.detail == {
+        "requires_token": [False, True],
+        "anonymous": [False, True],
+        "min_group_size": [5, 9],
+    }
+    # a refused change (a researcher weakening privacy) is not audited
+    r = client.patch(
+        "/api/v1/surveys/fresh", json={"min_group_size": 2}, headers=factory.key("researcher")
+    )
+    assert r.status_code == 403 and len(audit(session, "survey.privacy")) == 1
 
 
 @pytest.fixture
@@ -288,6 +286,8 @@ def test_audit_log_api_pages_and_filters(client, factory, survey, session, admin
     for params in ({"limit": 0}, {"limit": 501}, {"action": "nope"}, {"before": 0}):
         r = client.get(url, params=params, headers=admin_headers)
         assert r.status_code == 422, params
+    scoped = factory.key("admin", branches=["BR01"])  # the log covers every branch
+    assert client.get(url, headers=scoped).status_code == 403
 
 
 def test_cli_audit_list(cli, capsys, session, factory, survey):

@@ -71,3 +71,38 @@ def test_demo_loads_once(cli_env, capsys, app, session) -> None:
     assert count_responses(session, survey=demo) == 300
     roles = sorted(session.scalars(select(ApiKey.role)))
     assert roles == ["operator", "operator", "researcher", "researcher"]
+
+
+@pytest.mark.parametrize("instrument", ["retail-pv", "telecom-pv-2026"])
+def test_demo_any_instrument(cli_env, capsys, app, session, instrument) -> None:
+    from app.stats.sem import fit_model
+    from app.surveys.service import count_responses, get_survey, load_item_frame, survey_spec
+
+    assert cli.main(["demo", "--instrument", instrument, "--responses", "250"]) == 0
+    out = capsys.readouterr().out
+    slug = f"demo-{instrument}"
+    assert f"/s/{slug}?branch=BR01&lang=zh" in out and f"/dashboard/{slug}" in out
+    demo = get_survey(session, slug=slug)
+    assert demo.instrument_id == instrument
+    assert count_responses(session, survey=demo) == 250
+    spec = survey_spec(demo)
+    frame = load_item_frame(session, survey=demo)
+    assert len(frame) == 250
+    na = frame[spec.na_items].isna().mean() if spec.na_items else None
+    if na is not None:  # items that allow N/A have some
+        assert ((na > 0.05) & (na < 0.3)).all()
+    for attr in spec.attributes:  # every attribute has a value from the instrument
+        assert frame[attr.code].notna().all()
+        assert set(frame[attr.code]) == set(attr.codes)
+    result = fit_model(frame[spec.numeric_codes].astype("float64"), spec.default_model)
+    assert result.converged
+    # the telecom-pv demo is a different survey and stays as it is
+    from app.errors import NotFound
+
+    with pytest.raises(NotFound):
+        get_survey(session, slug="demo")
+
+
+def test_demo_unknown_instrument(cli_env, capsys, app) -> None:
+    assert cli.main(["demo", "--instrument", "no-such-thing", "--responses", "10"]) == 2
+    assert "unknown instrument no-such-thing" in capsys.readouterr().err

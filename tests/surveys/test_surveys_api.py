@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import InvitationToken
+from app.instruments.registry import list_instruments
 
 
 def test_branches_create_list_and_duplicate(factory, admin_headers, operator_headers) -> None:
@@ -33,9 +34,13 @@ def test_branch_list_respects_scope(factory, survey) -> None:
 
 def test_instruments(factory, operator_headers) -> None:
     listed = factory.client.get("/api/v1/instruments", headers=operator_headers).json()
-    assert [(i["id"], i["version"]) for i in listed] == [("telecom-pv", 1)]
-    assert {"zh", "en"} <= set(listed[0]["title"])
-    assert [c["code"] for c in listed[0]["constructs"]][:2] == ["TAN", "REL"]
+    # every instrument in instruments/ (the library, see tests/instruments/test_library.py)
+    ids = [i["id"] for i in listed]
+    assert sorted(ids) == sorted(s.id for s in list_instruments())
+    telecom = next(i for i in listed if i["id"] == "telecom-pv")
+    assert telecom["version"] == 1
+    assert {"zh", "en"} <= set(telecom["title"])
+    assert [c["code"] for c in telecom["constructs"]][:2] == ["TAN", "REL"]
     full = factory.client.get("/api/v1/instruments/telecom-pv", headers=operator_headers).json()
     assert len(full["items"]) == 37
     assert {i["code"] for i in full["items"] if i["allow_na"]} == {"NQ1", "NQ2", "NQ3", "NQ4"}

@@ -283,7 +283,8 @@ def bootstrap_thetas(
     n_jobs : int
         Worker processes; 1 runs in this process. Results do not depend on it.
     progress : callable, optional
-        Called with the fraction of replicates done, 0..1.
+        Called with the fraction of replicates done, 0..1. An exception it raises stops the
+        bootstrap (replicates not yet started are dropped) and propagates.
 
     Returns
     -------
@@ -319,15 +320,21 @@ def bootstrap_thetas(
             n_jobs, mp_context=_mp_context(), initializer=_init_worker, initargs=(payload,)
         ) as pool:
             pending: set[Future] = {pool.submit(_worker_chunk, lo, hi) for lo, hi in bounds}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    lo, th, k = fut.result()
-                    thetas[lo : lo + len(k)], ok[lo : lo + len(k)] = th, k
-                    del todo[(lo, lo + len(k))]
-                    done += len(k)
-                if progress is not None:
-                    progress(done / B)
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        lo, th, k = fut.result()
+                        thetas[lo : lo + len(k)], ok[lo : lo + len(k)] = th, k
+                        del todo[(lo, lo + len(k))]
+                        done += len(k)
+                    if progress is not None:
+                        progress(done / B)
+            except BaseException:
+                # e.g. ``progress`` raised to stop a cancelled job: drop the chunks not started
+                # rather than let the pool's exit run them all
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except (BrokenProcessPool, OSError) as exc:
         # e.g. a worker killed for memory, or a script without the __main__ guard that
         # forkserver/spawn need: finish here rather than fail (same draws, same result)

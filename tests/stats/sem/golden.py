@@ -1,8 +1,13 @@
 """Helpers for comparing pvm's SEM results with lavaan's golden JSON files in tests/data.
 
-Tolerances (issue 4): est and std.all 1e-3 absolute, se 1% relative, chisq/logl (and MLR's
-chisq.scaled) 1e-3 relative, cfi/tli/rmsea/srmr, the rmsea interval and the other indices
-(robust ones, scaling factors) 1e-3 absolute, df and npar exact, r2 1e-3.
+Tolerances, set at the agreement measured on every reference with a margin (issue 12):
+est and std.all 2e-5 absolute (1.1e-5 measured, on the 185 complete rows of telecom_1500 where
+the optimum is flat); se 1e-4 relative; ci bounds 5e-5 absolute (est +- 1.96 se: the
+est tolerance plus 1.96 x se x 1e-4 for se up to 0.2; 1.1e-5 measured); chisq, logl and the other
+statistics 1e-6 relative; cfi/tli/rmsea/srmr, the rmsea interval and p-values 1e-6 absolute;
+MLR's chisq.scaled, scaling factor and robust cfi/tli/rmsea 5e-6 (relative / absolute; 3.3e-6
+measured: the scaling factor's traces come from a numerically differentiated information
+matrix); r2 1e-5 absolute (5.6e-6 measured, telecom listwise); df and npar exact.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ import pandas as pd
 
 from app.stats.sem import SemResult, fit_model
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
-EST_ABS = 1e-3
-SE_REL = 0.01
-STAT_REL = 1e-3
-INDEX_ABS = 1e-3
-R2_ABS = 1e-3
+EST_ABS = 2e-5
+CI_ABS = 5e-5
+SE_REL = 1e-4
+STAT_REL = 1e-6
+INDEX_ABS = 1e-6
+ROBUST = 5e-6
+R2_ABS = 1e-5
 
-RELATIVE = ("chisq", "chisq.scaled", "logl", "unrestricted.logl", "baseline.chisq", "aic", "bic")
+RELATIVE = ("chisq", "logl", "unrestricted.logl", "baseline.chisq", "aic", "bic")
 EXACT = ("npar", "df", "baseline.df")
 ABSOLUTE = ("cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "srmr")
 
@@ -60,6 +67,12 @@ def fit_mismatches(mine: dict[str, Any], ref: dict[str, Any]) -> list[str]:
             continue
         if m is None:
             bad.append(f"{k}: missing")
+        elif k == "chisq.scaled":
+            if abs(m - v) > ROBUST * abs(v):
+                bad.append(f"{k}: {m} vs {v}")
+        elif k in ("chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust"):
+            if abs(m - v) > ROBUST:
+                bad.append(f"{k}: {m} vs {v}")
         elif k in EXACT:
             if m != v:
                 bad.append(f"{k}: {m} != {v}")
@@ -80,11 +93,13 @@ def estimate_mismatches(
     group_labels: Sequence[str | None] | None = None,
     *,
     every_row: bool = True,
+    est_abs: float = EST_ABS,
 ) -> list[str]:
     """Estimate rows outside tolerance, matched by (lhs, op, rhs[, group]).
 
     ``every_row``: ``ref`` lists all of lavaan's rows, so the row counts must agree too
-    (False when the test lists only some rows).
+    (False when the test lists only some rows). ``est_abs``: a wider est tolerance where a test
+    writes down why.
     """
 
     def key(e: dict[str, Any], labels: Sequence[str | None] | None) -> tuple:
@@ -102,7 +117,8 @@ def estimate_mismatches(
             bad.append(f"{k}: missing")
             continue
         for f in ("est", "std.all", "ci.lower", "ci.upper"):
-            if e.get(f) is not None and abs(m[f] - e[f]) > EST_ABS:
+            tol = max(est_abs, CI_ABS) if f.startswith("ci.") else est_abs
+            if e.get(f) is not None and abs(m[f] - e[f]) > tol:
                 bad.append(f"{k} {f}: {m[f]} vs {e[f]}")
         if e.get("se"):
             if abs(m["se"] / e["se"] - 1) > SE_REL:

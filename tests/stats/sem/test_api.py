@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from app.stats.sem import ModelError, fit_model
-from tests.stats._sem_golden import load_csv, load_json
+from tests.stats.sem.golden import load_csv, load_json
 
 HS_MODEL = load_json("hs_cfa_ml")["model"]
 

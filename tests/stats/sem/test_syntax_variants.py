@@ -5,15 +5,14 @@ Produced once with R lavaan 0.6.14 (``Rscript``, a development aid; R is not nee
 m1 = free first loadings with unit factor variances (std.lv by hand), m2 = a second-order
 factor, m3 = latent regressions plus a residual covariance.
 
-Tolerances: est and std.all 1e-3 abs, se 1% rel, chisq/logl 1e-3 rel, indices 1e-3 abs,
-npar/df exact.
+Tolerances: those of tests/stats/sem/golden.py (the measured agreement with a margin).
 """
 
 import numpy as np
 import pytest
 
 from app.stats.sem import fit_model
-from tests.stats._sem_golden import estimate_mismatches, fit_mismatches, golden_rows, load_csv
+from tests.stats.sem.golden import estimate_mismatches, fit_mismatches, golden_rows, load_csv
 
 MODELS = {
     "m1": "visual =~ NA*x1 + x2 + x3\ntextual =~ NA*x4 + x5 + x6\nspeed =~ NA*x7 + x8 + x9\n"

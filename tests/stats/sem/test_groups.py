@@ -1,13 +1,12 @@
 """Multi-group ML with lavaan's group.equal semantics (engine level; invariance.py builds on it).
 
-Tolerances: chisq 1e-3 rel, df exact, cfi/tli/rmsea/srmr 1e-3 abs; configural per-group
-estimates 1e-3 abs and se 1% rel.
+Tolerances: those of tests/stats/sem/golden.py (the measured agreement with a margin).
 """
 
 import pytest
 
 from app.stats.sem import fit_model
-from tests.stats._sem_golden import estimate_mismatches, fit_mismatches, load_csv, load_json
+from tests.stats.sem.golden import estimate_mismatches, fit_mismatches, load_csv, load_json
 
 REF = load_json("telecom_invariance_customer_type")
 

@@ -5,7 +5,7 @@ import pytest
 from app.stats.sem import ModelError
 from app.stats.sem.partable import build_partable
 from app.stats.sem.syntax import parse_model
-from tests.stats._sem_golden import load_json
+from tests.stats.sem.golden import load_json
 
 
 def test_modifiers_comments_and_continuation():

@@ -5,7 +5,7 @@ import pytest
 
 from app.stats.sem import saturated_em
 from app.stats.sem.patterns import missing_patterns
-from tests.stats._sem_golden import load_csv, load_json
+from tests.stats.sem.golden import load_csv, load_json
 
 ITEMS_EXCLUDE = ("branch", "customer_type", "tenure")
 

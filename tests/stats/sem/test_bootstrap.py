@@ -31,7 +31,7 @@ import pytest
 
 from app.stats.sem import bootstrap as bs
 from app.stats.sem import fit_model, prepare, summarize
-from tests.stats._sem_golden import load_csv, load_json
+from tests.stats.sem.golden import load_csv, load_json
 
 REF = load_json("bootstrap_hs")
 BOUND_ABS, BOUND_SE = 0.03, 0.35

@@ -3,14 +3,13 @@ FIML-corrected robust CFI/TLI/RMSEA (Zhang & Savalei; lavaan's ``lav_fit_fiml_co
 
 References produced once with R lavaan 0.6.14 (``Rscript``, a development aid; R is not needed):
 ``sem(model, telecom_1500, estimator = "MLR", missing = "ml"[, group = "customer_type"])``.
-Tolerances: est 1e-3 abs, se 1% rel, chisq / chisq.scaled 1e-3 rel, other indices 1e-3 abs,
-npar/df exact.
+Tolerances: those of tests/stats/sem/golden.py (the measured agreement with a margin).
 """
 
 import pytest
 
 from app.stats.sem import fit_model
-from tests.stats._sem_golden import estimate_mismatches, fit_mismatches, golden_rows, load_csv
+from tests.stats.sem.golden import estimate_mismatches, fit_mismatches, golden_rows, load_csv
 
 CORE = (
     "PV =~ PV1 + PV2\nCCI =~ CCI1 + CCI2 + CCI3 + CCI4\nLOY =~ LOY1 + LOY2 + LOY3 + LOY4\n"

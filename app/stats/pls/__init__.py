@@ -1,0 +1,47 @@
+"""PLS path modelling (PLS-SEM) and consistent PLS, checked against seminr.
+
+Public API: ``fit_pls(data, model, scheme=, consistent=, missing=) -> PlsResult``,
+``bootstrap_pls(result, draws=, seed=, interval=) -> PlsBootstrap``,
+``parse_pls``; quality criteria ``reliability``, ``htmt``, ``fornell_larcker``,
+``cross_loadings``, ``total_effects``, ``indirect_effects``, ``f_squared``, ``inner_vif``,
+``item_vif``. The model text is lavaan-style: ``=~`` reflective, ``<~`` formative (mode B),
+``~`` paths.
+"""
+
+from app.stats.pls.bootstrap import PlsBootstrap, bootstrap_pls
+from app.stats.pls.estimate import SCHEMES, PlsResult, fit_pls, solve_pls
+from app.stats.pls.evaluate import (
+    cross_loadings,
+    f_squared,
+    fornell_larcker,
+    htmt,
+    htmt_from_cor,
+    indirect_effects,
+    inner_vif,
+    item_vif,
+    reliability,
+    total_effects,
+)
+from app.stats.pls.spec import Construct, PlsSpec, parse_pls
+
+__all__ = [
+    "SCHEMES",
+    "Construct",
+    "PlsBootstrap",
+    "PlsResult",
+    "PlsSpec",
+    "bootstrap_pls",
+    "cross_loadings",
+    "f_squared",
+    "fit_pls",
+    "fornell_larcker",
+    "htmt",
+    "htmt_from_cor",
+    "indirect_effects",
+    "inner_vif",
+    "item_vif",
+    "parse_pls",
+    "reliability",
+    "solve_pls",
+    "total_effects",
+]
