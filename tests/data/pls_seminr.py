@@ -177,6 +177,8 @@ def main():
     (HERE / "pls_seminr.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
+
+
 def bootstrap_case(name, data, blocks, paths, *, reflective, formative=(), draws=500, seed=7):
     """seminr's bootstrap on resamples drawn the way pvm draws them (numpy PCG64 with the seed,
     one (draws, n) matrix of row indices), passed to seminr as its ``indices``."""
@@ -212,9 +214,8 @@ def bootstrap_case(name, data, blocks, paths, *, reflective, formative=(), draws
 def main_bootstrap():
     mobi = pd.read_csv(HERE / "mobi.csv")
     cases = [
-        bootstrap_case(
-            "mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False, formative=("Image",)
-        ),
+        bootstrap_case("mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False,
+                       formative=("Image",)),
         bootstrap_case("mobi_plsc", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=True, draws=300),
     ]
     out = {"source": f"seminr (Python port) {s.__version__}", "cases": cases}
