@@ -6,16 +6,21 @@ import hashlib
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.auth.service import authenticate, create_api_key, hash_key, revoke_key, rotate_key
 from app.cli import main as pvm
-from app.db import downgrade, make_engine, make_sessionmaker, migrate
+from app.db import alembic_config, downgrade, make_engine, make_sessionmaker, migrate
 from app.errors import Conflict
 
 KEYS = "/api/v1/keys"
+# The revision before the one that salts key hashes (whatever the chain puts there).
+BEFORE_SALT = str(
+    ScriptDirectory.from_config(alembic_config()).get_revision("0320_audit_sessions").down_revision
+)
 FIELDS = {"id", "prefix", "role", "branches", "label", "created_at", "revoked_at"}
 
 
@@ -169,7 +174,7 @@ def test_migration_converts_unsalted_hashes(database_url):
     hash is gone from the database; a downgrade revokes them (it cannot unsalt)."""
     engine = make_engine(database_url)
     try:
-        migrate(engine, "0200_fit_jobs")
+        migrate(engine, BEFORE_SALT)
         raw = "pvm_0123456789.legacy-secret-of-a-key"
         legacy = hashlib.sha256(raw.encode()).hexdigest()
         boot = "bootstrap-admin-key-0123456789"
@@ -196,7 +201,7 @@ def test_migration_converts_unsalted_hashes(database_url):
             stored = session.scalars(select(ApiKey)).all()
             assert all(len(k.salt) == 32 for k in stored)
             assert legacy not in {k.key_hash for k in stored}
-        downgrade(engine, "0200_fit_jobs")
+        downgrade(engine, BEFORE_SALT)
         with engine.connect() as conn:
             revoked = conn.execute(sa.text("SELECT revoked_at FROM api_keys")).scalars().all()
         assert len(revoked) == 2 and all(r is not None for r in revoked)
