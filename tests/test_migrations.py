@@ -19,6 +19,8 @@ OWN_TABLES = {
     "api_keys",
     "invitation_tokens",
     "fit_jobs",
+    "score_cells",
+    "disclosure_keys",
     "audit_events",
     "dashboard_sessions",
 }

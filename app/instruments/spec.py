@@ -14,6 +14,14 @@ Item types (``type``):
 
 Only ``scale`` and ``nps`` items can measure a construct. ``allow_na`` offers "not applicable",
 which is stored apart from "not answered".
+
+Interface texts of the questionnaire (buttons, progress, error messages, the privacy notice) are
+pvm's own, in Chinese and English. For other languages an instrument may give them in ``ui``,
+keyed by language and then by a name in `UI_KEYS`, e.g. ``ui: {de: {next: Weiter, back:
+Zurück}}``; a text it leaves out is shown in English (``language_name``, the language's own
+name in the language switch, defaults to pvm's list of names, else the code). ``{page}``,
+``{pages}``, ``{min}``, ``{max}`` in a text are filled in by the page (see
+app/templates/survey/strings.yaml for every key and its English text).
 """
 
 from __future__ import annotations
@@ -35,6 +43,21 @@ NUMERIC_TYPES = ("scale", "nps")
 CHOICE_TYPES = ("single", "multiple")
 MAX_POINTS = 11
 MAX_OPTIONS = 30  # multiple-choice answers are stored as a bit mask
+
+# Interface texts of the questionnaire an instrument may give per language (`InstrumentSpec.ui`);
+# the defaults for zh and en are app/templates/survey/strings.yaml.
+UI_KEYS = frozenset(
+    {
+        "language_name", "default_title", "language", "branch", "choose", "token", "about_you",
+        "optional", "choose_any", "text_hint", "submit", "next", "back", "progress", "fix_errors",
+        "honeypot", "expired", "thanks_heading", "thanks_body", "notfound_heading",
+        "notfound_body", "branch_notfound_heading", "branch_notfound_body", "closed_heading",
+        "closed_body", "privacy_heading", "privacy_stored", "privacy_anonymous", "err_required",
+        "err_required_no_na", "err_range", "err_option", "err_too_long", "err_fill_in",
+        "err_invalid", "err_branch", "err_token_missing", "err_token_unknown",
+        "err_token_branch", "err_token_used", "err_already_submitted",
+    }
+)  # fmt: skip
 
 _MODEL_OPS = ("=~", "<~", "~~", ":=", "~", "<", ">", "==")
 
@@ -169,6 +192,8 @@ class InstrumentSpec(_Frozen):
     # Default outcome construct of the driver analysis (e.g. PV).
     outcome: str | None = None
     default_model: str
+    # Interface texts per language ({lang: {key in UI_KEYS: text}}), for languages pvm lacks.
+    ui: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -203,6 +228,7 @@ class InstrumentSpec(_Frozen):
             *_reference_errors(self),
             *_scale_errors(self),
             *_translation_errors(self),
+            *_ui_errors(self),
             *_model_errors(self),
         ]
         if errors:
@@ -533,6 +559,19 @@ def _translation_errors(spec: InstrumentSpec) -> list[str]:
             )
     for k, g in enumerate(spec.gaps):
         need(f"gaps[{k}].name", g.name, f"gap {g.code}")
+    return errors
+
+
+def _ui_errors(spec: InstrumentSpec) -> list[str]:
+    errors = []
+    for lang, texts in spec.ui.items():
+        if lang not in spec.languages:
+            errors.append(f"ui.{lang}: undeclared language {lang!r}")
+        for key, text in texts.items():
+            if key not in UI_KEYS:
+                errors.append(f"ui.{lang}.{key}: unknown interface text {key!r}")
+            elif not text.strip() or len(text) > 1000:
+                errors.append(f"ui.{lang}.{key}: must be 1 to 1000 characters")
     return errors
 
 

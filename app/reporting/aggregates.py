@@ -4,70 +4,81 @@
 for responses) with the rows it inserts, ``remove_responses`` by
 ``app.surveys.lifecycle.delete_responses`` (the single delete path) with the rows it deletes;
 ``rebuild`` recomputes everything from ``responses``
-(``pvm aggregates rebuild``). ``read_cells`` is the ``GROUP BY`` the operators' pages run.
-Months are calendar months of ``submitted_at`` in UTC.
+(``pvm aggregates rebuild``). ``read_cells`` reads the raw atomic cells the operators' pages
+protect (``app.reporting.disclosure``). Months are calendar months of ``submitted_at`` in UTC.
+
+A response adds to one cell per dimension: ``("*", "")`` (the whole branch-month) and
+``(code, value)`` for every attribute the instrument declares (``""`` when the respondent has
+none). Scored "constructs" are the instrument's constructs (mean of the answered items) and its
+nps items (keyed by item code: 100 for 9-10, 0 for 7-8, -100 for 0-6).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Dialect, Table, delete, func, select, update
+from sqlalchemy import Dialect, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.reporting.models import COUNT_CONSTRUCT, ScoreAggregate, ScoreRollup
+from app.reporting.models import COUNT_CONSTRUCT, DisclosureKey, ScoreCell
+from app.stats.disclosure import ALL
 from app.surveys.models import Response, Survey
 from app.surveys.specs import survey_spec
 
 logger = logging.getLogger(__name__)
 
-KEYS = ["branch_id", "customer_type", "tenure", "month"]
-ROLLUP_KEYS = ["dim", "branch_id", "key"]
-ROLLUP_DIMS = ("customer_type", "tenure", "month")
-DIMENSIONS = {"branch": "branch_id", "customer_type": "customer_type", "tenure": "tenure"}
 REBUILD_CHUNK = 50_000
 # Below this many rows plain Python beats numpy's per-call overhead (a submission is one row).
 SMALL_BATCH = 32
 
-# (branch_id, customer_type, tenure, month, construct) or (dim, branch_id, key, construct)
-# -> [n, sum, sumsq] of the respondents' construct scores.
+# (dim, branch_id, month, key, construct) -> [n, sum, sumsq] of the respondents' scores.
 Moments = dict[tuple[Any, ...], list[Any]]
-# ((construct, positions of its items in ``answers``), ...)
-Positions = tuple[tuple[str, tuple[int, ...]], ...]
-
-_POSITIONS: dict[tuple[str, int, str], Positions] = {}
+# (branch_id, month, attribute values) -> index of the row group
+Group = tuple[int, str, tuple[str, ...]]
 
 
-def _constructs(survey: Survey) -> tuple[list[str], dict[str, list[str]]]:
-    spec = survey_spec(survey)
-    return spec.item_codes, spec.construct_items
+@dataclass(frozen=True)
+class Layout:
+    """What a survey's responses add to: scored keys with their item positions in ``answers``
+    (``nps`` keys score one 0-10 item as -100/0/100) and the attribute codes."""
+
+    means: tuple[tuple[str, tuple[int, ...]], ...]
+    nps: tuple[tuple[str, int], ...]
+    attributes: tuple[str, ...]
 
 
-def construct_positions(survey: Survey) -> Positions:
-    """Each construct with the indices of its items in ``answers``, cached per pinned version.
+_LAYOUTS: dict[tuple[str, int, str], Layout] = {}
 
-    The key is the stored instrument version's identity, whose content never changes, so the
-    instrument is parsed once per process instead of once per submission.
-    """
+
+def layout(survey: Survey) -> Layout:
+    """The survey's :class:`Layout`, cached per pinned instrument version (whose content never
+    changes), so the instrument is parsed once per process instead of once per submission."""
     inst = survey.instrument
     key = (inst.id, inst.version, inst.content_hash)
-    found = _POSITIONS.get(key)
+    found = _LAYOUTS.get(key)
     if found is None:
-        item_codes, constructs = _constructs(survey)
-        where = {code: i for i, code in enumerate(item_codes)}
-        found = tuple(
-            (c, tuple(where[i] for i in items if i in where)) for c, items in constructs.items()
+        spec = survey_spec(survey)
+        where = {code: i for i, code in enumerate(spec.answer_codes)}
+        found = Layout(
+            means=tuple(
+                (c, tuple(where[i] for i in items if i in where))
+                for c, items in spec.construct_items.items()
+            ),
+            nps=tuple((i.code, where[i.code]) for i in spec.items if i.type == "nps"),
+            attributes=tuple(spec.attribute_codes),
         )
-        if len(_POSITIONS) >= 256:  # many test databases in one process
-            _POSITIONS.clear()
-        _POSITIONS[key] = found
+        if len(_LAYOUTS) >= 256:  # many test databases in one process
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = found
     return found
 
 
@@ -84,20 +95,21 @@ def _month(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def _keys(rows: Sequence[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
+def _attribute_values(row: dict[str, Any], codes: Sequence[str]) -> tuple[str, ...]:
+    """The row's value of each attribute (``""`` when missing) from its ``attributes`` dict."""
+    attrs = row.get("attributes") or {}
+    return tuple("" if (v := attrs.get(c)) is None else str(v) for c in codes)
+
+
+def _groups(rows: Sequence[dict[str, Any]], codes: Sequence[str]) -> list[Group]:
     months = _month(r.get("submitted_at") for r in rows)
     return [
-        (
-            int(r["branch_id"]),
-            (r.get("attributes") or {}).get("customer_type") or "",
-            (r.get("attributes") or {}).get("tenure") or "",
-            m,
-        )
+        (int(r["branch_id"]), m, _attribute_values(r, codes))
         for r, m in zip(rows, months, strict=True)
     ]
 
 
-def _add(out: Moments, key: tuple[Any, ...], n: int, s: float, ss: float) -> None:
+def _add(out: dict[Any, list[Any]], key: Any, n: int, s: float, ss: float) -> None:
     cell = out.get(key)
     if cell is None:
         out[key] = [n, s, ss]
@@ -107,8 +119,12 @@ def _add(out: Moments, key: tuple[Any, ...], n: int, s: float, ss: float) -> Non
         cell[2] += ss
 
 
+def _nps(v: float) -> float:
+    return 100.0 if v >= 9 else (0.0 if v >= 7 else -100.0)
+
+
 def cell_moments(
-    rows: Sequence[dict[str, Any]], *, positions: Positions, out: Moments | None = None
+    rows: Sequence[dict[str, Any]], *, layout: Layout, out: Moments | None = None
 ) -> Moments:
     """Aggregate-table deltas of response rows, added to ``out`` (a new dict by default).
 
@@ -119,18 +135,25 @@ def cell_moments(
     out = {} if out is None else out
     if not rows:
         return out
+    per_group: dict[tuple[Group, str], list[Any]] = {}
     if len(rows) < SMALL_BATCH:
-        _moments_small(rows, positions, out)
+        _moments_small(rows, layout, per_group)
     else:
-        _moments_bulk(rows, positions, out)
+        _moments_bulk(rows, layout, per_group)
+    for ((branch, month, values), construct), (n, s, ss) in per_group.items():
+        _add(out, (ALL, branch, month, "", construct), n, s, ss)
+        for code, value in zip(layout.attributes, values, strict=True):
+            _add(out, (code, branch, month, value, construct), n, s, ss)
     return out
 
 
-def _moments_small(rows: Sequence[dict[str, Any]], positions: Positions, out: Moments) -> None:
-    for key, row in zip(_keys(rows), rows, strict=True):
-        _add(out, (*key, COUNT_CONSTRUCT), 1, 0.0, 0.0)
+def _moments_small(
+    rows: Sequence[dict[str, Any]], layout: Layout, out: dict[tuple[Group, str], list[Any]]
+) -> None:
+    for g, row in zip(_groups(rows, layout.attributes), rows, strict=True):
+        _add(out, (g, COUNT_CONSTRUCT), 1, 0.0, 0.0)
         answers = row["answers"]
-        for construct, where in positions:
+        for construct, where in layout.means:
             total, answered = 0.0, 0
             for i in where:
                 v = answers[i]
@@ -139,53 +162,80 @@ def _moments_small(rows: Sequence[dict[str, Any]], positions: Positions, out: Mo
                     answered += 1
             if answered:
                 score = total / answered
-                _add(out, (*key, construct), 1, score, score * score)
+                _add(out, (g, construct), 1, score, score * score)
+        for item, i in layout.nps:
+            v = answers[i]
+            if v is not None and v == v:
+                score = _nps(v)
+                _add(out, (g, item), 1, score, score * score)
 
 
-def _moments_bulk(rows: Sequence[dict[str, Any]], positions: Positions, out: Moments) -> None:
-    lookup: dict[tuple[int, str, str, str], int] = {}
+def _moments_bulk(
+    rows: Sequence[dict[str, Any]], layout: Layout, out: dict[tuple[Group, str], list[Any]]
+) -> None:
+    lookup: dict[Group, int] = {}
     codes = np.fromiter(
-        (lookup.setdefault(k, len(lookup)) for k in _keys(rows)), dtype=np.intp, count=len(rows)
+        (lookup.setdefault(k, len(lookup)) for k in _groups(rows, layout.attributes)),
+        dtype=np.intp,
+        count=len(rows),
     )
     groups = list(lookup)
     size = len(groups)
     for g, n in zip(groups, np.bincount(codes, minlength=size).tolist(), strict=True):
-        _add(out, (*g, COUNT_CONSTRUCT), n, 0.0, 0.0)
+        _add(out, (g, COUNT_CONSTRUCT), n, 0.0, 0.0)
     answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
-    for construct, where in positions:
+    blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for construct, where in layout.means:
         if not where:
             continue
         block = answers[:, list(where)]
         answered = np.sum(~np.isnan(block), axis=1)
         ok = answered > 0
-        score = np.nansum(block[ok], axis=1) / answered[ok]
+        blocks.append((construct, ok, np.nansum(block[ok], axis=1) / answered[ok]))
+    for item, i in layout.nps:
+        col = answers[:, i]
+        ok = ~np.isnan(col)
+        blocks.append(
+            (item, ok, np.where(col[ok] >= 9, 100.0, np.where(col[ok] >= 7, 0.0, -100.0)))
+        )
+    for construct, ok, score in blocks:
         at = codes[ok]
         n = np.bincount(at, minlength=size).tolist()
         s = np.bincount(at, weights=score, minlength=size).tolist()
         ss = np.bincount(at, weights=score * score, minlength=size).tolist()
         for i, g in enumerate(groups):
             if n[i]:
-                _add(out, (*g, construct), n[i], s[i], ss[i])
+                _add(out, (g, construct), n[i], s[i], ss[i])
 
 
-def rollups(cells: Moments) -> Moments:
-    """Roll cube cells up to (dim, branch_id, key, construct) for the ``score_rollups`` table."""
-    out: Moments = {}
-    for (branch, customer_type, tenure, month, construct), (n, s, ss) in cells.items():
-        _add(out, ("all", branch, "", construct), n, s, ss)
-        _add(out, ("customer_type", branch, customer_type, construct), n, s, ss)
-        _add(out, ("tenure", branch, tenure, construct), n, s, ss)
-        _add(out, ("month", branch, month, construct), n, s, ss)
-    return out
+_KEYED: set[tuple[str, int]] = set()  # (database, survey id) known to have a rounding key
+
+
+def ensure_key(session: Session, *, survey: Survey) -> None:
+    """Give the survey its random rounding key (``disclosure_keys``) if it has none yet.
+
+    ``INSERT ... ON CONFLICT DO NOTHING``: two first submissions at once must not collide.
+    """
+    where = (session.get_bind().engine.url.render_as_string(hide_password=True), survey.id)
+    if where in _KEYED:
+        return
+    table = cast(Table, DisclosureKey.__table__)
+    dialect = session.get_bind().dialect
+    values = {"survey_id": survey.id, "key": os.urandom(32).hex()}
+    if dialect.name in ("sqlite", "postgresql"):
+        ins = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(table)
+        session.execute(ins.values(**values).on_conflict_do_nothing())
+    elif session.get(DisclosureKey, survey.id) is None:
+        session.execute(table.insert().values(**values))
+    _KEYED.add(where)
 
 
 def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
     """Add the moments of freshly inserted responses, in the caller's transaction."""
     if not rows:
         return
-    cells = cell_moments(rows, positions=construct_positions(survey))
-    _upsert(session, survey_id=survey.id, cells=cells)
-    _upsert(session, survey_id=survey.id, cells=rollups(cells), model=ScoreRollup)
+    ensure_key(session, survey=survey)
+    _upsert(session, survey_id=survey.id, cells=cell_moments(rows, layout=layout(survey)))
 
 
 def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
@@ -197,12 +247,10 @@ def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[st
     """
     if not rows:
         return
-    cells = cell_moments(rows, positions=construct_positions(survey))
+    cells = cell_moments(rows, layout=layout(survey))
     negated: Moments = {k: [-n, -s, -ss] for k, (n, s, ss) in cells.items()}
     _upsert(session, survey_id=survey.id, cells=negated)
-    _upsert(session, survey_id=survey.id, cells=rollups(negated), model=ScoreRollup)
-    for model in (ScoreAggregate, ScoreRollup):
-        session.execute(delete(model).where(model.survey_id == survey.id, model.n <= 0))
+    session.execute(delete(ScoreCell).where(ScoreCell.survey_id == survey.id, ScoreCell.n <= 0))
 
 
 @lru_cache(maxsize=16)
@@ -230,7 +278,7 @@ def _upsert_sql(dialect: Dialect, table: Table) -> tuple[str, list[int] | None]:
 
 
 def _rows(survey_id: int, cells: Moments) -> list[tuple[Any, ...]]:
-    """One tuple per cell in the tables' column order, sorted by key: one lock order for
+    """One tuple per cell in the table's column order, sorted by key: one lock order for
     concurrent writers."""
     out = []
     for key in sorted(cells):  # keys only: comparing (key, moments) pairs costs 4x more
@@ -239,18 +287,12 @@ def _rows(survey_id: int, cells: Moments) -> list[tuple[Any, ...]]:
     return out
 
 
-def _upsert(
-    session: Session,
-    *,
-    survey_id: int,
-    cells: Moments,
-    model: type[ScoreAggregate] | type[ScoreRollup] = ScoreAggregate,
-) -> None:
+def _upsert(session: Session, *, survey_id: int, cells: Moments) -> None:
     rows = _rows(survey_id, cells)
     if not rows:
         return
     dialect = session.get_bind().dialect
-    table = cast(Table, model.__table__)
+    table = cast(Table, ScoreCell.__table__)
     names = [c.name for c in table.columns]
     if dialect.name in ("sqlite", "postgresql"):
         sql, order = _upsert_sql(dialect, table)
@@ -288,16 +330,11 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Recompute a survey's aggregates from its responses (caller commits); returns responses."""
-    session.execute(delete(ScoreAggregate).where(ScoreAggregate.survey_id == survey.id))
-    session.execute(delete(ScoreRollup).where(ScoreRollup.survey_id == survey.id))
-    positions = construct_positions(survey)
+    session.execute(delete(ScoreCell).where(ScoreCell.survey_id == survey.id))
+    ensure_key(session, survey=survey)
+    shape = layout(survey)
     query = (
-        select(
-            Response.branch_id,
-            Response.attributes,
-            Response.submitted_at,
-            Response.answers,
-        )
+        select(Response.branch_id, Response.submitted_at, Response.answers, Response.attributes)
         .where(Response.survey_id == survey.id)
         .execution_options(yield_per=REBUILD_CHUNK)
     )
@@ -305,13 +342,11 @@ def rebuild(
     cells: Moments = {}
     for chunk in session.execute(query).partitions(REBUILD_CHUNK):
         rows = [r._asdict() for r in chunk]
-        cell_moments(rows, positions=positions, out=cells)
+        cell_moments(rows, layout=shape, out=cells)
         total += len(rows)
         if progress is not None:
             progress(total)
-    if cells:
-        _upsert(session, survey_id=survey.id, cells=cells)
-        _upsert(session, survey_id=survey.id, cells=rollups(cells), model=ScoreRollup)
+    _upsert(session, survey_id=survey.id, cells=cells)
     logger.info("rebuilt score aggregates of %s from %d responses", survey.slug, total)
     return total
 
@@ -320,46 +355,31 @@ def read_cells(
     session: Session,
     *,
     survey: Survey,
-    by: str,
+    dims: Sequence[str],
     branch_ids: Sequence[int] | None = None,
     months: tuple[str | None, str | None] = (None, None),
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Sufficient statistics per group and construct, and respondents per group.
-
-    ``by`` is ``branch`` (groups keyed by branch id as text), ``customer_type``, ``tenure`` or
-    ``month``; ``branch_ids`` restricts the data, ``months`` is an inclusive YYYY-MM range.
-    """
-    query: Any
-    if months == (None, None):  # the common case: a few thousand roll-up rows
-        r = ScoreRollup
-        group_col = r.branch_id if by == "branch" else r.key
-        query = (
-            select(group_col, r.construct, func.sum(r.n), func.sum(r.sum), func.sum(r.sumsq))
-            .where(r.survey_id == survey.id, r.dim == ("all" if by == "branch" else by))
-            .group_by(group_col, r.construct)
-        )
-        if branch_ids is not None:
-            query = query.where(r.branch_id.in_(list(branch_ids)))
-    else:
-        agg = ScoreAggregate
-        column = getattr(agg, DIMENSIONS.get(by, by))
-        query = (
-            select(column, agg.construct, func.sum(agg.n), func.sum(agg.sum), func.sum(agg.sumsq))
-            .where(agg.survey_id == survey.id)
-            .group_by(column, agg.construct)
-        )
-        if branch_ids is not None:
-            query = query.where(agg.branch_id.in_(list(branch_ids)))
-        if months[0] is not None:
-            query = query.where(agg.month >= months[0])
-        if months[1] is not None:
-            query = query.where(agg.month <= months[1])
-    rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["group", "construct", "n", "sum", "sumsq"])
-    frame["group"] = frame["group"].astype(str)
-    frame["n"] = frame["n"].astype(np.int64)
-    is_count = frame["construct"] == COUNT_CONSTRUCT
-    counts = dict(
-        zip(frame.loc[is_count, "group"], frame.loc[is_count, "n"].astype(int), strict=True)
+) -> pd.DataFrame:
+    """Raw atomic cells of some dimensions: columns ``branch`` (id), ``month``, ``dim``,
+    ``value``, ``construct``, ``n``, ``sum``, ``sumsq``. ``branch_ids`` restricts the branches,
+    ``months`` is an inclusive YYYY-MM range."""
+    c = ScoreCell
+    query = select(c.branch_id, c.month, c.dim, c.key, c.construct, c.n, c.sum, c.sumsq).where(
+        c.survey_id == survey.id, c.dim.in_(list(dims))
     )
-    return frame.loc[~is_count].reset_index(drop=True), counts
+    if branch_ids is not None:
+        query = query.where(c.branch_id.in_(list(branch_ids)))
+    if months[0] is not None:
+        query = query.where(c.month >= months[0])
+    if months[1] is not None:
+        query = query.where(c.month <= months[1])
+    rows = session.execute(query).all()
+    frame = pd.DataFrame(
+        rows, columns=["branch", "month", "dim", "value", "construct", "n", "sum", "sumsq"]
+    )
+    return frame.astype({"n": np.int64, "sum": float, "sumsq": float})
+
+
+def survey_key(session: Session, *, survey: Survey) -> bytes:
+    """The survey's rounding key (empty when it has no responses yet, hence no cells)."""
+    found = session.get(DisclosureKey, survey.id)
+    return bytes.fromhex(found.key) if found is not None else b""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
 from app.reporting import service
-from app.reporting.service import GroupBy, Outcome
+from app.reporting.tables import parse_filters
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
 
@@ -18,6 +18,9 @@ BranchQuery = Annotated[
     str | None, Query(description="comma-separated branch codes to show, e.g. BR01,BR02")
 ]
 MonthQuery = Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM, inclusive")]
+ByQuery = Annotated[
+    str, Query(max_length=40, description="branch, month or an attribute code of the instrument")
+]
 
 
 CSV = "text/csv; charset=utf-8"
@@ -36,17 +39,20 @@ def download(text: str, filename: str, media_type: str = CSV, *, inline: bool = 
 
 @router.get("/surveys/{slug}/scores", response_model=None)
 def scores(
+    request: Request,
     principal: OperatorKey,
     survey: SurveyDep,
     session: SessionDep,
-    by: GroupBy = "branch",
+    by: ByQuery = "branch",
     branch: BranchQuery = None,
     month_from: MonthQuery = None,
     month_to: MonthQuery = None,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """0-100 index per group and construct with a 95% CI and a Holm-corrected Welch test of the
-    group against the rest; groups below the survey's ``min_group_size`` show only ``n``."""
+    group against the rest, from the protected cells of the disclosure control; groups below
+    the survey's ``min_group_size`` show only ``n``. ``attr.<code>=v1,v2`` keeps respondents
+    with those values of one attribute."""
     result = service.get_scores(
         session,
         survey=survey,
@@ -54,6 +60,7 @@ def scores(
         scope=principal.branches,
         branches=split_codes(branch),
         months=(month_from, month_to),
+        filters=parse_filters(request.query_params),
     )
     if format == "csv":
         return download(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
@@ -63,21 +70,29 @@ def scores(
 
 @router.get("/surveys/{slug}/drivers")
 def drivers(
+    request: Request,
     principal: OperatorKey,
     survey: SurveyDep,
     session: SessionDep,
-    outcome: Outcome = "PV",
+    outcome: Annotated[str | None, Query(max_length=40)] = None,
     branch: str | None = None,
 ) -> dict[str, Any]:
-    """Importance (standardized SEM effects, pooled) x performance (index) and IPA quadrants."""
+    """Importance (standardized SEM effects, pooled) x performance (index) and IPA quadrants;
+    ``outcome`` defaults to the instrument's."""
     report = service.get_drivers(
-        session, survey=survey, outcome=outcome, branch=branch, scope=principal.branches
+        session,
+        survey=survey,
+        outcome=outcome,
+        branch=branch,
+        scope=principal.branches,
+        filters=parse_filters(request.query_params),
     )
     return report.to_dict()
 
 
 @router.get("/surveys/{slug}/trends", response_model=None)
 def trends(
+    request: Request,
     principal: OperatorKey,
     survey: SurveyDep,
     session: SessionDep,
@@ -88,7 +103,12 @@ def trends(
     """Index and 95% CI per construct by month of submission (UTC) or by survey of the same
     instrument; periods below ``min_group_size`` show only ``n``."""
     result = service.get_trends(
-        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
+        session,
+        survey=survey,
+        by=by,
+        scope=principal.branches,
+        branches=split_codes(branch),
+        filters=parse_filters(request.query_params),
     )
     if format == "csv":
         return download(service.scores_csv(result), f"{survey.slug}-trends-by-{by}.csv")

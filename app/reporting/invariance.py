@@ -15,6 +15,9 @@ once per data state, runs in the background and survives restarts:
 - FIML, ML, ``group="branch"``, configural -> metric -> scalar; branches below the survey's
   ``min_group_size`` are left out by the job (``excluded_groups``).
 
+A branch-scoped key sees the verdict without the codes of branches outside its scope (left-out
+branches are counted, not named; failures are reported without the job's error text).
+
 At most one such job runs per survey: while it runs, the last finished check (on earlier data)
 is shown beside the "running" note instead of queueing another. A check younger than
 ``RECHECK_AFTER`` is shown as it is: a busy survey would otherwise start a ~30 s multi-group fit
@@ -23,7 +26,7 @@ is shown beside the "running" note instead of queueing another. A check younger 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -89,15 +92,22 @@ def _jobs(session: Session, survey: Survey, model: str, statuses: tuple[str, ...
 
 
 def branch_invariance(
-    session: Session, *, survey: Survey, submit: Submit | None = None
+    session: Session,
+    *,
+    survey: Survey,
+    submit: Submit | None = None,
+    scope: Sequence[str] | None = None,
 ) -> InvarianceStatus:
-    """The check for the current data: its verdict, or queue it (``submit``) and say so."""
+    """The check for the current data: its verdict, or queue it (``submit``) and say so.
+
+    ``scope``: the branches the viewer may see (None = all); others are never named.
+    """
     spec = check_spec(survey)
     model = spec.canonical(model=spec.model or "")["model"]
     _, left_out = check_model(survey)
     active = _jobs(session, survey, model, ACTIVE)
     done = _jobs(session, survey, model, ("done",))
-    latest = verdict(done[0], left_out) if done else None
+    latest = verdict(done[0], left_out, scope=scope) if done else None
     if latest is not None and not active and as_utc(done[0].created_at) > utcnow() - RECHECK_AFTER:
         return latest
     key = fits.cache_key(
@@ -111,16 +121,15 @@ def branch_invariance(
         try:
             submission = fits.create_fit(session, survey=survey, data=spec)
         except DomainError as exc:
-            return InvarianceStatus("unavailable", _unavailable(exc))
+            return InvarianceStatus("unavailable", _unavailable(exc, scope))
         current = submission.job
         if submission.created and submit is not None:
             submit(current.id)
     if current.status == "done":
-        return verdict(current, left_out)
+        return verdict(current, left_out, scope=scope)
     if current.status == "failed":
-        return InvarianceStatus(
-            "unavailable", f"The invariance check across branches failed: {current.error}"
-        )
+        why = f": {current.error}" if scope is None else ""
+        return InvarianceStatus("unavailable", f"The invariance check across branches failed{why}")
     previous = latest.message if latest is not None else None
     return InvarianceStatus(
         "running",
@@ -130,13 +139,30 @@ def branch_invariance(
     )
 
 
-def _unavailable(exc: DomainError) -> str:
+def _unavailable(exc: DomainError, scope: Sequence[str] | None) -> str:
+    if scope is not None:  # the reason may name other branches
+        return "No invariance check across branches is available yet."
     detail = exc.detail if isinstance(exc.detail, str) else exc.detail[0].get("msg", "")
     return f"No invariance check across branches: {detail}"
 
 
-def verdict(job: FitJob, left_out: list[str]) -> InvarianceStatus:
-    """Scalar invariance holds or fails, from a finished check's ``result["invariance"]``."""
+def _skipped(skipped: list[dict[str, Any]], scope: Sequence[str] | None) -> str:
+    """The left-out branches: named when the viewer may see them, else only counted."""
+    named = [e for e in skipped if scope is None or str(e.get("group")) in set(scope)]
+    parts = [f"{e['group']} ({e['reason']})" for e in named]
+    others = len(skipped) - len(named)
+    if others:
+        parts.append(f"{others} other branch{'es' if others > 1 else ''}")
+    return ", ".join(parts)
+
+
+def verdict(
+    job: FitJob, left_out: list[str], *, scope: Sequence[str] | None = None
+) -> InvarianceStatus:
+    """Scalar invariance holds or fails, from a finished check's ``result["invariance"]``.
+
+    ``scope``: branches the viewer may see (None = all); other branches are only counted.
+    """
     result: dict[str, Any] = job.result or {}
     scalar: dict[str, Any] = next(
         (s for s in result.get("invariance") or [] if s.get("level") == "scalar"), {}
@@ -147,7 +173,7 @@ def verdict(job: FitJob, left_out: list[str]) -> InvarianceStatus:
     where = f"{groups} branches, {n} responses, fit {job.id[:8]}"
     skipped = result.get("excluded_groups") or []
     if skipped:
-        where += "; left out: " + ", ".join(f"{e['group']} ({e['reason']})" for e in skipped)
+        where += "; left out: " + _skipped(skipped, scope)
     if left_out:
         where += f"; not covered: {', '.join(left_out)} (items allow N/A)"
     if d_cfi is None:

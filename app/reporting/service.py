@@ -1,28 +1,25 @@
 """Operators' reporting: scores per group, trends and driver importance-performance.
 
-Everything is served from the maintained aggregates (``app.reporting.aggregates``); only the
-driver importances need a model fit (``app.reporting.importance``). ``scope`` is the branch list
-of a branch-scoped key (None = every branch); such keys see their branches and the overall
-benchmark of the whole survey.
+Everything is served from the maintained aggregates through the disclosure control
+(:func:`app.reporting.disclosure.protected_cells`: protected atomic cells of one dimension);
+only the driver importances need a model fit (``app.reporting.importance``). ``scope`` is the
+branch list of a branch-scoped key (None = every branch); such keys see their branches and the
+overall benchmark of the whole survey.
+
+Tables: ``by`` and attribute filters follow :mod:`app.reporting.tables`.
 
 Comparisons: with ``by="branch"`` every branch is tested against the rest of the whole survey,
-so a branch's numbers do not depend on who asks. With ``by="customer_type"``/``"tenure"`` and a
+so a branch's numbers do not depend on who asks. With ``by`` an attribute or ``month`` and a
 branch scope or filter, the groups are formed (and tested) within the visible branches.
-
-Suppression across tables: the branch table suppresses small branches and the branches that
-protect them (:func:`app.stats.scores.suppression`). A table over a set of branches (a trend, a
-customer-type breakdown) gives that set's total; if the set holds some but not all of the
-suppressed branches, the total minus the shown branches would undo the branch table's
-suppression, so every group of such a table is suppressed (counts kept).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, get_args
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -30,70 +27,14 @@ from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.reporting.aggregates import read_cells
+from app.reporting.disclosure import Scoring, branch_names, protected_cells
 from app.reporting.importance import importance_fit
-from app.stats.drivers import IPAResult, driver_importance, ipa
-from app.stats.scores import (
-    PROTECTS_SMALL_GROUP,
-    GroupScores,
-    group_scores,
-    hide_all,
-    trend_scores,
-)
-from app.surveys.models import Branch, Survey
-
-# Score tables group by these (attributes of the telecom instrument until any attribute works).
-GroupBy = Literal["branch", "customer_type", "tenure"]
-GROUP_BY: tuple[str, ...] = get_args(GroupBy)
-Outcome = Literal["PV", "SAT", "LOY"]
-OUTCOMES: tuple[str, ...] = get_args(Outcome)
-UNSPECIFIED = "unspecified"
-
-
-def _spec(survey: Survey) -> Any:
-    from app.surveys.service import survey_spec
-
-    return survey_spec(survey)
-
-
-@dataclass(frozen=True)
-class _Scoring:
-    """What every score table of a survey shares: its constructs, scale and minimum group size."""
-
-    constructs: list[str]
-    scale: tuple[float, float]
-    min_group_size: int
-
-    @classmethod
-    def of(cls, survey: Survey) -> _Scoring:
-        spec = _spec(survey)
-        return cls(
-            constructs=[c.code for c in spec.constructs],
-            scale=(float(spec.scale.min), float(spec.scale.max)),
-            min_group_size=survey.min_group_size,
-        )
-
-    def table(
-        self,
-        score: Callable[..., GroupScores],
-        cells: pd.DataFrame,
-        counts: dict[str, int],
-        *,
-        by: str,
-    ) -> GroupScores:
-        """``score`` (group_scores or trend_scores) over cells keyed by their ``group`` column."""
-        return score(
-            cells,
-            by=by,
-            key="group",
-            constructs=self.constructs,
-            group_counts=counts,
-            min_group_size=self.min_group_size,
-            scale=self.scale,
-        )
-
-
-def _branch_map(session: Session) -> dict[int, str]:
-    return {id_: code for id_, code in session.execute(select(Branch.id, Branch.code))}
+from app.reporting.tables import Filters, check_by, check_filters, score_table
+from app.stats.disclosure import ALL
+from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
+from app.stats.scores import SMALL_GROUP, GroupScore, GroupScores, trend_scores
+from app.surveys.models import Survey
+from app.surveys.specs import survey_spec
 
 
 def visible_branches(
@@ -103,7 +44,7 @@ def visible_branches(
 
     Raises Forbidden for a requested branch outside the scope, NotFound for an unknown one.
     """
-    known = set(_branch_map(session).values())
+    known = set(branch_names(session).values())
     if requested:
         unknown = sorted(set(requested) - known)
         if unknown:
@@ -119,15 +60,8 @@ def visible_branches(
 def _ids(session: Session, codes: Sequence[str] | None) -> list[int] | None:
     if codes is None:
         return None
-    by_code = {code: id_ for id_, code in _branch_map(session).items()}
+    by_code = {code: id_ for id_, code in branch_names(session).items()}
     return [by_code[c] for c in codes if c in by_code]
-
-
-def _relabel(
-    cells: pd.DataFrame, counts: dict[str, int], names: dict[str, str]
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    cells = cells.assign(group=cells["group"].map(lambda g: names.get(g, g)))
-    return cells, {names.get(g, g): n for g, n in counts.items()}
 
 
 def get_scores(
@@ -138,42 +72,21 @@ def get_scores(
     scope: Sequence[str] | None = None,
     branches: Sequence[str] | None = None,
     months: tuple[str | None, str | None] = (None, None),
+    filters: Filters | None = None,
 ) -> GroupScores:
-    """Index, CI and Holm-corrected Welch test vs the rest, per group; suppression applied."""
-    if by not in GROUP_BY:
-        raise InvalidInput([field_error("by", msg=f"must be one of {', '.join(GROUP_BY)}")])
-    scoring = _Scoring.of(survey)
+    """Index, CI and Holm-corrected Welch test vs the rest, per group, on protected cells."""
+    scoring = Scoring.of(survey)
+    check_by(scoring, by)
+    flt = check_filters(survey, by, filters)
     visible = visible_branches(session, scope=scope, requested=branches)
-    names = {str(k): v for k, v in _branch_map(session).items()}
-    all_cells, all_counts = _relabel(
-        *read_cells(session, survey=survey, by="branch", months=months), names
-    )
-    everything = scoring.table(group_scores, all_cells, all_counts, by="branch")
+    kw: dict[str, Any] = {"survey": survey, "scoring": scoring, "months": months, "flt": flt}
+    everything = score_table(session, by=by, branch_ids=None, **kw)
     if by == "branch":
         return everything if visible is None else everything.only(visible)
-    undoes = _undoes_suppression(everything, visible)
-    cells, counts = read_cells(
-        session, survey=survey, by=by, branch_ids=_ids(session, visible), months=months
-    )
-    cells, counts = _relabel(cells, counts, {"": UNSPECIFIED})
-    res = scoring.table(group_scores, cells, counts, by=by)
-    if undoes:
-        res = hide_all(res, PROTECTS_SMALL_GROUP)
-    return replace(res, overall=everything.overall)
-
-
-def _undoes_suppression(branches: GroupScores, visible: Sequence[str] | None) -> bool:
-    """Whether a table over ``visible`` (None = all) reveals the total of a part of the
-    suppressed branches (their pooled total, over all of them, is public anyway)."""
     if visible is None:
-        return False
-    hidden = {g.group for g in branches.groups if g.suppressed}
-    seen = hidden & set(visible)
-    return bool(seen) and seen != hidden
-
-
-def _branch_scores(session: Session, *, survey: Survey) -> GroupScores:
-    return get_scores(session, survey=survey, by="branch")
+        return everything
+    mine = score_table(session, by=by, branch_ids=_ids(session, visible), **kw)
+    return replace(mine, overall=everything.overall)
 
 
 def get_trends(
@@ -183,43 +96,60 @@ def get_trends(
     by: str = "month",
     scope: Sequence[str] | None = None,
     branches: Sequence[str] | None = None,
+    filters: Filters | None = None,
 ) -> GroupScores:
     """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument."""
-    scoring = _Scoring.of(survey)
+    scoring = Scoring.of(survey)
+    if by not in ("month", "survey"):
+        raise InvalidInput([field_error("by", msg="must be month or survey")])
+    flt = check_filters(survey, "month", filters)
     visible = visible_branches(session, scope=scope, requested=branches)
     ids = _ids(session, visible)
-    surveys = [survey]
     if by == "month":
-        cells, counts = read_cells(session, survey=survey, by="month", branch_ids=ids)
-    elif by == "survey":
-        parts, counts = [], {}
-        siblings = surveys = list(
-            session.scalars(
-                select(Survey)
-                .where(Survey.instrument_id == survey.instrument_id)
-                .order_by(Survey.created_at, Survey.id)
-            )
+        return score_table(
+            session,
+            survey=survey,
+            scoring=scoring,
+            by="month",
+            branch_ids=ids,
+            months=(None, None),
+            flt=flt,
+            trend=True,
         )
-        for i, other in enumerate(siblings):
-            c, n = read_cells(session, survey=other, by="branch", branch_ids=ids)
-            label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
-            parts.append(c.assign(group=label))
-            counts[label] = sum(n.values())
-        cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    else:
-        raise InvalidInput([field_error("by", msg="must be month or survey")])
-    if cells.empty:
-        cells = pd.DataFrame(columns=["group", "construct", "n", "sum", "sumsq"])
-    res = scoring.table(trend_scores, cells, counts, by=by)
-    if visible is not None and any(
-        _undoes_suppression(_branch_scores(session, survey=s), visible) for s in surveys
-    ):
-        res = hide_all(res, PROTECTS_SMALL_GROUP)
-    if by == "survey":
-        res = replace(
-            res, groups=tuple(replace(g, group=g.group.split(":", 1)[1]) for g in res.groups)
+    if flt is not None:
+        raise InvalidInput([field_error("by", msg="attribute filters need by=month")])
+    siblings = list(
+        session.scalars(
+            select(Survey)
+            .where(Survey.instrument_id == survey.instrument_id)
+            .order_by(Survey.created_at, Survey.id)
         )
-    return res
+    )
+    parts, counts, published = [], {}, {}
+    for i, other in enumerate(siblings):
+        cells = protected_cells(session, survey=other, branch_ids=ids, scoring=scoring)
+        label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
+        parts.append(cells.moments.assign(key=label))
+        counts[label] = int(cells.counts["n"].sum())
+        published[label] = int(cells.counts.loc[cells.counts["published"], "n"].sum())
+    cells_frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if cells_frame.empty:
+        cells_frame = pd.DataFrame(columns=["key", "construct", "n", "sum", "sumsq"])
+    res = trend_scores(
+        cells_frame,
+        by="survey",
+        key="key",
+        constructs=list(scoring.constructs),
+        group_counts=counts,
+        published=published,
+        min_group_size=scoring.min_group_size,
+        scales=scoring.scales,
+        nps=scoring.nps,
+        gaps=scoring.gaps,
+    )
+    return replace(
+        res, groups=tuple(replace(g, group=g.group.split(":", 1)[1]) for g in res.groups)
+    )
 
 
 @dataclass(frozen=True)
@@ -258,29 +188,42 @@ def get_drivers(
     session: Session,
     *,
     survey: Survey,
-    outcome: str = "PV",
+    outcome: str | None = None,
     branch: str | None = None,
     scope: Sequence[str] | None = None,
+    filters: Filters | None = None,
 ) -> DriversReport:
-    """Importance (pooled SEM) x performance (group index) and the IPA quadrants."""
-    if outcome not in OUTCOMES:
-        raise InvalidInput([field_error("outcome", msg=f"must be one of {', '.join(OUTCOMES)}")])
-    spec = _spec(survey)
+    """Importance (pooled SEM) x performance (group index) and the IPA quadrants.
+
+    ``outcome`` defaults to the instrument's (``spec.default_outcome``).
+    """
+    spec = survey_spec(survey)
+    outcome = outcome or spec.default_outcome
+    if outcome not in spec.construct_codes:
+        choices = ", ".join(spec.construct_codes)
+        raise InvalidInput([field_error("outcome", msg=f"must be a construct: {choices}")])
     scores = get_scores(
-        session, survey=survey, by="branch", scope=scope, branches=[branch] if branch else None
+        session,
+        survey=survey,
+        by="branch",
+        scope=scope,
+        branches=[branch] if branch else None,
+        filters=filters,
     )
-    totals = _totals(session, survey=survey)
     n_all = scores.overall.n
     fit = importance_fit(
         session,
         survey=survey,
         model=spec.default_model,
         content_hash=survey.instrument.content_hash,
-        item_codes=spec.item_codes,
-        totals=totals,
+        item_codes=spec.numeric_codes,
+        totals=_totals(session, survey=survey),
         n_responses=n_all,
     )
-    importance = driver_importance(list(fit.estimates), outcome=outcome)
+    try:
+        importance = driver_importance(list(fit.estimates), outcome=outcome)
+    except DriverError as exc:
+        raise InvalidInput([field_error("outcome", msg=str(exc))]) from None
 
     def perf(group_constructs: Any) -> dict[str, float | None]:
         return {d: (c.index if (c := group_constructs.get(d)) else None) for d in importance}
@@ -289,7 +232,9 @@ def get_drivers(
     for g in scores.groups:
         res = ipa(importance, perf(g.constructs) if not g.suppressed else {}, outcome=outcome)
         by_branch.append((g.group, g.n, g.suppressed, tuple(res.concentrate)))
-    target = scores.groups[0] if branch else scores.overall
+    target = scores.overall
+    if branch:  # a branch without responses has no group: nothing to show
+        target = scores.groups[0] if scores.groups else GroupScore(branch, 0, True, {}, SMALL_GROUP)
     result = ipa(
         importance, perf(target.constructs) if not target.suppressed else {}, outcome=outcome
     )
@@ -299,14 +244,15 @@ def get_drivers(
         n=target.n,
         suppressed=target.suppressed,
         ipa=result,
-        method=_method(outcome, fit, n_all, branch, target.n, survey.min_group_size, target.reason),
+        method=_method(outcome, fit, n_all, branch, target.n, survey.min_group_size, target),
         by_branch=tuple(by_branch) if not branch else (),
         fit={"nobs": fit.nobs, "converged": fit.converged, "data_fingerprint": fit.fingerprint},
     )
 
 
 def _totals(session: Session, *, survey: Survey) -> pd.DataFrame:
-    cells, _ = read_cells(session, survey=survey, by="branch")
+    """Raw totals per construct: only the fingerprint of the importance fit (never shown)."""
+    cells = read_cells(session, survey=survey, dims=[ALL])
     return cells.groupby("construct", as_index=False)[["n", "sum", "sumsq"]].sum()
 
 
@@ -317,23 +263,17 @@ def _method(
     branch: str | None,
     n_branch: int,
     min_size: int,
-    suppressed: str | None,
+    target: Any,
 ) -> str:
-    how = (
-        "its standardized path (std.all)"
-        if outcome == "PV"
-        else (
-            "its standardized total effect (std.all) through PV: the sum over every path of the "
-            "products of standardized paths"
-        )
-    )
     sample = (
         f"a seeded random sample of {fit.nobs} of the {fit.n_responses} responses"
         if fit.sampled
         else f"all {fit.nobs} responses"
     )
     text = (
-        f"Importance of each driver for {outcome} is {how} in the instrument's default model, "
+        f"Importance of each driver for {outcome} is its standardized total effect (std.all) "
+        "in the instrument's default model: the sum over every path from the driver to "
+        f"{outcome} of the products of standardized paths (the path itself when it is direct), "
         f"fitted by maximum likelihood with FIML for missing answers on {sample} of the survey"
     )
     if fit.n_responses != n_all:
@@ -345,20 +285,20 @@ def _method(
             f"{n_branch} responses are too few for its own fit of a model with "
             f"{len(fit.estimates)} loadings and paths, and pooling keeps branches comparable"
         )
-        if suppressed == PROTECTS_SMALL_GROUP:
+        if target.suppressed:
             text += (
-                "; its performance is suppressed to protect a branch with fewer than "
-                f"{min_size} responses (the benchmark would otherwise give that one away)"
+                f"; its performance is suppressed: fewer than {min_size} of its responses are "
+                "in publishable cells (months with fewer responses are left out)"
             )
-        elif suppressed:
-            text += f"; its performance is suppressed because n < {min_size}"
     else:
         text += " over all responses (the benchmark)"
     return text + "."
 
 
 def scores_csv(result: GroupScores) -> str:
-    """Long CSV: one row per group x construct; suppressed groups get one row with counts only."""
+    """Long CSV: one row per group x construct (then x nps item, x gap score); suppressed groups
+    get one row with counts only. ``measure`` says what ``index`` holds: the 0-100 index, the
+    NPS (-100..100, CI on that scale) or a gap (perception minus expectation index)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(
@@ -375,32 +315,31 @@ def scores_csv(result: GroupScores) -> str:
             "p_holm",
             "p_unadjusted",
             "suppressed_reason",
+            "measure",
         ]
     )
     for g in (result.overall, *result.groups):
         if g.suppressed:
-            w.writerow([g.group, g.n, "true", "", "", "", "", "", "", "", "", g.reason or ""])
+            w.writerow([g.group, g.n, "true", *[""] * 8, g.reason or "", ""])
             continue
         for code in result.constructs:
             c = g.constructs.get(code)
             if c is None:
                 continue
+            ci = c.ci or (None, None)
             w.writerow(
-                [
-                    g.group,
-                    g.n,
-                    "false",
-                    code,
-                    c.n,
-                    _f(c.index),
-                    _f(c.ci[0] if c.ci else None),
-                    _f(c.ci[1] if c.ci else None),
-                    _f(c.diff),
-                    _f(c.p),
-                    _f(c.p_unadjusted),
-                    "",
-                ]
+                [g.group, g.n, "false", code, c.n, _f(c.index), _f(ci[0]), _f(ci[1])]
+                + [_f(c.diff), _f(c.p), _f(c.p_unadjusted), "", "index"]
             )
+        d = g.to_dict(nps=result.nps, gaps=result.gaps)
+        for code, v in d.get("nps", {}).items():
+            ci = v["ci"] or (None, None)
+            w.writerow(
+                [g.group, g.n, "false", code, v["n"], _f(v["nps"]), _f(ci[0]), _f(ci[1])]
+                + ["", "", "", "", "nps"]
+            )
+        for code, v in d.get("gaps", {}).items():
+            w.writerow([g.group, g.n, "false", code, "", _f(v["gap"]), *[""] * 6, "gap"])
     return out.getvalue()
 
 
@@ -409,4 +348,4 @@ def _f(x: float | None) -> str:
 
 
 def branch_codes(session: Session) -> list[str]:
-    return sorted(_branch_map(session).values())
+    return sorted(branch_names(session).values())

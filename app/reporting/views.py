@@ -24,13 +24,14 @@ from app.fits.api import start_runner
 from app.reporting import service
 from app.reporting.api import SVG, download
 from app.reporting.invariance import branch_invariance
-from app.reporting.service import GroupBy, Outcome
+from app.reporting.tables import parse_filters
 from app.security.csrf import DASHBOARD_LOGIN
 from app.security.headers import DASHBOARD_CSP, secure_page
 from app.security.lockout import locked_for, record_failure
 from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
 from app.stats.charts import trend_svg as trend_chart
-from app.stats.scores import PROTECTS_SMALL_GROUP, GroupScores
+from app.stats.scores import GroupScores
+from app.surveys.specs import survey_spec
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -61,6 +62,8 @@ def required_principal(
 MaybeKey = Annotated[Principal | None, Depends(optional_principal)]
 DashKey = Annotated[Principal, Depends(required_principal)]
 BranchQuery = Annotated[str | None, Query(description="comma-separated branch codes")]
+ByQuery = Annotated[str, Query(max_length=40)]
+OutcomeQuery = Annotated[str | None, Query(max_length=40)]
 
 
 def _templates(request: Request) -> Any:
@@ -151,8 +154,8 @@ def dashboard(
     session: SessionDep,
     principal: MaybeKey,
     branch: BranchQuery = None,
-    by: GroupBy = "branch",
-    outcome: Outcome = "PV",
+    by: ByQuery = "branch",
+    outcome: OutcomeQuery = None,
 ) -> Response:
     if principal is None:
         return _login(request, slug, None, 401)
@@ -160,20 +163,32 @@ def dashboard(
 
     survey = get_survey(session, slug=slug)
     codes = split_codes(branch)
+    filters = parse_filters(request.query_params)
     scores = service.get_scores(
-        session, survey=survey, by=by, scope=principal.branches, branches=codes
+        session, survey=survey, by=by, scope=principal.branches, branches=codes, filters=filters
     )
-    trends = service.get_trends(session, survey=survey, scope=principal.branches, branches=codes)
+    trends = service.get_trends(
+        session, survey=survey, scope=principal.branches, branches=codes, filters=filters
+    )
     drivers, drivers_error = None, None
     visible = service.visible_branches(session, scope=principal.branches, requested=None)
     shown = codes or visible
     focus = shown[0] if shown and len(shown) == 1 else None  # one branch: its own IPA
     try:
         drivers = service.get_drivers(
-            session, survey=survey, outcome=outcome, branch=focus, scope=principal.branches
+            session,
+            survey=survey,
+            outcome=outcome,
+            branch=focus,
+            scope=principal.branches,
+            filters=filters,
         )
     except DomainError as exc:
         drivers_error = str(exc.detail if isinstance(exc.detail, str) else exc.detail[0]["msg"])
+    spec = survey_spec(survey)
+    lang = spec.languages[0] if "en" not in spec.languages else "en"
+    rows = [("branch", "Branches"), ("month", "Months")]
+    rows += [(a.code, a.label.get(lang) or a.code) for a in spec.attributes]
     lo, hi = index_range(scores)
     all_codes = visible if visible is not None else sorted(service.branch_codes(session))
     query = request.url.query
@@ -182,18 +197,21 @@ def dashboard(
         "title": survey.title.get("en") or survey.title.get("zh") or survey.slug,
         "scores": scores,
         "by": by,
-        "outcome": outcome,
+        "outcome": drivers.outcome if drivers else outcome,
         "branch_filter": codes or [],
         "branches": all_codes,
         "scoped": principal.branches is not None,
         "colour": lambda v: index_colour(v, lo, hi),
         "mark": significance_mark,
-        "protects": PROTECTS_SMALL_GROUP,
+        "row_options": rows,
+        "outcome_options": spec.construct_codes,
         "ipa_svg": ipa_svg(drivers.ipa) if drivers else None,
         "drivers": drivers,
         "drivers_error": drivers_error,
         "trend_svg": trend_chart(trends),
-        "invariance": branch_invariance(session, survey=survey, submit=_submitter(request)),
+        "invariance": branch_invariance(
+            session, survey=survey, submit=_submitter(request), scope=principal.branches
+        ),
         "q": ("?" + query) if query else "",
     }
     page = _templates(request).TemplateResponse(request, "reporting/dashboard.html", context)
@@ -210,15 +228,21 @@ def _svg(text: str, name: str) -> Response:
 
 
 def _download_scores(
+    request: Request,
     survey: SurveyDep,
     session: SessionDep,
     principal: DashKey,
     branch: BranchQuery = None,
-    by: GroupBy = "branch",
+    by: ByQuery = "branch",
 ) -> GroupScores:
     """The score table behind the downloads: the key's branches, narrowed by ``branch``."""
     return service.get_scores(
-        session, survey=survey, by=by, scope=principal.branches, branches=split_codes(branch)
+        session,
+        survey=survey,
+        by=by,
+        scope=principal.branches,
+        branches=split_codes(branch),
+        filters=parse_filters(request.query_params),
     )
 
 
@@ -238,28 +262,39 @@ def scores_svg(survey: SurveyDep, result: DownloadScores) -> Response:
 
 @router.get("/{slug}/ipa.svg", response_model=None)
 def ipa_download(
+    request: Request,
     survey: SurveyDep,
     session: SessionDep,
     principal: DashKey,
     branch: BranchQuery = None,
-    outcome: Outcome = "PV",
+    outcome: OutcomeQuery = None,
 ) -> Response:
     codes = split_codes(branch)
     focus = codes[0] if codes and len(codes) == 1 else None
     report = service.get_drivers(
-        session, survey=survey, outcome=outcome, branch=focus, scope=principal.branches
+        session,
+        survey=survey,
+        outcome=outcome,
+        branch=focus,
+        scope=principal.branches,
+        filters=parse_filters(request.query_params),
     )
-    return _svg(ipa_svg(report.ipa), f"{survey.slug}-ipa-{outcome}.svg")
+    return _svg(ipa_svg(report.ipa), f"{survey.slug}-ipa-{report.outcome}.svg")
 
 
 @router.get("/{slug}/trends.svg", response_model=None)
 def trends_download(
+    request: Request,
     survey: SurveyDep,
     session: SessionDep,
     principal: DashKey,
     branch: BranchQuery = None,
 ) -> Response:
     trends = service.get_trends(
-        session, survey=survey, scope=principal.branches, branches=split_codes(branch)
+        session,
+        survey=survey,
+        scope=principal.branches,
+        branches=split_codes(branch),
+        filters=parse_filters(request.query_params),
     )
     return _svg(trend_chart(trends), f"{survey.slug}-trends.svg")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from app.stats.drivers import IPAResult
-from app.stats.scores import PROTECTS_SMALL_GROUP, GroupScore, GroupScores
+from app.stats.scores import GroupScore, GroupScores
 
 FONT = "font-family='system-ui,-apple-system,Segoe UI,Roboto,sans-serif'"
 # Ten distinguishable colours (Tableau 10), one per construct in trend lines.
@@ -78,8 +78,8 @@ def significance_mark(p: float | None, diff: float | None, alpha: float = 0.05) 
 
 
 def _hidden_note(g: GroupScore, min_group_size: int) -> str:
-    if g.reason == PROTECTS_SMALL_GROUP:
-        return f"n = {g.n}: hidden to protect a group below the minimum size {min_group_size}"
+    if g.n >= min_group_size:  # enough respondents, too few in cells that may be published
+        return f"n = {g.n}: fewer than {min_group_size} in publishable cells"
     return f"n = {g.n}: below the minimum group size {min_group_size}"
 
 

@@ -9,14 +9,14 @@ who answered none of them (all N/A) has no score for it and does not count in it
 The index maps the scale linearly onto 0-100: ``(mean - scale_min) / (scale_max - scale_min)
 * 100``, i.e. ``(mean - 1) / 6 * 100`` on the 7-point scale.
 
-Suppression (:func:`suppression`): a group with fewer than ``min_group_size`` respondents shows
-its count only (primary). The overall row and the shown groups would give the suppressed groups'
-pooled sums by subtraction, so while the suppressed groups are a single group or together hold
-fewer than ``min_group_size`` respondents, the smallest shown group is suppressed as well
-(secondary, "protects a small group"). Subtraction then yields only the pooled mean of at least
-two groups and ``min_group_size`` respondents. Counts stay visible for every group: a secondary
-group's count follows from the overall count minus the shown and primary counts anyway, and
-counts alone do not give a mean.
+Suppression: a group whose *published* respondents (those in cells that the disclosure
+control, :mod:`app.stats.disclosure`, lets out) are fewer than ``min_group_size`` shows its count
+only. The cells themselves are protected before they get here, so a table needs no
+complementary suppression: differencing tables only ever yields sums of whole protected cells.
+
+nps items are scored per respondent as 100 (9-10), 0 (7-8) or -100 (0-6), so the NPS of a group
+(% promoters - % detractors) is the mean of that score and is computed like a construct on the
+scale -100..100. Gap scores are the perception index minus the expectation index.
 """
 
 from __future__ import annotations
@@ -33,27 +33,8 @@ from scipy import stats as sps
 
 MOMENT_COLUMNS = ("n", "sum", "sumsq")
 SMALL_GROUP = "fewer than min_group_size responses"
-PROTECTS_SMALL_GROUP = "protects a small group"
-
-
-def suppression(counts: Sequence[int] | np.ndarray, min_group_size: int) -> list[str | None]:
-    """Suppression reason per group (None = shown): primary, then complementary suppression.
-
-    Groups below ``min_group_size`` are suppressed (:data:`SMALL_GROUP`). While the suppressed
-    groups are fewer than two or hold fewer than ``min_group_size`` respondents together, the
-    smallest shown group (ties: first in order) is suppressed too (:data:`PROTECTS_SMALL_GROUP`).
-    """
-    n = np.asarray(counts, dtype=int)
-    reasons: list[str | None] = [SMALL_GROUP if c < min_group_size else None for c in n.tolist()]
-    hidden = [i for i, r in enumerate(reasons) if r is not None]
-    if not hidden:
-        return reasons
-    shown = sorted((i for i, r in enumerate(reasons) if r is None), key=lambda i: (n[i], i))
-    while shown and (len(hidden) < 2 or int(n[hidden].sum()) < min_group_size):
-        i = shown.pop(0)
-        reasons[i] = PROTECTS_SMALL_GROUP
-        hidden.append(i)
-    return reasons
+NPS_SCALE = (-100.0, 100.0)
+Gap = tuple[str, str, str]  # (code, perception construct, expectation construct)
 
 
 def respondent_scores(items: pd.DataFrame, constructs: Mapping[str, Sequence[str]]) -> pd.DataFrame:
@@ -180,15 +161,38 @@ class GroupScore:
     n: int
     suppressed: bool
     constructs: Mapping[str, ConstructScore] = field(default_factory=dict)
-    reason: str | None = None  # why it is suppressed: SMALL_GROUP or PROTECTS_SMALL_GROUP
+    reason: str | None = None  # why it is suppressed (SMALL_GROUP)
+    n_published: int | None = None  # respondents in published cells (None: all of ``n``)
 
-    def to_dict(self, *, vs_rest: bool = True) -> dict[str, Any]:
+    def to_dict(
+        self, *, vs_rest: bool = True, nps: Sequence[str] = (), gaps: Sequence[Gap] = ()
+    ) -> dict[str, Any]:
         d: dict[str, Any] = {"group": self.group, "n": self.n, "suppressed": self.suppressed}
+        if self.n_published is not None:
+            d["n_published"] = self.n_published
         if self.suppressed:
             d["suppressed_reason"] = self.reason or SMALL_GROUP
-        else:
-            d["constructs"] = {k: v.to_dict(vs_rest=vs_rest) for k, v in self.constructs.items()}
+            return d
+        skip = set(nps)
+        d["constructs"] = {
+            k: v.to_dict(vs_rest=vs_rest) for k, v in self.constructs.items() if k not in skip
+        }
+        if nps:
+            d["nps"] = {k: _nps_dict(c) for k in nps if (c := self.constructs.get(k))}
+        if gaps:
+            d["gaps"] = {
+                code: {"gap": p.index - e.index, "perception": p.index, "expectation": e.index}
+                for code, pc, ec in gaps
+                if (p := self.constructs.get(pc)) and (e := self.constructs.get(ec))
+            }
         return d
+
+
+def _nps_dict(c: ConstructScore) -> dict[str, Any]:
+    """NPS of one group: the mean -100/0/100 score, its CI on that scale."""
+    lo, hi = NPS_SCALE
+    ci = None if c.ci is None else [_num(lo + (hi - lo) * x / 100) for x in c.ci]
+    return {"n": c.n, "nps": _num(c.mean), "ci": ci}
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,8 @@ class GroupScores:
     overall: GroupScore
     constructs: tuple[str, ...]
     compare: bool = True  # False for trends: periods are not tested against each other
+    nps: tuple[str, ...] = ()  # nps item codes scored like constructs (scale NPS_SCALE)
+    gaps: tuple[Gap, ...] = ()
 
     def only(self, keep: Sequence[str]) -> GroupScores:
         """The same result restricted to some groups (tests and p-values stay those of all)."""
@@ -220,12 +226,17 @@ class GroupScores:
             d["test"] = "welch_vs_rest"
             d["p_adjust"] = "holm"
         d["constructs"] = list(self.constructs)
-        d["overall"] = self.overall.to_dict(vs_rest=False)
-        d["groups"] = [g.to_dict(vs_rest=self.compare) for g in self.groups]
+        if self.nps:
+            d["nps_items"] = list(self.nps)
+        if self.gaps:
+            d["gaps"] = [{"code": c, "perception": p, "expectation": e} for c, p, e in self.gaps]
+        kw: dict[str, Any] = {"nps": self.nps, "gaps": self.gaps}
+        d["overall"] = self.overall.to_dict(vs_rest=False, **kw)
+        d["groups"] = [g.to_dict(vs_rest=self.compare, **kw) for g in self.groups]
         return d
 
 
-def _index(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def _index(x: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
     return (x - lo) / (hi - lo) * 100.0
 
 
@@ -246,9 +257,10 @@ def _cells_arrays(
 
 
 def _score_block(
-    arr: np.ndarray, level: float, lo: float, hi: float
+    arr: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(n, mean, variance, index, CI half-width in index points) of an (..., 3) moments array."""
+    """(n, mean, variance, index, CI half-width in index points) of an (..., 3) moments array;
+    ``lo``/``hi`` per construct (the last axis but one)."""
     n, s, ss = arr[..., 0], arr[..., 1], arr[..., 2]
     mean, var = _moments(n, s, ss)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -264,9 +276,13 @@ def group_scores(
     key: str | None = None,
     constructs: Sequence[str] | None = None,
     group_counts: Mapping[str, int] | None = None,
+    published: Mapping[str, int] | None = None,
     min_group_size: int = 1,
     level: float = 0.95,
     scale: tuple[float, float] = (1.0, 7.0),
+    scales: Mapping[str, tuple[float, float]] | None = None,
+    nps: Sequence[str] = (),
+    gaps: Sequence[Gap] = (),
     compare: bool = True,
 ) -> GroupScores:
     """Index, CI and Welch test against the rest of the sample, per group and construct.
@@ -277,17 +293,26 @@ def group_scores(
         ``sumsq``; several rows for one (group, construct) are summed (e.g. months of
         maintained aggregates).
     by : name of the grouping, reported in the result.
-    group_counts : respondents per group; defaults to the largest construct ``n`` of the group.
-        Groups with fewer than ``min_group_size`` respondents, and the groups that protect them
-        (see :func:`suppression`), are suppressed: count only, and they stay out of the Holm
-        family (they are still part of every other group's "rest").
+    group_counts : respondents per group (reported ``n``); defaults to the largest construct
+        ``n`` of the group.
+    published : respondents per group that ``cells`` stand on (default: ``group_counts``).
+        Groups with fewer than ``min_group_size`` of them are suppressed: count only, and they
+        stay out of the Holm family.
+    scale, scales : ``(min, max)`` of the item scale, per construct in ``scales`` (default
+        ``scale``); the index is ``(mean - min) / (max - min) * 100``.
+    nps : nps item codes among the cells' constructs (reported apart, scale -100..100).
+    gaps : ``(code, perception, expectation)`` constructs of gap scores.
     compare : False leaves out the tests against the rest (see :data:`trend_scores`).
     """
     if constructs is None:
-        constructs = sorted({str(c) for c in cells["construct"]})
+        constructs = sorted({str(c) for c in cells["construct"]} - set(nps))
     constructs = list(constructs)
-    groups, arr = _cells_arrays(cells, key or by, constructs)
-    lo, hi = scale
+    keys = constructs + [c for c in nps if c not in constructs]
+    groups, arr = _cells_arrays(cells, key or by, keys)
+    own = dict(scales or {})
+    own.update({c: NPS_SCALE for c in nps})
+    lo = np.array([own.get(c, scale)[0] for c in keys], dtype=float)
+    hi = np.array([own.get(c, scale)[1] for c in keys], dtype=float)
     counts = np.array(
         [
             group_counts.get(g, 0) if group_counts is not None else int(arr[i, :, 0].max(initial=0))
@@ -295,8 +320,10 @@ def group_scores(
         ],
         dtype=int,
     )
-    reasons = suppression(counts, min_group_size)
-    suppressed = np.array([r is not None for r in reasons], dtype=bool)
+    stands_on = (
+        counts if published is None else np.array([published.get(g, 0) for g in groups], dtype=int)
+    )
+    suppressed = stands_on < min_group_size
     total = arr.sum(axis=0, keepdims=True)
     rest = total - arr
     n1, m1, v1, idx1, half = _score_block(arr, level, lo, hi)
@@ -325,7 +352,7 @@ def group_scores(
     for i, g in enumerate(groups):
         per: dict[str, ConstructScore] = {}
         if not suppressed[i]:
-            for j, c in enumerate(constructs):
+            for j, c in enumerate(keys):
                 if L["n"][i][j] == 0:
                     continue
                 idx = L["idx"][i][j]
@@ -341,10 +368,30 @@ def group_scores(
                     p_unadjusted=_opt(L["p_raw"][i][j]),
                     p=_opt(L["p_adj"][i][j]),
                 )
-        out_groups.append(GroupScore(g, int(counts[i]), bool(suppressed[i]), per, reasons[i]))
+        reason = SMALL_GROUP if suppressed[i] else None
+        shown_n = None if published is None else int(stands_on[i])
+        out_groups.append(GroupScore(g, int(counts[i]), bool(suppressed[i]), per, reason, shown_n))
 
-    overall = _overall(total[0], int(counts.sum()), min_group_size, constructs, level, lo, hi)
-    res = GroupScores(by, min_group_size, level, tuple(out_groups), overall, tuple(constructs))
+    overall = _overall(
+        total[0],
+        int(counts.sum()),
+        None if published is None else int(stands_on.sum()),
+        min_group_size,
+        keys,
+        level,
+        lo,
+        hi,
+    )
+    res = GroupScores(
+        by,
+        min_group_size,
+        level,
+        tuple(out_groups),
+        overall,
+        tuple(constructs),
+        nps=tuple(nps),
+        gaps=tuple(gaps),
+    )
     return res if compare else _without_tests(res)
 
 
@@ -359,14 +406,16 @@ def _ci(index: float, half: float) -> tuple[float, float] | None:
 def _overall(
     arr: np.ndarray,
     count: int,
+    published: int | None,
     min_group_size: int,
     constructs: Sequence[str],
     level: float,
-    lo: float,
-    hi: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
 ) -> GroupScore:
-    if count < min_group_size:
-        return GroupScore("overall", count, True, {}, SMALL_GROUP)
+    stands_on = count if published is None else published
+    if stands_on < min_group_size:
+        return GroupScore("overall", count, True, {}, SMALL_GROUP, published)
     n, m, v, idx, half = _score_block(arr[None, ...], level, lo, hi)
     per = {
         c: ConstructScore(
@@ -379,21 +428,7 @@ def _overall(
         for j, c in enumerate(constructs)
         if n[0, j] > 0
     }
-    return GroupScore("overall", count, False, per)
-
-
-def hide_all(res: GroupScores, reason: str, *, overall: bool = True) -> GroupScores:
-    """Every group (and the overall row) suppressed for ``reason``, counts kept.
-
-    For a table whose totals would undo the suppression of another table (e.g. the trend of a
-    branch that is suppressed to protect a small branch).
-    """
-
-    def hide(g: GroupScore) -> GroupScore:
-        return g if g.suppressed else replace(g, suppressed=True, constructs={}, reason=reason)
-
-    groups = tuple(hide(g) for g in res.groups)
-    return replace(res, groups=groups, overall=hide(res.overall) if overall else res.overall)
+    return GroupScore("overall", count, False, per, None, published)
 
 
 trend_scores = partial(group_scores, by="month", compare=False)

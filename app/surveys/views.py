@@ -1,35 +1,55 @@
-"""The respondent questionnaire: ``GET /s/{slug}`` renders it, ``POST /s/{slug}`` stores it.
+"""The respondent questionnaire: ``GET /s/{slug}`` renders it, ``POST /s/{slug}`` moves between
+its pages or stores it.
 
-Server-rendered and usable without JavaScript. Submissions go through
-:func:`app.surveys.service.submit_response`, so the form and the JSON API share validation and
-storage. CSRF: a random nonce in a cookie, and in the form an HMAC of it under the app secret
-(:mod:`app.security.csrf`).
+Server-rendered and usable without JavaScript. A paged questionnaire (sections as pages) carries
+the answers of the other pages as hidden inputs; Next checks the page's required items, Back and
+the language switch keep whatever was entered. Only the final submit stores, through
+:func:`app.surveys.service.submit_response` (so the form and the JSON API share validation and
+storage), keyed by the page's submission id: submitting the same page again (Back after
+submitting) replays the stored response instead of storing a second one. CSRF: a random nonce in
+a cookie, and in the form an HMAC of it under the app secret (:mod:`app.security.csrf`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 from starlette.routing import NoMatchFound
 
 from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
-from app.instruments.spec import AttributeSpec, InstrumentSpec, na_label
+from app.instruments.spec import AttributeSpec, InstrumentSpec
 from app.security.csrf import SURVEY_FORM
 from app.security.headers import FORM_CSP, secure_page
 from app.surveys import service
-from app.surveys.models import Survey
+from app.surveys.models import Branch, Survey
+from app.surveys.questionnaire import (
+    UI_LANGS,
+    Block,
+    Fields,
+    answers_from_form,
+    choose_lang,
+    error_text,
+    field_text,
+    fill,
+    hidden_fields,
+    html_lang,
+    language_name,
+    page_number,
+    page_of_field,
+    pages,
+    ui_strings,
+)
 from app.surveys.schemas import ClientInfo, ResponseCreate
 
 logger = logging.getLogger(__name__)
@@ -38,34 +58,43 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
-LANGS = ("zh", "en")
-
-
-@lru_cache(maxsize=1)
-def _strings() -> dict[str, Any]:
-    text = (TEMPLATES_DIR / "survey" / "strings.yaml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
-
-
-def ui_strings(lang: str) -> dict[str, str]:
-    return dict(_strings()[lang])
-
-
-def translate_error(msg: str, lang: str) -> str:
-    """The respondent-facing wording of a service message (which is English, for the API)."""
-    for entry in _strings()["errors"]:
-        if msg.startswith(entry["match"]):
-            return str(entry[lang])
-    return msg
-
 
 HONEYPOT = "website"
 CSRF = SURVEY_FORM
+# Posted fields that are never repeated: a repeat keeps the last value.
+CONTROL_FIELDS = frozenset(
+    {"csrf_token", "submission_id", "lang", "branch", "branch_choice", "token", HONEYPOT}
+    | {"nav", "switch", "page"}
+)
+
+
+def translate_error(msg: str, lang: str, spec: InstrumentSpec | None = None, name: str = "") -> str:
+    """The respondent-facing wording of a service message (which is English, for the API)
+    about field ``name``."""
+    item = None
+    if spec is not None and name.startswith("answers."):
+        item = spec.items_by_code.get(name.removeprefix("answers."))
+    return error_text(msg, ui_strings(lang, spec), item, spec) if spec else msg
+
+
+def form_fields(form: FormData) -> Fields:
+    """Posted fields, trimmed, blanks dropped, line ends as ``\\n``; a field posted more than
+    once (the checkboxes of a multiple-choice item) is a list."""
+    out: Fields = {}
+    for key in dict.fromkeys(form.keys()):
+        values = [v.replace("\r\n", "\n").strip() for v in form.getlist(key) if isinstance(v, str)]
+        values = [v for v in values if v]
+        if values:
+            out[key] = values[-1] if len(values) == 1 or key in CONTROL_FIELDS else values
+    return out
 
 
 # ---- rendering -------------------------------------------------------------------------------
-def _lang(raw: str | None) -> str:
-    return raw if raw in LANGS else "zh"
+def _lang(request: Request, requested: str | None, spec: InstrumentSpec | None = None) -> str:
+    """The page's language: ``requested`` if the instrument declares it, else the best of the
+    browser's Accept-Language, else the instrument's first language (zh/en without one)."""
+    offered = list(spec.languages) if spec is not None else list(UI_LANGS)
+    return choose_lang(offered, requested, request.headers.get("accept-language"))
 
 
 def _static_url(request: Request, path: str) -> str:
@@ -80,19 +109,27 @@ def _page(
     template: str,
     *,
     lang: str,
+    spec: InstrumentSpec | None = None,
+    survey: Survey | None = None,
     status_code: int = 200,
     title: str = "",
     lang_links: list[tuple[str, str, str]] | None = None,
     **context: Any,
 ) -> HTMLResponse:
+    t = ui_strings(lang, spec)
+    privacy = ""
+    if survey is not None:
+        privacy = t["privacy_anonymous"] if survey.anonymous else t["privacy_stored"]
     response = templates.TemplateResponse(
         request,
         template,
         {
             "lang": lang,
-            "t": ui_strings(lang),
-            "page_title": title or ui_strings(lang)["default_title"],
+            "html_lang": html_lang,
+            "t": t,
+            "page_title": title or t["default_title"],
             "lang_links": lang_links or [],
+            "privacy": privacy,
             "static_url": lambda path: _static_url(request, path),
             **context,
         },
@@ -104,12 +141,17 @@ def _page(
 MESSAGE_STATUS = {"notfound": 404, "branch_notfound": 404, "closed": 410}
 
 
-def _message(request: Request, *, lang: str, kind: str) -> HTMLResponse:
-    t = ui_strings(lang)
+def _message(
+    request: Request, *, lang: str, kind: str, survey: Survey | None = None
+) -> HTMLResponse:
+    spec = service.survey_spec(survey) if survey is not None else None
+    t = ui_strings(lang, spec)
     return _page(
         request,
         "survey/message.html",
         lang=lang,
+        spec=spec,
+        survey=survey,
         status_code=MESSAGE_STATUS[kind],
         kind=kind,
         heading=t[f"{kind}_heading"],
@@ -129,13 +171,20 @@ def _title(survey: Survey, spec: InstrumentSpec, lang: str) -> str:
     return titles.get(lang) or spec.title.get(lang) or next(iter(titles.values()), "")
 
 
-def _lang_links(slug: str, query: dict[str, str]) -> list[tuple[str, str, str]]:
-    labels = {"zh": "中文", "en": "English"}
+def _lang_links(
+    spec: InstrumentSpec, path: str, query: dict[str, str]
+) -> list[tuple[str, str, str]]:
+    """(code, own name, href) of every declared language, for pages without a form."""
     links = []
-    for code in LANGS:
+    for code in spec.languages:
         params = {k: v for k, v in query.items() if v} | {"lang": code}
-        links.append((code, labels[code], f"/s/{slug}?{urlencode(params)}"))
+        links.append((code, language_name(code, spec), f"{path}?{urlencode(params)}"))
     return links
+
+
+def branch_name(branch: Branch, lang: str) -> str:
+    """A branch as respondents see it (branches have one name today)."""
+    return branch.name
 
 
 def _render_form(
@@ -145,85 +194,87 @@ def _render_form(
     survey: Survey,
     lang: str,
     branch: str | None,
-    values: dict[str, str],
+    values: Fields,
     errors: dict[str, str] | None = None,
     general_errors: list[str] | None = None,
     submission_id: str | None = None,
     status_code: int = 200,
+    page: int | None = None,
 ) -> HTMLResponse:
+    """Page ``page`` (0-based) of the questionnaire; None: the first page with an error, else
+    the page the form was posted from."""
     spec = service.survey_spec(survey)
-    t = ui_strings(lang)
-    branches = service.list_branches(session)
-    branch_name = next((b.name for b in branches if b.code == branch), None)
-    items = spec.items_by_code
-    constructs = [
-        {
-            "code": c.code,
-            "name": c.name.get(lang, c.code),
-            "questions": [
-                {
-                    "code": code,
-                    "text": items[code].text.get(lang, ""),
-                    "allow_na": items[code].allow_na,
-                }
-                for code in c.items
-            ],
-        }
-        for c in spec.constructs
-    ]
-    attributes = [
+    t = ui_strings(lang, spec)
+    book = pages(spec, lang)
+    errors = dict(errors or {})
+    general = list(general_errors or [])
+    where = {name: page_of_field(book, name) for name in errors}
+    if page is None:
+        with_errors = [n for n in where.values() if n is not None]
+        page = min(with_errors) if with_errors else page_number(values, len(book))
+    # a field no page shows (e.g. a tampered language) is reported above the form
+    general += [msg for name, msg in errors.items() if where[name] is None]
+    errors = {name: msg for name, msg in errors.items() if where[name] == page}
+    first, last = page == 0, page == len(book) - 1
+    shown = {q.code for block in book[page] for q in block.questions}
+    attributes: list[dict[str, Any]] = [
         {
             "code": a.code,
             "label": a.label.get(lang, a.code),
-            "options": [{"code": o.code, "label": o.label.get(lang, o.code)} for o in a.options],
+            "required": a.required,
+            "options": [(o.code, o.label.get(lang, o.code)) for o in a.options],
         }
         for a in asked_attributes(spec)
     ]
-    labels: dict[str, str] = {f"answers.{i.code}": i.code for i in spec.items}
-    labels |= {f"attributes.{a.code}": a.label.get(lang, a.code) for a in spec.attributes}
+    choosing = not branch or bool(values.get("branch_choice"))
+    branches = service.list_branches(session) if choosing or branch else []
+    names = {b.code: branch_name(b, lang) for b in branches}
+    carried = [c for c in spec.item_codes if c not in shown]
+    carried += [] if last else [a["code"] for a in attributes]
+    carried += [] if first else ["token", *(["branch", "branch_choice"] if choosing else [])]
+    labels = {f"answers.{q.code}": q.text for block in book[page] for q in block.questions}
+    labels |= {f"attributes.{a['code']}": a["label"] for a in attributes}
     labels |= {"branch": t["branch"], "token": t["token"]}
-    scale = spec.item_scale(spec.numeric_codes[0])
     nonce = CSRF.nonce(request)
     response = _page(
         request,
         "survey/form.html",
         lang=lang,
+        spec=spec,
+        survey=survey,
         status_code=status_code,
         title=_title(survey, spec, lang),
-        lang_links=_lang_links(
-            survey.slug, {"branch": branch or "", "token": values.get("token", "")}
-        ),
-        intro=spec.intro.get(lang, ""),
+        languages=[(code, language_name(code, spec)) for code in spec.languages],
+        intro=spec.intro.get(lang, "") if first else "",
         action=f"/s/{survey.slug}",
         csrf_token=CSRF.sign(request, nonce),
-        submission_id=submission_id or uuid.uuid4().hex,
+        submission_id=submission_id or field_text(values, "submission_id") or uuid.uuid4().hex,
+        page=page,
+        page_count=len(book),
+        progress=fill(t["progress"], page=page + 1, pages=len(book)),
+        first=first,
+        last=last,
+        blocks=book[page],
+        hidden=hidden_fields(values, carried),
         branch=branch,
-        branch_name=branch_name,
-        branches=branches,
+        branch_name=names.get(branch or ""),
+        choosing=choosing,
+        branches=[(b.code, names[b.code]) for b in branches] if choosing else [],
         requires_token=survey.requires_token,
-        constructs=constructs,
-        attributes=attributes,
-        scale=list(zip(scale.values, scale.point_labels(lang), strict=False)),
-        na_label=na_label(spec, spec.items[0], lang),
+        attributes=attributes if last else [],
         values=values,
-        errors=errors or {},
-        general_errors=general_errors or [],
+        errors=errors,
+        general_errors=general,
         labels=labels,
     )
+    # Not no-store: Back after submitting must show the page with its submission id (a fresh
+    # copy would carry a new id and store the answers twice). Revalidated on every normal load.
+    response.headers["Cache-Control"] = "private, no-cache"
     CSRF.set_cookie(request, response, nonce)
     return response
 
 
 # ---- submission ------------------------------------------------------------------------------
-def _answers_from_form(spec: InstrumentSpec, values: dict[str, str]) -> dict[str, str | None]:
-    """Item answers as the API takes them: "na" -> None; unanswered items left out."""
-    return {
-        code: (None if values[code] == "na" else values[code])
-        for code in spec.item_codes
-        if code in values
-    }
-
-
 Problems = tuple[int, dict[str, str] | list[str]]
 
 
@@ -232,24 +283,80 @@ def asked_attributes(spec: InstrumentSpec) -> list[AttributeSpec]:
     return [a for a in spec.attributes if a.ask and a.type == "choice"]
 
 
+def _page_problems(
+    session: Session, spec: InstrumentSpec, page: list[Block], fields: Fields, lang: str
+) -> dict[str, str]:
+    """Required questions left unanswered on one page, and the branch when the page asks for
+    it. The answers themselves are checked once, by the service, on the final submit (the
+    form offers no value they could refuse)."""
+    t = ui_strings(lang, spec)
+    items = spec.items_by_code
+    errors = {
+        q.field: t["err_required"]
+        for block in page
+        for q in block.questions
+        if items[q.code].is_required and q.code not in fields
+    }
+    branch = field_text(fields, "branch")
+    if fields.get("branch_choice") and not service.branch_ids(session, codes=[branch]):
+        errors["branch"] = t["err_branch"]
+    return errors
+
+
+def _navigate(
+    request: Request, session: Session, survey: Survey, fields: Fields, lang: str
+) -> HTMLResponse | None:
+    """Next, Back or another language: the page to show, nothing stored (so no CSRF check: a
+    forged post can only render a page). None: store (the final submit, or a post without
+    navigation from a one-page form or an API-like client)."""
+    spec = service.survey_spec(survey)
+    book = pages(spec, lang)
+    nav, switch = field_text(fields, "nav"), field_text(fields, "switch")
+    current = page_number(fields, len(book))
+    last = current == len(book) - 1
+    step: dict[str, Any] = {"survey": survey, "branch": field_text(fields, "branch") or None}
+    if switch:
+        lang = switch if switch in spec.languages else lang
+        fields["lang"] = lang
+        return _render_form(request, session, lang=lang, values=fields, page=current, **step)
+    if nav == "back":
+        page = max(current - 1, 0)
+        return _render_form(request, session, lang=lang, values=fields, page=page, **step)
+    if nav == "submit" or last or (not nav and "page" not in fields):
+        return None
+    errors = _page_problems(session, spec, book[current], fields, lang)
+    if errors:
+        return _render_form(
+            request,
+            session,
+            lang=lang,
+            values=fields,
+            errors=errors,
+            page=current,
+            status_code=422,
+            **step,
+        )
+    return _render_form(request, session, lang=lang, values=fields, page=current + 1, **step)
+
+
 def _store(
-    request: Request, session: Session, survey: Survey, fields: dict[str, str], lang: str
+    request: Request, session: Session, survey: Survey, fields: Fields, lang: str
 ) -> Problems | None:
     """Validate and store the form: None, or (status, field errors | general errors)."""
     spec = service.survey_spec(survey)
     try:
         payload = ResponseCreate(
-            branch=fields.get("branch", ""),
-            answers=_answers_from_form(spec, fields),
+            branch=field_text(fields, "branch"),
+            answers=answers_from_form(spec, fields),
             attributes={a.code: fields.get(a.code) for a in asked_attributes(spec)},
             lang=lang,
-            token=fields.get("token") or None,
+            token=field_text(fields, "token") or None,
         )
         service.submit_response(
             session,
             survey=survey,
             payload=payload,
-            idempotency_key=f"web:{fields['submission_id']}",
+            idempotency_key=f"web:{field_text(fields, 'submission_id')}",
             client=ClientInfo(
                 ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
@@ -258,13 +365,15 @@ def _store(
         )
     except ValidationError as exc:
         return 422, {
-            ".".join(str(p) for p in e["loc"]): translate_error(e["msg"], lang)
+            (name := ".".join(str(p) for p in e["loc"])): translate_error(
+                e["msg"], lang, spec, name
+            )
             for e in exc.errors()
         }
     except InvalidInput as exc:
-        return 422, {k: translate_error(v, lang) for k, v in exc.by_field().items()}
+        return 422, {k: translate_error(v, lang, spec, k) for k, v in exc.by_field().items()}
     except DomainError as exc:
-        msg = translate_error(str(exc.detail), lang)
+        msg = translate_error(str(exc.detail), lang, spec)
         if survey.requires_token and "token" in str(exc.detail):
             return exc.status_code, {"token": msg}
         return exc.status_code, [msg]
@@ -281,13 +390,14 @@ def questionnaire(
     lang: str | None = None,
     token: str | None = None,
 ) -> HTMLResponse:
-    lang = _lang(lang)
     survey = _find_survey(session, slug)
+    spec = service.survey_spec(survey) if survey is not None else None
+    lang = _lang(request, lang, spec)
     if survey is None or not survey.is_open:
-        return _message(request, lang=lang, kind="closed" if survey else "notfound")
+        return _message(request, lang=lang, kind="closed" if survey else "notfound", survey=survey)
     if branch and branch not in service.branch_ids(session, codes=[branch]):
-        return _message(request, lang=lang, kind="branch_notfound")
-    values = {"token": token} if token else {}
+        return _message(request, lang=lang, kind="branch_notfound", survey=survey)
+    values: Fields = {"token": token} if token else {}
     return _render_form(
         request, session, survey=survey, lang=lang, branch=branch or None, values=values
     )
@@ -296,20 +406,24 @@ def questionnaire(
 @router.post("/s/{slug}", response_class=HTMLResponse)
 async def submit(request: Request, session: SessionDep, slug: str) -> Response:
     form = await request.form()
-    fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
-    lang = _lang(fields.get("lang") or request.query_params.get("lang"))
+    fields = form_fields(form)
     survey = _find_survey(session, slug)
+    spec = service.survey_spec(survey) if survey is not None else None
+    lang = _lang(request, field_text(fields, "lang") or request.query_params.get("lang"), spec)
     if survey is None or not survey.is_open:
-        return _message(request, lang=lang, kind="closed" if survey else "notfound")
+        return _message(request, lang=lang, kind="closed" if survey else "notfound", survey=survey)
     thanks_url = f"/s/{slug}/thanks?{urlencode({'lang': lang})}"
     if fields.get(HONEYPOT):
         logger.info("honeypot filled on survey %s; submission dropped", slug)
         return RedirectResponse(thanks_url, status_code=303)
-    fields["submission_id"] = fields.get("submission_id", "")[:64] or uuid.uuid4().hex
-    if CSRF.valid(request, fields.get("csrf_token", "")):
+    fields["submission_id"] = field_text(fields, "submission_id")[:64] or uuid.uuid4().hex
+    moved = _navigate(request, session, survey, fields, lang)
+    if moved is not None:
+        return moved
+    if CSRF.valid(request, field_text(fields, "csrf_token")):
         outcome = _store(request, session, survey, fields, lang)
     else:
-        outcome = 403, [ui_strings(lang)["expired"]]
+        outcome = 403, [ui_strings(lang, spec)["expired"]]
     if outcome is None:
         return RedirectResponse(thanks_url, status_code=303)
     status, problems = outcome
@@ -319,11 +433,11 @@ async def submit(request: Request, session: SessionDep, slug: str) -> Response:
         session,
         survey=survey,
         lang=lang,
-        branch=None if "branch" in errors else fields.get("branch"),
+        branch=None if "branch" in errors else field_text(fields, "branch") or None,
         values=fields,
         errors=errors,
         general_errors=problems if isinstance(problems, list) else [],
-        submission_id=fields["submission_id"],
+        submission_id=field_text(fields, "submission_id"),
         status_code=status,
     )
 
@@ -332,9 +446,17 @@ async def submit(request: Request, session: SessionDep, slug: str) -> Response:
 def thanks(
     request: Request, session: SessionDep, slug: str, lang: str | None = None
 ) -> HTMLResponse:
-    lang = _lang(lang)
     survey = _find_survey(session, slug)
-    if survey is None:
+    spec = service.survey_spec(survey) if survey is not None else None
+    lang = _lang(request, lang, spec)
+    if survey is None or spec is None:
         return _message(request, lang=lang, kind="notfound")
-    spec = service.survey_spec(survey)
-    return _page(request, "survey/thanks.html", lang=lang, title=_title(survey, spec, lang))
+    return _page(
+        request,
+        "survey/thanks.html",
+        lang=lang,
+        spec=spec,
+        survey=survey,
+        title=_title(survey, spec, lang),
+        lang_links=_lang_links(spec, f"/s/{slug}/thanks", {}),
+    )

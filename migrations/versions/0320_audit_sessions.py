@@ -9,7 +9,7 @@
 * ``invitation_tokens.response_id``: the response a token was used for (erasure by token).
 
 Revision ID: 0320_audit_sessions
-Revises: 0310_fit_owner
+Revises: 0330_score_cells
 Create Date: 2026-11-30
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0320_audit_sessions"
-down_revision: str | Sequence[str] | None = "0310_fit_owner"
+down_revision: str | Sequence[str] | None = "0330_score_cells"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

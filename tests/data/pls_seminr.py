@@ -177,8 +177,6 @@ def main():
     (HERE / "pls_seminr.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
-
-
 def bootstrap_case(name, data, blocks, paths, *, reflective, formative=(), draws=500, seed=7):
     """seminr's bootstrap on resamples drawn the way pvm draws them (numpy PCG64 with the seed,
     one (draws, n) matrix of row indices), passed to seminr as its ``indices``."""
@@ -193,7 +191,9 @@ def bootstrap_case(name, data, blocks, paths, *, reflective, formative=(), draws
         out = {}
         for i, r in enumerate(desc.rows):
             values = (float(desc.values[i, j]) for j in range(len(desc.cols)))
-            out[r] = {c: (None if math.isnan(v) else v) for c, v in zip(desc.cols, values)}
+            out[r] = {
+                c: (None if math.isnan(v) else v) for c, v in zip(desc.cols, values, strict=True)
+            }
         return out
 
     return {
@@ -214,8 +214,9 @@ def bootstrap_case(name, data, blocks, paths, *, reflective, formative=(), draws
 def main_bootstrap():
     mobi = pd.read_csv(HERE / "mobi.csv")
     cases = [
-        bootstrap_case("mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False,
-                       formative=("Image",)),
+        bootstrap_case(
+            "mobi_composite", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=False, formative=("Image",)
+        ),
         bootstrap_case("mobi_plsc", mobi, MOBI_BLOCKS, MOBI_PATHS, reflective=True, draws=300),
     ]
     out = {"source": f"seminr (Python port) {s.__version__}", "cases": cases}

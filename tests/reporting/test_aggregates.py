@@ -1,12 +1,12 @@
 """Maintained aggregates: equal to a rebuild from responses (1e-9 relative on sums: float sums
 in another order), after a bulk import and after many single submissions; the per-row and the
-vectorised moment paths against the pandas definition in app.stats.scores (1e-12 relative); the
-CLI rebuild, and trends by month from imported submitted_at values against a direct pandas
-computation (1e-6 absolute on indices)."""
+vectorised moment paths against the pandas definition in app.stats.scores (1e-12 relative), for
+every dimension (all and each attribute) and month; the CLI rebuild, and trends by month from
+imported submitted_at values against an independent computation of the protected values
+(tests/reporting/reference.py, 1e-6 absolute on indices)."""
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime
 
@@ -16,50 +16,31 @@ import pytest
 from sqlalchemy import delete, select
 
 from app.cli import main as pvm
-from app.reporting.aggregates import (
-    KEYS,
-    SMALL_BATCH,
-    cell_moments,
-    construct_positions,
-    rebuild,
-    rollups,
-)
-from app.reporting.models import COUNT_CONSTRUCT, ScoreAggregate, ScoreRollup
+from app.reporting.aggregates import SMALL_BATCH, cell_moments, layout, rebuild
+from app.reporting.models import COUNT_CONSTRUCT, ScoreCell
 from app.stats.scores import respondent_scores, sufficient_stats
 from app.surveys import service
 from tests.conftest import BRANCHES, TELECOM_CSV
+from tests.reporting import reference as ref
+
+DIMS = ("*", "customer_type", "tenure")  # "*": the whole branch-month
 
 
 def snapshot(session, survey_id):
-    rows = session.execute(
-        select(ScoreAggregate).where(ScoreAggregate.survey_id == survey_id)
-    ).scalars()
-    return {
-        (r.branch_id, r.customer_type, r.tenure, r.month, r.construct): (r.n, r.sum, r.sumsq)
-        for r in rows
-    }
-
-
-def rollup_snapshot(session, survey_id):
-    rows = session.execute(select(ScoreRollup).where(ScoreRollup.survey_id == survey_id)).scalars()
-    return {(r.dim, r.branch_id, r.key, r.construct): (r.n, r.sum, r.sumsq) for r in rows}
+    rows = session.execute(select(ScoreCell).where(ScoreCell.survey_id == survey_id)).scalars()
+    return {(r.dim, r.branch_id, r.month, r.key, r.construct): (r.n, r.sum, r.sumsq) for r in rows}
 
 
 def test_maintained_equals_rebuilt(session, telecom_survey):
     before = snapshot(session, telecom_survey.id)
-    before_rollups = rollup_snapshot(session, telecom_survey.id)
-    assert sum(v[0] for k, v in before_rollups.items() if k[0] == "all" and k[3] == "*") == 1500
     assert len(before) > 0
-    assert sum(v[0] for k, v in before.items() if k[4] == "*") == 1500
-    session.execute(delete(ScoreAggregate))
-    session.execute(delete(ScoreRollup))
+    for dim in DIMS:  # every respondent counts once in every dimension
+        assert sum(v[0] for k, v in before.items() if k[0] == dim and k[4] == "*") == 1500
+    assert {k[0] for k in before} == set(DIMS)
+    session.execute(delete(ScoreCell))
     session.commit()
     assert rebuild(session, survey=telecom_survey) == 1500
     session.commit()
-    after_rollups = rollup_snapshot(session, telecom_survey.id)
-    assert set(after_rollups) == set(before_rollups)
-    for k, (n, s, _) in before_rollups.items():
-        assert after_rollups[k][0] == n and after_rollups[k][1] == pytest.approx(s, rel=1e-9)
     after = snapshot(session, telecom_survey.id)
     assert set(after) == set(before)
     for k, (n, s, ss) in before.items():
@@ -88,25 +69,25 @@ def synthetic_rows(n, ids, *, seed=3):
             answers[j] = None
         if i % 5 == 0:
             answers[20:24] = [None] * 4  # the network items (NQ1-NQ4): no NQ score
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "branch_id": ids[codes[int(rng.integers(0, len(codes)))]],
-                "submitted_at": datetime(2026, 1 + i % 4, 1 + i % 28, i % 24, tzinfo=UTC),
-                "attributes": {
-                    k: v
-                    for k, v in (
-                        ("customer_type", [None, "business", "consumer", "key_account"][i % 4]),
-                        ("tenure", [None, "first_time", "long_term"][i % 3]),
-                    )
-                    if v
-                },
-                "lang": "en",
-                "channel": "import",
-                "answers": answers,
-            }
-        )
+        attrs = {
+            "customer_type": [None, "business", "consumer", "key_account"][i % 4],
+            "tenure": [None, "first_time", "long_term"][i % 3],
+        }
+        row = {
+            "id": uuid.uuid4(),
+            "branch_id": ids[codes[int(rng.integers(0, len(codes)))]],
+            "submitted_at": datetime(2026, 1 + i % 4, 1 + i % 28, i % 24, tzinfo=UTC),
+            "lang": "en",
+            "channel": "import",
+            "answers": answers,
+        }
+        row["attributes"] = {k: v for k, v in attrs.items() if v is not None}
+        rows.append(row)
     return rows
+
+
+def attribute(row, code):
+    return row["attributes"].get(code) or ""
 
 
 def test_single_submissions_equal_a_rebuild(client, factory, survey, session, operator_headers):
@@ -129,18 +110,16 @@ def test_single_submissions_equal_a_rebuild(client, factory, survey, session, op
         service.insert_responses(session, survey=survey, rows=[row])
         session.commit()
     session.expire_all()
-    before, before_rollups = snapshot(session, survey.id), rollup_snapshot(session, survey.id)
-    assert sum(v[0] for k, v in before.items() if k[4] == COUNT_CONSTRUCT) == 144
-    assert len({k[3] for k in before}) >= 5  # four months of rows plus this month's submissions
+    before = snapshot(session, survey.id)
+    assert sum(v[0] for k, v in before.items() if k[0] == "*" and k[4] == COUNT_CONSTRUCT) == 144
+    assert len({k[2] for k in before}) >= 5  # four months of rows plus this month's submissions
     scores = client.get("/api/v1/surveys/telecom/scores", headers=operator_headers).json()
     trends = client.get("/api/v1/surveys/telecom/trends", headers=operator_headers).json()
-    session.execute(delete(ScoreAggregate))
-    session.execute(delete(ScoreRollup))
+    session.execute(delete(ScoreCell))
     session.commit()
     assert rebuild(session, survey=survey) == 144
     session.commit()
     assert_same(snapshot(session, survey.id), before)
-    assert_same(rollup_snapshot(session, survey.id), before_rollups)
     again = client.get("/api/v1/surveys/telecom/scores", headers=operator_headers).json()
     assert again["overall"]["n"] == scores["overall"]["n"] == 144
     for c, v in scores["overall"]["constructs"].items():
@@ -156,63 +135,42 @@ def test_single_submissions_equal_a_rebuild(client, factory, survey, session, op
 def test_moment_paths_match_the_pandas_definition(survey, session):
     ids = service.branch_ids(session)
     rows = synthetic_rows(4 * SMALL_BATCH + 7, ids, seed=11)
-    positions = construct_positions(survey)
+    shape = layout(survey)
     spec = service.survey_spec(survey)
-    # the definition: respondent_scores + sufficient_stats over the item frame
+    # the definition: respondent_scores + sufficient_stats over the item frame, per dimension
     items = pd.DataFrame([r["answers"] for r in rows], columns=spec.item_codes, dtype=float)
     keys = pd.DataFrame(
         {
             "branch_id": [r["branch_id"] for r in rows],
-            "customer_type": [r["attributes"].get("customer_type", "") for r in rows],
-            "tenure": [r["attributes"].get("tenure", "") for r in rows],
             "month": [f"{r['submitted_at']:%Y-%m}" for r in rows],
+            "*": "",
+            **{a: [attribute(r, a) for r in rows] for a in ("customer_type", "tenure")},
         }
     )
-    cells = sufficient_stats(respondent_scores(items, spec.construct_items), keys, by=KEYS)
-    want = {
-        (int(c.branch_id), c.customer_type, c.tenure, c.month, c.construct): (c.n, c.sum, c.sumsq)
-        for c in cells.itertuples(index=False)
-    }
-    for key, n in keys.groupby(KEYS).size().items():
-        want[(int(key[0]), *key[1:], COUNT_CONSTRUCT)] = (n, 0.0, 0.0)
-    assert any(k[4] == "NQ" for k in want) and any(k[1] == "" for k in want)
+    scores = respondent_scores(items, spec.construct_items)
+    want = {}
+    for dim in DIMS:
+        by = ["branch_id", "month", dim]
+        for c in sufficient_stats(scores, keys, by=by).itertuples(index=False, name=None):
+            branch_id, month, value, construct, n, s, ss = c
+            want[(dim, int(branch_id), month, value, construct)] = (n, s, ss)
+        for key, n in keys.groupby(by).size().items():
+            want[(dim, int(key[0]), key[1], key[2], COUNT_CONSTRUCT)] = (n, 0.0, 0.0)
+    assert any(k[4] == "NQ" for k in want) and any(k[0] != "*" and k[3] == "" for k in want)
 
     one_by_one: dict = {}
     for row in rows:  # the per-submission path
-        cell_moments([row], positions=positions, out=one_by_one)
+        cell_moments([row], layout=shape, out=one_by_one)
     small_batches: dict = {}
     for start in range(0, len(rows), SMALL_BATCH - 1):
-        cell_moments(rows[start : start + SMALL_BATCH - 1], positions=positions, out=small_batches)
-    bulk = cell_moments(rows, positions=positions)  # the vectorised path (imports, rebuild)
+        cell_moments(rows[start : start + SMALL_BATCH - 1], layout=shape, out=small_batches)
+    bulk = cell_moments(rows, layout=shape)  # the vectorised path (imports, rebuild)
     for got in (one_by_one, small_batches, bulk):
         assert set(got) == set(want)
         for k, (n, s, ss) in want.items():
             assert got[k][0] == n, k
             assert got[k][1] == pytest.approx(s, rel=1e-12), k
             assert got[k][2] == pytest.approx(ss, rel=1e-12), k
-
-    # roll-ups: per branch, one dimension at a time (plus "all")
-    rolled = rollups(bulk)
-    frame = pd.DataFrame(
-        [(*k, n, s, ss) for k, (n, s, ss) in want.items()],
-        columns=[*KEYS, "construct", "n", "sum", "sumsq"],
-    )
-    for dim in ("all", "customer_type", "tenure", "month"):
-        by = ["branch_id", "construct"] if dim == "all" else ["branch_id", dim, "construct"]
-        for key, (n, s, ss) in frame.groupby(by)[["n", "sum", "sumsq"]].sum().iterrows():
-            branch, construct = key[0], key[-1]
-            got = rolled[(dim, int(branch), "" if dim == "all" else key[1], construct)]
-            assert got[0] == n and got[1] == pytest.approx(s, rel=1e-12)
-            assert got[2] == pytest.approx(ss, rel=1e-12)
-    assert len(rolled) == sum(
-        len(frame.groupby(b))
-        for b in (
-            ["branch_id", "construct"],
-            ["branch_id", "customer_type", "construct"],
-            ["branch_id", "tenure", "construct"],
-            ["branch_id", "month", "construct"],
-        )
-    )
 
 
 def test_cli_rebuild(session, telecom_survey, settings, monkeypatch, capsys):
@@ -222,7 +180,7 @@ def test_cli_rebuild(session, telecom_survey, settings, monkeypatch, capsys):
     get_settings.cache_clear()
     try:
         before = snapshot(session, telecom_survey.id)
-        session.execute(delete(ScoreAggregate))
+        session.execute(delete(ScoreCell))
         session.commit()
         session.close()  # SQLite: the CLI's migration check needs the write lock
         assert pvm(["aggregates", "rebuild", "--survey", "telecom"]) == 0
@@ -234,17 +192,22 @@ def test_cli_rebuild(session, telecom_survey, settings, monkeypatch, capsys):
         get_settings.cache_clear()
 
 
-def test_trends_by_month(client, factory, survey, operator_headers):
+def test_trends_by_month(client, factory, survey, operator_headers, session):
     raw = pd.read_csv(TELECOM_CSV).head(300)
     months = ["2026-01-15T10:00:00+00:00", "2026-02-03T10:00:00+00:00", "2026-03-31T23:30:00+00:00"]
-    raw.insert(
-        0,
-        "submitted_at",
-        [months[i % 3] if i < 297 else "2026-04-02T00:00:00+00:00" for i in range(300)],
-    )
-    buf = io.StringIO()
-    raw.to_csv(buf, index=False, float_format="%.0f")  # N/A stays an empty cell
-    assert factory.import_direct("telecom", buf.getvalue().encode()) == 300
+    stamps = [months[i % 3] if i < 297 else "2026-04-02T00:00:00+00:00" for i in range(300)]
+    items = [c for c in raw.columns if c not in ("branch", "customer_type", "tenure")]
+    records = [
+        {
+            "branch": r["branch"],
+            "submitted_at": datetime.fromisoformat(stamps[i]),
+            "customer_type": r["customer_type"] if isinstance(r["customer_type"], str) else None,
+            "tenure": r["tenure"] if isinstance(r["tenure"], str) else None,
+            "answers": {c: (None if pd.isna(r[c]) else int(r[c])) for c in items},
+        }
+        for i, r in raw.iterrows()
+    ]
+    ref.insert_rows(session, slug="telecom", records=records)
     r = client.get("/api/v1/surveys/telecom/trends?by=month", headers=operator_headers)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -253,23 +216,31 @@ def test_trends_by_month(client, factory, survey, operator_headers):
     assert april == {
         "group": "2026-04",
         "n": 3,
+        "n_published": 0,
         "suppressed": True,
         "suppressed_reason": "fewer than min_group_size responses",
     }
-    # the overall minus three shown months would give April away: the first of the smallest
-    # other months (January, 99 like the others) is hidden to protect it
-    jan = body["groups"][0]
-    assert jan["suppressed"] and jan["suppressed_reason"] == "protects a small group"
-    assert "constructs" not in jan
-    feb_rows = raw.iloc[[i for i in range(297) if i % 3 == 1]]
-    pv = feb_rows[["PV1", "PV2"]].mean(axis=1)
+    # April's branch-months are below 5 and left out of every table, the overall included, so
+    # no other month needs hiding: the overall minus three shown months gives nothing
+    assert all(not g["suppressed"] for g in body["groups"][:3])
+    assert body["overall"]["n_published"] == 297
+    people = ref.people_frame(session, survey.id, {"PV": ["PV1", "PV2"]})
+    moments, _ = ref.protected(
+        people,
+        dim="all",
+        k=5,
+        key=ref.survey_key(session, survey.id),
+        scores=["PV"],
+        scales={"PV": (1.0, 7.0)},
+    )
+    feb = moments[moments["month"] == "2026-02"]
+    expected = feb["sy"].sum() / feb["n"].sum() * 100
     got = body["groups"][1]["constructs"]["PV"]
-    assert got["index"] == pytest.approx((pv.mean() - 1) / 6 * 100, abs=1e-6)
+    assert got["index"] == pytest.approx(expected, abs=1e-6)
     assert got["ci"][0] < got["index"] < got["ci"][1]
     assert "vs_rest" not in got
     csv = client.get("/api/v1/surveys/telecom/trends?format=csv", headers=operator_headers)
     assert csv.status_code == 200 and "2026-04,3,true" in csv.text
-    # a month range reads the full cube instead of the roll-ups
     ranged = client.get(
         "/api/v1/surveys/telecom/scores?month_from=2026-01&month_to=2026-12",
         headers=operator_headers,
@@ -278,11 +249,11 @@ def test_trends_by_month(client, factory, survey, operator_headers):
     assert ranged["groups"][0]["constructs"]["REL"]["index"] == pytest.approx(
         plain["groups"][0]["constructs"]["REL"]["index"], abs=1e-9
     )
-    feb = client.get(
+    feb_table = client.get(
         "/api/v1/surveys/telecom/scores?month_from=2026-02&month_to=2026-02",
         headers=operator_headers,
     ).json()
-    assert feb["overall"]["n"] == 99
+    assert feb_table["overall"]["n"] == 99
     assert (
         client.get(
             "/api/v1/surveys/telecom/scores?month_from=2026-13", headers=operator_headers

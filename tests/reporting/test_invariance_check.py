@@ -113,3 +113,40 @@ def test_failed_scalar_level_shows_the_warning(
     assert 'id="invariance-warning"' in page and 'role="alert"' in page
     assert "ΔCFI = -0.031" in page and "not sound" in page
     assert len(check_jobs(session)) == 1  # the stored check is used, nothing queued
+
+
+def test_a_scoped_operator_sees_no_other_branch_named_in_the_note(
+    client: TestClient, telecom_survey: Survey, factory: Any, session: Session
+) -> None:
+    """F18: the note names left-out branches only to keys that may see them."""
+    survey = get_survey(session, slug="telecom")
+    spec = check_spec(survey).canonical(
+        model=check_spec(survey).model or "", min_group_size=survey.min_group_size
+    )
+    data_fp = fits.data_fingerprint(session, survey=survey, filters=fits.filters_of({}))
+    levels = [{"level": "scalar", "delta.cfi": -0.001, "delta.pvalue": 0.5}]
+    skipped = [
+        {"group": "BR05", "reason": "n=3 < min_group_size 5"},
+        {"group": "BR09", "reason": "n=2 < min_group_size 5"},
+        {"group": "BR01", "reason": "n=4 < min_group_size 5"},
+    ]
+    session.add(
+        FitJob(
+            id="e" * 32,
+            survey_id=survey.id,
+            cache_key=fits.cache_key(data_fp=data_fp, spec=spec),
+            data_fingerprint=data_fp,
+            spec=spec,
+            status="done",
+            progress=1.0,
+            attempts=1,
+            result={"nobs": 1500, "groups": [], "excluded_groups": skipped, "invariance": levels},
+        )
+    )
+    session.commit()
+    everyone = client.get("/dashboard/telecom", headers=factory.key("operator")).text
+    assert "BR05 (n=3" in everyone and "BR09 (n=2" in everyone
+    mine = client.get("/dashboard/telecom", headers=factory.key("operator", branches=["BR01"]))
+    assert mine.status_code == 200
+    assert "BR01 (n=4" in mine.text and "2 other branches" in mine.text
+    assert "BR05" not in mine.text and "BR09" not in mine.text

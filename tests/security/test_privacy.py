@@ -129,10 +129,9 @@ def test_scores_suppress_small_groups(factory, small_branch, operator_headers) -
         assert r.status_code == 200
         groups = {g["group"]: g for g in r.json()["groups"]}
         assert groups[SMALL]["n"] == 2 and _no_metrics(groups[SMALL]), groups[SMALL]
-        if headers is operator_headers:  # BR07 (163), the smallest other branch, protects it
-            assert _no_metrics(groups["BR07"]) and groups["BR07"]["n"] == 163
-            assert groups["BR07"]["suppressed_reason"] == "protects a small group"
-        assert all(not g["suppressed"] for code, g in groups.items() if code not in (SMALL, "BR07"))
+        assert groups[SMALL]["n_published"] == 0
+        # its cells are left out of every table, so no other branch needs hiding
+        assert all(not g["suppressed"] for code, g in groups.items() if code != SMALL)
     # within the small branch, every customer-type group is small too
     r = factory.client.get(
         "/api/v1/surveys/telecom/scores", params={"by": "customer_type"}, headers=small_branch
@@ -186,41 +185,41 @@ def test_a_suppressed_group_cannot_be_recovered_by_subtraction(
     result = factory.client.get("/api/v1/surveys/telecom/scores", headers=operator_headers).json()
     overall = result["overall"]
     shown = [g for g in result["groups"] if not g["suppressed"]]
-    hidden = [g for g in result["groups"] if g["suppressed"]]
-    # the small branch and the smallest other branch, which protects it
-    assert [g["suppressed_reason"] for g in hidden if g["group"] == SMALL] == [
-        "fewer than min_group_size responses"
-    ]
-    assert [g["suppressed_reason"] for g in hidden if g["group"] != SMALL] == [
-        "protects a small group"
-    ]
+    assert [g["group"] for g in result["groups"] if g["suppressed"]] == [SMALL]
     for construct in ("TAN", "REL", "LOY"):
-        total = overall["n"] * overall["constructs"][construct]["index"]
-        rest = sum(g["n"] * g["constructs"][construct]["index"] for g in shown)
-        hidden_n = overall["n"] - sum(g["n"] for g in shown)
-        assert hidden_n >= result["min_group_size"]  # only a pool of two or more groups
-        recovered = (total - rest) / hidden_n
-        assert abs(recovered - 100.0) > 1.0, f"{construct} of {SMALL} recovered: {recovered:.2f}"
+        # the overall stands on exactly the shown branches' cells: subtraction leaves nobody
+        total_n = overall["constructs"][construct]["n"]
+        assert total_n == sum(g["constructs"][construct]["n"] for g in shown)
+        total = total_n * overall["constructs"][construct]["mean"]
+        rest = sum(
+            g["constructs"][construct]["n"] * g["constructs"][construct]["mean"] for g in shown
+        )
+        assert abs(total - rest) < 1e-6
 
 
-def test_tables_over_a_protecting_branch_do_not_undo_its_suppression(
+def test_tables_with_the_small_branch_equal_those_without_it(
     factory, small_branch, operator_headers
 ) -> None:
-    """The branch hidden to protect the small one is not shown through its trend or breakdowns
-    (its total, the overall and the shown branches would give the small branch away)."""
-    result = factory.client.get("/api/v1/surveys/telecom/scores", headers=operator_headers).json()
-    [guard] = [g["group"] for g in result["groups"] if g["suppressed"] and g["group"] != SMALL]
-    h = factory.key("operator", branches=[guard])
+    """The small branch's cells are in no table: adding it to a branch filter changes nothing
+    but the counts (so differencing two such tables yields nobody)."""
     api = "/api/v1/surveys/telecom"
-    for by in ("customer_type", "tenure"):
-        r = factory.client.get(f"{api}/scores", params={"by": by}, headers=h).json()
-        assert r["groups"] and all(_no_metrics(g) for g in r["groups"]), r["groups"]
-    trend = factory.client.get(f"{api}/trends", headers=h).json()
-    assert _no_metrics(trend["overall"]) and all(_no_metrics(g) for g in trend["groups"])
-    drivers = factory.client.get(f"{api}/drivers", params={"branch": guard}, headers=h).json()
-    assert drivers["suppressed"] is True and "protect" in drivers["method"]
-    assert all(d.get("performance") is None for d in drivers["drivers"])
-    # a filter holding both hidden branches shows only their pooled total: allowed
-    both = f"{SMALL},{guard}"
-    trend = factory.client.get(f"{api}/trends", params={"branch": both}, headers=operator_headers)
-    assert trend.json()["overall"]["suppressed"] is False
+    pairs = [
+        (f"{api}/scores", {"by": by}) for by in ("branch", "customer_type", "tenure", "month")
+    ] + [(f"{api}/trends", {})]
+    for url, params in pairs:
+        without = factory.client.get(
+            url, params={**params, "branch": "BR07"}, headers=operator_headers
+        )
+        with_it = factory.client.get(
+            url, params={**params, "branch": f"BR07,{SMALL}"}, headers=operator_headers
+        )
+        assert without.status_code == with_it.status_code == 200, with_it.text
+        a = {g["group"]: g.get("constructs") for g in without.json()["groups"]}
+        b = {
+            g["group"]: g.get("constructs") for g in with_it.json()["groups"] if g["group"] != SMALL
+        }
+        if params.get("by") == "branch":
+            assert a == b
+        else:
+            for group, constructs in b.items():
+                assert constructs == a.get(group), (url, params, group)

@@ -15,13 +15,11 @@ from scipy import stats as sps
 
 from app.instruments.registry import get_instrument
 from app.stats.scores import (
-    PROTECTS_SMALL_GROUP,
     SMALL_GROUP,
     group_scores,
     holm,
     respondent_scores,
     sufficient_stats,
-    suppression,
     trend_scores,
 )
 
@@ -118,26 +116,17 @@ def test_suppressed_groups_show_count_only_and_leave_the_holm_family(
     res = group_scores(cells, by="branch", min_group_size=threshold, group_counts=counts)
     small = [g for g in res.groups if g.suppressed]
     by_size = raw["branch"].value_counts().sort_values(kind="mergesort")
-    # the smallest (primary) and, protecting it, the next smallest (secondary)
-    assert sorted(g.group for g in small) == sorted(by_size.index[:2])
-    primary = next(g for g in small if g.group == by_size.index[0])
-    d = primary.to_dict()
-    assert d == {
-        "group": primary.group,
-        "n": counts[primary.group],
+    # only the smallest: complementary suppression is the disclosure control's job (cells)
+    assert [g.group for g in small] == [by_size.index[0]]
+    assert small[0].to_dict() == {
+        "group": small[0].group,
+        "n": counts[small[0].group],
         "suppressed": True,
         "suppressed_reason": SMALL_GROUP,
     }
-    secondary = next(g for g in small if g.group == by_size.index[1])
-    assert secondary.to_dict() == {
-        "group": secondary.group,
-        "n": counts[secondary.group],
-        "suppressed": True,
-        "suppressed_reason": PROTECTS_SMALL_GROUP,
-    }
-    # Holm over the 6 remaining groups only
+    # Holm over the 7 remaining groups only
     shown = [g for g in res.groups if not g.suppressed]
-    assert len(shown) == 6
+    assert len(shown) == 7
     raw_p = [g.constructs["REL"].p_unadjusted for g in shown]
     assert [g.constructs["REL"].p for g in shown] == pytest.approx(naive_holm(raw_p), rel=1e-9)
     # the suppressed group is still part of everyone else's "rest"
@@ -190,7 +179,7 @@ def test_degenerate_cells_give_none_not_nan():
     assert b["sd"] == pytest.approx(0.0, abs=ABS) and b["vs_rest"]["t"] is None
 
 
-# ---- complementary (secondary) suppression ---------------------------------------------------
+# ---- published counts, scales per construct, NPS and gaps -------------------------------------
 def _cells(sizes: dict[str, int], mean: float = 4.0) -> pd.DataFrame:
     """One construct X; the i-th group has mean ``mean + i / 2``: scores m - 1, m + 1, ...
     (and one m when the group's size is odd)."""
@@ -202,65 +191,61 @@ def _cells(sizes: dict[str, int], mean: float = 4.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _recoverable(res) -> float | None:
-    """What subtraction gives for the suppressed groups: the pooled mean, or None if one group
-    of fewer than min_group_size respondents would be exposed."""
-    hidden = [g for g in res.groups if g.suppressed]
-    shown = [g for g in res.groups if not g.suppressed]
-    total = res.overall.constructs["X"].mean * res.overall.n
-    hidden_n = res.overall.n - sum(g.n for g in shown)
-    rest = total - sum(g.constructs["X"].mean * g.n for g in shown)
-    exposed = len(hidden) < 2 or hidden_n < res.min_group_size
-    return None if exposed else rest / hidden_n
-
-
-def test_one_small_group_is_protected_by_the_next_smallest():
-    reasons = suppression([40, 3, 12, 25], 5)
-    assert reasons == [None, SMALL_GROUP, PROTECTS_SMALL_GROUP, None]
-    res = group_scores(_cells({"A": 40, "B": 3, "C": 12, "D": 25}), min_group_size=5)
-    assert [(g.group, g.suppressed, g.reason) for g in res.groups] == [
-        ("A", False, None),
-        ("B", True, SMALL_GROUP),
-        ("C", True, PROTECTS_SMALL_GROUP),
-        ("D", False, None),
+def test_groups_are_suppressed_by_their_published_respondents():
+    # B has 30 respondents, but only 3 stand in published cells: count shown, metrics not
+    cells = _cells({"A": 40, "B": 3, "C": 12})
+    res = group_scores(
+        cells,
+        min_group_size=5,
+        group_counts={"A": 40, "B": 30, "C": 12},
+        published={"A": 40, "B": 3, "C": 12},
+    )
+    assert [(g.group, g.suppressed) for g in res.groups] == [
+        ("A", False),
+        ("B", True),
+        ("C", False),
     ]
-    # counts stay (the secondary one follows from the overall anyway), metrics go
-    assert res.groups[2].to_dict() == {
-        "group": "C",
-        "n": 12,
+    assert res.groups[1].to_dict() == {
+        "group": "B",
+        "n": 30,
+        "n_published": 3,
         "suppressed": True,
-        "suppressed_reason": PROTECTS_SMALL_GROUP,
+        "suppressed_reason": SMALL_GROUP,
     }
-    assert res.overall.n == 80 and not res.overall.suppressed
-    # subtraction gives the pooled mean of B and C, not B's: B has mean 4.5, C 5.0
-    pooled = _recoverable(res)
-    assert pooled == pytest.approx((3 * 4.5 + 12 * 5.0) / 15, abs=ABS)
-    # the shown groups' tests exclude the suppressed ones from the Holm family (2 tests)
+    assert res.overall.n == 82 and res.overall.n_published == 55
+    # the shown groups' tests exclude the suppressed one from the Holm family (2 tests)
     shown = [g.constructs["X"] for g in res.groups if not g.suppressed]
     assert [c.p for c in shown] == pytest.approx(naive_holm([c.p_unadjusted for c in shown]))
 
 
-def test_two_small_groups_whose_sum_is_still_small_take_a_third():
-    # B (1) + C (2) = 3 < 5: together still exposed, so D (the smallest shown, 6) goes too
-    assert suppression([50, 1, 2, 6, 9], 5) == [
-        None,
-        SMALL_GROUP,
-        SMALL_GROUP,
-        PROTECTS_SMALL_GROUP,
-        None,
+def test_index_uses_each_constructs_own_scale_and_nps_and_gaps():
+    x5 = np.array([1, 2, 5, 5, 4, 3], dtype=float)  # a 1-5 construct
+    x10 = np.array([0, 10, 7, 3, 9, 8], dtype=float)  # a 0-10 construct
+    nps = np.array([100, 100, 0, -100, 100, 0], dtype=float)  # 3 promoters, 1 detractor
+    rows = [
+        {"group": "G", "construct": c, "n": 6, "sum": v.sum(), "sumsq": (v**2).sum()}
+        for c, v in (("P", x5), ("E", x10), ("R1", nps))
     ]
-    res = group_scores(_cells({"A": 50, "B": 1, "C": 2, "D": 6, "E": 9}), min_group_size=5)
-    assert [g.group for g in res.groups if g.suppressed] == ["B", "C", "D"]
-    assert _recoverable(res) is not None
-    # two small groups that are together large enough protect each other: nothing more hidden
-    assert suppression([50, 2, 3, 6], 5) == [None, SMALL_GROUP, SMALL_GROUP, None]
-    # ties go to the first group in order; a breakdown with too few groups hides them all
-    assert suppression([3, 7, 7], 5) == [SMALL_GROUP, PROTECTS_SMALL_GROUP, None]
-    assert suppression([3, 100], 5) == [SMALL_GROUP, PROTECTS_SMALL_GROUP]
+    res = group_scores(
+        pd.DataFrame(rows),
+        constructs=["P", "E"],
+        scales={"P": (1.0, 5.0), "E": (0.0, 10.0)},
+        nps=["R1"],
+        gaps=[("GAP", "P", "E")],
+        compare=False,
+    )
+    g = res.to_dict()["groups"][0]
+    assert g["constructs"]["P"]["index"] == pytest.approx((x5.mean() - 1) / 4 * 100, abs=ABS)
+    assert g["constructs"]["E"]["index"] == pytest.approx(x10.mean() * 10, abs=ABS)
+    assert "R1" not in g["constructs"]
+    assert g["nps"]["R1"]["nps"] == pytest.approx((3 - 1) / 6 * 100, abs=ABS)
+    lo, hi = sps.t.interval(0.95, 5, loc=nps.mean(), scale=sps.sem(nps))
+    assert g["nps"]["R1"]["ci"] == pytest.approx([lo, hi], abs=1e-9)
+    gap = (x5.mean() - 1) / 4 * 100 - x10.mean() * 10
+    assert g["gaps"]["GAP"]["gap"] == pytest.approx(gap, abs=ABS)
 
 
 def test_no_small_group_hides_nothing():
-    assert suppression([5, 6, 100], 5) == [None, None, None]
     res = group_scores(_cells({"A": 5, "B": 6, "C": 100}), min_group_size=5)
     assert not any(g.suppressed or g.reason for g in res.groups)
     assert all("suppressed_reason" not in g.to_dict() for g in res.groups)
@@ -272,7 +257,7 @@ def test_trend_periods_get_the_same_rule():
     assert [(g.group, g.reason) for g in res.groups] == [
         ("2026-01", None),
         ("2026-02", SMALL_GROUP),
-        ("2026-03", PROTECTS_SMALL_GROUP),
+        ("2026-03", None),
         ("2026-04", None),
     ]
-    assert "constructs" not in res.to_dict()["groups"][2]
+    assert "constructs" not in res.to_dict()["groups"][1]

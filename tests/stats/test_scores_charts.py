@@ -31,11 +31,13 @@ def scores():
         {
             "BR01": (200, 5.5, 1.0),
             "BR02": (200, 4.5, 1.0),
-            "BR03": (40, 5.0, 1.0),  # hidden to protect <b>x</b>
+            "BR03": (40, 5.0, 1.0),
             "<b>x</b>": (3, 6.0, 1.0),
         }
     )
-    return group_scores(data, min_group_size=5)
+    # BR03's 40 respondents stand in no published cell (e.g. months below the minimum)
+    published = {"BR01": 200, "BR02": 200, "BR03": 0, "<b>x</b>": 3}
+    return group_scores(data, min_group_size=5, published=published)
 
 
 def parse(svg: str) -> ET.Element:
@@ -55,7 +57,7 @@ def test_heat_table_marks_significance_and_suppresses(scores):
     texts = "".join(t.text or "" for t in root.iter(NS + "text"))
     assert "▲" in texts and "▼" in texts
     assert "n = 3: below the minimum group size 5" in texts
-    assert "n = 40: hidden to protect a group below the minimum size 5" in texts
+    assert "n = 40: fewer than 5 in publishable cells" in texts
     assert "<b>x</b>" in texts  # the group name survives as text, escaped in the markup
     assert "<b>" not in svg
     # the cells start right of the longest row label ("All (benchmark)", 15 characters of
