@@ -154,7 +154,7 @@ def _instrument_frame(spec: InstrumentSpec, n: int, *, seed: int, start: datetim
         else:
             column = pd.Series([""] * n, dtype=object)
         if item.allow_na:
-            column = column.mask(rng.random(n) < 0.15, "")
+            column = column.mask(rng.random(n) < 0.15, "NA")  # not applicable (empty: unanswered)
         frame[item.code] = column
     return frame
 

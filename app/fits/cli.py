@@ -91,12 +91,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 min_group_size=survey.min_group_size,
             )
             frame = load_item_frame(session, survey=survey, filters=service.filters_of(spec))
+            service.check_model(frame, spec, items=survey_spec(survey).numeric_codes)
             bar.update(0.05, "fitting")
             result = run_fit(frame, spec, progress=lambda f: bar.update(0.05 + 0.95 * f))
             bar.update(1.0, "done")
             result["data_fingerprint"] = service.fingerprint(frame["id"], survey=survey)
     except (ModelError, DomainError) as exc:
         detail = exc.detail if isinstance(exc, DomainError) else str(exc)
+        if isinstance(detail, list):  # InvalidInput: one line per problem
+            detail = "; ".join(f"{e.get('field', '')}: {e.get('msg', '')}" for e in detail)
         print(f"error: {detail}", file=sys.stderr)
         return 1
     finally:

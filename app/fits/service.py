@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ from app.stats.sem import ModelError, build_partable, usable_data
 from app.stats.sem import definitions as check_definitions
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
-from app.surveys.service import META_COLUMNS, load_item_frame, survey_spec
+from app.surveys.service import load_item_frame, survey_spec
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +115,14 @@ def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = N
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
-def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
+def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
     """What the engine would refuse, refused up front: syntax, unknown variables, too few rows.
 
     Cheaper than the engine's own ``prepare`` (no missing-data patterns, no moments), so the
     request stays quick on large surveys; rarer problems (a singular covariance matrix) still
     end the job as failed with the engine's message. A grouped spec is refused when fewer than
     two groups can be fitted (the others are left out at run time, with their reasons).
+    ``items`` are the variables a model may name: the instrument's scale and 0-10 items.
     """
     try:
         group = spec.get("group")
@@ -135,8 +136,13 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
             meanstructure=not listwise or group is not None,
             group_equal=spec.get("group_equal") or (),
         )
-        items = [c for c in frame.columns if c not in META_COLUMNS and frame[c].dtype.kind == "f"]
-        unknown = [v for v in pt.names.ov if v not in items]
+        numeric = set(items)
+        other = [v for v in pt.names.ov if v in frame.columns and v not in numeric]
+        if other:
+            raise ModelError(
+                f"not scale or 0-10 items (a model takes no choices or text): {', '.join(other)}"
+            )
+        unknown = [v for v in pt.names.ov if v not in numeric]
         if unknown:
             raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
         check_definitions(pt)
@@ -209,7 +215,11 @@ def create_fit(
     draws = int(spec.get("bootstrap") or 0)
     if limits is not None:  # refuse before loading any data ...
         check_limits(session, limits=limits, key_id=key_id, bootstrap=draws)
-    check_model(load_item_frame(session, survey=survey, filters=filters), spec)
+    check_model(
+        load_item_frame(session, survey=survey, filters=filters),
+        spec,
+        items=instrument.numeric_codes,
+    )
     begin_write(session)
     if limits is not None:  # ... and again where no concurrent request can slip in
         serialize_creation(session)

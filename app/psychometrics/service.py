@@ -75,12 +75,17 @@ def get_efa(
     params: EFAParams,
     scope: list[str] | None = None,
 ) -> EFAResult:
-    """EFA of the chosen items on the complete cases of those items."""
+    """EFA of the chosen items (default: every scale and 0-10 item) on their complete cases."""
     spec = survey_spec(survey)
-    items = params.items or list(spec.item_codes)
+    items = params.items or list(spec.numeric_codes)
     unknown = [c for c in items if c not in spec.item_codes]
     if unknown:
         raise _query_error("items", f"unknown item(s): {', '.join(unknown)}")
+    other = [c for c in items if c not in spec.numeric_codes]
+    if other:
+        raise _query_error(
+            "items", f"not scale or 0-10 items (no EFA of choices or text): {', '.join(other)}"
+        )
     frame = _frame(session, survey=survey, branch=params.branch, scope=scope)
     try:
         return run_efa(

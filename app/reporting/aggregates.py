@@ -157,7 +157,7 @@ def _moments_small(
             total, answered = 0.0, 0
             for i in where:
                 v = answers[i]
-                if v is not None and v == v:  # None or NaN: not answered
+                if v is not None and v != "na" and v == v:  # null, "na" (N/A), NaN: missing
                     total += v
                     answered += 1
             if answered:
@@ -165,7 +165,7 @@ def _moments_small(
                 _add(out, (g, construct), 1, score, score * score)
         for item, i in layout.nps:
             v = answers[i]
-            if v is not None and v == v:
+            if v is not None and v != "na" and v == v:
                 score = _nps(v)
                 _add(out, (g, item), 1, score, score * score)
 
@@ -183,7 +183,12 @@ def _moments_bulk(
     size = len(groups)
     for g, n in zip(groups, np.bincount(codes, minlength=size).tolist(), strict=True):
         _add(out, (g, COUNT_CONSTRUCT), n, 0.0, 0.0)
-    answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+    try:
+        answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+    except ValueError:  # "na" (not applicable) in some row: missing, like None
+        answers = np.array(
+            [[None if v == "na" else v for v in r["answers"]] for r in rows], dtype=float
+        )
     blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
     for construct, where in layout.means:
         if not where:

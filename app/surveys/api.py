@@ -143,8 +143,18 @@ def submit_response(
     return ResponseCreated(id=stored.id)
 
 
+CSV_CELLS = (
+    "Columns `id,submitted_at,branch,<attributes>,lang,<items>`. Item cells: the integer (scale "
+    "and 0-10 items), the option code (single choice), option codes joined by `;` (multiple "
+    "choice; empty = none chosen), the text (open text); `NA` = not applicable, an empty cell = "
+    "not answered (a not-answered multiple-choice item is empty too, so it imports back as none "
+    "chosen). The import also reads `na` and `n/a` as not applicable."
+)
+
+
 @router.post(
     "/surveys/{slug}/responses/import",
+    description=CSV_CELLS,
     status_code=201,
     response_model=ImportResult,
     tags=["responses"],
@@ -165,6 +175,7 @@ def import_responses(
 
 @router.get(
     "/surveys/{slug}/responses.csv",
+    description=CSV_CELLS,
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/csv": {}}}},
     tags=["responses"],

@@ -1,10 +1,20 @@
 """CSV import (all or nothing, row-numbered errors) and export of a survey's responses.
 
-Export columns: ``id,submitted_at,branch,lang,<attribute codes>,<item codes>``; N/A is an
-empty cell. Import accepts that format and also the bare ``branch,<attributes>,<items>`` of
-reference files: ``id``, ``submitted_at``, ``lang`` and the instrument's attributes are optional
-columns (a required attribute still needs a value on every row), ``branch`` and every item code
-are required.
+Export columns: ``id,submitted_at,branch,<attribute codes>,lang,<item codes>`` (items in
+questionnaire order, open text included). An item's cell:
+
+* scale / nps: the integer; single choice: the option code; multiple choice: the chosen option
+  codes joined by ``;`` (empty: none chosen); open text: the text (quoted as CSV needs);
+* ``NA``: not applicable; an empty cell: not answered. For a multiple-choice item "not
+  answered" and "none chosen" are both empty and cannot be told apart: an empty cell imports
+  as "none chosen".
+
+Import reads that format (``NA``, ``na`` and ``n/a`` mean not applicable, any case; an empty
+cell means not answered) and so the export of a survey imports into a survey of the same
+instrument version as the same stored rows. It also takes the bare ``branch,<attributes>,
+<items>`` of reference files: ``id``, ``submitted_at``, ``lang`` and the instrument's attributes
+are optional columns (a required attribute still needs a value on every row), ``branch`` and
+every item code are required.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from app.db import begin_write
 from app.errors import Conflict, InvalidInput, field_error
+from app.instruments.spec import InstrumentSpec, ItemSpec
 from app.surveys.models import Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import (
@@ -32,10 +43,10 @@ from app.surveys.service import (
     day_start,
     frame_columns,
     insert_responses,
-    load_item_frame,
+    load_stored_frame,
     survey_spec,
 )
-from app.surveys.validation import check_answers, check_attributes, check_lang
+from app.surveys.validation import NA, NA_STRINGS, check_answers, check_attributes, check_lang
 
 OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
 MAX_REPORTED_ROWS = 100
@@ -79,8 +90,7 @@ def import_csv(
         raise _file_error("the file is empty") from None
     except csv.Error as exc:
         raise _file_error(f"unreadable CSV: {exc}") from None
-    codes = spec.answer_codes
-    required = ["branch", *codes]
+    required = ["branch", *spec.item_codes]
     known = {*required, *OPTIONAL_COLUMNS, *spec.attribute_codes}
     present = set(header)
     missing = [c for c in required if c not in present]
@@ -147,18 +157,20 @@ def import_csv(
 
 
 def _parse_row(
-    spec: Any, cells: dict[str, str], branches: dict[str, int], now: datetime
+    spec: InstrumentSpec, cells: dict[str, str], branches: dict[str, int], now: datetime
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     errors: list[dict[str, Any]] = []
     branch = cells["branch"].strip()
     if branch not in branches:
         errors.append(field_error("branch", msg=f"unknown branch {branch!r}"))
-    answers, answer_errors = check_answers(
-        spec, {c: cells[c] for c in spec.answer_codes}, prefix=None
-    )
-    given = {a: cells.get(a) for a in spec.attribute_codes}
+    given: dict[str, Any] = {c: cells[c] for c in spec.item_codes}
+    for code in _multiple_codes(spec):
+        given[code] = _choices(given[code])
+    answers, texts, answer_errors = check_answers(spec, given, prefix=None)
     attributes, attribute_errors = check_attributes(
-        spec, given, at={a: (a,) for a in spec.attribute_codes}
+        spec,
+        {a: cells.get(a) for a in spec.attribute_codes},
+        at={a: (a,) for a in spec.attribute_codes},
     )
     lang, lang_errors = check_lang(spec, cells.get("lang"))
     errors += answer_errors + attribute_errors + lang_errors
@@ -184,7 +196,20 @@ def _parse_row(
         "lang": lang,
         "channel": "import",
         "answers": answers,
+        "texts": texts or None,
     }, []
+
+
+def _multiple_codes(spec: InstrumentSpec) -> list[str]:
+    return [i.code for i in spec.items if i.type == "multiple"]
+
+
+def _choices(cell: str) -> str | list[str]:
+    """A multiple-choice cell as the API takes it: ``a;c`` -> ["a", "c"], empty -> []."""
+    text = cell.strip()
+    if text.lower() in NA_STRINGS:
+        return NA
+    return text.split(";") if text else []
 
 
 def _existing_ids(session: Session, ids: dict[uuid.UUID, int]) -> list[dict[str, Any]]:
@@ -206,10 +231,32 @@ def export_csv(
     filters: ResponseFilters | None = None,
     branches: list[str] | None = None,
 ) -> str:
-    frame = load_item_frame(session, survey=survey, filters=filters, branches=branches)
+    """The responses as CSV in the format of the module docstring."""
+    frame = load_stored_frame(session, survey=survey, filters=filters, branches=branches)
     spec = survey_spec(survey)
-    codes = spec.answer_codes
     out = frame[frame_columns(spec)].copy()
     out["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
-    items = frame[codes].round().astype("Int64")
-    return pd.concat([out, items], axis=1).to_csv(index=False, lineterminator="\n")
+    items: dict[str, pd.Series] = {}
+    for item in spec.items:
+        column = frame[item.code]
+        if item.type == "text":
+            items[item.code] = column.where(column.notna(), "")
+        else:  # few distinct stored values: convert each once
+            cells = {token: _cell(item, token) for token in pd.unique(column)}
+            items[item.code] = column.map(cells)
+    table = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1)
+    return table.to_csv(index=False, lineterminator="\n")
+
+
+def _cell(item: ItemSpec, token: str) -> str:
+    """One stored answer (a JSON token: ``5``, ``"na"`` unquoted, ``null``) as a CSV cell."""
+    if token == "null":
+        return ""
+    if token == NA:
+        return "NA"
+    value = int(token)
+    if item.type == "single":
+        return item.options[value - 1].code
+    if item.type == "multiple":
+        return ";".join(o.code for k, o in enumerate(item.options) if value >> k & 1)
+    return str(value)

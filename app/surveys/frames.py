@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ META_COLUMNS = ["id", "submitted_at", "branch", "lang"]
 
 
 ATTRIBUTES = "__attributes__"
+TEXTS = "__texts__"
 
 
 def frame_columns(spec: InstrumentSpec) -> list[str]:
@@ -37,18 +39,50 @@ def load_item_frame(
     branches: list[str] | None = None,
 ) -> pd.DataFrame:
     """All responses of ``survey`` as one row each: ``id, submitted_at, branch, lang``, one
-    column per respondent attribute of the instrument (None = not given) and one float column
-    per answer code (NaN = N/A or missing), in instrument order, sorted by submission time.
-    ``branches`` (a key's scope) and ``filters.branch`` both restrict the branches;
-    ``submitted_to`` is inclusive.
+    column per respondent attribute of the instrument (None = not given), one float column per
+    answer code (``spec.answer_codes``: the number for scale/nps items, the option's position
+    for single and the bit mask for multiple choice; NaN = not applicable or not answered),
+    then, only if the instrument has open-text items, one object column per text item (None =
+    not answered); sorted by submission time. ``branches`` (a key's scope) and
+    ``filters.branch`` both restrict the branches; ``submitted_to`` is inclusive.
     """
     spec = survey_spec(survey)
-    codes = spec.answer_codes
+    lines = _lines(session, survey=survey, spec=spec, filters=filters, branches=branches)
+    return _parse_lines(lines, spec, stored=False)
+
+
+def load_stored_frame(
+    session: Session,
+    *,
+    survey: Survey,
+    filters: ResponseFilters | None = None,
+    branches: list[str] | None = None,
+) -> pd.DataFrame:
+    """:func:`load_item_frame`'s rows and columns with the answers as stored, as text tokens
+    (``"5"``, ``"na"`` = not applicable, ``"null"`` = not answered): the CSV export's input,
+    which must tell the two kinds of missing apart."""
+    spec = survey_spec(survey)
+    lines = _lines(session, survey=survey, spec=spec, filters=filters, branches=branches)
+    return _parse_lines(lines, spec, stored=True)
+
+
+def _quoted(text: Any) -> Any:
+    """A JSON text as one quoted CSV field (JSON text never holds a raw newline)."""
+    return literal('"') + func.replace(text, '"', '""') + '"'
+
+
+def _lines(
+    session: Session,
+    *,
+    survey: Survey,
+    spec: InstrumentSpec,
+    filters: ResponseFilters | None,
+    branches: list[str] | None,
+) -> list[str]:
     # The database renders each response as one CSV line (meta fields are codes without commas:
-    # branch codes are validated; the attributes' JSON is quoted as a CSV field), and pandas' C
-    # parser reads them all at once: no per-row Python objects beyond one string.
+    # branch codes are validated; the attributes' and texts' JSON are quoted as CSV fields), and
+    # pandas' C parser reads them all at once: no per-row Python objects beyond one string.
     answers = cast(Response.answers, Text)
-    attributes = literal('"') + func.replace(cast(Response.attributes, Text), '"', '""') + '"'
     sep = literal(",")
     line = (
         cast(Response.id, String)
@@ -59,10 +93,11 @@ def load_item_frame(
         + sep
         + func.coalesce(Response.lang, "")
         + sep
-        + attributes
-        + sep
-        + func.substr(answers, 2, func.length(answers) - 2)
+        + _quoted(cast(Response.attributes, Text))
     )
+    if spec.text_codes:  # only then: instruments without open text keep the short line
+        line = line + sep + _quoted(func.coalesce(cast(Response.texts, Text), "null"))
+    line = line + sep + func.substr(answers, 2, func.length(answers) - 2)
     query = (
         select(line)
         .select_from(Response)
@@ -85,7 +120,7 @@ def load_item_frame(
         rows = result.cursor.fetchall() if result.cursor is not None else []
     finally:
         result.close()
-    return _parse_lines([r[0] for r in rows], spec.attribute_codes, codes)
+    return [r[0] for r in rows]
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -100,24 +135,26 @@ def _uuid_text(ids: list[str]) -> pd.Series:
     return pd.Series(ids, dtype=object)
 
 
-def _parse_lines(lines: list[str], attributes: list[str], codes: list[str]) -> pd.DataFrame:
-    names = [*META_COLUMNS, ATTRIBUTES, *codes]
+def _parse_lines(lines: list[str], spec: InstrumentSpec, *, stored: bool) -> pd.DataFrame:
+    attributes, codes, texts = spec.attribute_codes, spec.answer_codes, spec.text_codes
+    answer_type: Any = object if stored else np.float64
     if not lines:
         columns = [*META_COLUMNS[:-1], *attributes, META_COLUMNS[-1]]
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
         for code in codes:
-            frame[code] = pd.Series(dtype=np.float64)
+            frame[code] = pd.Series(dtype=answer_type)
+        for code in texts:
+            frame[code] = pd.Series(dtype=object)
         return frame
+    meta = [*META_COLUMNS, ATTRIBUTES, *([TEXTS] if texts else [])]
     frame = pd.read_csv(
         io.StringIO("\n".join(lines)),
         header=None,
-        names=names,
-        dtype={
-            **{c: object for c in [*META_COLUMNS, ATTRIBUTES]},
-            **{c: np.float64 for c in codes},
-        },
-        na_values={c: ["null"] for c in codes},
+        names=[*meta, *codes],
+        dtype={**dict.fromkeys(meta, object), **dict.fromkeys(codes, answer_type)},
+        # Not applicable ("na", quoted in the JSON) and not answered (null) are both missing.
+        na_values={} if stored else {c: ["null", "na"] for c in codes},
         keep_default_na=False,
         skipinitialspace=True,
     )
@@ -131,4 +168,10 @@ def _parse_lines(lines: list[str], attributes: list[str], codes: list[str]) -> p
     for k, code in enumerate(attributes):
         values = raw.map({text: attrs.get(code) for text, attrs in parsed.items()})
         frame.insert(position + k, code, values.astype(object).where(values.notna(), None))
+    if texts:
+        # One JSON document for all rows: one decoder call instead of one per response.
+        column = frame.pop(TEXTS).tolist()
+        answered = [t or {} for t in json.loads("[" + ",".join(t or "null" for t in column) + "]")]
+        for code in texts:
+            frame[code] = pd.Series([a.get(code) for a in answered], dtype=object)
     return frame

@@ -1,9 +1,11 @@
 """ORM: branches, instrument versions, surveys and responses.
 
-A response's answers are one JSON array per row, in the item order of the instrument version the
-survey is pinned to (``null`` = N/A or not answered). Reading 100,000 of them into a DataFrame is
-then one text scan (see ``service.load_item_frame``), several times faster than a key/value
-table or a JSON object per row.
+A response's answers are one JSON array per row, in the ``answer_codes`` order of the instrument
+version the survey is pinned to (every item but open text; values as ``app.surveys.validation``
+describes: numbers and option codes as integers, ``"na"`` = not applicable, ``null`` = not
+answered); open text is a JSON object beside it. Reading 100,000 arrays into a DataFrame is then
+one text scan (see ``frames.load_item_frame``), several times faster than a key/value table or
+a JSON object per row.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class Response(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(400), nullable=True)
-    # Values in the order of the pinned instrument version's item codes; null = N/A / missing.
-    answers: Mapped[list[int | None]] = mapped_column(JSON)
+    # Values in the order of the pinned version's answer codes; "na" = N/A, null = not answered.
+    answers: Mapped[list[int | str | None]] = mapped_column(JSON)
     # Open-text answers: item code -> text (never fed to statistics).
     texts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)

@@ -164,8 +164,9 @@ def hidden_fields(values: Fields, names: list[str]) -> list[tuple[str, str]]:
 
 
 def answers_from_form(spec: InstrumentSpec, values: Fields) -> dict[str, Any]:
-    """Item answers as the API takes them: "na" -> None, the checked options of a multiple
-    choice as a list, a number or option code or text as posted; unanswered items left out."""
+    """Item answers as the API takes them: "na" (not applicable) as posted, the checked options
+    of a multiple choice as a list, a number or option code or text as posted; unanswered items
+    left out."""
     out: dict[str, Any] = {}
     for item in spec.items:
         value = values.get(item.code)
@@ -174,7 +175,7 @@ def answers_from_form(spec: InstrumentSpec, values: Fields) -> dict[str, Any]:
         if item.type == "multiple":
             out[item.code] = [value] if isinstance(value, str) else value
         else:
-            out[item.code] = None if value == "na" else value
+            out[item.code] = value
     return out
 
 

@@ -80,7 +80,14 @@ class ResponseCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     branch: str = Field(max_length=32)
-    answers: dict[str, Any]
+    answers: dict[str, Any] = Field(
+        description=(
+            "Item code -> answer: an integer on the item's scale (scale and 0-10 items), an "
+            "option code (single choice), a list of option codes (multiple choice, [] = none "
+            'chosen), a string (open text); "na" = not applicable (items that allow it); '
+            "null or left out = not answered."
+        )
+    )
     # Respondent attributes the instrument declares (code -> option or free code).
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=50)
     # The telecom instrument's two attributes may also be given at the top level (API v1).

@@ -30,7 +30,13 @@ from app.instruments.registry import (
 )
 from app.instruments.spec import InstrumentSpec
 from app.reporting.aggregates import apply_responses
-from app.surveys.frames import META_COLUMNS, as_utc, frame_columns, load_item_frame
+from app.surveys.frames import (
+    META_COLUMNS,
+    as_utc,
+    frame_columns,
+    load_item_frame,
+    load_stored_frame,
+)
 from app.surveys.lifecycle import audit_privacy_change, privacy_settings
 from app.surveys.models import Branch, Instrument, Response, Survey, utcnow
 from app.surveys.schemas import (
@@ -52,6 +58,7 @@ __all__ = [
     "frame_columns",
     "instrument_spec",
     "load_item_frame",
+    "load_stored_frame",
     "survey_spec",
 ]
 
@@ -270,7 +277,8 @@ def count_responses(
 def insert_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
     """The single write path for responses (bulk ``INSERT``; the caller commits).
 
-    ``rows`` hold Response column values; ``answers`` in the survey's item order.
+    ``rows`` hold Response column values; ``answers`` in the survey's ``answer_codes`` order
+    (see :mod:`app.surveys.validation` for the stored values), open text in ``texts``.
     """
     if not rows:
         return
@@ -335,7 +343,7 @@ def submit_response(
     branch_id = session.scalar(select(Branch.id).where(Branch.code == payload.branch))
     if branch_id is None:
         errors.append(field_error("branch", msg=f"unknown branch {payload.branch!r}"))
-    answers, answer_errors = check_answers(spec, payload.answers)
+    answers, texts, answer_errors = check_answers(spec, payload.answers)
     given, at = payload.all_attributes()
     attributes, attribute_errors = check_attributes(spec, given, at=at)
     lang, lang_errors = check_lang(spec, payload.lang)
@@ -361,6 +369,7 @@ def submit_response(
         "client_ip": client.ip if keep_client and client else None,
         "user_agent": (client.user_agent or "")[:400] or None if keep_client and client else None,
         "answers": answers,
+        "texts": texts or None,
     }
     try:
         insert_responses(session, survey=survey, rows=[row])

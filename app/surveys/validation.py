@@ -1,5 +1,20 @@
 """Checks of one response against its instrument, shared by the JSON API, the HTML form and the
-CSV import. Every problem is reported, keyed by field (``answers.REL3``), never just the first."""
+CSV import. Every problem is reported, keyed by field (``answers.REL3``), never just the first.
+
+Answer values, as the API takes them (the CSV import turns its cells into these first):
+
+* scale / nps: an integer in the item's own scale (a string of digits too);
+* single: one option code; multiple: a list of distinct option codes (``[]`` = none chosen);
+* text: a string (stripped; at most ``max_length`` characters; no control characters but
+  newline and tab; CR LF counts as one newline);
+* ``"na"``: not applicable (items with ``allow_na`` only); ``null`` or no key: not answered
+  (refused for required items).
+
+Stored (``responses.answers``, in ``spec.answer_codes`` order): the integer for scale/nps, the
+option's 1-based position for single, a bit mask (bit i = option i chosen) for multiple, the
+string ``"na"`` for not applicable, ``null`` for not answered. Open text goes to
+``responses.texts`` (``{code: text}``, answered items only).
+"""
 
 from __future__ import annotations
 
@@ -9,46 +24,43 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import field_error
-from app.instruments.spec import AttributeSpec, InstrumentSpec
+from app.instruments.spec import AttributeSpec, InstrumentSpec, ItemSpec
 
-_INT_RE = re.compile(r"^[+-]?\d+$")
+NA = "na"  # the API value and the stored value of "not applicable"
+NA_STRINGS = frozenset({"na", "n/a"})  # accepted spellings, any case
+_INT_RE = re.compile(r"^[+-]?\d{1,9}$")  # longer: out of any scale (and int() is slow)
 _CODE_VALUE_RE = re.compile(r"^[\w][\w .\-/]*$")
-NA_STRINGS = frozenset({"", "na", "n/a", "null"})
+_NEWLINES = re.compile(r"\r\n?")
+# Control characters (Cc) but tab and newline, and lone surrogates (Cs: not storable as UTF-8).
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
-Answers = list[int | None]
+Answer = int | str | None
+Answers = list[Answer]
+Texts = dict[str, str]
 
 
-def _parse_value(raw: Any) -> tuple[int | None, str | None]:
-    """(value, error). ``None`` is N/A; strings come from forms and CSV files."""
-    if raw is None:
-        return None, None
-    if isinstance(raw, bool):
-        return None, "must be an integer"
-    if isinstance(raw, int):
-        return raw, None
-    if isinstance(raw, float):
-        if raw.is_integer():
-            return int(raw), None
-        return None, "must be an integer"
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.lower() in NA_STRINGS:
-            return None, None
-        if _INT_RE.match(text):
-            return int(text), None
-        return None, "must be an integer"
-    return None, "must be an integer"
+@dataclass(frozen=True)
+class _Item:
+    """What checking one item's answer needs."""
+
+    code: str
+    type: str
+    allow_na: bool
+    required: bool
+    fast: dict[Any, int]  # exact valid inputs (ints, digit strings, option codes) -> stored value
+    lo: int = 0
+    hi: int = 0
+    options: tuple[str, ...] = ()
+    max_length: int = 0
 
 
 @dataclass(frozen=True)
 class _Plan:
     """What checking one response needs, derived once per instrument version."""
 
-    items: tuple[tuple[str, bool], ...]  # (code, allow_na) in instrument order
+    items: tuple[_Item, ...]  # the answer items, in ``spec.answer_codes`` order
+    texts: tuple[_Item, ...]  # the open-text items
     codes: frozenset[str]
-    lo: int
-    hi: int
-    fast: dict[Any, int | None]  # exact valid inputs (ints and their strings) -> value
     attributes: dict[str, AttributeSpec]
     languages: tuple[str, ...]
 
@@ -56,19 +68,37 @@ class _Plan:
 _PLANS: dict[str, _Plan] = {}
 
 
+def _item_plan(spec: InstrumentSpec, item: ItemSpec) -> _Item:
+    fast: dict[Any, int] = {}
+    lo = hi = 0
+    if item.is_numeric:
+        scale = spec.item_scale(item)
+        lo, hi = scale.min, scale.max
+        fast = {v: v for v in scale.values}
+        fast.update({str(v): v for v in scale.values})
+    elif item.type == "single":
+        fast = {c: k + 1 for k, c in enumerate(item.option_codes)}
+    return _Item(
+        code=item.code,
+        type=item.type,
+        allow_na=item.allow_na,
+        required=item.is_required,
+        fast=fast,
+        lo=lo,
+        hi=hi,
+        options=tuple(item.option_codes),
+        max_length=item.max_length,
+    )
+
+
 def _plan(spec: InstrumentSpec) -> _Plan:
     plan = _PLANS.get(spec.content_hash)
     if plan is None:
-        scale = spec.item_scale(spec.numeric_codes[0])  # one shared scale until item types land
-        lo, hi = scale.min, scale.max
-        fast: dict[Any, int | None] = {v: v for v in range(lo, hi + 1)}
-        fast.update({str(v): v for v in range(lo, hi + 1)})
+        items = [_item_plan(spec, i) for i in spec.items]
         plan = _Plan(
-            items=tuple((i.code, i.allow_na) for i in spec.items),
-            codes=frozenset(i.code for i in spec.items),
-            lo=lo,
-            hi=hi,
-            fast=fast,
+            items=tuple(i for i in items if i.type != "text"),
+            texts=tuple(i for i in items if i.type == "text"),
+            codes=frozenset(spec.item_codes),
             attributes={a.code: a for a in spec.attributes},
             languages=tuple(spec.languages),
         )
@@ -76,13 +106,123 @@ def _plan(spec: InstrumentSpec) -> _Plan:
     return plan
 
 
+Checked = tuple[Answer, str | None]  # (stored value, problem)
+
+
+def _unanswered(item: _Item) -> Checked:
+    return None, ("an answer is required" if item.required else None)
+
+
+def _not_applicable(item: _Item) -> Checked:
+    if item.allow_na:
+        return NA, None
+    return None, "an answer is required (this item has no N/A option)"
+
+
+def _check_number(item: _Item, raw: Any) -> Checked:
+    value: int
+    if raw is None:
+        return _unanswered(item)
+    if isinstance(raw, bool):
+        return None, "must be an integer"
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            return _unanswered(item)
+        if text.lower() in NA_STRINGS:
+            return _not_applicable(item)
+        if not _INT_RE.match(text):
+            return None, "must be an integer"
+        value = int(text)
+    else:
+        return None, "must be an integer"
+    if not item.lo <= value <= item.hi:
+        return None, f"must be between {item.lo} and {item.hi}"
+    return value, None
+
+
+def _check_single(item: _Item, raw: Any) -> Checked:
+    if raw is None:
+        return _unanswered(item)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text in item.fast:
+            return item.fast[text], None
+        if not text:
+            return _unanswered(item)
+        if text.lower() in NA_STRINGS:
+            return _not_applicable(item)
+    return None, f"must be one of {', '.join(item.options)}"
+
+
+def _shown(values: list[Any]) -> str:
+    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values[:5])
+    return shown[:200] + (", ..." if len(values) > 5 else "")
+
+
+def _check_multiple(item: _Item, raw: Any) -> Checked:
+    if raw is None:
+        return _unanswered(item)
+    if isinstance(raw, str) and raw.strip().lower() in NA_STRINGS:
+        return _not_applicable(item)
+    if not isinstance(raw, list):
+        return None, "must be a list of option codes"
+    bits = {c: 1 << k for k, c in enumerate(item.options)}
+    mask, unknown, repeated = 0, [], []
+    for value in raw:
+        bit = bits.get(value.strip()) if isinstance(value, str) else None
+        if bit is None:
+            unknown.append(value)
+        elif mask & bit:
+            repeated.append(value)
+        else:
+            mask |= bit
+    problems = []
+    if unknown:
+        problems.append(f"unknown option(s) {_shown(unknown)}; options: {', '.join(item.options)}")
+    if repeated:
+        problems.append(f"option(s) chosen twice: {_shown(repeated)}")
+    if problems:
+        return None, "; ".join(problems)
+    return mask, None
+
+
+def _check_text(item: _Item, raw: Any) -> Checked:
+    if raw is None:
+        return _unanswered(item)
+    if not isinstance(raw, str):
+        return None, "must be a text"
+    text = _NEWLINES.sub("\n", raw).strip()
+    if not text:
+        return _unanswered(item)
+    if _BAD_TEXT.search(text):
+        return None, "must not contain control characters (other than newline and tab)"
+    if len(text) > item.max_length:
+        return None, f"at most {item.max_length} characters (got {len(text)})"
+    return text, None
+
+
+_CHECKS = {
+    "scale": _check_number,
+    "nps": _check_number,
+    "single": _check_single,
+    "multiple": _check_multiple,
+    "text": _check_text,
+}
+
+
 def check_answers(
     spec: InstrumentSpec, answers: Mapping[str, Any], *, prefix: str | None = "answers"
-) -> tuple[Answers, list[dict[str, Any]]]:
-    """Validate ``answers`` (code -> value | None) and return them in item order plus errors.
+) -> tuple[Answers, Texts, list[dict[str, Any]]]:
+    """Validate ``answers`` (code -> value, see the module docstring).
 
-    Items that allow N/A may be left out (stored as N/A); every other item is required. Errors
-    are located at ``<prefix>.<CODE>`` (just ``<CODE>`` without a prefix, as for CSV columns).
+    Returns the stored ``answers`` array (``spec.answer_codes`` order), the open texts
+    (``{code: text}``, answered ones only) and every problem, located at ``<prefix>.<CODE>``
+    (just ``<CODE>`` without a prefix, as for CSV columns).
     """
     plan = _plan(spec)
     errors: list[dict[str, Any]] = []
@@ -93,28 +233,24 @@ def check_answers(
     for code in answers:
         if code not in plan.codes:
             errors.append(field_error(*at(str(code)), msg=f"unknown item code {code!r}"))
-    fast = plan.fast
     values: Answers = []
-    for code, allow_na in plan.items:
-        if code not in answers:
-            if not allow_na:
-                errors.append(field_error(*at(code), msg="an answer is required"))
-            values.append(None)
+    for item in plan.items:
+        raw = answers.get(item.code)
+        if raw.__class__ in (int, str) and raw in item.fast:  # the common case: a valid answer
+            values.append(item.fast[raw])
             continue
-        raw = answers[code]
-        if raw.__class__ in (int, str) and raw in fast:  # the common case: a valid answer
-            values.append(fast[raw])
-            continue
-        value, problem = _parse_value(raw)
-        if problem is None and value is None and not allow_na:
-            problem = "an answer is required (this item has no N/A option)"
-        if problem is None and value is not None and not plan.lo <= value <= plan.hi:
-            problem = f"must be between {plan.lo} and {plan.hi}"
+        value, problem = _CHECKS[item.type](item, raw)
         if problem is not None:
-            errors.append(field_error(*at(code), msg=problem))
-            value = None
+            errors.append(field_error(*at(item.code), msg=problem))
         values.append(value)
-    return values, errors
+    texts: Texts = {}
+    for item in plan.texts:
+        text, problem = _check_text(item, answers.get(item.code))
+        if problem is not None:
+            errors.append(field_error(*at(item.code), msg=problem))
+        elif isinstance(text, str):
+            texts[item.code] = text
+    return values, texts, errors
 
 
 def check_attributes(

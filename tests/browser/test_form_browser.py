@@ -116,13 +116,13 @@ def phone(browser: Any) -> Any:
     )
 
 
-def answer_all(page: Any) -> dict[str, int | None]:
+def answer_all(page: Any) -> dict[str, int | str | None]:
     """Click a label for every item (NQ1 "not applicable"); returns what was chosen."""
-    chosen: dict[str, int | None] = {}
+    chosen: dict[str, int | str | None] = {}
     for n, item in enumerate(SPEC.items):
         if item.code == "NQ1":
             page.click('label:has(input[name="NQ1"][value="na"])')
-            chosen[item.code] = None
+            chosen[item.code] = "na"  # stored apart from "not answered" (null)
             continue
         value = 1 + (n % 7)
         page.click(f'label:has(input[name="{item.code}"][value="{value}"])')

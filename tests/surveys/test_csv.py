@@ -66,11 +66,14 @@ def test_telecom_1500_round_trip(factory, survey, researcher_headers) -> None:
     )
 
 
-def test_na_exported_as_empty_cell(factory, survey, researcher_headers) -> None:
-    factory.submit("telecom", {"branch": "BR01", "answers": factory.answers(2, NQ3=None)})
+def test_na_exported_as_NA_and_not_answered_as_empty_cell(
+    factory, survey, researcher_headers
+) -> None:
+    answers = factory.answers(2, NQ3="na", NQ4=None)
+    factory.submit("telecom", {"branch": "BR01", "answers": answers})
     text = factory.client.get(EXPORT, headers=researcher_headers).text
     row = next(csv.DictReader(io.StringIO(text)))
-    assert row["NQ3"] == "" and row["NQ2"] == "2" and row["TAN1"] == "2"
+    assert (row["NQ3"], row["NQ4"], row["NQ2"], row["TAN1"]) == ("NA", "", "2", "2")
 
 
 def test_bad_row_among_good_ones_imports_nothing(factory, survey, researcher_headers) -> None:

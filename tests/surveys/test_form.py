@@ -175,7 +175,8 @@ def test_submit_stores_and_redirects_to_thanks(client: TestClient, survey, sessi
     assert (row["lang"], row["customer_type"], row["tenure"]) == ("en", "business", "lapsed")
     answers = row["answers"]
     assert answers["TAN1"] == 7 and answers["REL1"] == 5
-    assert answers["NQ1"] is None and answers["NQ2"] is None
+    # N/A is stored as "na", an item left unanswered as null
+    assert answers["NQ1"] == "na" and answers["NQ2"] is None
 
 
 def test_invalid_submission_keeps_answers_and_shows_errors(

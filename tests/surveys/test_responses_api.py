@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from app.instruments.registry import get_instrument
 from app.surveys.models import Response
 
 URL = "/api/v1/surveys/telecom/responses"
+ITEMS = get_instrument("telecom-pv").answer_codes
 
 
 def body(factory, **overrides: Any) -> dict[str, Any]:
@@ -44,11 +47,14 @@ def test_created_with_attributes(factory, survey, session) -> None:
     assert stored.answers[0] == 5 and len(stored.answers) == 37
 
 
-def test_na_items_may_be_null_or_left_out(factory, survey) -> None:
-    answers = factory.answers(3, NQ1=None)
+def test_na_items_may_be_na_null_or_left_out(factory, survey, session) -> None:
+    answers = factory.answers(3, NQ1="na", NQ3=None)
     del answers["NQ2"]
     r = factory.submit("telecom", body(factory, answers=answers))
     assert r.status_code == 201, r.text
+    row = session.get(Response, uuid.UUID(r.json()["id"]))
+    nq = [row.answers[ITEMS.index(c)] for c in ("NQ1", "NQ2", "NQ3", "NQ4")]
+    assert nq == ["na", None, None, 3]  # not applicable apart from not answered
 
 
 def test_idempotent_replay_returns_same_id_and_stores_once(factory, survey) -> None:
