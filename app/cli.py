@@ -1,7 +1,7 @@
-"""The ``pvm`` command: serve, demo, keys create, import, migrate.
+"""The ``pvm`` command: serve, demo, import, migrate.
 
-Other feature packages add subcommands by defining ``add_commands(subparsers)`` in
-``app.psychometrics.cli``, ``app.fits.cli`` or ``app.reporting.cli``; each subcommand sets
+Feature packages add subcommands by defining ``add_commands(subparsers)`` in their ``cli``
+module (``PLUGIN_MODULES``: keys, audit, responses/retention, fits, ...); each subcommand sets
 ``func`` (``parser.set_defaults(func=handler)``), a callable taking the parsed ``argparse``
 namespace and returning an exit code (or None for 0).
 """
@@ -28,7 +28,14 @@ if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
 
 logger = logging.getLogger("pvm")
 
-PLUGIN_MODULES = ("app.psychometrics.cli", "app.fits.cli", "app.reporting.cli")
+PLUGIN_MODULES = (
+    "app.auth.cli",
+    "app.audit.cli",
+    "app.surveys.cli",
+    "app.psychometrics.cli",
+    "app.fits.cli",
+    "app.reporting.cli",
+)
 
 DEMO_BRANCHES = [
     ("BR01", "Beijing Chaoyang", "North"),
@@ -80,22 +87,6 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
     prepare_database(get_settings()).dispose()
     print("database at head")
-    return 0
-
-
-def cmd_keys_create(args: argparse.Namespace) -> int:
-    from app.auth.service import create_api_key
-    from app.deps import split_codes
-    from app.errors import InvalidInput
-
-    branches = split_codes(args.branches)
-    with _session() as session:
-        try:
-            _, raw = create_api_key(session, role=args.role, branches=branches, label=args.label)
-        except InvalidInput as exc:
-            print(json.dumps(exc.errors, indent=2), file=sys.stderr)
-            return 2
-    print(raw)
     return 0
 
 
@@ -258,13 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--instrument", default="telecom-pv", help="id of an instrument in instruments/"
     )
     demo.set_defaults(func=cmd_demo)
-
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
-    create = keys.add_parser("create", help="create a key and print it (shown once)")
-    create.add_argument("--role", required=True, choices=["admin", "researcher", "operator"])
-    create.add_argument("--branches", default=None, help="comma-separated branch codes")
-    create.add_argument("--label", default=None)
-    create.set_defaults(func=cmd_keys_create)
 
     imp = sub.add_parser("import", help="import a CSV of responses (all or nothing)")
     imp.add_argument("--survey", required=True)

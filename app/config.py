@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     bad_token_max: int = Field(default=10, ge=1)
     bad_token_window_s: int = Field(default=900, ge=1)
     redis_url: str | None = None
+    # Respondents' IP address and user agent are cleared this many days after submission
+    # (at start-up, every maintenance_interval_s, and by `pvm retention run`).
+    client_data_retention_days: int = Field(default=30, ge=1, le=36_500)
+    maintenance_interval_s: int = Field(default=3600, ge=1)
 
     def counter_store_url(self) -> str | None:
         """The Redis URL rate-limit counters are kept in, or None for per-process counters."""

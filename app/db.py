@@ -103,6 +103,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 MODEL_MODULES = (
     "app.surveys.models",
     "app.auth.models",
+    "app.audit.models",
     "app.fits.models",
     "app.reporting.models",
 )

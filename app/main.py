@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +25,7 @@ from app.auth.service import ensure_bootstrap_admin
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import DomainError, Unauthorized
+from app.maintenance import Maintenance
 from app.security import install as install_security
 from app.surveys.service import sync_instruments
 
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 APP_DIR = Path(__file__).resolve().parent
 # Routers of feature packages, included when the module exists (features land independently).
 ROUTERS = (
+    "app.auth.api",
+    "app.audit.api",
     "app.surveys.api",
     "app.surveys.views",
     "app.psychometrics.api",
@@ -124,8 +128,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = prepare_database(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        # Retention and session expiry: once before serving, then periodically.
+        maintenance = Maintenance(application.state.sessionmaker, settings=settings)
+        await run_in_threadpool(maintenance.run_once)
+        maintenance.start()
         yield
+        maintenance.stop()
         engine.dispose()
 
     app = FastAPI(

@@ -21,6 +21,8 @@ OWN_TABLES = {
     "fit_jobs",
     "score_cells",
     "disclosure_keys",
+    "audit_events",
+    "dashboard_sessions",
 }
 
 

@@ -1,4 +1,10 @@
-"""API keys (roles, branch scope) and invitation tokens. Secrets are stored as sha256 hashes."""
+"""API keys (roles, branch scope, revocation) and invitation tokens. Secrets are stored hashed.
+
+A key is stored as HMAC-SHA256, under a random per-key salt, of the key's sha256
+(:func:`hash_key`); the nesting let migration 0320 convert the unsalted sha256 hashes stored
+before it without knowing any key. Invitation tokens (random, single use, looked up by hash)
+stay plain sha256 hashes.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,18 @@ import hashlib
 import hmac
 import logging
 import secrets
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.auth.models import ROLES, ApiKey, InvitationToken
+from app.audit.service import CLI, SYSTEM, Actor, Via, record
+from app.auth.models import ROLES, ApiKey, DashboardSession, InvitationToken
 from app.db import begin_write
-from app.errors import Conflict, Forbidden, InvalidInput, field_error
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from app.surveys.models import Branch, Survey, utcnow
 
 logger = logging.getLogger(__name__)
@@ -46,9 +54,35 @@ class Principal:
             return list(requested)
         return None if self.branches is None else list(self.branches)
 
+    def covers(self, branches: Sequence[str] | None) -> bool:
+        """Whether everything a key limited to ``branches`` (None: all) may see, this one may."""
+        if self.branches is None:
+            return True
+        return branches is not None and all(self.can_see(b) for b in branches)
+
+    def actor(self, via: Via = "api") -> Actor:
+        """This key as the audit log names it."""
+        return Actor(self.key_id, via)
+
 
 def hash_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def salted(salt: str, digest: str) -> str:
+    """HMAC-SHA256 of a sha256 hex ``digest`` under ``salt``: the stored form of a key.
+
+    Migration 0320 applies it to the unsalted hashes stored before it, so keep them in step.
+    """
+    return hmac.new(salt.encode("ascii"), digest.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def hash_key(raw: str, salt: str) -> str:
+    return salted(salt, hash_secret(raw))
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
 
 
 def _prefix_of(raw: str) -> str:
@@ -65,6 +99,7 @@ def create_api_key(
     branches: Sequence[str] | None = None,
     label: str | None = None,
     raw_key: str | None = None,
+    actor: Actor = CLI,
 ) -> tuple[ApiKey, str]:
     """Store a new key and return it with its clear text (shown once, never stored)."""
     begin_write(session)
@@ -77,27 +112,93 @@ def create_api_key(
             raise InvalidInput([field_error("branches", msg=f"unknown branch {unknown[0]}")])
     if raw_key is None:
         raw_key = f"{KEY_PREFIX}{secrets.token_hex(5)}.{secrets.token_urlsafe(32)}"
+    salt = new_salt()
     key = ApiKey(
         prefix=_prefix_of(raw_key),
-        key_hash=hash_secret(raw_key),
+        key_hash=hash_key(raw_key, salt),
+        salt=salt,
         role=role,
         branches=list(branches) if branches else None,
         label=label,
     )
     session.add(key)
+    session.flush()  # the id, for the audit event
+    detail = {"role": role, "branches": key.branches, "label": label, "prefix": key.prefix}
+    record(session, actor=actor, action="key.create", target=str(key.id), detail=detail)
     session.commit()
     return key, raw_key
 
 
+def principal_of(key: ApiKey) -> Principal:
+    return Principal(role=key.role, branches=key.branches, key_id=key.id)
+
+
 def authenticate(session: Session, *, raw_key: str) -> Principal | None:
+    """The principal of a valid, unrevoked key, else None (checked on every request)."""
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == _prefix_of(raw_key)))
     if key is None or key.revoked_at is not None:
         # Spend the same time as a real comparison so timing does not reveal prefixes.
-        hmac.compare_digest(hash_secret(raw_key), "0" * 64)
+        hmac.compare_digest(hash_key(raw_key, "0" * 32), "0" * 64)
         return None
-    if not hmac.compare_digest(hash_secret(raw_key), key.key_hash):
+    if not hmac.compare_digest(hash_key(raw_key, key.salt), key.key_hash):
         return None
-    return Principal(role=key.role, branches=key.branches, key_id=key.id)
+    return principal_of(key)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def get_key(session: Session, *, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    return key
+
+
+def revoke_key(
+    session: Session, *, key_id: int, actor: Actor = CLI, by: Principal | None = None
+) -> ApiKey:
+    """Revoke a key at once: its next request is a 401, its dashboard sessions end.
+
+    Revoking a revoked key changes nothing. The last unrevoked admin key cannot be revoked
+    (nobody could create keys through the API any more): Conflict. A branch-limited ``by``
+    may revoke only keys limited to its branches: Forbidden.
+    """
+    begin_write(session)
+    key = get_key(session, key_id=key_id)
+    if by is not None and not by.covers(key.branches):
+        session.rollback()
+        raise Forbidden("this key may not manage keys of branches outside its own")
+    if key.revoked_at is not None:
+        session.rollback()
+        return key
+    if key.role == "admin":
+        admins = session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None), ApiKey.id != key.id)
+        )
+        if not admins:
+            session.rollback()
+            raise Conflict("this is the last admin key; create another admin key first")
+    key.revoked_at = utcnow()
+    session.execute(delete(DashboardSession).where(DashboardSession.key_id == key.id))
+    record(session, actor=actor, action="key.revoke", target=str(key.id))
+    session.commit()
+    return key
+
+
+def rotate_key(session: Session, *, key_id: int, actor: Actor = CLI) -> tuple[ApiKey, str]:
+    """A new key with the old one's role, branches and label; the old one is revoked."""
+    old = get_key(session, key_id=key_id)
+    if old.revoked_at is not None:
+        raise Conflict(f"API key {key_id} is already revoked")
+    new, raw = create_api_key(
+        session, role=old.role, branches=old.branches, label=old.label, actor=actor
+    )
+    revoke_key(session, key_id=old.id, actor=actor)
+    return new, raw
 
 
 def ensure_bootstrap_admin(session: Session, *, raw_key: str) -> bool:
@@ -106,7 +207,7 @@ def ensure_bootstrap_admin(session: Session, *, raw_key: str) -> bool:
         raise ValueError("PVM_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
     if session.scalar(select(ApiKey.id).where(ApiKey.prefix == _prefix_of(raw_key))) is not None:
         return False
-    create_api_key(session, role="admin", label="bootstrap", raw_key=raw_key)
+    create_api_key(session, role="admin", label="bootstrap", raw_key=raw_key, actor=SYSTEM)
     logger.info("created the bootstrap admin key")
     return True
 
@@ -153,3 +254,14 @@ def claim_token(session: Session, *, survey: Survey, raw: str | None, branch_id:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("this invitation token has already been used")
     return token.id
+
+
+def link_token(session: Session, *, token_id: int, response_id: uuid.UUID) -> None:
+    """Remember which response a token was used for (in the caller's transaction), so that
+    the response can be erased on the respondent's request. Not for anonymous surveys."""
+    session.execute(
+        update(InvitationToken)
+        .where(InvitationToken.id == token_id)
+        .values(response_id=response_id)
+        .execution_options(synchronize_session=False)
+    )

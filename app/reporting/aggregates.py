@@ -1,7 +1,9 @@
 """Maintained score aggregates: added to in the response insert's transaction, rebuildable.
 
 ``apply_responses`` is called by ``app.surveys.service.insert_responses`` (the single write path
-for responses) with the rows it inserts; ``rebuild`` recomputes everything from ``responses``
+for responses) with the rows it inserts, ``remove_responses`` by
+``app.surveys.lifecycle.delete_responses`` (the single delete path) with the rows it deletes;
+``rebuild`` recomputes everything from ``responses``
 (``pvm aggregates rebuild``). ``read_cells`` reads the raw atomic cells the operators' pages
 protect (``app.reporting.disclosure``). Months are calendar months of ``submitted_at`` in UTC.
 
@@ -239,6 +241,21 @@ def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str
         return
     ensure_key(session, survey=survey)
     _upsert(session, survey_id=survey.id, cells=cell_moments(rows, layout=layout(survey)))
+
+
+def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
+    """Subtract the moments of responses being deleted, in the caller's transaction.
+
+    ``rows`` carry the columns :func:`apply_responses` saw (branch_id, attributes,
+    submitted_at, answers). Cells left with no response are deleted, as a rebuild would not
+    have them.
+    """
+    if not rows:
+        return
+    cells = cell_moments(rows, layout=layout(survey))
+    negated: Moments = {k: [-n, -s, -ss] for k, (n, s, ss) in cells.items()}
+    _upsert(session, survey_id=survey.id, cells=negated)
+    session.execute(delete(ScoreCell).where(ScoreCell.survey_id == survey.id, ScoreCell.n <= 0))
 
 
 @lru_cache(maxsize=16)

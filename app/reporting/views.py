@@ -1,7 +1,9 @@
-"""Operators' dashboard: HTML page, login form (key -> httponly cookie), CSV/SVG downloads.
+"""Operators' dashboard: HTML page, login form (key -> session cookie), CSV/SVG downloads.
 
-Authentication accepts ``Authorization: Bearer <key>`` or the ``pvm_key`` cookie set by the
-login form (httponly, SameSite=Strict, path /dashboard, Secure over https). The form carries a
+Authentication accepts ``Authorization: Bearer <key>`` or the ``pvm_session`` cookie set by the
+login form (httponly, SameSite=Strict, path /dashboard, Secure over https). The cookie holds a
+server-side session id (:mod:`app.auth.sessions`), never the key; logging out deletes the
+session, and revoking the key ends it at once. The form carries a
 CSRF token (:mod:`app.security.csrf`); failed logins lock the client out under the bad-token
 limits (:mod:`app.security.lockout`): 429 with Retry-After. Every figure comes
 from ``app.reporting.service``, so suppression and branch scope are those of the JSON API.
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.service import Principal, authenticate
+from app.auth.sessions import SESSION_TTL, end_session, session_principal, start_session
 from app.deps import SessionDep, SurveyDep, split_codes
 from app.errors import DomainError, Unauthorized
 from app.fits.api import start_runner
@@ -32,22 +35,20 @@ from app.surveys.specs import survey_spec
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
-COOKIE = "pvm_key"
-COOKIE_MAX_AGE = 8 * 3600
+COOKIE = "pvm_session"
+COOKIE_MAX_AGE = int(SESSION_TTL.total_seconds())
+LEGACY_COOKIE = "pvm_key"  # held the raw key before sessions: ignored, deleted at log in/out
 CSRF = DASHBOARD_LOGIN
 LOGIN_LOCKOUT = "dashboard-login"  # counter key of failed logins per client
 
 
-def _raw_key(request: Request) -> str | None:
+def optional_principal(request: Request, session: SessionDep) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.cookies.get(COOKIE) or None
-
-
-def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    raw = _raw_key(request)
-    return authenticate(session, raw_key=raw) if raw else None
+        raw = header[7:].strip()
+        return authenticate(session, raw_key=raw) if raw else None
+    session_id = request.cookies.get(COOKIE)
+    return session_principal(session, session_id=session_id) if session_id else None
 
 
 def required_principal(
@@ -109,14 +110,17 @@ def login(
         return _login(request, slug, message, 429, {"Retry-After": str(wait)})
     if not CSRF.valid(request, csrf_token):
         return _login(request, slug, "The login form expired; please try again.", 403)
-    if authenticate(session, raw_key=key.strip()) is None:
+    principal = authenticate(session, raw_key=key.strip())
+    if principal is None or principal.key_id is None:
         record_failure(request, kind=LOGIN_LOCKOUT)
         return _login(request, slug, "This key is not valid.", 401)
+    session_id = start_session(session, key_id=principal.key_id)
     target = next if next.startswith("/dashboard/") and "//" not in next else "/dashboard"
     response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(LEGACY_COOKIE, path="/dashboard")
     response.set_cookie(
         COOKIE,
-        key.strip(),
+        session_id,
         max_age=COOKIE_MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -127,9 +131,14 @@ def login(
 
 
 @router.post("/logout", response_model=None)
-def logout() -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session on the server (a stolen copy of the cookie stops working too)."""
+    session_id = request.cookies.get(COOKIE)
+    if session_id:
+        end_session(session, session_id=session_id)
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
+    response.delete_cookie(LEGACY_COOKIE, path="/dashboard")
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,11 +21,13 @@ from app.deps import (
     check_branch_scope,
     split_codes,
 )
-from app.surveys import csvio, service
+from app.surveys import csvio, lifecycle, service
 from app.surveys.schemas import (
     BranchCreate,
     BranchRead,
     ClientInfo,
+    EraseByToken,
+    Erased,
     ImportResult,
     ResponseCreate,
     ResponseCreated,
@@ -94,9 +97,13 @@ def update_survey(
 ) -> Any:
     """Change a survey (researcher or admin keys without a branch scope). Lowering
     ``min_group_size`` or switching ``requires_token`` or ``anonymous`` off needs an admin key
-    (403 naming the field)."""
+    (403 naming the field). Changes of those settings are audited."""
     return service.update_survey(
-        session, survey=survey, data=data, may_weaken_privacy=principal.has_role("admin")
+        session,
+        survey=survey,
+        data=data,
+        may_weaken_privacy=principal.has_role("admin"),
+        actor=principal.actor(),
     )
 
 
@@ -183,11 +190,45 @@ def export_responses(
 ) -> Any:
     requested = split_codes(branch)
     filters = ResponseFilters(submitted_from=submitted_from, submitted_to=submitted_to)
-    body = csvio.export_csv(
-        session, survey=survey, filters=filters, branches=principal.scope(requested)
-    )
+    scope = principal.scope(requested)
+    body = csvio.export_csv(session, survey=survey, filters=filters, branches=scope)
+    detail = {
+        "format": "csv",
+        "branches": scope,
+        "submitted_from": submitted_from.isoformat() if submitted_from else None,
+        "submitted_to": submitted_to.isoformat() if submitted_to else None,
+        "rows": body.count("\n") - 1,
+    }
+    lifecycle.audit_export(session, survey=survey, actor=principal.actor(), detail=detail)
     return PlainTextResponse(
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{survey.slug}-responses.csv"'},
     )
+
+
+@router.delete("/surveys/{slug}/responses/{response_id}", status_code=204, tags=["responses"])
+def delete_response(
+    response_id: uuid.UUID, survey: SurveyDep, session: SessionDep, principal: AdminKey
+) -> HttpResponse:
+    """Delete one response (the score aggregates follow; audited)."""
+    lifecycle.delete_response(
+        session,
+        survey=survey,
+        response_id=response_id,
+        actor=principal.actor(),
+        scope=principal.branches,
+    )
+    return HttpResponse(status_code=204)
+
+
+@router.post("/surveys/{slug}/responses/erase", response_model=Erased, tags=["responses"])
+def erase_response_by_token(
+    data: EraseByToken, survey: SurveyDep, session: SessionDep, principal: AdminKey
+) -> Any:
+    """Delete the response submitted with an invitation token (a respondent's erasure
+    request). Anonymous surveys keep no such link: 409."""
+    erased = lifecycle.erase_by_token(
+        session, survey=survey, token=data.token, actor=principal.actor(), scope=principal.branches
+    )
+    return Erased(deleted=erased)

@@ -127,3 +127,12 @@ class ResponseFilters:
     branch: list[str] | None = None
     submitted_from: datetime | None = None
     submitted_to: datetime | None = None
+
+
+class EraseByToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=200)
+
+
+class Erased(BaseModel):
+    deleted: uuid.UUID

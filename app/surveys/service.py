@@ -18,7 +18,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth.service import claim_token
+from app.audit.service import SYSTEM, Actor
+from app.auth.service import claim_token, link_token
 from app.db import begin_write
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from app.instruments.registry import (
@@ -36,6 +37,7 @@ from app.surveys.frames import (
     load_item_frame,
     load_stored_frame,
 )
+from app.surveys.lifecycle import audit_privacy_change, privacy_settings
 from app.surveys.models import Branch, Instrument, Response, Survey, utcnow
 from app.surveys.schemas import (
     BranchCreate,
@@ -226,7 +228,12 @@ def weakened_privacy(survey: Survey, data: SurveyUpdate) -> list[str]:
 
 
 def update_survey(
-    session: Session, *, survey: Survey, data: SurveyUpdate, may_weaken_privacy: bool = False
+    session: Session,
+    *,
+    survey: Survey,
+    data: SurveyUpdate,
+    may_weaken_privacy: bool = False,
+    actor: Actor = SYSTEM,
 ) -> Survey:
     """Apply ``data``. Raises Forbidden naming the fields that weaken privacy unless
     ``may_weaken_privacy`` (admin keys), and Conflict when anonymity is switched on after
@@ -249,8 +256,10 @@ def update_survey(
                 )
             ]
         )
+    before = privacy_settings(survey)
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(survey, name, value)
+    audit_privacy_change(session, survey=survey, before=before, actor=actor)
     session.commit()
     return survey
 
@@ -342,12 +351,14 @@ def submit_response(
     if errors:
         raise InvalidInput(errors)
     assert branch_id is not None
+    token_id = None
     if survey.requires_token:
-        claim_token(session, survey=survey, raw=payload.token, branch_id=branch_id)
+        token_id = claim_token(session, survey=survey, raw=payload.token, branch_id=branch_id)
     now = utcnow()
+    response_id = uuid.uuid4()
     keep_client = client is not None and not survey.anonymous
     row = {
-        "id": uuid.uuid4(),
+        "id": response_id,
         "branch_id": branch_id,
         "submitted_at": day_start(now) if survey.anonymous else now,
         "attributes": attributes,
@@ -362,6 +373,8 @@ def submit_response(
     }
     try:
         insert_responses(session, survey=survey, rows=[row])
+        if token_id is not None and not survey.anonymous:  # so it can be erased by token
+            link_token(session, token_id=token_id, response_id=response_id)
         session.commit()
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.

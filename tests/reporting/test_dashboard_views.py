@@ -53,7 +53,7 @@ def test_login_needs_the_csrf_token_of_its_own_cookie(app, client, telecom_surve
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/dashboard" in cookie
     for token in ("", "0" * 64, "é" * 64):
         r = login(client, raw, token=token)
-        assert r.status_code == 403 and "expired" in r.text and "pvm_key" not in r.cookies
+        assert r.status_code == 403 and "expired" in r.text and "pvm_session" not in r.cookies
     # a token of another browser's cookie, or of the questionnaire's form, is refused
     with TestClient(app) as other:
         stolen = csrf_of(other.get("/dashboard").text)
@@ -62,7 +62,7 @@ def test_login_needs_the_csrf_token_of_its_own_cookie(app, client, telecom_surve
     assert login(client, raw, token=survey_form).status_code == 403
     # the 403 page carries a fresh token that works
     again = login(client, raw, token=csrf_of(login(client, raw, token="").text))
-    assert again.status_code == 303 and "pvm_key" in again.cookies
+    assert again.status_code == 303 and "pvm_session" in again.cookies
 
 
 def test_failed_logins_lock_the_client_out(app, client, telecom_survey, factory):
@@ -71,7 +71,7 @@ def test_failed_logins_lock_the_client_out(app, client, telecom_survey, factory)
     assert [login(client, f"wrong-{i}").status_code for i in range(3)] == [401, 401, 401]
     locked = login(client, raw)  # the right key too, for the rest of the window
     assert locked.status_code == 429 and "Too many failed logins" in locked.text
-    assert 1 <= int(locked.headers["retry-after"]) <= 600 and "pvm_key" not in locked.cookies
+    assert 1 <= int(locked.headers["retry-after"]) <= 600 and "pvm_session" not in locked.cookies
     # another client is not affected, and respondents' bad-token budget is a separate one
     with TestClient(app, client=("10.0.0.7", 1234)) as other:
         assert login(other, raw).status_code == 303

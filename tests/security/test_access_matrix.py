@@ -107,6 +107,19 @@ def _form(world: World) -> dict[str, str]:
     }
 
 
+def _spare_key(world: World) -> str:
+    """The revoke path of a fresh unscoped key (each caller revokes its own)."""
+    r = world.client.post("/api/v1/keys", json={"role": "operator"}, headers=world.headers["admin"])
+    return f"/api/v1/keys/{r.json()['id']}/revoke"
+
+
+def _spare_response(world: World) -> str:
+    """The path of a fresh BR01 response (each caller deletes its own)."""
+    body = {"branch": "BR01", "answers": {c: 4 for c in ITEMS}}
+    r = world.client.post("/api/v1/surveys/telecom/responses", json=body)
+    return f"/api/v1/surveys/telecom/responses/{r.json()['id']}"
+
+
 BR02 = {"params": {"branch": "BR02"}}
 ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/openapi.json"): Call("public", 200, "same"),
@@ -197,6 +210,27 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/dashboard/{slug}/scores.svg"): Call("dashboard", 200, "same", out_of_scope=BR02),
     ("GET", "/dashboard/{slug}/ipa.svg"): Call("dashboard", 200, "same", out_of_scope=BR02),
     ("GET", "/dashboard/{slug}/trends.svg"): Call("dashboard", 200, "same", out_of_scope=BR02),
+    # keys, audit log, respondent data lifecycle (issue 11 item 6); a scoped admin key lists,
+    # creates and revokes only keys within its branches, and deletes only their responses
+    ("GET", "/api/v1/keys"): Call("admin", 200, "same"),
+    ("POST", "/api/v1/keys"): Call(
+        "admin",
+        201,
+        "same",
+        json={"role": "operator", "label": "matrix"},
+        out_of_scope={"json": {"role": "operator", "branches": ["BR02"]}},
+    ),
+    # the spare key is unscoped: outside a BR01 key's reach
+    ("POST", "/api/v1/keys/{key_id}/revoke"): Call("admin", 200, "refused", path=_spare_key),
+    # the audit log covers every branch
+    ("GET", "/api/v1/audit"): Call("admin", 200, "refused"),
+    ("DELETE", "/api/v1/surveys/{slug}/responses/{response_id}"): Call(
+        "admin", 204, "same", path=_spare_response
+    ),
+    # telecom takes no invitation tokens: past the admin check, no response matches (404)
+    ("POST", "/api/v1/surveys/{slug}/responses/erase"): Call(
+        "admin", 404, "same", json={"token": "unknown"}
+    ),
 }
 # Names through which a request can point at existing branches: query or path parameters,
 # and body fields ("<file>": an uploaded file, whose rows name branches).

@@ -1,0 +1,93 @@
+"""``pvm responses delete|erase`` and ``pvm retention run`` (audited as ``cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from typing import Any
+
+
+def cmd_responses_delete(args: argparse.Namespace) -> int:
+    from app.audit.service import CLI
+    from app.errors import DomainError
+    from app.main import open_session
+    from app.surveys.lifecycle import delete_response
+    from app.surveys.service import get_survey
+
+    try:
+        response_id = uuid.UUID(args.id)
+    except ValueError:
+        print(f"error: {args.id!r} is not a response id (a UUID)", file=sys.stderr)
+        return 2
+    with open_session() as session:
+        try:
+            survey = get_survey(session, slug=args.survey)
+            delete_response(session, survey=survey, response_id=response_id, actor=CLI)
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"deleted response {response_id} of {args.survey}")
+    return 0
+
+
+def cmd_responses_erase(args: argparse.Namespace) -> int:
+    from app.audit.service import CLI
+    from app.errors import DomainError
+    from app.main import open_session
+    from app.surveys.lifecycle import erase_by_token
+    from app.surveys.service import get_survey
+
+    token = args.token if args.token != "-" else sys.stdin.readline().strip()
+    with open_session() as session:
+        try:
+            survey = get_survey(session, slug=args.survey)
+            erased = erase_by_token(session, survey=survey, token=token, actor=CLI)
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"deleted response {erased} of {args.survey} (submitted with that token)")
+    return 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from app.audit.service import CLI
+    from app.config import get_settings
+    from app.main import open_session
+    from app.surveys.lifecycle import purge_client_data
+
+    days = args.days if args.days is not None else get_settings().client_data_retention_days
+    if days < 0:
+        print("error: --days must be 0 or more", file=sys.stderr)
+        return 2
+    with open_session() as session:
+        cleared = purge_client_data(session, days=days, actor=CLI)
+    print(f"cleared IP address and user agent of {cleared} responses older than {days} days")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    responses = sub.add_parser("responses", help="delete stored responses").add_subparsers(
+        dest="responses", required=True
+    )
+    delete = responses.add_parser("delete", help="delete one response by id")
+    delete.add_argument("--survey", required=True)
+    delete.add_argument("id", help="the response id (UUID)")
+    delete.set_defaults(func=cmd_responses_delete)
+    erase = responses.add_parser(
+        "erase", help="delete the response submitted with an invitation token"
+    )
+    erase.add_argument("--survey", required=True)
+    erase.add_argument("--token", required=True, help="the invitation token; - reads stdin")
+    erase.set_defaults(func=cmd_responses_erase)
+
+    retention = sub.add_parser("retention", help="client data retention").add_subparsers(
+        dest="retention", required=True
+    )
+    run = retention.add_parser(
+        "run", help="clear IP address and user agent of responses older than the retention"
+    )
+    run.add_argument(
+        "--days", type=int, default=None, help="default: PVM_CLIENT_DATA_RETENTION_DAYS"
+    )
+    run.set_defaults(func=cmd_retention_run)
