@@ -35,6 +35,7 @@ PLUGIN_MODULES = (
     "app.psychometrics.cli",
     "app.fits.cli",
     "app.reporting.cli",
+    "app.instruments.cli",
 )
 
 DEMO_BRANCHES = [
@@ -57,6 +58,11 @@ def _session() -> Any:
     from app.main import open_session
 
     return open_session()
+
+
+def session_for_cli() -> Any:
+    """A session on the configured database (migrated, bundled instruments synced)."""
+    return _session()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
