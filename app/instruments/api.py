@@ -10,9 +10,8 @@ from fastapi import Response as HttpResponse
 from app.deps import OperatorKey, ResearcherKey, SessionDep
 from app.errors import TooLarge, UnsupportedMediaType
 from app.instruments import service
-from app.instruments.registry import MAX_DOCUMENT_BYTES, DocumentFormat
+from app.instruments.registry import MAX_DOCUMENT_BYTES, DocumentFormat, json_schema
 from app.instruments.schemas import InstrumentStored, InstrumentSummary, InstrumentVersionRead
-from app.instruments.spec import InstrumentSpec
 
 router = APIRouter(prefix="/api/v1", tags=["instruments"])
 
@@ -98,8 +97,7 @@ def list_instruments(session: SessionDep, _: OperatorKey) -> Any:
 def instrument_schema(_: OperatorKey) -> dict[str, Any]:
     """JSON Schema (2020-12) of an instrument document. It checks structure and types; the
     cross references (constructs, scales, translations, the model) are checked on upload."""
-    schema = InstrumentSpec.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return json_schema()
 
 
 @router.get("/instruments/{instrument_id}")

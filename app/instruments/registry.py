@@ -233,6 +233,18 @@ def load_instrument(path: str | os.PathLike[str]) -> InstrumentSpec:
     return parse_document(content, fmt=document_format(p), source=str(p))
 
 
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of an instrument document, from `InstrumentSpec`. It checks
+    structure and types; cross references, translations and the model are checked by
+    `parse_instrument`."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **InstrumentSpec.model_json_schema(),
+        "title": "pvm instrument document",
+        "description": "See docs/instruments.md.",
+    }
+
+
 def instruments_dir() -> Path:
     override = os.environ.get("PVM_INSTRUMENTS_DIR")
     return Path(override) if override else DEFAULT_DIR

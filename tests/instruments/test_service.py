@@ -1,0 +1,124 @@
+"""The versioning rules of app.instruments.service (stored versions, the current one, which
+surveys follow a new version) and that every process sees an upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.errors import InvalidInput
+from app.instruments import service
+from app.instruments.registry import parse_instrument
+from app.main import create_app
+from app.surveys import service as surveys
+from app.surveys.models import Instrument
+from app.surveys.schemas import SurveyCreate
+from tests.instruments.helpers import example, post_yaml, telecom
+
+
+def edited(text: str, **fields: Any) -> Any:
+    doc = telecom()
+    doc["items"][0]["text"]["en"] = text
+    doc.update(fields)
+    return parse_instrument(doc)
+
+
+def versions(session) -> list[int]:
+    session.commit()
+    return list(
+        session.scalars(
+            select(Instrument.version)
+            .where(Instrument.id == "telecom-pv")
+            .order_by(Instrument.version)
+        )
+    )
+
+
+def test_survey_service_keeps_the_instrument_names() -> None:
+    assert surveys.sync_instruments is service.sync_instruments
+    assert surveys.ensure_instrument is service.ensure_instrument
+    assert surveys.get_instrument_definition is service.get_instrument_definition
+
+
+def test_restart_does_not_undo_an_upload(factory, session) -> None:
+    factory.branches(["BR01"])
+    row, created = service.store_instrument(session, spec=edited("Second."), source="api")
+    assert (row.version, created) == (2, True)
+    idle = factory.survey("idle")
+    assert idle.instrument_version == 2
+    # the bundled file still holds version 1's content: syncing it stores nothing
+    service.sync_instruments(session)
+    assert versions(session) == [1, 2]
+    assert service.current_version(session, instrument_id="telecom-pv").version == 2
+    assert surveys.get_survey(session, slug="idle").instrument_version == 2
+
+
+def test_only_surveys_on_the_previous_current_version_follow(factory, session) -> None:
+    factory.branches(["BR01"])
+    service.store_instrument(session, spec=edited("Second."), source="api")
+    old = factory.survey("old", instrument_version=1)  # pinned on purpose
+    follows = factory.survey("follows")
+    fielded = factory.survey("fielded")
+    body = {"branch": "BR01", "answers": factory.answers(4)}
+    assert factory.submit("fielded", body).status_code == 201
+    assert (old.instrument_version, follows.instrument_version) == (1, 2)
+    service.store_instrument(session, spec=edited("Third."), source="api")
+    session.commit()
+    pinned = {
+        slug: surveys.get_survey(session, slug=slug).instrument_version
+        for slug in ("old", "follows", "fielded")
+    }
+    assert pinned == {"old": 1, "follows": 3, "fielded": 2}
+    info = {v.row.version: (v.surveys, v.fielded) for v in service.list_versions(
+        session, instrument_id="telecom-pv"
+    )}  # fmt: skip
+    assert info == {1: (1, False), 2: (1, True), 3: (1, False)}
+
+
+def test_stored_definition_carries_its_stored_version(session) -> None:
+    # a file edited without a version bump: stored as 2, and says so
+    row, _ = service.store_instrument(session, spec=edited("Second."), source="file")
+    assert row.version == 2 and row.definition["version"] == 2
+    shown = service.get_instrument_definition(session, instrument_id="telecom-pv")
+    assert (shown["version"], shown["content_hash"]) == (2, row.content_hash)
+    # the same content with another version number is the same content
+    again, created = service.store_instrument(
+        session, spec=edited("Second.", version=5), source="api"
+    )
+    assert (again.version, created) == (2, False)
+    assert versions(session) == [1, 2]
+
+
+def test_current_instruments(session) -> None:
+    service.store_instrument(session, spec=parse_instrument(example()), source="cli")
+    service.store_instrument(session, spec=edited("Second."), source="api")
+    current = service.current_instruments(session)
+    assert [(r.id, r.version) for r in current] == [("cafe-visit", 1), ("telecom-pv", 2)]
+
+
+def test_every_process_sees_an_upload(factory, settings, researcher_headers) -> None:
+    """A second app on the same database (another worker) serves an instrument uploaded
+    through the first, and a survey can be created on it there."""
+    assert post_yaml(factory.client, example(), researcher_headers).status_code == 201
+    other = create_app(settings)
+    try:
+        with TestClient(other) as client:
+            r = client.get("/api/v1/instruments/cafe-visit", headers=researcher_headers)
+            assert r.status_code == 200 and r.json()["id"] == "cafe-visit"
+            r = client.post(
+                "/api/v1/surveys",
+                json={"slug": "cafe", "instrument": "cafe-visit"},
+                headers=researcher_headers,
+            )
+            assert r.status_code == 201, r.text
+    finally:
+        other.state.engine.dispose()
+
+
+def test_unknown_instrument_for_a_survey(session) -> None:
+    with pytest.raises(InvalidInput) as info:
+        surveys.create_survey(session, data=SurveyCreate(slug="x", instrument="nope"))
+    assert info.value.errors[0]["field"] == "instrument"
