@@ -58,7 +58,9 @@ class Problem:
         return f"{self.path}: {self.msg}" if self.path else self.msg
 
 
-_PROBLEM_RE = re.compile(r"^(?P<path>[A-Za-z_][\w-]*(?:\[\d+\]|\.[^\s:\[\].]+)*): (?P<msg>.+)$", re.S)
+_PROBLEM_RE = re.compile(
+    r"^(?P<path>[A-Za-z_][\w-]*(?:\[\d+\]|\.[^\s:\[\].]+)*): (?P<msg>.+)$", re.S
+)
 _PATH_PART_RE = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
 
 

@@ -68,9 +68,7 @@ def current_version(session: Session, *, instrument_id: str) -> Instrument | Non
     )
 
 
-def get_version(
-    session: Session, *, instrument_id: str, version: int | None = None
-) -> Instrument:
+def get_version(session: Session, *, instrument_id: str, version: int | None = None) -> Instrument:
     """A stored version (the current one when `version` is None); NotFound otherwise."""
     if version is None:
         row = current_version(session, instrument_id=instrument_id)
@@ -110,13 +108,14 @@ def list_versions(session: Session, *, instrument_id: str) -> list[VersionInfo]:
     )
     if not rows:
         raise NotFound(f"instrument {instrument_id} not found")
-    used = dict(
-        session.execute(
+    used: dict[int, int] = {
+        version: count
+        for version, count in session.execute(
             select(Survey.instrument_version, func.count())
             .where(Survey.instrument_id == instrument_id)
             .group_by(Survey.instrument_version)
-        ).all()
-    )
+        )
+    }
     fielded = set(
         session.scalars(
             select(Survey.instrument_version)
@@ -133,7 +132,11 @@ def list_versions(session: Session, *, instrument_id: str) -> list[VersionInfo]:
 def definition(row: Instrument) -> dict[str, Any]:
     """A stored version as the API shows it: the document, with its stored version and hash."""
     spec = instrument_spec(row)
-    return {**spec.model_dump(mode="json"), "version": row.version, "content_hash": row.content_hash}
+    return {
+        **spec.model_dump(mode="json"),
+        "version": row.version,
+        "content_hash": row.content_hash,
+    }
 
 
 def get_instrument_definition(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.instruments.registry import json_schema
-from tests.instruments.helpers import example, telecom
+from tests.instruments.helpers import EXAMPLE, ROOT, example, telecom
 
 SCHEMA: dict[str, Any] = json_schema()
 
@@ -69,3 +69,18 @@ def test_schema_structure() -> None:
     assert set(item["properties"]["type"]["enum"]) == {"scale", "nps", "single", "multiple", "text"}
     assert props["items"]["items"] == {"$ref": "#/$defs/ItemSpec"}
     assert item["properties"]["code"]["pattern"] == "^[A-Za-z][A-Za-z0-9_]*$"
+
+
+def test_docs_example_is_the_tested_file() -> None:
+    """docs/instruments.md shows tests/data/cafe-visit.yaml verbatim (validated and uploaded by
+    test_api and test_cli), and README links the page."""
+    docs = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8")
+    block = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block == EXAMPLE.read_text(encoding="utf-8")
+    assert "(docs/instruments.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    fields = set(SCHEMA["properties"])
+    for field in fields:
+        assert f"| `{field}` |" in docs, f"docs/instruments.md has no row for {field}"
+    for name, definition in SCHEMA["$defs"].items():
+        for field in definition.get("properties", {}):
+            assert f"| `{field}` |" in docs, f"no row for {name}.{field}"
