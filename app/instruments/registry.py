@@ -1,8 +1,13 @@
-"""Find, load and validate instrument files.
+"""Read and validate instrument documents (YAML or JSON: files, request bodies), and find the
+bundled files.
 
-The current version of instrument ``<id>`` is ``<dir>/<id>.yaml``; earlier versions that are kept
-for surveys already fielded with them live beside it as ``<dir>/<id>.v<version>.yaml``. The
-directory is the repository's ``instruments/`` unless ``PVM_INSTRUMENTS_DIR`` points elsewhere.
+Every problem of a document is reported with its path (`Problem`, ``items[3].text.en``);
+duplicate keys are problems too, and so are documents too large or nested too deeply.
+
+Bundled files: instrument ``<id>`` is ``<dir>/<id>.yaml``; earlier versions kept beside it are
+``<dir>/<id>.v<version>.yaml``. The directory is the repository's ``instruments/`` unless
+``PVM_INSTRUMENTS_DIR`` points elsewhere. The service stores the files in the database at start;
+which *stored* version is current is decided in one place, `app.instruments.service`.
 """
 
 from __future__ import annotations

@@ -204,16 +204,22 @@ def _store(
     session.flush()
     if top:
         # Surveys still waiting for their first response follow the new current version.
-        session.execute(
-            update(Survey)
-            .where(
-                Survey.instrument_id == spec.id,
-                Survey.instrument_version == top,
-                ~_has_responses(),
+        moved = set(
+            session.scalars(
+                update(Survey)
+                .where(
+                    Survey.instrument_id == spec.id,
+                    Survey.instrument_version == top,
+                    ~_has_responses(),
+                )
+                .values(instrument_version=version)
+                .returning(Survey.id)
+                .execution_options(synchronize_session=False)
             )
-            .values(instrument_version=version)
-            .execution_options(synchronize_session=False)
         )
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Survey) and obj.id in moved:
+                session.expire(obj)  # its version and joined instrument are reloaded
     return row, True
 
 

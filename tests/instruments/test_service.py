@@ -16,6 +16,7 @@ from app.main import create_app
 from app.surveys import service as surveys
 from app.surveys.models import Instrument
 from app.surveys.schemas import SurveyCreate
+from app.surveys.specs import survey_spec
 from tests.instruments.helpers import example, post_yaml, telecom
 
 
@@ -75,6 +76,14 @@ def test_only_surveys_on_the_previous_current_version_follow(factory, session) -
     listed = service.list_versions(session, instrument_id="telecom-pv")
     info = {v.row.version: (v.surveys, v.fielded) for v in listed}
     assert info == {1: (1, False), 2: (1, True), 3: (1, False)}
+
+
+def test_a_survey_loaded_in_the_session_sees_its_new_version(factory, session) -> None:
+    survey = surveys.create_survey(session, data=SurveyCreate(slug="idle"))
+    assert survey_spec(survey).items[0].text["en"] != "Second."
+    service.store_instrument(session, spec=edited("Second."), source="api")
+    assert survey.instrument_version == 2
+    assert survey_spec(survey).items[0].text["en"] == "Second."
 
 
 def test_stored_definition_carries_its_stored_version(session) -> None:
