@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.errors import InvalidInput
 from app.instruments import service
@@ -130,3 +130,28 @@ def test_unknown_instrument_for_a_survey(session) -> None:
     with pytest.raises(InvalidInput) as info:
         surveys.create_survey(session, data=SurveyCreate(slug="x", instrument="nope"))
     assert info.value.errors[0]["field"] == "instrument"
+
+
+def test_two_uploads_racing_for_one_version_number(backend, app, session) -> None:
+    """Another process stores the next version between this upload's read and its insert: the
+    insert fails on the primary key, and the retry takes the number after it."""
+    if backend == "sqlite":
+        pytest.skip("SQLite serialises writers up front (BEGIN IMMEDIATE): no race to lose")
+    raced = []
+
+    def other_process_first(db, *_: Any) -> None:
+        if raced:
+            return
+        raced.append(True)
+        with app.state.sessionmaker() as other:
+            service.store_instrument(other, spec=edited("Other."), source="api")
+
+    event.listen(session, "before_flush", other_process_first)
+    try:
+        row, created = service.store_instrument(session, spec=edited("Mine."), source="api")
+    finally:
+        event.remove(session, "before_flush", other_process_first)
+    assert raced and created and row.version == 3
+    assert versions(session) == [1, 2, 3]
+    shown = service.get_instrument_definition(session, instrument_id="telecom-pv", version=2)
+    assert shown["items"][0]["text"]["en"] == "Other."
