@@ -60,11 +60,6 @@ def _session() -> Any:
     return open_session()
 
 
-def session_for_cli() -> Any:
-    """A session on the configured database (migrated, bundled instruments synced)."""
-    return _session()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 

@@ -45,8 +45,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from app.cli import session_for_cli
     from app.instruments.service import RESERVED_IDS, store_instrument
+    from app.main import open_session
 
     spec = _read(args.file)
     if spec is None:
@@ -54,7 +54,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if spec.id in RESERVED_IDS:
         print(f"{args.file}: id: {spec.id!r} is reserved", file=sys.stderr)
         return 1
-    with session_for_cli() as session:
+    with open_session() as session:
         row, created = store_instrument(session, spec=spec, source="cli")
     what = "stored" if created else "already stored"
     print(f"{what}: {row.id} version {row.version} ({row.content_hash[:12]})")
@@ -62,11 +62,11 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(_: argparse.Namespace) -> int:
-    from app.cli import session_for_cli
     from app.instruments.service import current_instruments
+    from app.main import open_session
     from app.surveys.specs import instrument_spec
 
-    with session_for_cli() as session:
+    with open_session() as session:
         rows = current_instruments(session)
         for row in rows:
             spec = instrument_spec(row)
