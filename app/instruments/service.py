@@ -151,9 +151,10 @@ def instrument_for_survey(
     """The stored version a new survey is pinned to; InvalidInput naming the field if unknown."""
     try:
         return get_version(session, instrument_id=instrument_id, version=version)
-    except NotFound as exc:
+    except NotFound:
         field = "instrument" if version is None else "instrument_version"
-        raise InvalidInput([field_error(field, msg=str(exc.detail))]) from None
+        unknown = InstrumentNotFound(instrument_id, version)  # "unknown instrument x [version n]"
+        raise InvalidInput([field_error(field, msg=str(unknown))]) from None
 
 
 # ---- storing -------------------------------------------------------------------------------
