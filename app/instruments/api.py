@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Response as HttpResponse
 
-from app.deps import OperatorKey, ResearcherKey, SessionDep
+from app.deps import OperatorKey, SessionDep, UnscopedResearcherKey
 from app.errors import TooLarge, UnsupportedMediaType
 from app.instruments import service
 from app.instruments.registry import MAX_DOCUMENT_BYTES, DocumentFormat, json_schema
@@ -77,9 +77,11 @@ def upload_instrument(
     fmt: Annotated[DocumentFormat, Depends(document_format)],
     content: Annotated[bytes, Depends(document_body)],
     session: SessionDep,
-    principal: ResearcherKey,
+    principal: UnscopedResearcherKey,
     http_response: HttpResponse,
 ) -> Any:
+    """Store an instrument document (researcher or admin keys without a branch scope: a new
+    version moves the idle surveys of every branch)."""
     row, created = service.upload_instrument(
         session, content=content, fmt=fmt, source="api", key_id=principal.key_id
     )

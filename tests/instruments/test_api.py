@@ -73,6 +73,9 @@ def test_upload_json_and_read_back(factory, admin_headers, operator_headers, ses
 def test_access(factory, operator_headers) -> None:
     assert post_yaml(factory.client, example(), {}).status_code == 401
     assert post_yaml(factory.client, example(), operator_headers).status_code == 403
+    factory.branches(["BR01"])
+    scoped = factory.key("researcher", branches=["BR01"])  # a new version moves every branch
+    assert post_yaml(factory.client, example(), scoped).status_code == 403
     assert factory.client.get(UPLOAD).status_code == 401
 
 
