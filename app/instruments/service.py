@@ -148,7 +148,12 @@ def get_instrument_definition(
 def instrument_for_survey(
     session: Session, *, instrument_id: str, version: int | None = None
 ) -> Instrument:
-    """The stored version a new survey is pinned to; InvalidInput naming the field if unknown."""
+    """The stored version a new survey is pinned to; InvalidInput naming the field if unknown.
+
+    An id with no stored version but a bundled file (one added since the service started) is
+    stored from the file first (flushed; the caller commits with its survey)."""
+    if current_version(session, instrument_id=instrument_id) is None:
+        ensure_instrument(session, instrument_id=instrument_id)  # InvalidInput if no file either
     try:
         return get_version(session, instrument_id=instrument_id, version=version)
     except NotFound:

@@ -17,7 +17,7 @@ from app.surveys import service as surveys
 from app.surveys.models import Instrument
 from app.surveys.schemas import SurveyCreate
 from app.surveys.specs import survey_spec
-from tests.instruments.helpers import example, post_yaml, telecom
+from tests.instruments.helpers import EXAMPLE, example, post_yaml, telecom
 
 
 def edited(text: str, **fields: Any) -> Any:
@@ -156,3 +156,17 @@ def test_two_uploads_racing_for_one_version_number(backend, app, session) -> Non
     assert versions(session) == [1, 2, 3]
     shown = service.get_instrument_definition(session, instrument_id="telecom-pv", version=2)
     assert shown["items"][0]["text"]["en"] == "Other."
+
+
+def test_a_file_added_after_start_is_stored_on_first_use(
+    session, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "instruments"
+    folder.mkdir()
+    (folder / "cafe-visit.yaml").write_text(EXAMPLE.read_text(encoding="utf-8"), "utf-8")
+    monkeypatch.setenv("PVM_INSTRUMENTS_DIR", str(folder))
+    assert service.current_version(session, instrument_id="cafe-visit") is None
+    survey = surveys.create_survey(session, data=SurveyCreate(slug="c", instrument="cafe-visit"))
+    assert (survey.instrument_id, survey.instrument_version) == ("cafe-visit", 1)
+    row = service.current_version(session, instrument_id="cafe-visit")
+    assert row is not None and row.source == "file"
