@@ -1,7 +1,7 @@
 """Instrument versions record where they came from (file, api, cli) and the uploading key.
 
 Revision ID: 0340_instrument_source
-Revises: 0330_score_cells
+Revises: 0320_audit_sessions
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0340_instrument_source"
-down_revision: str | Sequence[str] | None = "0330_score_cells"
+down_revision: str | Sequence[str] | None = "0320_audit_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
