@@ -35,6 +35,7 @@ PLUGIN_MODULES = (
     "app.psychometrics.cli",
     "app.fits.cli",
     "app.reporting.cli",
+    "app.instruments.cli",
 )
 
 DEMO_BRANCHES = [

@@ -36,6 +36,10 @@ class TooLarge(DomainError):
     status_code = 413
 
 
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+
+
 class TooManyRequests(DomainError):
     """A limit is reached (429); ``retry_after`` seconds is sent as the Retry-After header."""
 

@@ -25,9 +25,9 @@ from app.auth.service import ensure_bootstrap_admin
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import DomainError, Unauthorized
+from app.instruments.service import sync_instruments
 from app.maintenance import Maintenance
 from app.security import install as install_security
-from app.surveys.service import sync_instruments
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ APP_DIR = Path(__file__).resolve().parent
 ROUTERS = (
     "app.auth.api",
     "app.audit.api",
+    "app.instruments.api",
     "app.surveys.api",
     "app.surveys.views",
     "app.psychometrics.api",

@@ -1,17 +1,25 @@
-"""Find, load and validate instrument files.
+"""Read and validate instrument documents (YAML or JSON: files, request bodies), and find the
+bundled files.
 
-The current version of instrument ``<id>`` is ``<dir>/<id>.yaml``; earlier versions that are kept
-for surveys already fielded with them live beside it as ``<dir>/<id>.v<version>.yaml``. The
-directory is the repository's ``instruments/`` unless ``PVM_INSTRUMENTS_DIR`` points elsewhere.
+Every problem of a document is reported with its path (`Problem`, ``items[3].text.en``);
+duplicate keys are problems too, and so are documents too large or nested too deeply.
+
+Bundled files: instrument ``<id>`` is ``<dir>/<id>.yaml``; earlier versions kept beside it are
+``<dir>/<id>.v<version>.yaml``. The directory is the repository's ``instruments/`` unless
+``PVM_INSTRUMENTS_DIR`` points elsewhere. The service stores the files in the database at start;
+which *stored* version is current is decided in one place, `app.instruments.service`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
@@ -22,15 +30,53 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "instruments"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _cache: dict[tuple[str, int, int], InstrumentSpec] = {}
 _lock = threading.Lock()
+DocumentFormat = Literal["yaml", "json"]
+# An instrument of a few hundred items in several languages is well under both.
+MAX_DOCUMENT_BYTES = 512 * 1024
+MAX_NODES = 200_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a document: where (``items[3].text.en``; "" for the whole document) and
+    what."""
+
+    path: str
+    msg: str
+
+    @classmethod
+    def parse(cls, text: str) -> Problem:
+        """``"items[3].text.en: missing ..."`` -> Problem("items[3].text.en", "missing ...")."""
+        match = _PROBLEM_RE.match(text)
+        if match is None:
+            return cls("", text)
+        return cls(match["path"], match["msg"])
+
+    @property
+    def loc(self) -> tuple[str | int, ...]:
+        """The path as parts: ``items[3].text.en`` -> ``("items", 3, "text", "en")``."""
+        return tuple(
+            int(index) if index else name for index, name in _PATH_PART_RE.findall(self.path)
+        )
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.msg}" if self.path else self.msg
+
+
+_PROBLEM_RE = re.compile(
+    r"^(?P<path>[A-Za-z_][\w-]*(?:\[\d+\]|\.[^\s:\[\].]+)*): (?P<msg>.+)$", re.S
+)
+_PATH_PART_RE = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
 
 
 class InstrumentError(ValueError):
-    """An instrument file that cannot be used; the message lists every problem found."""
+    """A document that cannot be used; ``details`` lists every problem found, with its path."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: Sequence[Problem | str]) -> None:
         self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+        self.details = [p if isinstance(p, Problem) else Problem.parse(p) for p in problems]
+        self.problems = [str(p) for p in self.details]
+        super().__init__(f"{source}: " + "; ".join(self.problems))
 
 
 class InstrumentNotFound(LookupError):
@@ -42,22 +88,44 @@ class InstrumentNotFound(LookupError):
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
+    """SafeLoader for instrument documents (duplicate keys are found on the node tree first)."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
+def _walk_nodes(
+    node: yaml.Node,
+    path: str,
+    seen: set[int],
+    duplicates: list[Problem],
+    count: list[int],
+    active: frozenset[int] = frozenset(),
+) -> None:
+    """Report duplicate mapping keys with their path; count nodes with aliases expanded (an
+    alias expands to its whole anchored subtree, which is what validation will walk)."""
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise _TooLarge(f"the document expands to more than {MAX_NODES} values (aliases?)")
+    if id(node) in active:
+        raise _TooLarge(f"{path}: an alias refers to a mapping or list that contains it")
+    active = active | {id(node)}
+    if isinstance(node, yaml.MappingNode):
+        keys: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            child = f"{path}.{key}" if path else str(key)
+            if key is not None and key in keys and id(node) not in seen:
+                line = key_node.start_mark.line + 1
+                duplicates.append(Problem(child, f"duplicate key {key!r} (line {line})"))
+            keys.add(key)
+            _walk_nodes(value_node, child, seen, duplicates, count, active)
+        seen.add(id(node))
+    elif isinstance(node, yaml.SequenceNode):
+        for k, child_node in enumerate(node.value):
+            _walk_nodes(child_node, f"{path}[{k}]", seen, duplicates, count, active)
+        seen.add(id(node))
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+class _TooLarge(Exception):
+    pass
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:
@@ -68,39 +136,120 @@ def error_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _format_errors(exc: ValidationError) -> list[str]:
-    problems: list[str] = []
+def _format_errors(exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
     for err in exc.errors():
-        loc = error_path(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        problems.extend(f"{loc}: {m}" if loc else m for m in msg.split("; "))
+        path = error_path(err["loc"])
+        for msg in err["msg"].removeprefix("Value error, ").split("; "):
+            # The whole-document checks put each problem's own path in its message.
+            problems.append(Problem(path, msg) if path else Problem.parse(msg))
     return problems
 
 
 def parse_instrument(data: Any, *, source: str = "<instrument>") -> InstrumentSpec:
     """Validate an already-parsed document (a dict) into an `InstrumentSpec`."""
     if not isinstance(data, dict):
-        raise InstrumentError(source, ["the document must be a mapping"])
+        raise InstrumentError(source, [Problem("", "the document must be a mapping")])
     try:
         return InstrumentSpec.model_validate(data)
     except ValidationError as exc:
         raise InstrumentError(source, _format_errors(exc)) from None
+    except RecursionError:
+        raise InstrumentError(source, [Problem("", "the document is nested too deeply")]) from None
+
+
+def _json_pairs(duplicates: list[Problem]) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                duplicates.append(Problem("", f"duplicate key {key!r}"))
+            out[key] = value
+        return out
+
+    return hook
+
+
+def read_document(content: bytes | str, *, fmt: DocumentFormat, source: str) -> Any:
+    """The parsed YAML or JSON document (not yet validated). Refuses duplicate keys (all of
+    them are listed), documents over `MAX_DOCUMENT_BYTES`, and alias expansions or nesting that
+    would make validation walk more than `MAX_NODES` values."""
+    if isinstance(content, bytes):
+        if len(content) > MAX_DOCUMENT_BYTES:
+            raise InstrumentError(source, [f"the document is over {MAX_DOCUMENT_BYTES} bytes"])
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InstrumentError(source, ["the document is not UTF-8"]) from None
+    duplicates: list[Problem] = []
+    try:
+        if fmt == "json":
+            try:
+                data = json.loads(content, object_pairs_hook=_json_pairs(duplicates))
+            except ValueError as exc:
+                raise InstrumentError(source, [f"invalid JSON: {exc}"]) from None
+        else:
+            data = _read_yaml(content, source=source, duplicates=duplicates)
+    except RecursionError:
+        raise InstrumentError(source, ["the document is nested too deeply"]) from None
+    if duplicates:
+        raise InstrumentError(source, duplicates)
+    return data
+
+
+def _read_yaml(text: str, *, source: str, duplicates: list[Problem]) -> Any:
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            _walk_nodes(node, "", set(), duplicates, [0])
+        except _TooLarge as exc:
+            raise InstrumentError(source, [str(exc)]) from None
+        if duplicates:
+            return None
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise InstrumentError(source, [f"invalid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+
+
+def parse_document(content: bytes | str, *, fmt: DocumentFormat, source: str) -> InstrumentSpec:
+    """Read and validate a YAML or JSON instrument document; `InstrumentError` lists every
+    problem with its path."""
+    return parse_instrument(read_document(content, fmt=fmt, source=source), source=source)
+
+
+def document_format(path: str | os.PathLike[str]) -> DocumentFormat:
+    """``json`` for ``*.json`` files, else ``yaml``."""
+    return "json" if Path(path).suffix.lower() == ".json" else "yaml"
 
 
 def load_instrument(path: str | os.PathLike[str]) -> InstrumentSpec:
-    """Read and validate one instrument file; raises `InstrumentError` naming each problem."""
+    """Read and validate one instrument file (YAML, or JSON by suffix); raises
+    `InstrumentError` naming each problem."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        content = p.read_bytes()
     except FileNotFoundError:
         raise InstrumentError(str(p), ["file not found"]) from None
-    except UnicodeDecodeError:
-        raise InstrumentError(str(p), ["file is not UTF-8"]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InstrumentError(str(p), [f"invalid YAML: {exc}"]) from None
-    return parse_instrument(data, source=str(p))
+    except IsADirectoryError:
+        raise InstrumentError(str(p), ["not a file"]) from None
+    return parse_document(content, fmt=document_format(p), source=str(p))
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of an instrument document, from `InstrumentSpec`. It checks
+    structure and types; cross references, translations and the model are checked by
+    `parse_instrument`."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **InstrumentSpec.model_json_schema(),
+        "title": "pvm instrument document",
+        "description": "See docs/instruments.md.",
+    }
 
 
 def instruments_dir() -> Path:

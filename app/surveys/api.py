@@ -1,4 +1,5 @@
-"""JSON routes: branches, instruments, surveys, invitation tokens, responses (API.md v1)."""
+"""JSON routes: branches, surveys, invitation tokens, responses (API.md v1; instruments are
+app.instruments.api)."""
 
 from __future__ import annotations
 
@@ -50,30 +51,6 @@ def create_branch(data: BranchCreate, session: SessionDep, _: AdminKey) -> Any:
 @router.get("/branches", response_model=list[BranchRead], tags=["branches"])
 def list_branches(session: SessionDep, principal: OperatorKey) -> Any:
     return service.list_branches(session, codes=principal.branches)
-
-
-@router.get("/instruments", tags=["instruments"])
-def list_instruments(_: OperatorKey) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": spec.id,
-            "version": spec.version,
-            "title": spec.title,
-            "constructs": [c.model_dump(mode="json") for c in spec.constructs],
-        }
-        for spec in service.available_instruments()
-    ]
-
-
-@router.get("/instruments/{instrument_id}", tags=["instruments"])
-def read_instrument(
-    instrument_id: str,
-    session: SessionDep,
-    _: OperatorKey,
-    # bounded: a version past 64 bits is a 500 (OverflowError) on SQLite
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-) -> dict[str, Any]:
-    return service.get_instrument_definition(session, instrument_id=instrument_id, version=version)
 
 
 @router.post("/surveys", status_code=201, response_model=SurveyRead, tags=["surveys"])

@@ -56,6 +56,10 @@ class Instrument(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Where it came from ("file": a bundled file synced at start, "api", "cli"; NULL: stored
+    # before this was recorded) and the API key that uploaded it.
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    uploaded_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Survey(Base):

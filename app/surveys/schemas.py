@@ -31,6 +31,8 @@ class SurveyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     slug: str = Slug
     instrument: str = Field(default="telecom-pv", max_length=64)
+    # A stored version of `instrument`; omitted: its current version.
+    instrument_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     title: dict[str, str] | None = None
     min_group_size: int = Field(default=5, ge=1, le=10_000)
     requires_token: bool = False

@@ -22,13 +22,12 @@ from app.audit.service import SYSTEM, Actor
 from app.auth.service import claim_token, link_token
 from app.db import begin_write
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
-from app.instruments.registry import (
-    InstrumentError,
-    InstrumentNotFound,
-    get_instrument,
-    list_instruments,
+from app.instruments.service import (
+    ensure_instrument,
+    get_instrument_definition,
+    instrument_for_survey,
+    sync_instruments,
 )
-from app.instruments.spec import InstrumentSpec
 from app.reporting.aggregates import apply_responses
 from app.surveys.frames import (
     META_COLUMNS,
@@ -38,7 +37,7 @@ from app.surveys.frames import (
     load_stored_frame,
 )
 from app.surveys.lifecycle import audit_privacy_change, privacy_settings
-from app.surveys.models import Branch, Instrument, Response, Survey, utcnow
+from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import (
     BranchCreate,
     ClientInfo,
@@ -51,15 +50,19 @@ from app.surveys.validation import check_answers, check_attributes, check_lang
 
 logger = logging.getLogger(__name__)
 
-# Re-exported: the item frame and the pinned specs are part of this module's interface.
+# Re-exported: the item frame, the pinned specs and the instrument versions (whose home is
+# app.instruments.service) are part of this module's interface.
 __all__ = [
     "META_COLUMNS",
     "as_utc",
+    "ensure_instrument",
     "frame_columns",
+    "get_instrument_definition",
     "instrument_spec",
     "load_item_frame",
     "load_stored_frame",
     "survey_spec",
+    "sync_instruments",
 ]
 
 
@@ -98,97 +101,15 @@ def branch_ids(session: Session, *, codes: Sequence[str] | None = None) -> dict[
     return {code: id_ for code, id_ in session.execute(query)}
 
 
-# ---- instruments ---------------------------------------------------------------------------
-def ensure_instrument(session: Session, *, instrument_id: str) -> Instrument:
-    """The stored version matching the instrument file's current content, added if new.
-
-    A file edited without bumping ``version`` still becomes a new stored version (next free
-    number), so a survey pinned to the old content never changes under its respondents.
-    """
-    try:
-        spec = get_instrument(instrument_id)
-    except (InstrumentNotFound, InstrumentError) as exc:
-        raise InvalidInput([field_error("instrument", msg=str(exc))]) from None
-    rows = list(session.scalars(select(Instrument).where(Instrument.id == spec.id)))
-    for row in rows:
-        if row.content_hash == spec.content_hash:
-            return row
-    version = spec.version
-    if any(r.version == version for r in rows):
-        version = max(r.version for r in rows) + 1
-        logger.warning(
-            "instrument %s changed without a version bump; stored as version %d", spec.id, version
-        )
-    row = Instrument(
-        id=spec.id,
-        version=version,
-        content_hash=spec.content_hash,
-        definition=spec.model_dump(mode="json"),
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def available_instruments() -> list[InstrumentSpec]:
-    return list_instruments()
-
-
-def get_instrument_definition(
-    session: Session, *, instrument_id: str, version: int | None = None
-) -> dict[str, Any]:
-    if version is not None:
-        row = session.get(Instrument, (instrument_id, version))
-        if row is None:
-            raise NotFound(f"instrument {instrument_id} version {version} not found")
-        spec, content_hash = instrument_spec(row), row.content_hash
-    else:
-        try:
-            spec = get_instrument(instrument_id)
-        except InstrumentNotFound:
-            raise NotFound(f"instrument {instrument_id} not found") from None
-        content_hash = spec.content_hash
-    return {**spec.model_dump(mode="json"), "content_hash": content_hash}
-
-
-def sync_instruments(session: Session) -> None:
-    """At start: store new instrument content; surveys without responses follow it.
-
-    Several workers may start at once; the one that loses the insert race retries and finds
-    the row the other stored.
-    """
-    for attempt in (1, 2):
-        try:
-            _sync_instruments(session)
-            return
-        except IntegrityError:
-            session.rollback()
-            if attempt == 2:
-                raise
-
-
-def _sync_instruments(session: Session) -> None:
-    begin_write(session)
-    for spec in list_instruments():
-        row = ensure_instrument(session, instrument_id=spec.id)
-        stale = session.scalars(
-            select(Survey).where(
-                Survey.instrument_id == row.id, Survey.instrument_version != row.version
-            )
-        )
-        for survey in stale:
-            if count_responses(session, survey=survey) == 0:
-                survey.instrument_version = row.version
-    session.commit()
-
-
 # ---- surveys -------------------------------------------------------------------------------
 def create_survey(session: Session, *, data: SurveyCreate) -> Survey:
     begin_write(session)
     taken = f"survey {data.slug} already exists"
     if session.scalar(select(Survey.id).where(Survey.slug == data.slug)) is not None:
         raise Conflict(taken)
-    instrument = ensure_instrument(session, instrument_id=data.instrument)
+    instrument = instrument_for_survey(
+        session, instrument_id=data.instrument, version=data.instrument_version
+    )
     survey = Survey(
         slug=data.slug,
         instrument_id=instrument.id,

@@ -34,13 +34,14 @@ from typing import Any, Literal
 
 import pandas as pd
 import pytest
+import yaml
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select, text
 
 from app.auth.models import ApiKey, InvitationToken
 from app.auth.service import authenticate, create_tokens
 from app.fits.models import FitJob
-from tests.conftest import TELECOM_CSV
+from tests.conftest import DATA_DIR, TELECOM_CSV
 from tests.security.helpers import ITEMS, hidden
 
 CALLERS = (
@@ -120,6 +121,11 @@ def _spare_response(world: World) -> str:
     return f"/api/v1/surveys/telecom/responses/{r.json()['id']}"
 
 
+def _instrument(_: Any) -> dict[str, Any]:
+    doc = yaml.safe_load((DATA_DIR / "cafe-visit.yaml").read_text(encoding="utf-8"))
+    return {**doc, "id": f"access-{next(_seq)}"}
+
+
 BR02 = {"params": {"branch": "BR02"}}
 ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/openapi.json"): Call("public", 200, "same"),
@@ -135,6 +141,13 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/instruments"): Call("operator", 200, "same"),
     ("GET", "/api/v1/instruments/{instrument_id}"): Call(
         "operator", 200, "same", path="/api/v1/instruments/telecom-pv"
+    ),
+    # instruments as data (issue 10): a new id per caller, so each upload is a 201; a new
+    # version moves surveys of every branch, so not for a branch-scoped key
+    ("POST", "/api/v1/instruments"): Call("researcher", 201, "refused", json=_instrument),
+    ("GET", "/api/v1/instruments/schema"): Call("operator", 200, "same"),
+    ("GET", "/api/v1/instruments/{instrument_id}/versions"): Call(
+        "operator", 200, "same", path="/api/v1/instruments/telecom-pv/versions"
     ),
     ("POST", "/api/v1/surveys"): Call(
         "researcher", 201, "same", json=lambda w: {"slug": f"s{next(_seq)}"}
