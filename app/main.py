@@ -26,9 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.service import ensure_bootstrap_admin
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, migrate
+from app.deps import get_principal
 from app.errors import DomainError, Unauthorized, capped
 from app.maintenance import Maintenance
 from app.security import install as install_security
+from app.security.key_first import KeyFirst
 from app.security.middleware import FORM_MESSAGE
 from app.surveys.service import sync_instruments
 
@@ -173,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, default=settings.max_body_bytes, import_limit=settings.max_import_bytes
     )
+    app.add_middleware(KeyFirst, marker=get_principal)  # outermost: 401 before any reading
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PoolTimeout, _overloaded)

@@ -373,7 +373,7 @@ def submit_response(
         "channel": channel,
         "idempotency_key": idempotency_key,
         "request_hash": digest,
-        "client_ip": client.ip if keep_client and client else None,
+        "client_ip": (client.ip or "")[:64] or None if keep_client and client else None,
         "user_agent": (client.user_agent or "")[:400] or None if keep_client and client else None,
         "answers": answers,
         "texts": texts or None,
