@@ -14,7 +14,8 @@ cell means not answered) and so the export of a survey imports into a survey of 
 instrument version as the same stored rows. It also takes the bare ``branch,<attributes>,
 <items>`` of reference files: ``id``, ``submitted_at``, ``lang`` and the instrument's attributes
 are optional columns (a required attribute still needs a value on every row), ``branch`` and
-every item code are required.
+every item code are required. ``submitted_at`` must lie in the settings' window (not in the
+future beyond the clock skew, not before the stated floor).
 """
 
 from __future__ import annotations
