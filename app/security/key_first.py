@@ -19,6 +19,7 @@ from anyio import to_thread
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import JSONResponse
 from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -83,7 +84,13 @@ class KeyFirst:
         raw = bearer_key(scope)
         principal = None
         if raw is not None and "\x00" not in raw:  # PostgreSQL cannot even look a NUL up
-            principal = await to_thread.run_sync(_authenticate, scope["app"], raw)
+            try:
+                principal = await to_thread.run_sync(_authenticate, scope["app"], raw)
+            except PoolTimeout:  # outside the app's error handlers: answer as they would
+                busy = JSONResponse({"detail": "the server is busy; retry later"}, 429)
+                busy.headers["Retry-After"] = "2"
+                await busy(scope, receive, send)
+                return
         if principal is None:
             headers = {"WWW-Authenticate": "Bearer"}
             detail = MISSING if raw is None else UNKNOWN

@@ -211,7 +211,7 @@ def _parse_row(
     if cells.get("submitted_at", "").strip():
         try:
             submitted_at = _parse_time(cells["submitted_at"])
-        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted to UTC
+        except ValueError:
             errors.append(field_error("submitted_at", msg="not an ISO 8601 date-time"))
         else:
             if (problem := _time_error(submitted_at, window)) is not None:

@@ -75,6 +75,25 @@ def test_submitted_at_window_edges(factory, survey, researcher_headers, app) -> 
 
 
 @pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00"]
+)
+def test_date_filters_at_the_ends_of_time_are_not_500(
+    factory, telecom_survey, researcher_headers, moment
+) -> None:
+    """Shifting these to UTC overflows Python's datetime (500 before)."""
+    export = "/api/v1/surveys/telecom/responses.csv"
+    for name in ("submitted_from", "submitted_to"):
+        r = factory.client.get(export, params={name: moment}, headers=researcher_headers)
+        assert r.status_code == 200, r.text[:200]
+    r = factory.client.post(
+        "/api/v1/surveys/telecom/fits",
+        json={"model": "TAN =~ TAN1 + TAN2 + TAN3", "filters": {"submitted_to": moment}},
+        headers=researcher_headers,
+    )
+    assert r.status_code in (200, 202, 422), r.text[:200]
+
+
+@pytest.mark.parametrize(
     ("raw", "stored"),
     [("５", 5), ("７", 7), ("＋３", 3), (" ４ ", 4)],  # full-width: normalised
 )
@@ -448,3 +467,16 @@ def test_a_locked_database_answers_429(factory, survey, monkeypatch, backend) ->
 
 def test_the_reference_file_still_imports(factory, survey, researcher_headers) -> None:
     assert factory.import_csv("telecom", TELECOM_CSV, researcher_headers).status_code == 201
+
+
+def test_key_check_on_a_busy_pool_answers_429(factory, survey, operator_headers, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from app.security import key_first
+
+    def busy(*_: Any, **__: Any) -> None:
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    monkeypatch.setattr(key_first, "authenticate", busy)
+    r = factory.client.get("/api/v1/surveys/telecom", headers=operator_headers)
+    assert r.status_code == 429 and r.headers["retry-after"] == "2"
