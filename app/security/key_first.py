@@ -88,11 +88,11 @@ class KeyFirst:
                 principal = await to_thread.run_sync(_authenticate, scope["app"], raw)
             except PoolTimeout:  # outside the app's error handlers: answer as they would
                 busy = JSONResponse({"detail": "the server is busy; retry later"}, 429)
-                busy.headers["Retry-After"] = "2"
+                busy.headers.update({"Retry-After": "2", "Cache-Control": "no-store"})
                 await busy(scope, receive, send)
                 return
         if principal is None:
-            headers = {"WWW-Authenticate": "Bearer"}
+            headers = {"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"}
             detail = MISSING if raw is None else UNKNOWN
             await JSONResponse({"detail": detail}, 401, headers)(scope, receive, send)
             return
