@@ -102,3 +102,27 @@ def test_serve_flags() -> None:
     args = build_parser().parse_args(["serve", "--no-proxy-headers", "--header-timeout", "3"])
     assert args.proxy_headers is False and args.header_timeout == 3.0
     assert build_parser().parse_args(["serve"]).proxy_headers is None  # the setting decides
+
+
+def _dockerfile_env() -> dict[str, str]:
+    text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    block = text.split("\nENV ", 1)[1].split("\n\n", 1)[0]
+    pairs = [p.strip() for p in block.replace("\\\n", " ").split() if "=" in p]
+    return dict(p.split("=", 1) for p in pairs)
+
+
+def test_the_image_runs_with_production_settings(monkeypatch) -> None:
+    """The Dockerfile cannot be built here (no container engine); its settings can be read."""
+    env = _dockerfile_env()
+    assert env["PVM_ENVIRONMENT"] == "production" and env["PVM_PROXY_HEADERS"] == "false"
+    for name, value in env.items():
+        if name.startswith("PVM_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PVM_SECRET_KEY", raising=False)
+    with pytest.raises(ValueError, match="PVM_SECRET_KEY"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("PVM_SECRET_KEY", "k" * 48)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.environment == "production" and settings.host == "0.0.0.0"
+    assert settings.database_url == "sqlite:////app/var/pvm.db"
+    assert settings.header_timeout_s == 10 and settings.rate_limit_enabled
