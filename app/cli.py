@@ -64,10 +64,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import prepare_database
+    from app.security.timeouts import TimedHttpTools
 
+    # Flags win over PVM_ settings; through the environment they reach every worker process.
+    for flag, name in (("header_timeout", "HEADER_TIMEOUT_S"), ("body_timeout", "BODY_TIMEOUT_S")):
+        if getattr(args, flag) is not None:
+            os.environ[f"PVM_{name}"] = str(getattr(args, flag))
+    get_settings.cache_clear()
     settings = get_settings()
     prepare_database(settings).dispose()  # migrate once, before any worker starts
     os.environ["PVM_MIGRATE_ON_START"] = "false"
+    proxy_headers = settings.proxy_headers if args.proxy_headers is None else args.proxy_headers
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -79,6 +86,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The access log would keep every respondent's IP and time, which anonymous surveys
         # promise not to; application logging stays on.
         access_log=False,
+        http=TimedHttpTools,  # header and body timeouts (app/security/timeouts.py)
+        # Client IPs (rate limits, lockouts) come from X-Forwarded-For only when asked for,
+        # and only from the proxies named; otherwise any client could claim any address.
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips or settings.forwarded_allow_ips,
+        server_header=False,
     )
     return 0
 
@@ -237,6 +250,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true")
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="behind a reverse proxy: take the client IP and scheme from X-Forwarded-For/-Proto "
+        "(default: PVM_PROXY_HEADERS, false)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="comma-separated proxy addresses (or networks) whose forwarded headers are "
+        "trusted, '*' for any (default: PVM_FORWARDED_ALLOW_IPS, 127.0.0.1,::1)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds a client has to send its request headers (default: PVM_HEADER_TIMEOUT_S, 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds a client has to send its request body (default: PVM_BODY_TIMEOUT_S, 30)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="upgrade the database to head").set_defaults(func=cmd_migrate)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
     # (at start-up, every maintenance_interval_s, and by `pvm retention run`).
     client_data_retention_days: int = Field(default=30, ge=1, le=36_500)
     maintenance_interval_s: int = Field(default=3600, ge=1)
+    # Sane window of imported submission times (F9): not later than now + clock_skew_s, not
+    # earlier than earliest_submitted_at (imports may carry waves older than the survey).
+    clock_skew_s: int = Field(default=300, ge=0, le=86_400)
+    earliest_submitted_at: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    # Served by uvicorn (`pvm serve`; app/security/README.md): trust X-Forwarded-For/-Proto
+    # only with proxy_headers and only from forwarded_allow_ips; slow clients are cut off.
+    proxy_headers: bool = False
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    header_timeout_s: float = Field(default=10, gt=0)
+    body_timeout_s: float = Field(default=30, gt=0)
 
     def counter_store_url(self) -> str | None:
         """The Redis URL rate-limit counters are kept in, or None for per-process counters."""
@@ -69,6 +80,11 @@ class Settings(BaseSettings):
         if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
             return self.broker_url
         return None
+
+    @field_validator("earliest_submitted_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
     @model_validator(mode="after")
     def _secret(self) -> Settings:

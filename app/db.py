@@ -27,12 +27,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+BUSY_TIMEOUT_S = 30  # SQLite: how long a writer waits for the write lock
+SQLITE_POOL = 64  # > the 40 threads of the request threadpool, plus fit worker threads
+POOL_TIMEOUT_S = 20  # waiting longer for a pooled connection means overload: 429
+
+
 def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine with the house settings.
 
     SQLite gets WAL journaling, enforced foreign keys and a busy timeout so that several
     uvicorn workers can write to one file. ``schema`` (PostgreSQL only) sets the search path,
     which is how tests isolate themselves in a throw-away schema.
+
+    Pool sizes (F7): every sync request handler runs in one of the threadpool's 40 threads
+    and holds at most one connection, so a SQLite pool of up to ``SQLITE_POOL`` connections
+    (cheap: a file handle each) never makes a request wait for a connection; requests queue
+    on the SQLite write lock instead (``BEGIN IMMEDIATE``, busy timeout ``BUSY_TIMEOUT_S``),
+    where each write transaction is short. PostgreSQL connections cost a server process each,
+    so its pool stays at SQLAlchemy's 5 + 10 per process. A wait that still runs out (pool or
+    busy timeout) is answered 429 with ``Retry-After`` by ``app.main``, never 500.
     """
     parsed = make_url(url)
     connect_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
@@ -41,11 +54,16 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         connect_args.setdefault("check_same_thread", False)
-        connect_args.setdefault("timeout", 30)
+        connect_args.setdefault("timeout", BUSY_TIMEOUT_S)
+        if database and database != ":memory:":  # a file: QueuePool
+            kwargs.setdefault("pool_size", 5)
+            kwargs.setdefault("max_overflow", SQLITE_POOL - 5)
+            kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
     elif schema is not None:
         connect_args["options"] = f"-csearch_path={schema}"
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
     kwargs.setdefault("json_serializer", _compact_json)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     if parsed.get_backend_name() == "sqlite":
@@ -65,7 +83,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

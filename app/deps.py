@@ -36,9 +36,13 @@ _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bea
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    checked = getattr(request.state, "principal", None)  # by app.security.key_first, first
+    if isinstance(checked, Principal):
+        return checked
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing API key (Authorization: Bearer <key>)")
     principal = authenticate(session, raw_key=credentials.credentials)

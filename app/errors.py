@@ -80,3 +80,37 @@ def field_error(*loc: str | int, msg: str, type_: str = "value_error") -> dict[s
         "msg": msg,
         "type": type_,
     }
+
+
+MAX_ERRORS = 100  # entries of an error list shown to a client
+MAX_TEXT = 200  # characters of one string in an error (messages may echo the input)
+
+
+def capped(errors: list[Any], *, limit: int = MAX_ERRORS) -> list[Any]:
+    """An error list as a client gets it (F17): at most ``limit`` entries, long strings cut,
+    and, when entries were left out, a last entry saying how many
+    (``{"type": "too_many_errors", "left_out": N, ...}``), so a huge bad body cannot make an
+    even larger answer."""
+    shown = [_short(e) for e in errors[:limit]]
+    if len(errors) > limit:
+        left_out = len(errors) - limit
+        shown.append(
+            {
+                "loc": [],
+                "field": "",
+                "msg": f"{left_out} more errors not shown",
+                "type": "too_many_errors",
+                "left_out": left_out,
+            }
+        )
+    return shown
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…"
+    if isinstance(value, dict):
+        return {_short(k): _short(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return capped(list(value))
+    return value

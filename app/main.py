@@ -14,9 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,10 +26,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.service import ensure_bootstrap_admin
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, migrate
-from app.errors import DomainError, Unauthorized
+from app.deps import get_principal
+from app.errors import DomainError, Unauthorized, capped
 from app.instruments.service import sync_instruments
 from app.maintenance import Maintenance
 from app.security import install as install_security
+from app.security.key_first import KeyFirst
+from app.security.middleware import FORM_MESSAGE
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +91,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    detail = capped(exc.detail) if isinstance(exc.detail, list) else exc.detail
     return JSONResponse(
-        {"detail": jsonable_encoder(exc.detail)}, status_code=exc.status_code, headers=headers
+        {"detail": jsonable_encoder(detail)}, status_code=exc.status_code, headers=headers
     )
 
 
@@ -102,7 +108,25 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         }
         for err in exc.errors()
     ]
-    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+    return JSONResponse({"detail": jsonable_encoder(capped(detail))}, status_code=422)
+
+
+def _waited_too_long(exc: Exception) -> bool:
+    """A pool checkout or a SQLite write lock that timed out: overload, not a bug."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+async def _overloaded(request: Request, exc: Exception) -> Response:
+    """429 + Retry-After when the database could not be had in time (F7); other errors 500."""
+    if not _waited_too_long(exc):
+        raise exc
+    logger.warning("database busy: %s", type(exc).__name__)
+    headers = {"Retry-After": "2"}
+    if request.url.path.startswith("/s/"):
+        return HTMLResponse(FORM_MESSAGE, 429, headers)
+    return JSONResponse({"detail": "the server is busy; retry later"}, 429, headers)
 
 
 def prepare_database(settings: Settings) -> Any:
@@ -152,8 +176,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, default=settings.max_body_bytes, import_limit=settings.max_import_bytes
     )
+    app.add_middleware(KeyFirst, marker=get_principal)  # outermost: 401 before any reading
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PoolTimeout, _overloaded)
+    app.add_exception_handler(OperationalError, _overloaded)
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
     static = APP_DIR / "static"

@@ -62,7 +62,9 @@ def efa(
     rotation: EFARotation = "oblimin",
     method: EFAMethod = "minres",
     branch: BranchQuery = None,
-    seed: Annotated[int, Query(description="seed of the parallel analysis")] = 1,
+    seed: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="seed of the parallel analysis")
+    ] = 1,
 ) -> dict[str, Any]:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
     complete cases of the chosen items."""

@@ -228,10 +228,10 @@ def _svg(text: str, name: str) -> Response:
 
 
 def _download_scores(
+    principal: DashKey,  # first: the key before the survey lookup (no slug enumeration)
     request: Request,
     survey: SurveyDep,
     session: SessionDep,
-    principal: DashKey,
     branch: BranchQuery = None,
     by: ByQuery = "branch",
 ) -> GroupScores:
@@ -250,22 +250,22 @@ DownloadScores = Annotated[GroupScores, Depends(_download_scores)]
 
 
 @router.get("/{slug}/scores.csv", response_model=None)
-def scores_csv(survey: SurveyDep, result: DownloadScores) -> Response:
+def scores_csv(result: DownloadScores, survey: SurveyDep) -> Response:
     return download(service.scores_csv(result), f"{survey.slug}-scores.csv")
 
 
 @router.get("/{slug}/scores.svg", response_model=None)
-def scores_svg(survey: SurveyDep, result: DownloadScores) -> Response:
+def scores_svg(result: DownloadScores, survey: SurveyDep) -> Response:
     title = f"Index by {result.by}"
     return _svg(heat_table_svg(result, title=title), f"{survey.slug}-scores.svg")
 
 
 @router.get("/{slug}/ipa.svg", response_model=None)
 def ipa_download(
+    principal: DashKey,
     request: Request,
     survey: SurveyDep,
     session: SessionDep,
-    principal: DashKey,
     branch: BranchQuery = None,
     outcome: OutcomeQuery = None,
 ) -> Response:
@@ -284,10 +284,10 @@ def ipa_download(
 
 @router.get("/{slug}/trends.svg", response_model=None)
 def trends_download(
+    principal: DashKey,
     request: Request,
     survey: SurveyDep,
     session: SessionDep,
-    principal: DashKey,
     branch: BranchQuery = None,
 ) -> Response:
     trends = service.get_trends(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import email.message
+import json
+from typing import Any
+
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
@@ -48,3 +54,45 @@ def content_type(scope: Scope) -> str:
         if name == b"content-type":
             return str(value.decode("latin-1").lower())
     return ""
+
+
+def parses_as_json(content_type: str) -> bool:
+    """Whether FastAPI reads a body with this Content-Type as JSON: ``application/json`` or
+    ``application/*+json`` (``fastapi.routing``'s rule; with its default
+    ``strict_content_type`` a body without Content-Type is not JSON)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def parses_as_form(content_type: str) -> bool:
+    """Whether Starlette's ``request.form()`` reads this Content-Type (else: an empty form)."""
+    media = content_type.split(";", 1)[0].strip()
+    return media in ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def form_of(scope: Scope, body: bytes) -> FormData | None:
+    """``body`` parsed by the very parser the handlers use (``request.form()``), or None when
+    it cannot be parsed (the handler will then answer for itself). Close it after use."""
+
+    async def no_more() -> Message:
+        return {"type": "http.disconnect"}
+
+    request = Request({**scope, "type": "http"}, replay(body, no_more))
+    try:
+        return await request.form()  # the handlers' limits: Starlette's defaults
+    except Exception:  # noqa: BLE001 - malformed bodies are the handler's to refuse
+        return None
+
+
+def json_of(body: bytes) -> tuple[bool, Any]:
+    """``(ok, value)``: ``body`` read as FastAPI reads JSON (``json.loads``, escapes decoded)."""
+    try:
+        return True, json.loads(body)
+    except (ValueError, RecursionError):
+        return False, None

@@ -18,20 +18,27 @@ body it reads to find the token is already bounded.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.security.asgi import content_type, read_body_or_answer, replay
+from app.security.asgi import (
+    content_type,
+    form_of,
+    json_of,
+    parses_as_form,
+    parses_as_json,
+    read_body_or_answer,
+    replay,
+)
 from app.security.counters import Counters, MemoryCounters, RedisCounters
+from app.security.headers import NoStore
 from app.security.nul import RejectNul
 
 logger = logging.getLogger(__name__)
@@ -56,8 +63,8 @@ class Guard:
 
 
 def install(app: FastAPI, settings: Settings) -> Guard:
-    """Add the guard and :class:`RejectNul` to ``app``; call it before ``BodySizeLimit`` is
-    added (that one must be outside, so that these read bounded bodies)."""
+    """Add the guard, :class:`RejectNul` and :class:`NoStore` to ``app``; call it before
+    ``BodySizeLimit`` is added (that one must be outside, so that these read bounded bodies)."""
     url = settings.counter_store_url()
     counters: Counters
     if url:
@@ -70,23 +77,27 @@ def install(app: FastAPI, settings: Settings) -> Guard:
     app.state.security = guard
     app.add_middleware(SubmissionGuard, guard=guard)
     app.add_middleware(RejectNul)  # outside the guard: a NUL never reaches a counter key
+    app.add_middleware(NoStore)
     return guard
 
 
-def token_of(body: bytes, content_type: str) -> str | None:
-    """The invitation token of a JSON or urlencoded submission, if any."""
-    if b"token" not in body:
-        return None
-    try:
-        if content_type.startswith("application/json"):
-            data: Any = json.loads(body)
-            value = data.get("token") if isinstance(data, dict) else None
-        elif content_type.startswith("application/x-www-form-urlencoded"):
-            value = parse_qs(body.decode("utf-8", "replace")).get("token", [None])[0]
-        else:
+async def token_of(scope: Scope, body: bytes, *, form: bool) -> str | None:
+    """The invitation token of a submission, read as its handler reads it (F12): the form
+    through ``request.form()`` (urlencoded or multipart, the last value of a repeated field),
+    the API as FastAPI reads JSON (escapes such as ``\\u0074oken`` decoded)."""
+    ctype = content_type(scope)
+    value: Any = None
+    if form:
+        if not parses_as_form(ctype):
             return None
-    except ValueError:
-        return None
+        fields = await form_of(scope, body)
+        if fields is None:
+            return None
+        value = fields.get("token")
+        await fields.close()
+    elif parses_as_json(ctype):
+        ok, data = json_of(body)
+        value = data.get("token") if ok and isinstance(data, dict) else None
     return value.strip() or None if isinstance(value, str) else None
 
 
@@ -137,7 +148,7 @@ class SubmissionGuard:
         body = await read_body_or_answer(receive, scope, send)
         if body is None:
             return
-        token = token_of(body, content_type(scope))
+        token = await token_of(scope, body, form=is_form)
         if token is not None:
             count, ttl = await counters.incr(
                 f"token:{_digest(token)}", limits.submit_token_window_s

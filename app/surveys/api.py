@@ -17,6 +17,7 @@ from app.deps import (
     OperatorKey,
     ResearcherKey,
     SessionDep,
+    SettingsDep,
     SurveyDep,
     UnscopedResearcherKey,
     check_branch_scope,
@@ -141,11 +142,16 @@ def import_responses(
     survey: SurveyDep,
     session: SessionDep,
     principal: ResearcherKey,
+    settings: SettingsDep,
 ) -> Any:
     """All rows or none; a branch-scoped key may import rows of its branches only (422 naming
     the other rows)."""
     imported = csvio.import_csv(
-        session, survey=survey, data=file.file.read(), scope=principal.branches
+        session,
+        survey=survey,
+        data=file.file.read(),
+        scope=principal.branches,
+        settings=settings,
     )
     return ImportResult(imported=imported)
 

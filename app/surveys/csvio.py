@@ -14,7 +14,8 @@ cell means not answered) and so the export of a survey imports into a survey of 
 instrument version as the same stored rows. It also takes the bare ``branch,<attributes>,
 <items>`` of reference files: ``id``, ``submitted_at``, ``lang`` and the instrument's attributes
 are optional columns (a required attribute still needs a value on every row), ``branch`` and
-every item code are required.
+every item code are required. ``submitted_at`` must lie in the settings' window (not in the
+future beyond the clock skew, not before the stated floor).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import io
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -32,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.config import Settings, get_settings
 from app.db import begin_write
 from app.errors import Conflict, InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec
@@ -49,7 +51,6 @@ from app.surveys.service import (
 from app.surveys.validation import NA, NA_STRINGS, check_answers, check_attributes, check_lang
 
 OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
-MAX_REPORTED_ROWS = 100
 CHUNK = 5_000
 
 
@@ -73,15 +74,33 @@ def _parse_time(raw: str) -> datetime:
     return as_utc(datetime.fromisoformat(raw.strip()))
 
 
+def _time_error(moment: datetime, window: tuple[datetime, datetime]) -> str | None:
+    """Why ``moment`` is outside the sane window of submission times (F9), or None."""
+    earliest, latest = window
+    if moment > latest:
+        return f"{moment.isoformat()} is in the future (latest accepted: {latest.isoformat()})"
+    if moment < earliest:
+        return f"{moment.isoformat()} is before the earliest accepted {earliest.isoformat()}"
+    return None
+
+
 def import_csv(
-    session: Session, *, survey: Survey, data: bytes, scope: Sequence[str] | None = None
+    session: Session,
+    *,
+    survey: Survey,
+    data: bytes,
+    scope: Sequence[str] | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Validate every row, then insert all of them in one transaction; returns the count.
 
     Rows are numbered as a spreadsheet shows them (the header is row 1). ``scope``: the
     branches the importing key may write (None: every branch); a row of another branch is an
-    error of that row.
+    error of that row. ``submitted_at`` must
+    lie between ``settings.earliest_submitted_at`` and now + ``settings.clock_skew_s``
+    (default: :func:`app.config.get_settings`).
     """
+    limits = settings or get_settings()
     spec = survey_spec(survey)
     reader = csv.reader(io.StringIO(decode_csv(data), newline=""))
     try:
@@ -91,23 +110,21 @@ def import_csv(
     except csv.Error as exc:
         raise _file_error(f"unreadable CSV: {exc}") from None
     required = ["branch", *spec.item_codes]
-    known = {*required, *OPTIONAL_COLUMNS, *spec.attribute_codes}
-    present = set(header)
+    # Sets and one Counter: linear in the number of columns (F11: 80,000 columns took 48 s).
+    present, known = set(header), {*required, *OPTIONAL_COLUMNS, *spec.attribute_codes}
     missing = [c for c in required if c not in present]
-    extra = [c for c in header if c not in known]
-    dupes = sorted(c for c, count in Counter(header).items() if count > 1)
+    extra = list(dict.fromkeys(c for c in header if c not in known))
+    dupes = sorted(c for c, n in Counter(header).items() if n > 1)
     problems = []
-    if missing:
-        problems.append(field_error("columns", msg=f"missing columns: {', '.join(missing)}"))
-    if extra:
-        problems.append(field_error("columns", msg=f"unknown columns: {', '.join(extra)}"))
-    if dupes:
-        problems.append(field_error("columns", msg=f"duplicate columns: {', '.join(dupes)}"))
+    for label, names in (("missing", missing), ("unknown", extra), ("duplicate", dupes)):
+        if names:
+            problems.append(field_error("columns", msg=f"{label} columns: {_names(names)}"))
     if problems:
         raise InvalidInput(problems)
 
     branches = branch_ids(session)
     now = utcnow()
+    window = (limits.earliest_submitted_at, now + timedelta(seconds=limits.clock_skew_s))
     rows: list[dict[str, Any]] = []
     row_errors: list[dict[str, Any]] = []
     seen_ids: dict[uuid.UUID, int] = {}
@@ -120,7 +137,7 @@ def import_csv(
                 row_errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
                 continue
             cells = dict(zip(header, record, strict=True))
-            row, errors = _parse_row(spec, cells, branches, now)
+            row, errors = _parse_row(spec, cells, branches, now, window)
             branch = cells["branch"].strip()
             if scope is not None and branch in branches and branch not in scope:
                 errors.append(
@@ -141,7 +158,7 @@ def import_csv(
     row_errors += _existing_ids(session, seen_ids)
     if row_errors:
         row_errors.sort(key=lambda e: e["row"])
-        raise InvalidInput(row_errors[:MAX_REPORTED_ROWS])
+        raise InvalidInput(row_errors)  # the error handler shows 100 and counts the rest
     if survey.anonymous:
         for row in rows:
             row["submitted_at"] = day_start(row["submitted_at"])
@@ -156,8 +173,18 @@ def import_csv(
     return len(rows)
 
 
+def _names(names: list[str], shown: int = 20) -> str:
+    """A column list for an error message: the first ``shown`` names and how many more."""
+    text = ", ".join(n[:40] for n in names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _parse_row(
-    spec: InstrumentSpec, cells: dict[str, str], branches: dict[str, int], now: datetime
+    spec: InstrumentSpec,
+    cells: dict[str, str],
+    branches: dict[str, int],
+    now: datetime,
+    window: tuple[datetime, datetime],
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     errors: list[dict[str, Any]] = []
     branch = cells["branch"].strip()
@@ -186,6 +213,9 @@ def _parse_row(
             submitted_at = _parse_time(cells["submitted_at"])
         except ValueError:
             errors.append(field_error("submitted_at", msg="not an ISO 8601 date-time"))
+        else:
+            if (problem := _time_error(submitted_at, window)) is not None:
+                errors.append(field_error("submitted_at", msg=problem))
     if errors:
         return None, errors
     return {

@@ -124,8 +124,18 @@ def _lines(
 
 
 def as_utc(moment: datetime) -> datetime:
-    """Aware UTC (naive input is taken as UTC): SQLite stores the wall-clock fields only."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """Aware UTC (naive input is taken as UTC): SQLite stores the wall-clock fields only.
+
+    A moment whose UTC time falls outside datetime's years 1-9999 (``0001-01-01T00:00+05:00``)
+    becomes the first or last representable instant, instead of an OverflowError (a 500 on
+    any date filter)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _uuid_text(ids: list[str]) -> pd.Series:

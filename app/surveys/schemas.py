@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# A title per language code (e.g. {"zh": ..., "en": ...}): bounded like every stored field.
+Title = dict[
+    Annotated[str, Field(min_length=1, max_length=16)], Annotated[str, Field(max_length=500)]
+]
 BranchCode = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
@@ -33,7 +37,7 @@ class SurveyCreate(BaseModel):
     instrument: str = Field(default="telecom-pv", max_length=64)
     # A stored version of `instrument`; omitted: its current version.
     instrument_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    title: dict[str, str] | None = None
+    title: Annotated[Title, Field(max_length=20)] | None = None
     min_group_size: int = Field(default=5, ge=1, le=10_000)
     requires_token: bool = False
     anonymous: bool = False
@@ -45,7 +49,7 @@ class SurveyUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     status: Literal["open", "closed"] | None = None
-    title: dict[str, str] | None = None
+    title: Annotated[Title, Field(max_length=20)] | None = None
     min_group_size: int | None = Field(default=None, ge=1, le=10_000)
     requires_token: bool | None = None
     anonymous: bool | None = None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import SYSTEM, Actor
 from app.auth.service import claim_token, link_token
 from app.db import begin_write
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, field_error
 from app.instruments.service import (
     ensure_instrument,
     get_instrument_definition,
@@ -218,9 +218,12 @@ def request_hash(payload: ResponseCreate, *, anonymous: bool = False) -> str:
 
 
 def _replay(session: Session, *, survey: Survey, key: str, digest: str) -> Response | None:
+    """The response stored under ``key``, read outside any write lock (F7: replays and
+    conflicts must not queue behind writers); the read transaction ends before returning."""
     existing = session.scalar(
         select(Response).where(Response.survey_id == survey.id, Response.idempotency_key == key)
     )
+    session.commit()  # ends the read at once; commit (not rollback) keeps objects loaded
     if existing is None:
         return None
     if existing.request_hash != digest:
@@ -248,7 +251,6 @@ def submit_response(
     problem, Conflict for a closed survey or used token, Forbidden for a missing/unknown token.
     """
     digest = request_hash(payload, anonymous=survey.anonymous)
-    begin_write(session)
     if idempotency_key is not None:
         if len(idempotency_key) > 200:
             raise InvalidInput([field_error("Idempotency-Key", msg="at most 200 characters")])
@@ -272,9 +274,14 @@ def submit_response(
     if errors:
         raise InvalidInput(errors)
     assert branch_id is not None
+    begin_write(session)  # everything above only read; the write lock is held from here
     token_id = None
     if survey.requires_token:
-        token_id = claim_token(session, survey=survey, raw=payload.token, branch_id=branch_id)
+        try:
+            token_id = claim_token(session, survey=survey, raw=payload.token, branch_id=branch_id)
+        except DomainError:
+            session.rollback()  # a refused token (403/409) releases the write lock at once
+            raise
     now = utcnow()
     response_id = uuid.uuid4()
     keep_client = client is not None and not survey.anonymous
@@ -287,7 +294,7 @@ def submit_response(
         "channel": channel,
         "idempotency_key": idempotency_key,
         "request_hash": digest,
-        "client_ip": client.ip if keep_client and client else None,
+        "client_ip": (client.ip or "")[:64] or None if keep_client and client else None,
         "user_agent": (client.user_agent or "")[:400] or None if keep_client and client else None,
         "answers": answers,
         "texts": texts or None,

@@ -28,7 +28,11 @@ from app.instruments.spec import AttributeSpec, InstrumentSpec, ItemSpec
 
 NA = "na"  # the API value and the stored value of "not applicable"
 NA_STRINGS = frozenset({"na", "n/a"})  # accepted spellings, any case
-_INT_RE = re.compile(r"^[+-]?\d{1,9}$")  # longer: out of any scale (and int() is slow)
+_INT_RE = re.compile(r"[+-]?[0-9]{1,9}")  # longer: out of any scale (and int() is slow)
+# Digits (F9): ASCII 0-9, and full-width ０-９ (U+FF10-FF19, typed by Chinese input methods in
+# full-width mode), which are normalised to ASCII. Any other script's digits (Arabic-Indic,
+# Devanagari, superscripts ...) are refused, although Python's int() would read them.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
 _CODE_VALUE_RE = re.compile(r"^[\w][\w .\-/]*$")
 _NEWLINES = re.compile(r"\r\n?")
 # Control characters (Cc) but tab and newline, and lone surrogates (Cs: not storable as UTF-8).
@@ -130,12 +134,14 @@ def _check_number(item: _Item, raw: Any) -> Checked:
     elif isinstance(raw, float) and raw.is_integer():
         value = int(raw)
     elif isinstance(raw, str):
-        text = raw.strip()
+        text = raw.strip().translate(_FULL_WIDTH)
         if not text:
             return _unanswered(item)
         if text.lower() in NA_STRINGS:
             return _not_applicable(item)
-        if not _INT_RE.match(text):
+        if not _INT_RE.fullmatch(text):
+            if any(ch.isdigit() and not ch.isascii() for ch in text):
+                return None, "must be an integer written with the digits 0-9"
             return None, "must be an integer"
         value = int(text)
     else:

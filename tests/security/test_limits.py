@@ -127,7 +127,17 @@ def test_other_routes_are_not_limited(app, factory, survey, operator_headers) ->
     ],
 )
 def test_token_of(raw: bytes, ctype: str, expected: str | None) -> None:
-    assert token_of(raw, ctype) == expected
+    form = ctype.startswith("application/x-www-form-urlencoded")
+    assert asyncio.run(token_of(_scope(ctype), raw, form=form)) == expected
+
+
+def _scope(ctype: str) -> dict[str, object]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [(b"content-type", ctype.encode())],
+    }
 
 
 def test_memory_counter_windows() -> None:

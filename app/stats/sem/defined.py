@@ -38,17 +38,44 @@ _ALLOWED = (
 )
 
 
+MAX_EXPR_CHARS = 2_000
+MAX_EXPR_DEPTH = 64  # nesting of operations; evaluation recurses this deep
+
+
 def compile_expr(expr: str) -> ast.Expression:
-    """Parse an R arithmetic expression (``^`` is power) into a Python AST, or raise."""
+    """Parse an R arithmetic expression (``^`` is power) into a Python AST, or raise.
+
+    Long or deeply nested expressions are refused (ModelError) before Python's parser and
+    the recursive evaluation could run out of stack (RecursionError, MemoryError)."""
+    if len(expr) > MAX_EXPR_CHARS:
+        raise ModelError(
+            f"defined parameter expression longer than {MAX_EXPR_CHARS} characters: "
+            f"{expr[:40]!r}..."
+        )
     try:
         tree = ast.parse(expr.replace("^", "**"), mode="eval")
-    except SyntaxError as exc:
-        raise ModelError(f"cannot read defined parameter expression {expr!r}") from exc
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ModelError(f"cannot read defined parameter expression {expr[:200]!r}") from exc
+    if _depth(tree) > MAX_EXPR_DEPTH:
+        raise ModelError(
+            f"defined parameter expression nested more than {MAX_EXPR_DEPTH} levels deep: "
+            f"{expr[:40]!r}..."
+        )
     for node in ast.walk(tree):
         ok = isinstance(node, _ALLOWED)
         if not ok or (isinstance(node, ast.Call) and getattr(node.func, "id", None) not in _FUNCS):
             raise ModelError(f"unsupported expression in defined parameter: {expr!r}")
     return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of ``tree``, walked without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def names_in(tree: ast.Expression) -> list[str]:
