@@ -106,7 +106,7 @@ def path_difference(
     model: str,
     *,
     group: str,
-    path: tuple[str, str, str] = ("CCI", "~", "PV"),
+    path: tuple[str, str, str],
     missing: str = "fiml",
     estimator: str = "ML",
     group_equal: Sequence[str] = (),

@@ -166,7 +166,9 @@ def test_mlr_fiml_levels_match_lavaan(telecom):
 
 def test_path_difference_matches_lavaan_lrt(telecom):
     ref = EXTRA["path"]
-    res = path_difference(telecom, ref["model"], group="customer_type", missing="listwise")
+    res = path_difference(
+        telecom, ref["model"], group="customer_type", path=("CCI", "~", "PV"), missing="listwise"
+    )
     assert res.path == ("CCI", "~", "PV")
     assert abs(res.chisq_free - ref["free"]["chisq"]) <= STAT_REL * ref["free"]["chisq"]
     assert res.df_free == ref["free"]["df"] and res.df_constrained == ref["constrained"]["df"]
@@ -188,7 +190,9 @@ def test_path_difference_matches_lavaan_lrt(telecom):
 def test_path_difference_lifts_a_label_that_would_tie_the_path(telecom):
     ref = EXTRA["path"]
     labelled = ref["model"].replace("CCI ~ PV", "CCI ~ a*PV")  # lavaan: equal in all groups
-    res = path_difference(telecom, labelled, group="customer_type", missing="listwise")
+    res = path_difference(
+        telecom, labelled, group="customer_type", path=("CCI", "~", "PV"), missing="listwise"
+    )
     assert res.df_free == ref["free"]["df"]
     assert abs(res.delta_chisq - ref["delta.chisq"]) <= STAT_REL * ref["constrained"]["chisq"]
 
