@@ -29,6 +29,7 @@ the second read. Services that write call ``app.db.begin_write(session)`` first.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.auth.service import create_api_key
@@ -90,9 +92,23 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     try:
         yield postgres_schema_url(POSTGRES_URL, schema)
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_schema(admin, schema)
         admin.dispose()
+
+
+def drop_schema(admin: Any, schema: str, attempts: int = 6) -> None:
+    """DROP SCHEMA, retried: a background thread of the test's app (a fit's heartbeat, the
+    maintenance loop) may still be finishing a statement in it, and PostgreSQL then resolves
+    the lock conflict by cancelling the DROP as a deadlock victim."""
+    for attempt in range(attempts):
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 @pytest.fixture
