@@ -34,7 +34,7 @@ def served(live_app: FastAPI, live_url: str) -> tuple[str, dict[str, str]]:
         session.add_all(Branch(code=f"BR{i:02d}", name=f"Branch {i}") for i in range(1, 9))
         session.commit()
         survey = surveys.create_survey(
-            session, data=SurveyCreate(slug="telecom", min_group_size=170)
+            session, data=SurveyCreate(slug="telecom", instrument_version=1, min_group_size=170)
         )
         csvio.import_csv(session, survey=survey, data=TELECOM_CSV.read_bytes())
         _, br01 = create_api_key(session, role="operator", branches=["BR01"])

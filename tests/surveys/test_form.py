@@ -29,7 +29,7 @@ from app.surveys.questionnaire import STRINGS_PATH as STRINGS
 from app.surveys.schemas import SurveyUpdate
 from tests.conftest import DATA_DIR
 
-SPEC = get_instrument("telecom-pv")
+SPEC = get_instrument("telecom-pv", version=1)
 REPO_INSTRUMENTS = Path(__file__).resolve().parents[2] / "instruments"
 ITEMS = SPEC.item_codes
 
