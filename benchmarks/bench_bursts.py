@@ -45,7 +45,7 @@ from app.surveys.schemas import SurveyCreate
 from app.surveys.service import create_survey
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ITEMS = get_instrument("telecom-pv").item_codes
+ITEMS = get_instrument("telecom-pv", version=1).item_codes  # the survey is on version 1
 
 
 def prepare(database_url: str) -> str:
@@ -54,7 +54,7 @@ def prepare(database_url: str) -> str:
     with make_sessionmaker(engine)() as db:
         db.add(Branch(code="BR01", name="BR01"))
         db.commit()
-        create_survey(db, data=SurveyCreate(slug="bench"))
+        create_survey(db, data=SurveyCreate(slug="bench", instrument_version=1))
         _, key = create_api_key(db, role="operator")
     engine.dispose()
     return key
