@@ -33,6 +33,7 @@ PLUGIN_MODULES = (
     "app.instruments.cli",
 )
 
+
 def _session() -> Any:
     from app.main import open_session
 

@@ -54,7 +54,8 @@ def populate(settings: Settings, n: int) -> tuple[str, str]:
         db.add_all(Branch(code=c, name=c) for c in BRANCHES)
         db.commit()
         survey = surveys.create_survey(
-            db, data=SurveyCreate(
+            db,
+            data=SurveyCreate(
                 slug="bench", instrument="telecom-pv", instrument_version=1, title={"en": "bench"}
             ),
         )

@@ -64,7 +64,8 @@ def load(app: Any, *, n: int, branches: list[str], seed: int) -> float:
         session.add_all(Branch(code=b, name=f"Branch {b}") for b in branches)
         session.commit()
         survey = service.create_survey(
-            session, data=SurveyCreate(
+            session,
+            data=SurveyCreate(
                 slug="bench", instrument="telecom-pv", instrument_version=1, min_group_size=5
             ),
         )

@@ -325,4 +325,3 @@ def bundled_versions(instrument_id: str | None = None) -> list[InstrumentSpec]:
             archived.append(old)
         out += sorted(archived, key=lambda s: s.version) + [spec]
     return out
-
