@@ -2,6 +2,9 @@
 
 The public API (what the web layers and notebooks use; everything else is internal):
 
+* ``check_model(data, model, ...)`` is the one validation entry point: options, syntax,
+  variables, ``:=`` labels, paths to compare, rows per group (no moments); a ``ModelError``
+  names the argument at fault in ``field``. ``prepare`` starts with it.
 * ``fit_model(data, model, ...)`` fits a model in lavaan syntax, optionally with a bootstrap;
   ``prepare`` + ``Problem.refit`` + ``summarize`` are its steps, for callers that refit.
 * ``parse_model`` and ``build_partable`` read lavaan syntax into a parameter table;
@@ -33,14 +36,16 @@ from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
 from app.stats.sem.problem import Problem, prepare
 from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult, finite_or_none
-from app.stats.sem.summary import definitions, summarize
+from app.stats.sem.summary import summarize
 from app.stats.sem.syntax import parse_model
+from app.stats.sem.validate import CheckedModel, check_model, definitions, require_variables
 
 __all__ = [
     "DELTA_CFI",
     "GROUP_EQUAL",
     "LEVELS",
     "BootstrapInfo",
+    "CheckedModel",
     "Estimate",
     "ExcludedGroup",
     "InvarianceLevel",
@@ -54,6 +59,7 @@ __all__ = [
     "SemResult",
     "apply_bootstrap",
     "build_partable",
+    "check_model",
     "chisq_difference",
     "definitions",
     "finite_or_none",
@@ -62,6 +68,7 @@ __all__ = [
     "parse_model",
     "path_difference",
     "prepare",
+    "require_variables",
     "saturated_em",
     "screen_groups",
     "summarize",

@@ -10,7 +10,8 @@ from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap
 from app.stats.sem.problem import prepare
 from app.stats.sem.results import SemResult
-from app.stats.sem.summary import definitions, summarize
+from app.stats.sem.summary import summarize
+from app.stats.sem.validate import definitions
 
 
 def fit_model(
