@@ -133,8 +133,7 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
         check_sem(
             frame,
             spec["model"],
-            missing=spec["missing"],
-            estimator=spec.get("estimator", "ML"),
+            missing=spec["missing"],  # the estimator: checked by FitCreate and at run time
             group=group,
             group_equal=spec.get("group_equal") or (),
             compare_paths=[parse_path(p) for p in spec.get("compare_paths") or []],

@@ -31,9 +31,9 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def orphan(session: Session, survey: Survey, **fields: Any) -> str:
-    """A job row as a crashed process would leave it."""
-    spec = FitCreate(model=MODEL, missing="listwise").canonical(model=MODEL)
+def orphan(session: Session, survey: Survey, *, bootstrap: int = 0, **fields: Any) -> str:
+    """A job row as a crashed process would leave it (``fields`` override the row's values)."""
+    spec = FitCreate(model=MODEL, missing="listwise", bootstrap=bootstrap).canonical(model=MODEL)
     row = FitJob(
         id=uuid.uuid4().hex,
         survey_id=survey.id,
@@ -113,23 +113,10 @@ def test_shutdown_stops_every_thread_of_the_local_runner(
     before = set(threading.enumerate())  # the app's own runner included
     runner = LocalRunner(app.state.sessionmaker, workers=1)
     runner.start()
-    spec = FitCreate(model=MODEL, missing="listwise", bootstrap=1000, seed=1).canonical(model=MODEL)
-    job = FitJob(
-        id=uuid.uuid4().hex,
-        survey_id=telecom_survey.id,
-        cache_key=uuid.uuid4().hex,
-        data_fingerprint="x" * 64,
-        spec=spec,
-        status="queued",
-        progress=0.0,
-        attempts=0,
-        heartbeat_at=utcnow(),
-    )
-    session.add(job)
-    session.commit()
-    runner.submit(job.id)
+    fit_id = orphan(session, telecom_survey, bootstrap=1000, status="queued", attempts=0)
+    runner.submit(fit_id)
     for _ in range(600):  # the fit is under way: its heartbeat thread runs
-        if any(t.name == f"fit-beat-{job.id}" for t in threading.enumerate()):
+        if any(t.name == f"fit-beat-{fit_id}" for t in threading.enumerate()):
             break
         time.sleep(0.05)
     else:
@@ -138,5 +125,5 @@ def test_shutdown_stops_every_thread_of_the_local_runner(
     left = [t.name for t in threading.enumerate() if t.is_alive() and t not in before]
     assert not [n for n in left if n.startswith(("pvm-fit", "fit-beat-", "fit-sweeper"))], left
     session.expire_all()
-    stopped = session.get(FitJob, job.id)
+    stopped = session.get(FitJob, fit_id)
     assert stopped is not None and stopped.status == "running" and stopped.result is None
