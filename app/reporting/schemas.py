@@ -97,7 +97,8 @@ class ScoresOut(_Out):
 
 
 class DriverPointOut(_Out):
-    construct: str
+    # "construct" in the JSON; a field of that name would shadow BaseModel.construct
+    construct_code: str = Field(alias="construct")
     importance: float = Field(description="standardized total effect on the outcome")
     performance: float | None = Field(description="0-100 index; null when suppressed")
     quadrant: Quadrant | None

@@ -16,7 +16,7 @@ from tests.reporting.test_any_instrument import API, gaps, instruments_dir  # no
 def same_json(model: type[BaseModel], body: dict[str, Any]) -> None:
     """`body` is valid for `model`, and dumping it back gives the same keys and values."""
     parsed = model.model_validate(body)
-    assert parsed.model_dump(mode="json", exclude_unset=True) == body
+    assert parsed.model_dump(mode="json", exclude_unset=True, by_alias=True) == body
 
 
 def test_openapi_documents_the_operator_routes(client) -> None:
