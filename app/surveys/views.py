@@ -117,8 +117,10 @@ def _page(
     **context: Any,
 ) -> HTMLResponse:
     t = ui_strings(lang, spec)
-    privacy = ""
-    if survey is not None:
+    # What is stored, on every respondent page: the survey's rule, or (no survey) nothing.
+    if survey is None:
+        privacy = t["privacy_none"]
+    else:
         privacy = t["privacy_anonymous"] if survey.anonymous else t["privacy_stored"]
     response = templates.TemplateResponse(
         request,
