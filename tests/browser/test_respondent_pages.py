@@ -72,8 +72,10 @@ def offline(browser: Any) -> Iterator[tuple[Any, list[str]]]:
 
 
 def shot(page: Any, name: str) -> None:
+    """The whole page, and the first screen of it (what a respondent sees first)."""
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOT_DIR / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOT_DIR / f"{name}-screen.png"))
 
 
 def respondent_page_ok(page: Any, lang: str, where: str, *, stores_ip: bool = True) -> None:
@@ -177,6 +179,8 @@ def test_screenshots(site: str, browser: Any, slug: str, lang: str, width: int) 
         with page.expect_navigation():
             page.click(".actions button.primary")
         shot(page, f"questionnaire-{slug}-{lang}-{width}-errors")
+        page.locator(".actions").scroll_into_view_if_needed()  # the end: attributes, submit
+        page.screenshot(path=str(SHOT_DIR / f"questionnaire-{slug}-{lang}-{width}-end.png"))
         widths = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
         assert widths[0] <= widths[1], widths  # nothing overflows sideways
     finally:
