@@ -282,11 +282,15 @@ def error_summary(
     errors: dict[str, str], numbers: dict[str, int]
 ) -> list[tuple[str, list[tuple[str, int | None]]]]:
     """The error summary above the form: one line per message, in the order of the page, with
-    the (field, question number) pairs it is about; questions that share a message (35
-    unanswered ones) share a line instead of repeating it 35 times."""
+    the (field, question number) pairs it is about; more than three questions that share a
+    message (35 unanswered ones) share a line instead of repeating it 35 times."""
+    shared: dict[str, int] = {}
+    for name, msg in errors.items():
+        shared[msg] = shared.get(msg, 0) + (name in numbers)
     lines: dict[str, list[tuple[str, int | None]]] = {}
     for name, msg in errors.items():
-        key = msg if name in numbers else f"{msg}\0{name}"  # other fields: a line each
+        # a line each for other fields and for messages about a few (<= 3) questions
+        key = msg if name in numbers and shared[msg] > 3 else f"{msg}\0{name}"
         lines.setdefault(key, []).append((name, numbers.get(name)))
     return [(key.split("\0")[0], fields) for key, fields in lines.items()]
 
