@@ -16,9 +16,10 @@ Only ``scale`` and ``nps`` items can measure a construct. ``allow_na`` offers "n
 which is stored apart from "not answered".
 
 Interface texts of the questionnaire (buttons, progress, error messages, the privacy notice) are
-pvm's own, in Chinese and English. For other languages an instrument may give them in ``ui``,
-keyed by language and then by a name in `UI_KEYS`, e.g. ``ui: {de: {next: Weiter, back:
-Zurück}}``; a text it leaves out is shown in English (``language_name``, the language's own
+pvm's own, in Chinese, English, German, French, Spanish and Japanese. An instrument may override
+them, or give them for other languages, in ``ui``, keyed by language and then by a name in
+`UI_KEYS`, e.g. ``ui: {it: {next: Avanti, back: Indietro}}``; a text neither gives is shown in
+English (``language_name``, the language's own
 name in the language switch, defaults to pvm's list of names, else the code). ``{page}``,
 ``{pages}``, ``{min}``, ``{max}`` in a text are filled in by the page (see
 app/templates/survey/strings.yaml for every key and its English text).
