@@ -139,6 +139,7 @@ def test_thanks_and_message_pages(site: str, offline: tuple[Any, list[str]], lan
     page, _ = offline
     page.goto(f"{site}/s/web/thanks?lang={lang}")
     respondent_page_ok(page, lang, f"thanks {lang}")
+    page.screenshot(path=str(SHOT_DIR / f"thanks-web-{lang}-390.png"))
     response = page.goto(f"{site}/s/shut?branch=BR01&lang={lang}")
     assert response is not None and response.status == 410
     respondent_page_ok(page, lang, f"closed {lang}")
@@ -148,6 +149,7 @@ def test_thanks_and_message_pages(site: str, offline: tuple[Any, list[str]], lan
     response = page.goto(f"{site}/s/no-such-survey?lang={lang}")
     assert response is not None and response.status == 404
     respondent_page_ok(page, lang, f"survey not found {lang}", stores_ip=False)
+    page.screenshot(path=str(SHOT_DIR / f"notfound-{lang}-390.png"))
     assert page.locator("#privacy p").inner_text() in (
         "本页面不收集任何回答。",
         "No answers are collected on this page.",
