@@ -94,6 +94,12 @@ def compare_fit(got: dict[str, Any], want: dict[str, Any], est_tol: float) -> No
 # ---- API: upload, import, export, statistics against R ---------------------------------------
 
 
+def test_the_data_file_is_what_its_script_makes() -> None:
+    from tests.data.clinic_visit_data import csv_text
+
+    assert CSV.read_text(encoding="utf-8") == csv_text()
+
+
 @pytest.fixture
 def clinic(factory: Any, admin_headers: dict[str, str]) -> dict[str, str]:
     """The instrument uploaded, a survey on it, the 800 simulated answers imported."""

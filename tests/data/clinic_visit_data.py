@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 N, SEED = 800, 20261130
 
 
-def main() -> None:
+def csv_text() -> str:
+    """The file's content (the same on every run: fixed seeds)."""
     spec = load_instrument(HERE / "clinic-visit.yaml")
     scales = {c: (spec.item_scale(c).min, spec.item_scale(c).max) for c in spec.numeric_codes}
     frame = simulate_model(
@@ -38,7 +39,11 @@ def main() -> None:
     frame.insert(3, "department", rng.choice(["cardio", "derma", "general", "pediatrics"], N))
     frame.insert(4, "lang", rng.choice(spec.languages, N))
     columns = ["branch", "insurance", "age_band", "department", "lang", *spec.item_codes]
-    frame[columns].to_csv(HERE / "clinic_visit_800.csv", index=False)
+    return str(frame[columns].to_csv(index=False, lineterminator="\n"))
+
+
+def main() -> None:
+    (HERE / "clinic_visit_800.csv").write_text(csv_text(), encoding="utf-8")
 
 
 if __name__ == "__main__":
