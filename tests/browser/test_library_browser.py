@@ -49,7 +49,7 @@ def rows(app: FastAPI, slug: str) -> list[Response]:
 
 def test_every_bundled_instrument_is_here() -> None:
     assert set(SPECS) >= {
-        "telecom-pv", "telecom-pv-2026", "retail-pv", "benefit-sacrifice", "servqual-gap", "csi"
+        "telecom-pv", "retail-pv", "benefit-sacrifice", "servqual-gap", "csi"
     }  # fmt: skip
 
 
