@@ -1,0 +1,359 @@
+"""Two-step polychoric and polyserial correlations and their asymptotic covariance (lavaan's).
+
+Step 1 (univariate): the thresholds of each ordered variable from its marginal proportions
+(``qnorm`` of the cumulative proportions; the ML estimate of a probit with only thresholds), and
+the mean and variance (divisor n) of each continuous variable.
+
+Step 2 (bivariate): per pair, the correlation maximising the bivariate likelihood with the
+step-1 statistics held fixed (Olsson 1979's two-step estimator; Olsson, Drasgow & Dorans 1982
+for the polyserial case), as lavaan's ``lav_bvord_cor_twostep_fit`` / ``lav_bvmix``: rho in
+[-0.999, 0.999]; 2x2 tables with one empty cell get 0.5 moved onto it keeping the margins.
+
+The asymptotic covariance of (thresholds, correlations) is Muthen's (1984) sandwich built from
+the casewise scores of the univariate and bivariate likelihoods (lavaan's ``muthen1984``):
+``A`` is block lower-triangular (outer products of the scores), ``NACOV = n A^-1 B A^-T / n``
+with ``B`` the cross-product of all scores. It is available when every variable is ordered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import ndtr, ndtri
+
+from app.stats.sem.errors import ModelError
+from app.stats.sem.ordinal.bivnorm import dbivnorm, pbivnorm
+
+RHO_BOUND = 0.999  # lavaan's nlminb bounds for a polychoric correlation
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+
+
+def _dnorm(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.shape)
+    f = np.isfinite(x)
+    out[f] = np.exp(-0.5 * x[f] ** 2) / _SQRT_2PI
+    return out
+
+
+@dataclass(frozen=True)
+class OrdinalMarginal:
+    """Step 1 of an ordered variable.
+
+    ``levels`` the observed categories (sorted), ``codes`` (n,) the category index 0..K-1 of
+    each row, ``thresholds`` (K-1,), ``scores`` (n, K-1): derivatives of each row's
+    log-likelihood with respect to the thresholds.
+    """
+
+    name: str
+    levels: np.ndarray
+    codes: np.ndarray
+    thresholds: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """Thresholds with -inf and +inf added, shape (K+1,)."""
+        return np.r_[-np.inf, self.thresholds, np.inf]
+
+
+@dataclass(frozen=True)
+class NumericMarginal:
+    """Step 1 of a continuous variable: mean and variance (divisor n), standardised values."""
+
+    name: str
+    mean: float
+    var: float
+    z: np.ndarray
+
+
+def ordinal_marginal(name: str, x: np.ndarray) -> OrdinalMarginal:
+    """Thresholds of one ordered variable from its marginal proportions (complete column)."""
+    levels, codes = np.unique(x, return_inverse=True)
+    if levels.size < 2:
+        raise ModelError(f"ordered variable {name} has only one observed category")
+    n = x.size
+    cum = np.cumsum(np.bincount(codes, minlength=levels.size))[:-1] / n
+    th = ndtri(cum)
+    b = np.r_[-np.inf, th, np.inf]
+    prob = ndtr(b[1:]) - ndtr(b[:-1])
+    dens = _dnorm(th)
+    sc = np.zeros((n, th.size))
+    rows = np.arange(n)
+    up = codes < th.size  # category k has upper bound threshold k
+    sc[rows[up], codes[up]] = dens[codes[up]] / prob[codes[up]]
+    lo = codes > 0
+    sc[rows[lo], codes[lo] - 1] = -dens[codes[lo] - 1] / prob[codes[lo]]
+    return OrdinalMarginal(name, levels, codes.astype(int), th, sc)
+
+
+def numeric_marginal(name: str, x: np.ndarray) -> NumericMarginal:
+    mean = float(np.mean(x))
+    var = float(np.mean((x - mean) ** 2))
+    if var <= 0:
+        raise ModelError(f"variable {name} is constant")
+    return NumericMarginal(name, mean, var, (x - mean) / np.sqrt(var))
+
+
+# --------------------------------------------------------------------------- polychoric
+
+
+def _cell_terms(b1: np.ndarray, b2: np.ndarray, rho: float) -> tuple[np.ndarray, ...]:
+    """Cell probabilities and their derivatives for a K1 x K2 table.
+
+    Returns P (K1, K2), dP/drho (K1, K2), dP/d upper/lower bound of variable 1 (K1, K2) and
+    of variable 2 (K1, K2).
+    """
+    F = pbivnorm(b1[:, None], b2[None, :], rho)  # (K1+1, K2+1)
+    f = dbivnorm(b1[:, None], b2[None, :], rho)
+    P = F[1:, 1:] - F[:-1, 1:] - F[1:, :-1] + F[:-1, :-1]
+    dr = f[1:, 1:] - f[:-1, 1:] - f[1:, :-1] + f[:-1, :-1]
+    s = np.sqrt(1.0 - rho * rho)
+    with np.errstate(invalid="ignore", over="ignore"):
+        # dF(x, y)/dx = phi(x) Phi((y - rho x)/s); 0 when x infinite
+        g1 = _dnorm(b1)[:, None] * ndtr((b2[None, :] - rho * np.nan_to_num(b1)[:, None]) / s)
+        g2 = _dnorm(b2)[None, :] * ndtr((b1[:, None] - rho * np.nan_to_num(b2)[None, :]) / s)
+    g1 = np.nan_to_num(g1)
+    g2 = np.nan_to_num(g2)
+    d1_hi = g1[1:, 1:] - g1[1:, :-1]
+    d1_lo = -(g1[:-1, 1:] - g1[:-1, :-1])
+    d2_hi = g2[1:, 1:] - g2[:-1, 1:]
+    d2_lo = -(g2[1:, :-1] - g2[:-1, :-1])
+    return P, dr, d1_hi, d1_lo, d2_hi, d2_lo
+
+
+def _table(u1: OrdinalMarginal, u2: OrdinalMarginal) -> np.ndarray:
+    k1, k2 = u1.levels.size, u2.levels.size
+    return np.bincount(u1.codes * k2 + u2.codes, minlength=k1 * k2).reshape(k1, k2).astype(float)
+
+
+def _newton_polish(grad, rho: float, lo: float, hi: float) -> float:  # type: ignore[no-untyped-def]
+    """A few Newton steps on the score (numerical second derivative) inside [lo, hi]."""
+    for _ in range(4):
+        g = grad(rho)
+        h = 1e-6
+        d2 = (grad(min(rho + h, hi)) - grad(max(rho - h, lo))) / (
+            min(rho + h, hi) - max(rho - h, lo)
+        )
+        if not np.isfinite(d2) or d2 >= 0:
+            break
+        new = float(np.clip(rho - g / d2, lo, hi))
+        if abs(new - rho) < 1e-14:
+            rho = new
+            break
+        rho = new
+    return rho
+
+
+def polychoric(u1: OrdinalMarginal, u2: OrdinalMarginal) -> float:
+    """Two-step ML polychoric correlation of two ordered variables."""
+    freq = _table(u1, u2)
+    if freq.shape == (2, 2):
+        zero = np.flatnonzero(freq.ravel() == 0)
+        if zero.size == 2:
+            return 1.0 if freq[0, 0] > 0 else -1.0
+        if zero.size == 1:  # lavaan: zero.add = 0.5, zero.keep.margins = TRUE
+            sgn = 1.0 if zero[0] in (0, 3) else -1.0
+            freq = freq + sgn * 0.5 * np.array([[1.0, -1.0], [-1.0, 1.0]])
+        if freq[0, 0] * freq[1, 1] == freq[0, 1] * freq[1, 0]:
+            return 0.0
+    b1, b2 = u1.bounds, u2.bounds
+
+    def nll(rho: float) -> float:
+        P = _cell_terms(b1, b2, rho)[0]
+        with np.errstate(divide="ignore"):
+            return -float(np.sum(freq * np.log(np.clip(P, 1e-300, None))))
+
+    def grad(rho: float) -> float:
+        P, dr = _cell_terms(b1, b2, rho)[:2]
+        return float(np.sum(freq * dr / np.clip(P, 1e-300, None)))
+
+    res = minimize_scalar(
+        nll, bounds=(-RHO_BOUND, RHO_BOUND), method="bounded", options={"xatol": 1e-10}
+    )
+    return _newton_polish(grad, float(res.x), -RHO_BOUND, RHO_BOUND)
+
+
+def _pair_scores(
+    u1: OrdinalMarginal, u2: OrdinalMarginal, rho: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Casewise derivatives of the bivariate log-likelihood: rho (n,), thresholds of u1
+    (n, K1-1) and of u2 (n, K2-1)."""
+    P, dr, d1h, d1l, d2h, d2l = _cell_terms(u1.bounds, u2.bounds, rho)
+    a, b = u1.codes, u2.codes
+    Pc = P[a, b]
+    n = a.size
+    rows = np.arange(n)
+    s1 = np.zeros((n, u1.thresholds.size))
+    s2 = np.zeros((n, u2.thresholds.size))
+    m = a < u1.thresholds.size
+    s1[rows[m], a[m]] = d1h[a[m], b[m]] / Pc[m]
+    m = a > 0
+    s1[rows[m], a[m] - 1] += d1l[a[m], b[m]] / Pc[m]
+    m = b < u2.thresholds.size
+    s2[rows[m], b[m]] = d2h[a[m], b[m]] / Pc[m]
+    m = b > 0
+    s2[rows[m], b[m] - 1] += d2l[a[m], b[m]] / Pc[m]
+    return dr[a, b] / Pc, s1, s2
+
+
+# --------------------------------------------------------------------------- polyserial
+
+
+def polyserial(y: NumericMarginal, u: OrdinalMarginal) -> float:
+    """Two-step ML polyserial correlation of a continuous and an ordered variable.
+
+    Maximises sum log P(u | y) = log[Phi((tau_k - rho z)/s) - Phi((tau_{k-1} - rho z)/s)],
+    s = sqrt(1 - rho^2), with z the standardised continuous variable and tau the step-1
+    thresholds (the marginal density of y does not depend on rho).
+    """
+    b = u.bounds
+    hi, lo = b[u.codes + 1], b[u.codes]
+    z = y.z
+
+    def nll(rho: float) -> float:
+        s = np.sqrt(1.0 - rho * rho)
+        p = ndtr((hi - rho * z) / s) - ndtr((lo - rho * z) / s)
+        return -float(np.sum(np.log(np.clip(p, 1e-300, None))))
+
+    def grad(rho: float) -> float:
+        s = np.sqrt(1.0 - rho * rho)
+        ah, al = (hi - rho * z) / s, (lo - rho * z) / s
+        p = np.clip(ndtr(ah) - ndtr(al), 1e-300, None)
+        # d/drho of (t - rho z)/s = (rho t - z)/s^3
+        dh = np.where(np.isfinite(hi), _dnorm(ah) * (rho * np.nan_to_num(hi) - z) / s**3, 0.0)
+        dl = np.where(np.isfinite(lo), _dnorm(al) * (rho * np.nan_to_num(lo) - z) / s**3, 0.0)
+        return float(np.sum((dh - dl) / p))
+
+    res = minimize_scalar(
+        nll, bounds=(-RHO_BOUND, RHO_BOUND), method="bounded", options={"xatol": 1e-10}
+    )
+    return _newton_polish(grad, float(res.x), -RHO_BOUND, RHO_BOUND)
+
+
+# --------------------------------------------------------------------------- all together
+
+
+@dataclass(frozen=True)
+class CategoricalStats:
+    """Sample statistics of one group for categorical SEM (lavaan's ``lavsamplestats``).
+
+    ``cor`` (p, p) polychoric/polyserial/Pearson correlations; ``thresholds`` in variable
+    order (ordered variables only); ``th_var`` the variable index of each threshold and
+    ``th_names`` lavaan's labels (``t1``, ``t2``, ...). ``wls_obs`` = thresholds then the
+    correlations below the diagonal, column by column (lavaan's ``vech(diagonal=FALSE)``);
+    ``nacov`` its n-times asymptotic covariance (None when a variable is continuous).
+    """
+
+    names: list[str]
+    ordered: list[bool]
+    n: int
+    marginals: list[OrdinalMarginal | NumericMarginal]
+    cor: np.ndarray
+    thresholds: np.ndarray
+    th_var: np.ndarray
+    th_names: list[str]
+    nacov: np.ndarray | None
+
+    @property
+    def wls_obs(self) -> np.ndarray:
+        return np.r_[self.thresholds, lower_vech(self.cor)]
+
+
+def lower_vech(m: np.ndarray) -> np.ndarray:
+    """Elements below the diagonal, column by column (lavaan's ``lav_matrix_vech(x, FALSE)``)."""
+    p = m.shape[0]
+    cols, rows = np.triu_indices(p, 1)  # (j, i) with i > j, ordered by j then i
+    return m[rows, cols]
+
+
+def categorical_stats(
+    X: np.ndarray, names: list[str], ordered: list[bool], *, with_nacov: bool = True
+) -> CategoricalStats:
+    """Two-step thresholds and correlations of complete data ``X`` (n, p), and their NACOV.
+
+    Raises
+    ------
+    ModelError
+        An ordered variable with one category, a constant continuous variable, missing values.
+    """
+    X = np.asarray(X, dtype=float)
+    if np.isnan(X).any():
+        raise ModelError("categorical statistics need complete rows (listwise deletion)")
+    n, p = X.shape
+    marg: list[OrdinalMarginal | NumericMarginal] = [
+        ordinal_marginal(v, X[:, k]) if ordered[k] else numeric_marginal(v, X[:, k])
+        for k, v in enumerate(names)
+    ]
+    cor = np.eye(p)
+    for j in range(p - 1):
+        for i in range(j + 1, p):
+            a, b = marg[i], marg[j]
+            if isinstance(a, OrdinalMarginal) and isinstance(b, OrdinalMarginal):
+                r = polychoric(b, a)
+            elif isinstance(a, NumericMarginal) and isinstance(b, NumericMarginal):
+                r = float(np.mean(a.z * b.z))
+            elif isinstance(a, NumericMarginal):
+                r = polyserial(a, b)  # type: ignore[arg-type]
+            else:
+                r = polyserial(b, a)  # type: ignore[arg-type]
+            cor[i, j] = cor[j, i] = r
+    ths, th_var, th_names = [], [], []
+    for k, m in enumerate(marg):
+        if isinstance(m, OrdinalMarginal):
+            ths.append(m.thresholds)
+            th_var += [k] * m.thresholds.size
+            th_names += [f"t{t + 1}" for t in range(m.thresholds.size)]
+    thresholds = np.concatenate(ths) if ths else np.zeros(0)
+    nacov = None
+    if with_nacov and all(ordered):
+        nacov = _nacov_ordinal(marg, cor)  # type: ignore[arg-type]
+    return CategoricalStats(
+        list(names),
+        list(ordered),
+        n,
+        marg,
+        cor,
+        thresholds,
+        np.array(th_var, dtype=int),
+        th_names,
+        nacov,
+    )
+
+
+def _nacov_ordinal(marg: list[OrdinalMarginal], cor: np.ndarray) -> np.ndarray:
+    """n x the asymptotic covariance of (thresholds, polychorics): Muthen (1984), as lavaan."""
+    p = len(marg)
+    n = marg[0].codes.size
+    sizes = [m.thresholds.size for m in marg]
+    starts = np.r_[0, np.cumsum(sizes)]
+    nth = int(starts[-1])
+    pstar = p * (p - 1) // 2
+    sc_th = np.hstack([m.scores for m in marg])
+    sc_cor = np.zeros((n, pstar))
+    a21 = np.zeros((pstar, nth))
+    k = 0
+    for j in range(p - 1):
+        for i in range(j + 1, p):
+            s_rho, s_j, s_i = _pair_scores(marg[j], marg[i], float(cor[i, j]))
+            sc_cor[:, k] = s_rho
+            a21[k, starts[i] : starts[i + 1]] = s_rho @ s_i
+            a21[k, starts[j] : starts[j + 1]] = s_rho @ s_j
+            k += 1
+    a11_inv = np.zeros((nth, nth))
+    for v in range(p):
+        sl = slice(starts[v], starts[v + 1])
+        a11_inv[sl, sl] = np.linalg.inv(sc_th[:, sl].T @ sc_th[:, sl])
+    a22 = np.sum(sc_cor * sc_cor, axis=0)
+    if np.any(a22 == 0):
+        raise ModelError("a polychoric correlation has no information (empty bivariate table)")
+    a22_inv = 1.0 / a22
+    b_inv = np.zeros((nth + pstar, nth + pstar))
+    b_inv[:nth, :nth] = a11_inv
+    b_inv[nth:, nth:] = np.diag(a22_inv)
+    b_inv[nth:, :nth] = -(a22_inv[:, None] * a21) @ a11_inv
+    sc = np.hstack([sc_th, sc_cor])
+    inner = sc.T @ sc
+    return n * (b_inv @ inner @ b_inv.T)

@@ -1,0 +1,58 @@
+# lavaan 0.6.14 reference for tests/stats/sem/test_ordinal.py: ordered (categorical) CFA/SEM.
+# - `telecom_cfa` / `telecom_sem`: the telecom 7-point items as ordered, estimator WLSMV
+#   (lavaan's default for ordered data: DWLS, se = "robust.sem", test = "scaled.shifted");
+# - `telecom_cfa_dwls`: the same CFA with estimator = "DWLS" (standard se and test);
+# - `telecom_small`: a 7-item CFA with its sample statistics and full NACOV (lavInspect "gamma");
+# - `hs_cat`: Holzinger-Swineford x1..x6 cut at fixed points (below), WLSMV;
+# - `hs_lavcor`: lavCor() of the cut x1..x6, the binary sex and continuous x7..x9 (polychoric,
+#   polyserial and Pearson correlations, thresholds).
+# usage (from the repo root): Rscript tests/data/ordinal_cfa.R -> tests/data/ordinal_cfa.json
+suppressMessages({library(lavaan); library(jsonlite)})
+d <- read.csv("tests/data/telecom_1500.csv")
+hs <- read.csv("tests/data/holzinger_swineford_1939.csv")
+CUTS <- list(x1 = c(4, 5, 6), x2 = c(5, 6, 7), x3 = c(1.5, 2.5, 3.5), x4 = c(2, 3, 4),
+             x5 = c(3, 4, 5, 6), x6 = c(1, 2, 3))
+for (v in names(CUTS)) hs[[paste0(v, "c")]] <- findInterval(hs[[v]], CUTS[[v]]) + 1
+hs$sexb <- hs$sex  # binary (1, 2)
+
+est_rows <- function(fit) {
+  pe <- parameterEstimates(fit, standardized = TRUE)
+  lapply(seq_len(nrow(pe)), function(i) list(lhs = pe$lhs[i], op = pe$op[i], rhs = pe$rhs[i],
+         est = pe$est[i], se = pe$se[i], std.all = pe$std.all[i]))
+}
+summ <- function(fit, gamma = FALSE) {
+  fm <- fitMeasures(fit)
+  out <- list(nobs = lavInspect(fit, "nobs"), converged = lavInspect(fit, "converged"),
+              estimates = est_rows(fit), fit = as.list(fm), r2 = as.list(lavInspect(fit, "r2")))
+  ss <- lavInspect(fit, "test")$scaled.shifted
+  if (!is.null(ss)) out$fit$chisq.shift.parameter <- ss$shift.parameter
+  if (gamma) {
+    ss <- lavInspect(fit, "sampstat")
+    out$sample_cor <- unname(ss$cov)
+    out$sample_th <- unname(as.numeric(ss$th))
+    out$wls_obs <- unname(as.numeric(lavInspect(fit, "wls.obs")))
+    out$gamma <- unname(lavInspect(fit, "gamma"))
+  }
+  out
+}
+cfa3 <- "TAN =~ TAN1 + TAN2 + TAN3\nREL =~ REL1 + REL2 + REL3 + REL4\nSAT =~ SAT1 + SAT2 + SAT3"
+sem3 <- paste("PV =~ PV1 + PV2", "CCI =~ CCI1 + CCI2 + CCI3 + CCI4",
+              "LOY =~ LOY1 + LOY2 + LOY3 + LOY4", "CCI ~ PV", "LOY ~ CCI + PV", sep = "\n")
+small <- "TAN =~ TAN1 + TAN2 + TAN3\nREL =~ REL1 + REL2 + REL3 + REL4"
+hsm <- "visual =~ x1c + x2c + x3c\ntextual =~ x4c + x5c + x6c"
+out <- list(
+  models = list(telecom_cfa = cfa3, telecom_sem = sem3, telecom_small = small, hs_cat = hsm),
+  cuts = CUTS,
+  telecom_cfa = summ(cfa(cfa3, data = d, ordered = TRUE)),
+  telecom_cfa_dwls = summ(cfa(cfa3, data = d, ordered = TRUE, estimator = "DWLS")),
+  telecom_sem = summ(sem(sem3, data = d, ordered = TRUE)),
+  telecom_small = summ(cfa(small, data = d, ordered = TRUE), gamma = TRUE),
+  hs_cat = summ(cfa(hsm, data = hs, ordered = paste0("x", 1:6, "c")))
+)
+lc <- lavCor(hs[, c(paste0("x", 1:6, "c"), "sexb", "x7", "x8", "x9")],
+             ordered = c(paste0("x", 1:6, "c"), "sexb"), output = "fit")
+ss <- lavInspect(lc, "sampstat")
+out$hs_lavcor <- list(names = colnames(ss$cov), cor = unname(ss$cov),
+                      th = unname(as.numeric(ss$th)), th_names = names(ss$th))
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = FALSE),
+           "tests/data/ordinal_cfa.json")
