@@ -31,7 +31,7 @@ from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
 from app.stats.pls import parse_pls
-from app.stats.sem import ModelError, build_partable, usable_data
+from app.stats.sem import ModelError, build_partable, ordered_names, usable_data
 from app.stats.sem import definitions as check_definitions
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
@@ -167,6 +167,11 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
         if unknown:
             raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
         check_definitions(pt)
+        if spec.get("ordered"):
+            try:
+                ordered_names(spec["ordered"], pt.names.ov, spec["estimator"])
+            except ModelError as exc:
+                raise InvalidInput([field_error("ordered", msg=str(exc))]) from exc
         for path in spec.get("compare_paths") or []:
             target = parse_path(path)
             rows = [r for r in pt.rows if (r.lhs, r.op, r.rhs) == target]

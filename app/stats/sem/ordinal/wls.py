@@ -10,10 +10,11 @@ thresholds and polychoric correlations by
 
 and the test statistic is ``T = (n - 1) F`` (lavaan's). WLSMV = DWLS estimates with robust
 ("sandwich") standard errors ``(D'WD)^-1 D'W Gamma W D (D'WD)^-1 / (n - 1)`` and the
-mean-and-variance adjusted (scaled-shifted, Asparouhov & Muthen 2010) test: with ``U = W - WD(D'WD)^-1 D'W``,
-``a = sqrt(df / tr((U Gamma)^2))``, ``T* = a T + df - a tr(U Gamma)``. The baseline model
-(thresholds free, correlations 0) gets the same treatment; CFI/TLI/RMSEA from the scaled
-statistics are lavaan's ``cfi.scaled``, ``tli.scaled`` and ``rmsea.scaled``.
+mean-and-variance adjusted (scaled-shifted, Asparouhov & Muthen 2010) test: with
+``U = W - WD(D'WD)^-1 D'W``, ``a = sqrt(df / tr((U Gamma)^2))``,
+``T* = a T + df - a tr(U Gamma)``. The baseline model (thresholds free, correlations 0) gets the
+same treatment; CFI/TLI/RMSEA from the scaled statistics are lavaan's ``cfi.scaled``,
+``tli.scaled`` and ``rmsea.scaled``.
 """
 
 from __future__ import annotations
@@ -96,15 +97,37 @@ class OrdinalProblem:
         return D
 
 
-def _ordered_list(ordered: bool | list[str] | tuple[str, ...], ov: list[str]) -> list[str]:
+def ordered_names(
+    ordered: bool | list[str] | tuple[str, ...], ov: list[str], estimator: str = "WLSMV"
+) -> list[str]:
+    """The ordered variables of a model (lavaan's ``ordered=``), in model order.
+
+    Raises
+    ------
+    ModelError
+        A listed name that is not an observed variable of the model, no ordered variable, or
+        a continuous variable left in the model (not supported yet).
+    """
     if ordered is True:
-        return list(ov)
-    if ordered is False or not ordered:
-        return []
-    unknown = [v for v in ordered if v not in ov]
-    if unknown:
-        raise ModelError(f"ordered: not an observed variable of the model: {', '.join(unknown)}")
-    return [v for v in ov if v in set(ordered)]
+        names = list(ov)
+    elif not ordered:
+        names = []
+    else:
+        unknown = [v for v in ordered if v not in ov]
+        if unknown:
+            raise ModelError(
+                f"ordered: not an observed variable of the model: {', '.join(unknown)}"
+            )
+        names = [v for v in ov if v in set(ordered)]
+    if not names:
+        raise ModelError("ordered: no ordered variable in the model")
+    cont = [v for v in ov if v not in names]
+    if cont:
+        raise ModelError(
+            "ordered: every observed variable of the model must be ordered under "
+            f"{estimator} (continuous: {', '.join(cont)})"
+        )
+    return names
 
 
 def prepare_ordinal(
@@ -139,15 +162,7 @@ def prepare_ordinal(
     unknown = [v for v in ov if v not in data.columns]
     if unknown:
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
-    ord_names = _ordered_list(ordered, ov)
-    if not ord_names:
-        raise ModelError("ordered: no ordered variable in the model")
-    cont = [v for v in ov if v not in ord_names]
-    if cont:
-        raise ModelError(
-            "ordered: every observed variable of the model must be ordered under "
-            f"{est} (continuous: {', '.join(cont)})"
-        )
+    ord_names = ordered_names(ordered, ov, est)
     try:
         X = data[ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
