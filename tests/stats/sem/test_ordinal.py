@@ -119,6 +119,7 @@ def test_matches_lavaan(name: str, model: str, estimator: str, data: str) -> Non
         assert k in ref["fit"], k
         assert v == pytest.approx(ref["fit"][k], rel=FIT_TOL, abs=FIT_TOL), k
     want = {"cfi.scaled", "tli.scaled", "rmsea.scaled", "chisq.scaled", "pvalue.scaled"}
+    want |= {"cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.upper.robust"}
     assert want <= set(res.fit) if estimator == "WLSMV" else not (want & set(res.fit))
     for k, v in ref["r2"].items():
         assert res.r2[k] == pytest.approx(v, abs=R2_ABS), k
