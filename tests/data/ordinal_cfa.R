@@ -5,7 +5,8 @@
 # - `telecom_small`: a 7-item CFA with its sample statistics and full NACOV (lavInspect "gamma");
 # - `hs_cat`: Holzinger-Swineford x1..x6 cut at fixed points (below), WLSMV;
 # - `hs_lavcor`: lavCor() of the cut x1..x6, the binary sex and continuous x7..x9 (polychoric,
-#   polyserial and Pearson correlations, thresholds).
+#   polyserial and Pearson correlations, thresholds);
+# - `groups`: multi-group fits by customer_type (telecom) and school (hs), see below.
 # usage (from the repo root): Rscript tests/data/ordinal_cfa.R -> tests/data/ordinal_cfa.json
 suppressMessages({library(lavaan); library(jsonlite)})
 d <- read.csv("tests/data/telecom_1500.csv")
@@ -17,12 +18,13 @@ hs$sexb <- hs$sex  # binary (1, 2)
 
 est_rows <- function(fit) {
   pe <- parameterEstimates(fit, standardized = TRUE)
+  if (is.null(pe$group)) pe$group <- 1L
   lapply(seq_len(nrow(pe)), function(i) list(lhs = pe$lhs[i], op = pe$op[i], rhs = pe$rhs[i],
-         est = pe$est[i], se = pe$se[i], std.all = pe$std.all[i]))
+         group = pe$group[i], est = pe$est[i], se = pe$se[i], std.all = pe$std.all[i]))
 }
 summ <- function(fit, gamma = FALSE) {
   fm <- fitMeasures(fit)
-  out <- list(nobs = lavInspect(fit, "nobs"), converged = lavInspect(fit, "converged"),
+  out <- list(nobs = lavInspect(fit, "nobs"), group_label = lavInspect(fit, "group.label"), converged = lavInspect(fit, "converged"),
               estimates = est_rows(fit), fit = as.list(fm), r2 = as.list(lavInspect(fit, "r2")))
   ss <- lavInspect(fit, "test")$scaled.shifted
   if (!is.null(ss)) out$fit$chisq.shift.parameter <- ss$shift.parameter
@@ -49,6 +51,18 @@ out <- list(
   telecom_small = summ(cfa(small, data = d, ordered = TRUE), gamma = TRUE),
   hs_cat = summ(cfa(hsm, data = hs, ordered = paste0("x", 1:6, "c")))
 )
+# multi-group (lavaan's rules for ordered data, delta parameterization): configural;
+# group.equal = "thresholds" (scaling factors and latent means free in groups 2..G);
+# thresholds + loadings
+mg <- "TAN =~ TAN1 + TAN2 + TAN3\nPV =~ PV1 + PV2\nCCI =~ CCI1 + CCI2 + CCI4"
+out$models$telecom_mg <- mg
+LEV <- list(configural = "none", thresholds = "thresholds",
+            loadings = c("thresholds", "loadings"))
+out$groups <- list(
+  telecom = lapply(LEV, function(ge) summ(cfa(mg, data = d, ordered = TRUE,
+                                              group = "customer_type", group.equal = ge))),
+  hs = lapply(LEV, function(ge) summ(cfa(hsm, data = hs, ordered = paste0("x", 1:6, "c"),
+                                         group = "school", group.equal = ge))))
 lc <- lavCor(hs[, c(paste0("x", 1:6, "c"), "sexb", "x7", "x8", "x9")],
              ordered = c(paste0("x", 1:6, "c"), "sexb"), output = "fit")
 ss <- lavInspect(lc, "sampstat")

@@ -43,7 +43,7 @@ def fit_model(
     group : str, optional
         Grouping column; groups in order of first appearance, as lavaan.
     group_equal : sequence of str
-        lavaan ``group.equal`` keywords.
+        lavaan ``group.equal`` keywords (with ordered items also ``thresholds``).
     ordered : bool or sequence of str
         lavaan's ``ordered``: True = every observed variable of the model, or the names.
     bootstrap : int
@@ -64,8 +64,8 @@ def fit_model(
     if ordered or estimator.upper() in ORDINAL_ESTIMATORS:
         if not ordered:
             raise ModelError(f"estimator {estimator} needs ordered variables (ordered)")
-        if bootstrap > 0 or group_equal:
-            raise ModelError("bootstrap and group_equal are not available with ordered items")
+        if bootstrap > 0:
+            raise ModelError("bootstrap is not available with ordered items")
         est = estimator.upper() if estimator.upper() in ORDINAL_ESTIMATORS else "WLSMV"
         with single_thread_blas():
             res = fit_ordinal(
@@ -75,6 +75,7 @@ def fit_model(
                 estimator=est,
                 missing="listwise" if missing == "fiml" else missing,
                 group=group,
+                group_equal=group_equal,
             )
         if progress is not None:
             progress(1.0)

@@ -69,11 +69,11 @@ class NumericMarginal:
     z: np.ndarray
 
 
-def ordinal_marginal(name: str, x: np.ndarray) -> OrdinalMarginal:
+def ordinal_marginal(name: str, x: np.ndarray, where: str = "") -> OrdinalMarginal:
     """Thresholds of one ordered variable from its marginal proportions (complete column)."""
     levels, codes = np.unique(x, return_inverse=True)
     if levels.size < 2:
-        raise ModelError(f"ordered variable {name} has only one observed category")
+        raise ModelError(f"ordered variable {name} has only one observed category{where}")
     n = x.size
     cum = np.cumsum(np.bincount(codes, minlength=levels.size))[:-1] / n
     th = ndtri(cum)
@@ -89,11 +89,11 @@ def ordinal_marginal(name: str, x: np.ndarray) -> OrdinalMarginal:
     return OrdinalMarginal(name, levels, codes.astype(int), th, sc)
 
 
-def numeric_marginal(name: str, x: np.ndarray) -> NumericMarginal:
+def numeric_marginal(name: str, x: np.ndarray, where: str = "") -> NumericMarginal:
     mean = float(np.mean(x))
     var = float(np.mean((x - mean) ** 2))
     if var <= 0:
-        raise ModelError(f"variable {name} is constant")
+        raise ModelError(f"variable {name} is constant{where}")
     return NumericMarginal(name, mean, var, (x - mean) / np.sqrt(var))
 
 
@@ -270,7 +270,12 @@ def lower_vech(m: np.ndarray) -> np.ndarray:
 
 
 def categorical_stats(
-    X: np.ndarray, names: list[str], ordered: list[bool], *, with_nacov: bool = True
+    X: np.ndarray,
+    names: list[str],
+    ordered: list[bool],
+    *,
+    with_nacov: bool = True,
+    where: str = "",
 ) -> CategoricalStats:
     """Two-step thresholds and correlations of complete data ``X`` (n, p), and their NACOV.
 
@@ -284,7 +289,7 @@ def categorical_stats(
         raise ModelError("categorical statistics need complete rows (listwise deletion)")
     n, p = X.shape
     marg: list[OrdinalMarginal | NumericMarginal] = [
-        ordinal_marginal(v, X[:, k]) if ordered[k] else numeric_marginal(v, X[:, k])
+        ordinal_marginal(v, X[:, k], where) if ordered[k] else numeric_marginal(v, X[:, k], where)
         for k, v in enumerate(names)
     ]
     cor = np.eye(p)

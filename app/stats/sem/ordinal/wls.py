@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any, cast
@@ -28,6 +29,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy.linalg import block_diag
 
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import cfi_tli, rmsea, rmsea_ci
@@ -46,55 +48,97 @@ ESTIMATORS = ("WLSMV", "DWLS")
 class OrdinalProblem:
     """A model in delta parameterization and the categorical statistics of its data.
 
-    ``partable`` is the continuous model's table with the ordered indicators' residual
-    variances fixed (they follow from the other parameters); the free-parameter vector is
-    ``[LISREL parameters (partable.npar), thresholds (len(stats.thresholds))]``.
+    ``partable`` is the continuous model's table (with mean structure) where the ordered
+    indicators' intercepts are 0 and their residual variances are not parameters (they follow
+    from the others). The free-parameter vector is ``[LISREL parameters (partable.npar),
+    thresholds, scaling factors]``: ``th_index[g][k]`` is the parameter of threshold ``k`` of
+    group ``g`` (shared by all groups when thresholds are equal), ``delta_index[g][j]`` that
+    of the scaling factor of variable ``j`` in group ``g`` (-1 = fixed at 1).
     """
 
     partable: ParTable
     model: LisrelModel
-    stats: CategoricalStats
+    stats: list[CategoricalStats]
     estimator: str
     ordered: list[str]
+    th_index: list[np.ndarray]
+    delta_index: list[np.ndarray]
+    npar: int
 
     @property
     def n_lisrel(self) -> int:
         return self.partable.npar
 
     @property
-    def npar(self) -> int:
-        return self.partable.npar + self.stats.thresholds.size
+    def ntotal(self) -> int:
+        return sum(cs.n for cs in self.stats)
 
     @property
-    def weights(self) -> np.ndarray:
-        """DWLS weights: 1 / diag(NACOV)."""
-        assert self.stats.nacov is not None
-        return 1.0 / np.diag(self.stats.nacov)
+    def fg(self) -> np.ndarray:
+        return np.array([cs.n for cs in self.stats]) / self.ntotal
 
-    def matrices(self, theta: np.ndarray) -> GroupMatrices:
-        """Model matrices with the ordered indicators' residual variances filled in."""
-        gm = self.model.matrices(theta[: self.n_lisrel])[0]
+    def weights(self, g: int) -> np.ndarray:
+        """DWLS weights of group ``g``: 1 / diag(NACOV)."""
+        nacov = self.stats[g].nacov
+        assert nacov is not None
+        return 1.0 / np.diag(nacov)
+
+    def deltas(self, theta: np.ndarray, g: int) -> np.ndarray:
+        idx = self.delta_index[g]
+        return np.where(idx >= 0, theta[np.maximum(idx, 0)], 1.0)
+
+    def matrices(self, theta: np.ndarray) -> list[GroupMatrices]:
+        """Model matrices per group, the ordered indicators' residual variances filled in
+        (``1 / delta^2 - diag(Lambda A Psi A' Lambda')``)."""
+        out = []
         idx = [self.model.ov.index(v) for v in self.ordered]
-        th = gm.theta.copy()
-        th[idx, idx] = 1.0 - (gm.sigma[idx, idx] - gm.theta[idx, idx])
-        return replace(gm, theta=th, sigma=gm.sigma - gm.theta + th)
+        for g, gm in enumerate(self.model.matrices(theta[: self.n_lisrel])):
+            d = self.deltas(theta, g)[idx]
+            th = gm.theta.copy()
+            th[idx, idx] = 1.0 / d**2 - (gm.sigma[idx, idx] - gm.theta[idx, idx])
+            out.append(replace(gm, theta=th, sigma=gm.sigma - gm.theta + th))
+        return out
 
-    def implied(self, theta: np.ndarray) -> np.ndarray:
-        """Model thresholds then model correlations (lavaan's ``WLS.est``)."""
-        gm = self.model.matrices(theta[: self.n_lisrel])[0]
-        return np.r_[theta[self.n_lisrel :], lower_vech(gm.sigma)]
+    def implied(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group: model thresholds then model correlations (lavaan's ``WLS.est``)."""
+        out = []
+        for g, gm in enumerate(self.model.matrices(theta[: self.n_lisrel])):
+            d = self.deltas(theta, g)
+            tv = self.stats[g].th_var
+            tau = d[tv] * (theta[self.th_index[g]] - gm.mu[tv])
+            out.append(np.r_[tau, lower_vech(gm.sigma * np.outer(d, d))])
+        return out
 
-    def delta(self, theta: np.ndarray) -> np.ndarray:
-        """Jacobian of :meth:`implied`, shape (len(wls_obs), npar)."""
-        gm = self.model.matrices(theta[: self.n_lisrel])[0]
-        dS = self.model.jacobian([gm])[0][0]  # (q, p, p)
+    def delta(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group: the Jacobian of :meth:`implied`, shape (len(wls_obs), npar)."""
+        mats = self.model.matrices(theta[: self.n_lisrel])
+        jac = self.model.jacobian(mats)
         p = self.model.p
         cols, rows = np.triu_indices(p, 1)
-        nth = self.stats.thresholds.size
-        D = np.zeros((nth + cols.size, self.npar))
-        D[:nth, self.n_lisrel :] = np.eye(nth)
-        D[nth:, : self.n_lisrel] = dS[:, rows, cols].T
-        return D
+        out = []
+        q = self.n_lisrel
+        for g, (gm, (dS, dm)) in enumerate(zip(mats, jac, strict=True)):
+            cs = self.stats[g]
+            d = self.deltas(theta, g)
+            tv = cs.th_var
+            nth = tv.size
+            D = np.zeros((nth + cols.size, self.npar))
+            th_idx = self.th_index[g]
+            D[np.arange(nth), th_idx] = d[tv]
+            D[:nth, :q] = -(d[tv][:, None] * dm[:, tv].T)
+            dd = d[rows] * d[cols]
+            D[nth:, :q] = dd[:, None] * dS[:, rows, cols].T
+            didx = self.delta_index[g]
+            for j in np.flatnonzero(didx >= 0):
+                k = didx[j]
+                m = tv == j
+                D[np.flatnonzero(m), k] = theta[th_idx[m]] - gm.mu[j]
+                sel = np.flatnonzero(rows == j)
+                D[nth + sel, k] += d[cols[sel]] * gm.sigma[j, cols[sel]]
+                sel = np.flatnonzero(cols == j)
+                D[nth + sel, k] += d[rows[sel]] * gm.sigma[rows[sel], j]
+            out.append(D)
+        return out
 
 
 def ordered_names(
@@ -130,6 +174,18 @@ def ordered_names(
     return names
 
 
+ORDINAL_EQUAL = (
+    "thresholds",
+    "loadings",
+    "intercepts",
+    "means",
+    "lv.variances",
+    "lv.covariances",
+    "regressions",
+    "residual.covariances",
+)
+
+
 def prepare_ordinal(
     data: pd.DataFrame,
     model: str,
@@ -138,49 +194,106 @@ def prepare_ordinal(
     estimator: str = "WLSMV",
     missing: str = "listwise",
     group: str | None = None,
+    group_equal: Sequence[str] = (),
 ) -> OrdinalProblem:
     """Parse the model, check it against the data and compute the categorical statistics.
+
+    Groups follow lavaan's rules for ordered data in the delta parameterization: thresholds
+    free in every group, scaling factors 1, latent means 0; ``group_equal`` with
+    ``thresholds`` (lavaan adds it with ``intercepts`` and vice versa) makes the thresholds
+    equal and frees the scaling factors and latent means of groups 2..G.
 
     Raises
     ------
     ModelError
-        Unknown variables or options, continuous variables mixed in, groups, too few rows.
+        Unknown variables or options, continuous variables mixed in, too few rows.
     """
     est = estimator.upper()
     if est not in ESTIMATORS:
         raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
     if missing not in ("listwise",):
         raise ModelError('ordered variables: missing must be "listwise"')
-    if group is not None:
-        raise ModelError("ordered variables: multi-group models are not supported yet")
+    bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
+    if bad:
+        raise ModelError(f"group_equal with ordered variables: unknown or unsupported {bad}")
     if not isinstance(model, str) or not model.strip():
         raise ModelError("empty model")
-    pt = build_partable(model, groups=[None], meanstructure=False)
+    if group_equal and group is None:
+        raise ModelError("group_equal needs a group")
+    ge = set(group_equal)
+    if ge & {"thresholds", "intercepts"}:
+        ge |= {"thresholds", "intercepts"}
+    labels: list[str | None] = [None]
+    if group is not None:
+        if group not in data.columns:
+            raise ModelError(f"unknown group variable: {group}")
+        labels = [str(v) for v in pd.unique(data[group].dropna().astype(str))]
+    pt = build_partable(
+        model,
+        groups=labels,
+        meanstructure=True,
+        group_equal=sorted(ge - {"thresholds"}),
+    )
     ov = pt.names.ov
-    if pt.meanstructure:
-        raise ModelError("ordered variables: intercepts/means in the syntax are not supported")
     unknown = [v for v in ov if v not in data.columns]
     if unknown:
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
+    if any(r.op == "~1" and r.user for r in pt.rows):
+        raise ModelError("ordered variables: intercepts/means in the syntax are not supported")
     ord_names = ordered_names(ordered, ov, est)
     try:
         X = data[ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"model variables must be numeric: {exc}") from exc
-    X = X[~np.isnan(X).any(axis=1)]
-    if X.shape[0] <= len(ov):
-        raise ModelError(f"too few rows: {X.shape[0]} for {len(ov)} variables")
-    cs = categorical_stats(X, ov, [True] * len(ov))
+    gcol = None
+    if group is not None:
+        keep = data[group].notna().to_numpy()
+        X, gcol = X[keep], data[group][keep].astype(str).to_numpy()
+    stats_: list[CategoricalStats] = []
+    for label in labels:
+        Xg = X if gcol is None else X[gcol == label]
+        Xg = Xg[~np.isnan(Xg).any(axis=1)]
+        where = "" if label is None else f" in group {label}"
+        if Xg.shape[0] <= len(ov):
+            raise ModelError(f"too few rows{where}: {Xg.shape[0]} for {len(ov)} variables")
+        stats_.append(categorical_stats(Xg, ov, [True] * len(ov), where=where))
     pt2 = _delta_partable(pt, ord_names)
-    return OrdinalProblem(pt2, LisrelModel(pt2), cs, est, ord_names)
+    q = pt2.npar
+    equal_th = "thresholds" in ge and len(labels) > 1
+    th_index: list[np.ndarray] = []
+    k = q
+    for g, cs in enumerate(stats_):
+        if equal_th and g > 0:
+            for j, v in enumerate(ov):
+                a0, b0 = stats_[0].marginals[j], cs.marginals[j]
+                if not np.array_equal(a0.levels, b0.levels):  # type: ignore[union-attr]
+                    raise ModelError(
+                        f"equal thresholds: {v} has other categories in group {labels[g]} "
+                        f"than in group {labels[0]}"
+                    )
+            th_index.append(th_index[0])
+            continue
+        th_index.append(np.arange(k, k + cs.thresholds.size))
+        k += cs.thresholds.size
+    delta_index = []
+    for g in range(len(labels)):
+        idx = np.full(len(ov), -1)
+        if equal_th and g > 0:
+            idx = np.arange(k, k + len(ov))
+            k += len(ov)
+        delta_index.append(idx)
+    return OrdinalProblem(pt2, LisrelModel(pt2), stats_, est, ord_names, th_index, delta_index, k)
 
 
 def _delta_partable(pt: ParTable, ordered: list[str]) -> ParTable:
-    """Fix the residual variances of the ordered indicators and renumber the free rows."""
+    """Fix the ordered indicators' intercepts (0) and residual variances (derived) and
+    renumber the free rows."""
     pt2 = copy.deepcopy(pt)
     oset = set(ordered)
     for r in pt2.rows:
         if r.op == "~~" and r.lhs == r.rhs and r.lhs in oset:
+            r.free, r.ustart = 0, 0.0
+        if r.op == "~1" and r.lhs in oset:
             r.free, r.ustart = 0, 0.0
     old = sorted({r.free for r in pt2.rows if r.free})
     renum = {o: k + 1 for k, o in enumerate(old)}
@@ -192,34 +305,57 @@ def _delta_partable(pt: ParTable, ordered: list[str]) -> ParTable:
 
 @dataclass(frozen=True)
 class WlsOptimum:
+    """``fmin`` = sum over groups of ``(n_g - 1) / n F_g``; the test statistic is n fmin."""
+
     theta: np.ndarray
     converged: bool
     n_iter: int
     fmin: float
 
 
+def _start(prob: OrdinalProblem) -> np.ndarray:
+    fake = [
+        SimpleNamespace(h1=SimpleNamespace(cov=cs.cor, mean=np.zeros(cs.cor.shape[0])))
+        for cs in prob.stats
+    ]
+    start = np.ones(prob.npar)
+    start[: prob.n_lisrel] = start_values(prob.model, cast(Any, fake))
+    for g in reversed(range(len(prob.stats))):
+        start[prob.th_index[g]] = prob.stats[g].thresholds
+    return start
+
+
 def fit_wls(prob: OrdinalProblem) -> WlsOptimum:
-    """Minimise the DWLS discrepancy (trust-region least squares, analytic Jacobian)."""
-    s = prob.stats.wls_obs
-    sw = np.sqrt(prob.weights)
-    S = prob.stats.cor
-    fake = SimpleNamespace(h1=SimpleNamespace(cov=S, mean=np.zeros(S.shape[0])))
-    start = np.r_[start_values(prob.model, cast(Any, [fake])), prob.stats.thresholds]
+    """Minimise the DWLS discrepancy (trust-region least squares, analytic Jacobian).
+
+    lavaan's objective: sum_g (n_g / n) 0.5 (n_g - 1) / n_g F_g, i.e. group weights n_g - 1.
+    """
+    n = prob.ntotal
+    s = np.concatenate([cs.wls_obs for cs in prob.stats])
+    sw = np.sqrt(
+        np.concatenate([prob.weights(g) * (cs.n - 1) / n for g, cs in enumerate(prob.stats)])
+    )
 
     def resid(th: np.ndarray) -> np.ndarray:
-        return sw * (s - prob.implied(th))
+        return sw * (s - np.concatenate(prob.implied(th)))
 
     def jac(th: np.ndarray) -> np.ndarray:
-        return -sw[:, None] * prob.delta(th)
+        return -sw[:, None] * np.vstack(prob.delta(th))
 
     res = optimize.least_squares(
-        resid, start, jac=jac, method="trf", xtol=1e-15, ftol=1e-15, gtol=1e-12, max_nfev=2000
+        resid,
+        _start(prob),
+        jac=jac,
+        method="trf",
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-12,
+        max_nfev=2000,
     )
     theta = res.x
     # Gauss-Newton polish to the exact stationary point
     for _ in range(3):
-        J = jac(theta)
-        step = np.linalg.lstsq(J, -resid(theta), rcond=None)[0]
+        step = np.linalg.lstsq(jac(theta), -resid(theta), rcond=None)[0]
         theta = theta + step
         if np.max(np.abs(step)) < 1e-13:
             break
@@ -229,64 +365,85 @@ def fit_wls(prob: OrdinalProblem) -> WlsOptimum:
     return WlsOptimum(theta, converged, int(res.nfev), float(r @ r))
 
 
-def _scaled_shifted(
-    T: float, df: int, D: np.ndarray, w: np.ndarray, gamma: np.ndarray
-) -> dict[str, float]:
+@dataclass(frozen=True)
+class _Stacked:
+    """lavaan's stacked group matrices: V = bdiag(f_g W_g), Gamma = bdiag(Gamma_g / f_g),
+    D = rbind(D_g), E = D'VD (the expected information)."""
+
+    v: np.ndarray  # diagonal of V
+    gamma: np.ndarray
+    D: np.ndarray
+    E_inv: np.ndarray
+
+
+def _stack(prob: OrdinalProblem, Ds: list[np.ndarray]) -> _Stacked:
+    fg = prob.fg
+    v = np.concatenate([fg[g] * prob.weights(g) for g in range(len(Ds))])
+    gam = block_diag(*[cs.nacov / fg[g] for g, cs in enumerate(prob.stats)])  # type: ignore[operator]
+    D = np.vstack(Ds)
+    return _Stacked(v, gam, D, safe_inverse(D.T @ (v[:, None] * D)))
+
+
+def _scaled_shifted(T: float, df: int, st: _Stacked) -> dict[str, float]:
     """lavaan's ``scaled.shifted`` test from the standard statistic ``T``."""
-    WD = w[:, None] * D
-    U = np.diag(w) - WD @ safe_inverse(D.T @ WD) @ WD.T
-    UG = U @ gamma
+    VD = st.v[:, None] * st.D
+    U = np.diag(st.v) - VD @ st.E_inv @ VD.T
+    UG = U @ st.gamma
     tr = float(np.trace(UG))
     tr2 = float(np.sum(UG * UG.T))
     if df <= 0:
-        return {"stat": T, "scaling": math.nan, "shift": math.nan, "tr": tr, "tr2": tr2}
+        return {"stat": T, "scaling": math.nan, "shift": math.nan}
     a = math.sqrt(df / tr2)
     shift = df - a * tr
-    return {"stat": T * a + shift, "scaling": 1.0 / a, "shift": shift, "tr": tr, "tr2": tr2}
+    return {"stat": T * a + shift, "scaling": 1.0 / a, "shift": shift}
 
 
-def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, D: np.ndarray) -> dict[str, float]:
-    cs = prob.stats
-    n = cs.n
-    w = prob.weights
-    gamma = cs.nacov
-    assert gamma is not None
-    nth = cs.thresholds.size
-    k = w.size
+def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, st: _Stacked) -> dict[str, float]:
+    n, G = prob.ntotal, len(prob.stats)
     npar = prob.npar
+    k = st.v.size
     df = k - npar
-    T = (n - 1) * opt.fmin  # lavaan: fx = 0.5 (n-1)/n F, chisq = 2 n fx
+    T = n * opt.fmin  # lavaan: fx = sum_g 0.5 (n_g - 1)/n F_g, chisq = 2 n fx
     fit: dict[str, float] = {
         "npar": npar,
-        "fmin": 0.5 * (n - 1) / n * opt.fmin,
+        "fmin": 0.5 * opt.fmin,
         "chisq": T,
         "df": df,
         "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else math.nan,
     }
-    # baseline: thresholds free, correlations 0
-    r = lower_vech(cs.cor)
-    Tb = (n - 1) * float(np.sum(w[nth:] * r * r))
-    dfb = k - nth
-    Db = np.zeros((k, nth))
-    Db[:nth] = np.eye(nth)
+    # baseline: thresholds free in every group, correlations 0
+    Tb = 0.0
+    blocks = []
+    for g, cs in enumerate(prob.stats):
+        nth = cs.thresholds.size
+        r = lower_vech(cs.cor)
+        Tb += (cs.n - 1) * float(np.sum(prob.weights(g)[nth:] * r * r))
+        Db = np.zeros((cs.wls_obs.size, nth))
+        Db[:nth] = np.eye(nth)
+        blocks.append(Db)
+    Db_all = block_diag(*blocks)
+    dfb = k - Db_all.shape[1]
     fit.update(
         {"baseline.chisq": Tb, "baseline.df": dfb, "baseline.pvalue": stats.chi2.sf(Tb, dfb)}
     )
     cfi, tli = cfi_tli(T, df, Tb, dfb)
     fit.update({"cfi": cfi, "tli": tli})
-    nr = n - 1  # lavaan's lav_utils_get_ntotal: N - G for every estimator but ML
-    lo, hi = rmsea_ci(T, df, nr, 1)
+    nr = n - G  # lavaan's lav_utils_get_ntotal: N - G for every estimator but ML
+    lo, hi = rmsea_ci(T, df, nr, G)
     fit.update(
         {
-            "rmsea": rmsea(T, df, nr, 1),
+            "rmsea": rmsea(T, df, nr, G),
             "rmsea.ci.lower": lo,
             "rmsea.ci.upper": hi,
-            "rmsea.pvalue": float(stats.ncx2.sf(T, df, nr * df * 0.05**2)) if df > 0 else math.nan,
+            "rmsea.pvalue": (
+                float(stats.ncx2.sf(T, df, nr * df * 0.05**2 / G)) if df > 0 else math.nan
+            ),
         }
     )
     if prob.estimator == "WLSMV":
-        ss = _scaled_shifted(T, df, D, w, gamma)
-        ssb = _scaled_shifted(Tb, dfb, Db, w, gamma)
+        ss = _scaled_shifted(T, df, st)
+        stb = _Stacked(st.v, st.gamma, Db_all, safe_inverse(Db_all.T @ (st.v[:, None] * Db_all)))
+        ssb = _scaled_shifted(Tb, dfb, stb)
         Ts, Tbs = ss["stat"], ssb["stat"]
         fit.update(
             {
@@ -301,18 +458,18 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, D: np.ndarray) -> dict[
                 "baseline.chisq.scaling.factor": ssb["scaling"],
             }
         )
-        fit.update(_robust_catml(prob, opt.theta, D, df))
+        fit.update(_robust_catml(prob, opt.theta, st, df))
         cfis, tlis = cfi_tli(Ts, df, Tbs, dfb)
-        los, his = rmsea_ci(Ts, df, nr, 1)
+        los, his = rmsea_ci(Ts, df, nr, G)
         fit.update(
             {
                 "cfi.scaled": cfis,
                 "tli.scaled": tlis,
-                "rmsea.scaled": rmsea(Ts, df, nr, 1),
+                "rmsea.scaled": rmsea(Ts, df, nr, G),
                 "rmsea.ci.lower.scaled": los,
                 "rmsea.ci.upper.scaled": his,
                 "rmsea.pvalue.scaled": (
-                    float(stats.ncx2.sf(Ts, df, nr * df * 0.05**2)) if df > 0 else math.nan
+                    float(stats.ncx2.sf(Ts, df, nr * df * 0.05**2 / G)) if df > 0 else math.nan
                 ),
             }
         )
@@ -321,96 +478,109 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, D: np.ndarray) -> dict[
 
 
 def _robust_catml(
-    prob: OrdinalProblem, theta: np.ndarray, D: np.ndarray, df: int
+    prob: OrdinalProblem, theta: np.ndarray, st: _Stacked, df: int
 ) -> dict[str, float]:
     """lavaan 0.6.14's robust CFI/TLI/RMSEA for categorical data (Savalei 2021, "catML").
 
-    The ML discrepancy of the polychoric matrix ``S`` from the model's correlation matrix at
-    the DWLS estimates, ``T3 = n (log|Sigma| - log|S| + tr(S Sigma^-1) - p)``, with the
-    scaling factor ``c = tr(U' V U Gamma_r) / df``, ``U = I - D_r (D'WD)^-1 D_r' W_r`` (``_r``:
-    the correlation rows), ``V`` the normal-theory information of the correlations at Sigma;
-    baseline: ``T3_0 = -n log|S|`` with ``c_0 = tr(Gamma_r) / (p(p-1)/2)``. NaN (lavaan: NA)
-    when ``S`` is not positive definite.
+    The ML discrepancy of each group's polychoric matrix ``S`` from the model's correlation
+    matrix at the DWLS estimates, ``T3 = sum n_g (log|Sigma| - log|S| + tr(S Sigma^-1) - p)``,
+    with the scaling factor ``c = tr(U' V U Gamma_r) / df``, ``U = I - D_r E^-1 D_r' W_r``
+    (``_r``: the correlation rows, stacked over groups as lavaan), ``V`` the normal-theory
+    information of the correlations at Sigma; baseline: ``T3_0 = -sum n_g log|S_g|`` with
+    ``c_0 = tr(Gamma_r) / (G p(p-1)/2)``. NaN (lavaan: NA) when an ``S`` is not positive
+    definite, and when scaling factors are free (as lavaan 0.6.14, see below).
     """
     nan = math.nan
     keys = ["cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust"]
     keys += ["rmsea.ci.upper.robust", "rmsea.pvalue.robust"]
-    cs = prob.stats
-    S = cs.cor
-    n, p = cs.n, S.shape[0]
-    if df <= 0 or np.linalg.eigvalsh(S).min() < np.sqrt(np.finfo(float).eps):
+    n, G = prob.ntotal, len(prob.stats)
+    fg = prob.fg
+    if df <= 0 or any((idx >= 0).any() for idx in prob.delta_index):
+        # lavaan 0.6.14 cannot build its catML model when scaling factors are free (equal
+        # thresholds across groups: the "~1"/"|" rows it drops carry the constraints) and
+        # reports NA
         return dict.fromkeys(keys, nan)
-    gm = prob.model.matrices(theta[: prob.n_lisrel])[0]
-    sigma = gm.sigma.copy()
-    np.fill_diagonal(sigma, 1.0)
-    sinv = np.linalg.inv(sigma)
-    ld_s = np.linalg.slogdet(S)[1]
-    t3 = n * (np.linalg.slogdet(sigma)[1] - ld_s + float(np.sum(S * sinv)) - p)
-    t3b = -n * ld_s
-    nth = cs.thresholds.size
-    cols, rows = np.triu_indices(p, 1)  # the pairs (i, j), i > j, of lower_vech
-    # V_ab = Sinv_ik Sinv_jl + Sinv_il Sinv_jk for pairs a = (i, j), b = (k, l)
-    V = sinv[np.ix_(rows, rows)] * sinv[np.ix_(cols, cols)]
-    V += sinv[np.ix_(rows, cols)] * sinv[np.ix_(cols, rows)]
-    w = prob.weights
-    wr = w[nth:]
-    Dr = D[nth:]
-    gamma = cs.nacov
-    assert gamma is not None
-    Gr = gamma[nth:, nth:]
-    E_inv = safe_inverse(D.T @ (w[:, None] * D))
-    U = np.eye(wr.size) - Dr @ E_inv @ Dr.T * wr[None, :]
-    c = float(np.trace(U.T @ V @ U @ Gr)) / df
-    pstar = wr.size
-    cb = float(np.trace(Gr)) / pstar
-    nr = n - 1  # lavaan's lav_utils_get_ntotal of the DWLS fit
-    cfi, tli = cfi_tli(t3, df, t3b, pstar, c, cb)
-    lo, hi = rmsea_ci(t3 / c, df, nr, 1)
+    t3 = t3b = 0.0
+    Vs, rows_sel = [], []
+    off = 0
+    for g, (cs, gm) in enumerate(
+        zip(prob.stats, prob.model.matrices(theta[: prob.n_lisrel]), strict=True)
+    ):
+        S = cs.cor
+        p = S.shape[0]
+        if np.linalg.eigvalsh(S).min() < np.sqrt(np.finfo(float).eps):
+            return dict.fromkeys(keys, nan)
+        d = prob.deltas(theta, g)
+        sigma = gm.sigma * np.outer(d, d)
+        np.fill_diagonal(sigma, 1.0)
+        sinv = np.linalg.inv(sigma)
+        ld_s = np.linalg.slogdet(S)[1]
+        t3 += cs.n * (np.linalg.slogdet(sigma)[1] - ld_s + float(np.sum(S * sinv)) - p)
+        t3b += -cs.n * ld_s
+        cols, rows = np.triu_indices(p, 1)
+        # V_ab = Sinv_ik Sinv_jl + Sinv_il Sinv_jk for pairs a = (i, j), b = (k, l)
+        V = sinv[np.ix_(rows, rows)] * sinv[np.ix_(cols, cols)]
+        V += sinv[np.ix_(rows, cols)] * sinv[np.ix_(cols, rows)]
+        Vs.append(fg[g] * V)
+        nth = cs.thresholds.size
+        rows_sel.append(off + nth + np.arange(rows.size))
+        off += cs.wls_obs.size
+    sel = np.concatenate(rows_sel)
+    Dr = st.D[sel]
+    wr = st.v[sel]
+    Gr = st.gamma[np.ix_(sel, sel)]
+    U = np.eye(sel.size) - Dr @ st.E_inv @ Dr.T * wr[None, :]
+    c = float(np.trace(U.T @ block_diag(*Vs) @ U @ Gr)) / df
+    cb = float(np.trace(Gr)) / sel.size
+    nr = n - G  # lavaan's lav_utils_get_ntotal of the DWLS fit
+    cfi, tli = cfi_tli(t3, df, t3b, sel.size, c, cb)
+    lo, hi = rmsea_ci(t3 / c, df, nr, G)
     return {
         "cfi.robust": cfi,
         "tli.robust": tli,
-        "rmsea.robust": rmsea(t3, df, nr, 1, c),
+        "rmsea.robust": rmsea(t3, df, nr, G, c),
         "rmsea.ci.lower.robust": math.sqrt(c) * lo,
         "rmsea.ci.upper.robust": math.sqrt(c) * hi,
-        "rmsea.pvalue.robust": float(stats.ncx2.sf(t3 / c, df, nr * df / c * 0.05**2)),
+        "rmsea.pvalue.robust": float(stats.ncx2.sf(t3 / c, df, nr * df / c * 0.05**2 / G)),
     }
 
 
 def _srmr(prob: OrdinalProblem, theta: np.ndarray) -> float:
-    """SRMR of the correlations (lavaan's for categorical data: p(p-1)/2 residuals, plus
-    the p zero diagonal ones)."""
-    p = prob.model.p
-    res = lower_vech(prob.stats.cor) - prob.implied(theta)[prob.stats.thresholds.size :]
-    return math.sqrt(float(np.sum(res * res)) / (p * (p + 1) / 2))
+    """SRMR of the correlations (lavaan's for categorical data: per group, the p(p-1)/2
+    residual correlations over p(p+1)/2 elements; groups weighted by n_g)."""
+    out = 0.0
+    for g, (cs, est) in enumerate(zip(prob.stats, prob.implied(theta), strict=True)):
+        p = cs.cor.shape[0]
+        res = lower_vech(cs.cor) - est[cs.thresholds.size :]
+        out += prob.fg[g] * math.sqrt(float(np.sum(res * res)) / (p * (p + 1) / 2))
+    return out
 
 
 def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
     """Estimates (robust se under WLSMV), fit measures, std.all and R2 in SemResult's shape."""
-    cs = prob.stats
-    n = cs.n
+    n, G = prob.ntotal, len(prob.stats)
     theta = opt.theta
-    D = prob.delta(theta)
-    w = prob.weights
-    gamma = cs.nacov
-    assert gamma is not None
-    WD = w[:, None] * D
-    A_inv = safe_inverse(D.T @ WD)
+    st = _stack(prob, prob.delta(theta))
     if prob.estimator == "WLSMV":
-        vcov = A_inv @ (WD.T @ gamma @ WD) @ A_inv / (n - 1)
+        VD = st.v[:, None] * st.D
+        vcov = st.E_inv @ (VD.T @ st.gamma @ VD) @ st.E_inv / (n - G)
     else:  # DWLS: lavaan's default se = "standard" with expected information
-        vcov = A_inv / (n - 1)  # lavaan divides by N - G for every estimator but ML
+        vcov = st.E_inv / (n - G)  # lavaan divides by N - G for every estimator but ML
     se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
-    gm = prob.matrices(theta)
+    mats = prob.matrices(theta)
     pt, lm = prob.partable, prob.model
+    labels = pt.groups
     vals = np.empty(len(pt.rows))
     for k, (r, t) in enumerate(zip(pt.rows, lm.targets, strict=True)):
+        gm = mats[r.group - 1]
         if r.free:
             vals[k] = theta[r.free - 1]
+        elif t.mat <= 3:
+            vals[k] = [gm.lambda_, gm.theta, gm.psi, gm.beta][t.mat][t.i, t.j]
         else:
-            M = [gm.lambda_, gm.theta, gm.psi, gm.beta][t.mat]
-            vals[k] = M[t.i, t.j]
+            vals[k] = r.ustart
     se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
-    std = std_all(lm, [gm], vals)
+    std = std_all(lm, mats, vals)
     z, pv, lo, hi = wald(vals, se)
     ests = [
         Estimate(
@@ -418,7 +588,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
             r.op,
             r.rhs,
             r.label,
-            None,
+            labels[r.group - 1],
             vals[k],
             se[k],
             z[k],
@@ -430,47 +600,75 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         )
         for k, r in enumerate(pt.rows)
     ]
-    # thresholds after the syntax rows, as lavaan's parameter table
-    nuser = sum(1 for r in pt.rows if r.user == 1)
-    q = prob.n_lisrel
-    tv, ts = theta[q:], se_free[q:]
-    tz, tp, tlo, thi = wald(tv, ts)
-    th_est = [
-        Estimate(
-            cs.names[int(cs.th_var[k])],
-            "|",
-            cs.th_names[k],
-            "",
-            None,
-            tv[k],
-            ts[k],
-            tz[k],
-            tp[k],
-            tlo[k],
-            thi[k],
-            tv[k],
-            q + k + 1,
+    estimates: list[Estimate] = []
+    for g, cs in enumerate(prob.stats):
+        grp = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1]
+        user = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1 and r.user]
+        rest = [e for e in grp if e not in user]
+        idx = prob.th_index[g]
+        tv, ts = theta[idx], se_free[idx]
+        tz, tp, tlo, thi = wald(tv, ts)
+        sd = np.sqrt(np.diag(mats[g].sigma))[cs.th_var]
+        th_est = [
+            Estimate(
+                cs.names[int(cs.th_var[k])],
+                "|",
+                cs.th_names[k],
+                "",
+                labels[g],
+                tv[k],
+                ts[k],
+                tz[k],
+                tp[k],
+                tlo[k],
+                thi[k],
+                tv[k] / sd[k],
+                int(idx[k]) + 1,
+            )
+            for k in range(tv.size)
+        ]
+        didx = prob.delta_index[g]
+        d = prob.deltas(theta, g)
+        dse = np.where(didx >= 0, se_free[np.maximum(didx, 0)], 0.0)
+        dz, dp, dlo, dhi = wald(d, dse)
+        scal = [
+            Estimate(
+                v,
+                "~*~",
+                v,
+                "",
+                labels[g],
+                d[j],
+                dse[j],
+                dz[j],
+                dp[j],
+                dlo[j],
+                dhi[j],
+                1.0,  # lavaan: std.all of a scaling factor is 1
+                int(didx[j]) + 1 if didx[j] >= 0 else 0,
+            )
+            for j, v in enumerate(lm.ov)
+        ]
+        estimates += user + th_est + rest + scal
+    fit = _fit_measures(prob, opt, st)
+    r2s = r_squared(lm, mats)
+    r2: dict = r2s[0] if G == 1 else {str(g): d for g, d in zip(labels, r2s, strict=True)}
+    matrices = [
+        MeasurementMatrices(
+            labels[g],
+            list(lm.ov),
+            list(lm.lv),
+            gm.lambda_,
+            gm.theta,
+            gm.psi,
+            gm.lv_cov,
+            gm.sigma,
+            cs.cor,
+            np.zeros(lm.p),
+            cs.n,
         )
-        for k in range(tv.size)
+        for g, (gm, cs) in enumerate(zip(mats, prob.stats, strict=True))
     ]
-    fixed_rows = [_fixed(v, "~1", "", 0.0) for v in [*lm.ov, *pt.names.lv]]
-    fixed_rows += [_fixed(v, "~*~", v, 1.0) for v in lm.ov]
-    estimates = ests[:nuser] + th_est + ests[nuser:] + fixed_rows
-    fit = _fit_measures(prob, opt, D)
-    r2 = r_squared(lm, [gm])[0]
-    mm = MeasurementMatrices(
-        None,
-        list(lm.ov),
-        list(lm.lv),
-        gm.lambda_,
-        gm.theta,
-        gm.psi,
-        gm.lv_cov,
-        gm.sigma,
-        cs.cor,
-        np.zeros(lm.p),
-        n,
-    )
     return SemResult(
         nobs=n,
         estimator=prob.estimator,
@@ -479,18 +677,14 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         fit=fit,
         estimates=estimates,
         r2=r2,
-        groups=[None],
-        nobs_group=[n],
-        matrices=[mm],
+        groups=labels,
+        nobs_group=[cs.n for cs in prob.stats],
+        matrices=matrices,
         theta=theta,
         vcov=vcov,
         n_iter=opt.n_iter,
         extra={"parameterization": "delta", "ordered": list(prob.ordered)},
     )
-
-
-def _fixed(lhs: str, op: str, rhs: str, value: float) -> Estimate:
-    return Estimate(lhs, op, rhs, "", None, value, 0.0, math.nan, math.nan, value, value, value, 0)
 
 
 def fit_ordinal(
@@ -501,15 +695,23 @@ def fit_ordinal(
     estimator: str = "WLSMV",
     missing: str = "listwise",
     group: str | None = None,
+    group_equal: Sequence[str] = (),
 ) -> SemResult:
     """Fit a model with ordered indicators as lavaan's ``cfa/sem(..., ordered=...)``.
 
     ``estimator="WLSMV"`` (lavaan's default for ordered data): DWLS estimates, robust
     standard errors and the scaled-shifted test; ``"DWLS"``: standard errors and test
-    without the robust corrections.
+    without the robust corrections. ``group``/``group_equal`` as lavaan (see
+    :func:`prepare_ordinal`).
     """
     prob = prepare_ordinal(
-        data, model, ordered=ordered, estimator=estimator, missing=missing, group=group
+        data,
+        model,
+        ordered=ordered,
+        estimator=estimator,
+        missing=missing,
+        group=group,
+        group_equal=group_equal,
     )
     opt = fit_wls(prob)
     return summarize_ordinal(prob, opt)
