@@ -6,7 +6,8 @@
 # - `hs_cat`: Holzinger-Swineford x1..x6 cut at fixed points (below), WLSMV;
 # - `hs_lavcor`: lavCor() of the cut x1..x6, the binary sex and continuous x7..x9 (polychoric,
 #   polyserial and Pearson correlations, thresholds);
-# - `groups`: multi-group fits by customer_type (telecom) and school (hs), see below.
+# - `groups`: multi-group fits by customer_type (telecom) and school (hs), see below;
+# - `theta`: parameterization = "theta".
 # usage (from the repo root): Rscript tests/data/ordinal_cfa.R -> tests/data/ordinal_cfa.json
 suppressMessages({library(lavaan); library(jsonlite)})
 d <- read.csv("tests/data/telecom_1500.csv")
@@ -63,6 +64,12 @@ out$groups <- list(
                                               group = "customer_type", group.equal = ge))),
   hs = lapply(LEV, function(ge) summ(cfa(hsm, data = hs, ordered = paste0("x", 1:6, "c"),
                                          group = "school", group.equal = ge))))
+# theta parameterization: one group, and two groups with equal thresholds (residual variances
+# of the ordered items free in group 2)
+out$theta <- list(
+  telecom_sem = summ(sem(sem3, data = d, ordered = TRUE, parameterization = "theta")),
+  hs_thresholds = summ(cfa(hsm, data = hs, ordered = paste0("x", 1:6, "c"), group = "school",
+                           group.equal = "thresholds", parameterization = "theta")))
 lc <- lavCor(hs[, c(paste0("x", 1:6, "c"), "sexb", "x7", "x8", "x9")],
              ordered = c(paste0("x", 1:6, "c"), "sexb"), output = "fit")
 ss <- lavInspect(lc, "sampstat")

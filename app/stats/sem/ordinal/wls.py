@@ -46,14 +46,16 @@ ESTIMATORS = ("WLSMV", "DWLS")
 
 @dataclass(frozen=True)
 class OrdinalProblem:
-    """A model in delta parameterization and the categorical statistics of its data.
+    """A model with ordered indicators and the categorical statistics of its data.
 
     ``partable`` is the continuous model's table (with mean structure) where the ordered
-    indicators' intercepts are 0 and their residual variances are not parameters (they follow
-    from the others). The free-parameter vector is ``[LISREL parameters (partable.npar),
-    thresholds, scaling factors]``: ``th_index[g][k]`` is the parameter of threshold ``k`` of
-    group ``g`` (shared by all groups when thresholds are equal), ``delta_index[g][j]`` that
-    of the scaling factor of variable ``j`` in group ``g`` (-1 = fixed at 1).
+    indicators' intercepts are 0; their residual variances are derived (delta
+    parameterization: ``1 / delta^2 - diag(Lambda A Psi A' Lambda')``) or fixed at 1 (theta
+    parameterization; free in groups 2..G with equal thresholds). The free-parameter vector is
+    ``[LISREL parameters (partable.npar), thresholds, scaling factors]``: ``th_index[g][k]``
+    is the parameter of threshold ``k`` of group ``g`` (shared by all groups when thresholds
+    are equal), ``delta_index[g][j]`` that of the scaling factor of variable ``j`` in group
+    ``g`` (-1 = not a parameter: 1 under delta, ``diag(Sigma)^-1/2`` under theta).
     """
 
     partable: ParTable
@@ -64,6 +66,7 @@ class OrdinalProblem:
     th_index: list[np.ndarray]
     delta_index: list[np.ndarray]
     npar: int
+    parameterization: str = "delta"
 
     @property
     def n_lisrel(self) -> int:
@@ -83,17 +86,24 @@ class OrdinalProblem:
         assert nacov is not None
         return 1.0 / np.diag(nacov)
 
-    def deltas(self, theta: np.ndarray, g: int) -> np.ndarray:
+    def scales(self, theta: np.ndarray, g: int, gm: GroupMatrices) -> np.ndarray:
+        """Scaling factors of group ``g`` (lavaan's ``~*~``): ``y*`` to unit variance."""
+        if self.parameterization == "theta":
+            with np.errstate(invalid="ignore", divide="ignore"):  # trial steps of the optimizer
+                return 1.0 / np.sqrt(np.diag(gm.sigma))
         idx = self.delta_index[g]
         return np.where(idx >= 0, theta[np.maximum(idx, 0)], 1.0)
 
     def matrices(self, theta: np.ndarray) -> list[GroupMatrices]:
         """Model matrices per group, the ordered indicators' residual variances filled in
-        (``1 / delta^2 - diag(Lambda A Psi A' Lambda')``)."""
+        (delta: ``1 / delta^2 - diag(Lambda A Psi A' Lambda')``)."""
+        mats = self.model.matrices(theta[: self.n_lisrel])
+        if self.parameterization == "theta":
+            return mats
         out = []
         idx = [self.model.ov.index(v) for v in self.ordered]
-        for g, gm in enumerate(self.model.matrices(theta[: self.n_lisrel])):
-            d = self.deltas(theta, g)[idx]
+        for g, gm in enumerate(mats):
+            d = self.scales(theta, g, gm)[idx]
             th = gm.theta.copy()
             th[idx, idx] = 1.0 / d**2 - (gm.sigma[idx, idx] - gm.theta[idx, idx])
             out.append(replace(gm, theta=th, sigma=gm.sigma - gm.theta + th))
@@ -103,7 +113,7 @@ class OrdinalProblem:
         """Per group: model thresholds then model correlations (lavaan's ``WLS.est``)."""
         out = []
         for g, gm in enumerate(self.model.matrices(theta[: self.n_lisrel])):
-            d = self.deltas(theta, g)
+            d = self.scales(theta, g, gm)
             tv = self.stats[g].th_var
             tau = d[tv] * (theta[self.th_index[g]] - gm.mu[tv])
             out.append(np.r_[tau, lower_vech(gm.sigma * np.outer(d, d))])
@@ -119,7 +129,7 @@ class OrdinalProblem:
         q = self.n_lisrel
         for g, (gm, (dS, dm)) in enumerate(zip(mats, jac, strict=True)):
             cs = self.stats[g]
-            d = self.deltas(theta, g)
+            d = self.scales(theta, g, gm)
             tv = cs.th_var
             nth = tv.size
             D = np.zeros((nth + cols.size, self.npar))
@@ -128,6 +138,14 @@ class OrdinalProblem:
             D[:nth, :q] = -(d[tv][:, None] * dm[:, tv].T)
             dd = d[rows] * d[cols]
             D[nth:, :q] = dd[:, None] * dS[:, rows, cols].T
+            if self.parameterization == "theta":
+                # d_k = Sigma_kk^-1/2: dd_k = -d_k^3 dSigma_kk / 2
+                ddk = -0.5 * d[None, :] ** 3 * np.diagonal(dS, axis1=1, axis2=2)  # (q, p)
+                dev = theta[th_idx] - gm.mu[tv]
+                D[:nth, :q] += dev[:, None] * ddk[:, tv].T
+                sig = gm.sigma[rows, cols]
+                D[nth:, :q] += (sig * d[cols])[:, None] * ddk[:, rows].T
+                D[nth:, :q] += (sig * d[rows])[:, None] * ddk[:, cols].T
             didx = self.delta_index[g]
             for j in np.flatnonzero(didx >= 0):
                 k = didx[j]
@@ -195,6 +213,7 @@ def prepare_ordinal(
     missing: str = "listwise",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    parameterization: str = "delta",
 ) -> OrdinalProblem:
     """Parse the model, check it against the data and compute the categorical statistics.
 
@@ -213,6 +232,8 @@ def prepare_ordinal(
         raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
     if missing not in ("listwise",):
         raise ModelError('ordered variables: missing must be "listwise"')
+    if parameterization not in ("delta", "theta"):
+        raise ModelError('parameterization must be "delta" or "theta"')
     bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
     if bad:
         raise ModelError(f"group_equal with ordered variables: unknown or unsupported {bad}")
@@ -257,9 +278,9 @@ def prepare_ordinal(
         if Xg.shape[0] <= len(ov):
             raise ModelError(f"too few rows{where}: {Xg.shape[0]} for {len(ov)} variables")
         stats_.append(categorical_stats(Xg, ov, [True] * len(ov), where=where))
-    pt2 = _delta_partable(pt, ord_names)
-    q = pt2.npar
     equal_th = "thresholds" in ge and len(labels) > 1
+    pt2 = _delta_partable(pt, ord_names, parameterization, equal_th)
+    q = pt2.npar
     th_index: list[np.ndarray] = []
     k = q
     for g, cs in enumerate(stats_):
@@ -278,21 +299,29 @@ def prepare_ordinal(
     delta_index = []
     for g in range(len(labels)):
         idx = np.full(len(ov), -1)
-        if equal_th and g > 0:
+        if equal_th and g > 0 and parameterization == "delta":
             idx = np.arange(k, k + len(ov))
             k += len(ov)
         delta_index.append(idx)
-    return OrdinalProblem(pt2, LisrelModel(pt2), stats_, est, ord_names, th_index, delta_index, k)
+    return OrdinalProblem(
+        pt2, LisrelModel(pt2), stats_, est, ord_names, th_index, delta_index, k, parameterization
+    )
 
 
-def _delta_partable(pt: ParTable, ordered: list[str]) -> ParTable:
-    """Fix the ordered indicators' intercepts (0) and residual variances (derived) and
-    renumber the free rows."""
+def _delta_partable(
+    pt: ParTable, ordered: list[str], parameterization: str, equal_th: bool
+) -> ParTable:
+    """Fix the ordered indicators' intercepts (0) and residual variances (delta: derived,
+    a placeholder 0 here; theta: 1, free in groups 2..G with equal thresholds) and renumber
+    the free rows."""
     pt2 = copy.deepcopy(pt)
     oset = set(ordered)
     for r in pt2.rows:
         if r.op == "~~" and r.lhs == r.rhs and r.lhs in oset:
-            r.free, r.ustart = 0, 0.0
+            if parameterization == "delta":
+                r.free, r.ustart = 0, 0.0
+            elif not (equal_th and r.group > 1):
+                r.free, r.ustart = 0, 1.0
         if r.op == "~1" and r.lhs in oset:
             r.free, r.ustart = 0, 0.0
     old = sorted({r.free for r in pt2.rows if r.free})
@@ -510,7 +539,7 @@ def _robust_catml(
         p = S.shape[0]
         if np.linalg.eigvalsh(S).min() < np.sqrt(np.finfo(float).eps):
             return dict.fromkeys(keys, nan)
-        d = prob.deltas(theta, g)
+        d = prob.scales(theta, g, gm)
         sigma = gm.sigma * np.outer(d, d)
         np.fill_diagonal(sigma, 1.0)
         sinv = np.linalg.inv(sigma)
@@ -628,7 +657,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
             for k in range(tv.size)
         ]
         didx = prob.delta_index[g]
-        d = prob.deltas(theta, g)
+        d = prob.scales(theta, g, mats[g])
         dse = np.where(didx >= 0, se_free[np.maximum(didx, 0)], 0.0)
         dz, dp, dlo, dhi = wald(d, dse)
         scal = [
@@ -683,7 +712,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         theta=theta,
         vcov=vcov,
         n_iter=opt.n_iter,
-        extra={"parameterization": "delta", "ordered": list(prob.ordered)},
+        extra={"parameterization": prob.parameterization, "ordered": list(prob.ordered)},
     )
 
 
@@ -696,6 +725,7 @@ def fit_ordinal(
     missing: str = "listwise",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    parameterization: str = "delta",
 ) -> SemResult:
     """Fit a model with ordered indicators as lavaan's ``cfa/sem(..., ordered=...)``.
 
@@ -712,6 +742,7 @@ def fit_ordinal(
         missing=missing,
         group=group,
         group_equal=group_equal,
+        parameterization=parameterization,
     )
     opt = fit_wls(prob)
     return summarize_ordinal(prob, opt)
