@@ -70,10 +70,10 @@ class FitCreate(BaseModel):
         default=False,
         description="lavaan's `ordered`: `true` treats every observed variable of the model as "
         "ordinal, a list only those items (all of the model's variables must be ordered for now). "
-        "Thresholds and polychoric correlations, estimator WLSMV (default) or DWLS, listwise "
-        "deletion; single group.",
+        "Thresholds and polychoric correlations, estimator WLSMV (default) or DWLS, `missing` "
+        "listwise (default) or pairwise; single group.",
     )
-    missing: Literal["fiml", "listwise", "mean"] = "fiml"
+    missing: Literal["fiml", "listwise", "mean", "pairwise"] = "fiml"
     scheme: Literal["path", "factorial", "centroid"] = "path"
     consistent: bool = True
     bootstrap_ci: Literal["perc", "bca"] = Field(
@@ -187,14 +187,16 @@ class FitCreate(BaseModel):
         if not self.ordered:
             if self.estimator in ordinal:
                 raise ValueError(f"estimator {self.estimator} needs ordered items (ordered)")
+            if self.missing == "pairwise":
+                raise ValueError("missing pairwise is available with ordered items")
             return
         if self.estimator not in ordinal:
             if "estimator" in self.model_fields_set:
                 raise ValueError("ordered items are fitted with estimator WLSMV or DWLS")
             self.estimator = "WLSMV"
-        if self.missing != "listwise":
+        if self.missing not in ("listwise", "pairwise"):
             if "missing" in self.model_fields_set:
-                raise ValueError("ordered items use missing listwise")
+                raise ValueError("ordered items use missing listwise or pairwise")
             self.missing = "listwise"
         taken = [f for f in ("group", "bootstrap") if getattr(self, f)]
         if taken:

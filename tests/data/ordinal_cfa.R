@@ -7,7 +7,8 @@
 # - `hs_lavcor`: lavCor() of the cut x1..x6, the binary sex and continuous x7..x9 (polychoric,
 #   polyserial and Pearson correlations, thresholds);
 # - `groups`: multi-group fits by customer_type (telecom) and school (hs), see below;
-# - `theta`: parameterization = "theta".
+# - `theta`: parameterization = "theta";
+# - `telecom_pairwise`: missing = "pairwise" with its sample statistics and NACOV.
 # usage (from the repo root): Rscript tests/data/ordinal_cfa.R -> tests/data/ordinal_cfa.json
 suppressMessages({library(lavaan); library(jsonlite)})
 d <- read.csv("tests/data/telecom_1500.csv")
@@ -70,6 +71,11 @@ out$theta <- list(
   telecom_sem = summ(sem(sem3, data = d, ordered = TRUE, parameterization = "theta")),
   hs_thresholds = summ(cfa(hsm, data = hs, ordered = paste0("x", 1:6, "c"), group = "school",
                            group.equal = "thresholds", parameterization = "theta")))
+# missing = "pairwise" (the N/A-prone NQ items)
+pw <- "NQ =~ NQ2 + NQ3 + NQ4\nSAT =~ SAT1 + SAT2 + SAT3"
+out$models$telecom_pairwise <- pw
+out$telecom_pairwise <- summ(cfa(pw, data = d, ordered = TRUE, missing = "pairwise"),
+                             gamma = TRUE)
 lc <- lavCor(hs[, c(paste0("x", 1:6, "c"), "sexb", "x7", "x8", "x9")],
              ordered = c(paste0("x", 1:6, "c"), "sexb"), output = "fit")
 ss <- lavInspect(lc, "sampstat")

@@ -57,7 +57,8 @@ def test_ordered_fit_through_the_api(
     [
         ({"model": MODEL, "estimator": "WLSMV"}, "needs ordered items"),
         ({"model": MODEL, "ordered": True, "estimator": "MLR"}, "WLSMV or DWLS"),
-        ({"model": MODEL, "ordered": True, "missing": "fiml"}, "missing listwise"),
+        ({"model": MODEL, "ordered": True, "missing": "fiml"}, "missing listwise or pairwise"),
+        ({"model": MODEL, "missing": "pairwise"}, "pairwise is available with ordered items"),
         ({"model": MODEL, "ordered": True, "group": "branch"}, "not available with ordered"),
         (
             {"model": MODEL, "ordered": ["TAN1", "NQ1"]},

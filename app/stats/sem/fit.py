@@ -39,7 +39,8 @@ def fit_model(
     estimator : {"ML", "MLR", "WLSMV", "DWLS"}
         WLSMV and DWLS need ``ordered`` (``app.stats.sem.ordinal``).
     missing : {"fiml", "listwise"}
-        "fiml" is lavaan's ``missing="ml"`` (mean structure included). Ordered items: listwise.
+        "fiml" is lavaan's ``missing="ml"`` (mean structure included). Ordered items:
+        "listwise" or "pairwise".
     group : str, optional
         Grouping column; groups in order of first appearance, as lavaan.
     group_equal : sequence of str

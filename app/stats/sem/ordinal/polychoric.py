@@ -70,19 +70,26 @@ class NumericMarginal:
 
 
 def ordinal_marginal(name: str, x: np.ndarray, where: str = "") -> OrdinalMarginal:
-    """Thresholds of one ordered variable from its marginal proportions (complete column)."""
-    levels, codes = np.unique(x, return_inverse=True)
+    """Thresholds of one ordered variable from the marginal proportions of its observed values.
+
+    Missing values (NaN, pairwise deletion) get code -1 and zero scores, as lavaan (its
+    ``lav_matrix_crossprod`` skips missing scores).
+    """
+    obs = ~np.isnan(x)
+    levels, inv = np.unique(x[obs], return_inverse=True)
     if levels.size < 2:
         raise ModelError(f"ordered variable {name} has only one observed category{where}")
     n = x.size
-    cum = np.cumsum(np.bincount(codes, minlength=levels.size))[:-1] / n
+    codes = np.full(n, -1)
+    codes[obs] = inv
+    cum = np.cumsum(np.bincount(inv, minlength=levels.size))[:-1] / inv.size
     th = ndtri(cum)
     b = np.r_[-np.inf, th, np.inf]
     prob = ndtr(b[1:]) - ndtr(b[:-1])
     dens = _dnorm(th)
     sc = np.zeros((n, th.size))
     rows = np.arange(n)
-    up = codes < th.size  # category k has upper bound threshold k
+    up = obs & (codes < th.size)  # category k has upper bound threshold k
     sc[rows[up], codes[up]] = dens[codes[up]] / prob[codes[up]]
     lo = codes > 0
     sc[rows[lo], codes[lo] - 1] = -dens[codes[lo] - 1] / prob[codes[lo]]
@@ -90,8 +97,8 @@ def ordinal_marginal(name: str, x: np.ndarray, where: str = "") -> OrdinalMargin
 
 
 def numeric_marginal(name: str, x: np.ndarray, where: str = "") -> NumericMarginal:
-    mean = float(np.mean(x))
-    var = float(np.mean((x - mean) ** 2))
+    mean = float(np.nanmean(x))
+    var = float(np.nanmean((x - mean) ** 2))
     if var <= 0:
         raise ModelError(f"variable {name} is constant{where}")
     return NumericMarginal(name, mean, var, (x - mean) / np.sqrt(var))
@@ -125,8 +132,11 @@ def _cell_terms(b1: np.ndarray, b2: np.ndarray, rho: float) -> tuple[np.ndarray,
 
 
 def _table(u1: OrdinalMarginal, u2: OrdinalMarginal) -> np.ndarray:
+    """Bivariate frequencies of the rows where both are observed."""
     k1, k2 = u1.levels.size, u2.levels.size
-    return np.bincount(u1.codes * k2 + u2.codes, minlength=k1 * k2).reshape(k1, k2).astype(float)
+    both = (u1.codes >= 0) & (u2.codes >= 0)
+    cell = u1.codes[both] * k2 + u2.codes[both]
+    return np.bincount(cell, minlength=k1 * k2).reshape(k1, k2).astype(float)
 
 
 def _newton_polish(grad, rho: float, lo: float, hi: float) -> float:  # type: ignore[no-untyped-def]
@@ -182,10 +192,11 @@ def _pair_scores(
     """Casewise derivatives of the bivariate log-likelihood: rho (n,), thresholds of u1
     (n, K1-1) and of u2 (n, K2-1)."""
     P, dr, d1h, d1l, d2h, d2l = _cell_terms(u1.bounds, u2.bounds, rho)
-    a, b = u1.codes, u2.codes
+    n = u1.codes.size
+    both = (u1.codes >= 0) & (u2.codes >= 0)
+    rows = np.flatnonzero(both)  # rows with a missing value keep zero scores
+    a, b = u1.codes[both], u2.codes[both]
     Pc = P[a, b]
-    n = a.size
-    rows = np.arange(n)
     s1 = np.zeros((n, u1.thresholds.size))
     s2 = np.zeros((n, u2.thresholds.size))
     m = a < u1.thresholds.size
@@ -196,7 +207,9 @@ def _pair_scores(
     s2[rows[m], b[m]] = d2h[a[m], b[m]] / Pc[m]
     m = b > 0
     s2[rows[m], b[m] - 1] += d2l[a[m], b[m]] / Pc[m]
-    return dr[a, b] / Pc, s1, s2
+    s_rho = np.zeros(n)
+    s_rho[rows] = dr[a, b] / Pc
+    return s_rho, s1, s2
 
 
 # --------------------------------------------------------------------------- polyserial
@@ -210,8 +223,9 @@ def polyserial(y: NumericMarginal, u: OrdinalMarginal) -> float:
     thresholds (the marginal density of y does not depend on rho).
     """
     b = u.bounds
-    hi, lo = b[u.codes + 1], b[u.codes]
-    z = y.z
+    both = (u.codes >= 0) & ~np.isnan(y.z)
+    hi, lo = b[u.codes[both] + 1], b[u.codes[both]]
+    z = y.z[both]
 
     def nll(rho: float) -> float:
         s = np.sqrt(1.0 - rho * rho)
@@ -277,7 +291,11 @@ def categorical_stats(
     with_nacov: bool = True,
     where: str = "",
 ) -> CategoricalStats:
-    """Two-step thresholds and correlations of complete data ``X`` (n, p), and their NACOV.
+    """Two-step thresholds and correlations of ``X`` (n, p), and their NACOV.
+
+    Missing values (NaN) are deleted pairwise, as lavaan's ``missing = "pairwise"``: each
+    threshold from the observed values of its variable, each correlation from the rows where
+    both are observed, missing scores counted as 0 in the NACOV (n = all rows).
 
     Raises
     ------
@@ -285,8 +303,6 @@ def categorical_stats(
         An ordered variable with one category, a constant continuous variable, missing values.
     """
     X = np.asarray(X, dtype=float)
-    if np.isnan(X).any():
-        raise ModelError("categorical statistics need complete rows (listwise deletion)")
     n, p = X.shape
     marg: list[OrdinalMarginal | NumericMarginal] = [
         ordinal_marginal(v, X[:, k], where) if ordered[k] else numeric_marginal(v, X[:, k], where)
@@ -299,7 +315,7 @@ def categorical_stats(
             if isinstance(a, OrdinalMarginal) and isinstance(b, OrdinalMarginal):
                 r = polychoric(b, a)
             elif isinstance(a, NumericMarginal) and isinstance(b, NumericMarginal):
-                r = float(np.mean(a.z * b.z))
+                r = float(np.nanmean(a.z * b.z))
             elif isinstance(a, NumericMarginal):
                 r = polyserial(a, b)  # type: ignore[arg-type]
             else:

@@ -67,6 +67,7 @@ class OrdinalProblem:
     delta_index: list[np.ndarray]
     npar: int
     parameterization: str = "delta"
+    missing: str = "listwise"
 
     @property
     def n_lisrel(self) -> int:
@@ -230,8 +231,8 @@ def prepare_ordinal(
     est = estimator.upper()
     if est not in ESTIMATORS:
         raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
-    if missing not in ("listwise",):
-        raise ModelError('ordered variables: missing must be "listwise"')
+    if missing not in ("listwise", "pairwise"):
+        raise ModelError('ordered variables: missing must be "listwise" or "pairwise"')
     if parameterization not in ("delta", "theta"):
         raise ModelError('parameterization must be "delta" or "theta"')
     bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
@@ -273,7 +274,9 @@ def prepare_ordinal(
     stats_: list[CategoricalStats] = []
     for label in labels:
         Xg = X if gcol is None else X[gcol == label]
-        Xg = Xg[~np.isnan(Xg).any(axis=1)]
+        # listwise: complete rows; pairwise: every row with a value (as lavaan)
+        miss = np.isnan(Xg)
+        Xg = Xg[~(miss.any(axis=1) if missing == "listwise" else miss.all(axis=1))]
         where = "" if label is None else f" in group {label}"
         if Xg.shape[0] <= len(ov):
             raise ModelError(f"too few rows{where}: {Xg.shape[0]} for {len(ov)} variables")
@@ -304,7 +307,16 @@ def prepare_ordinal(
             k += len(ov)
         delta_index.append(idx)
     return OrdinalProblem(
-        pt2, LisrelModel(pt2), stats_, est, ord_names, th_index, delta_index, k, parameterization
+        pt2,
+        LisrelModel(pt2),
+        stats_,
+        est,
+        ord_names,
+        th_index,
+        delta_index,
+        k,
+        parameterization,
+        missing,
     )
 
 
@@ -701,7 +713,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
     return SemResult(
         nobs=n,
         estimator=prob.estimator,
-        missing="listwise",
+        missing=prob.missing,
         converged=opt.converged,
         fit=fit,
         estimates=estimates,
