@@ -170,20 +170,33 @@ def polychoric(u1: OrdinalMarginal, u2: OrdinalMarginal) -> float:
         if freq[0, 0] * freq[1, 1] == freq[0, 1] * freq[1, 0]:
             return 0.0
     b1, b2 = u1.bounds, u2.bounds
+    n = freq.sum()
 
-    def nll(rho: float) -> float:
-        P = _cell_terms(b1, b2, rho)[0]
-        with np.errstate(divide="ignore"):
-            return -float(np.sum(freq * np.log(np.clip(P, 1e-300, None))))
+    def terms(rho: float) -> tuple[float, float, float]:
+        """log-likelihood, score and expected information at rho."""
+        F = pbivnorm(b1[:, None], b2[None, :], rho)
+        f = dbivnorm(b1[:, None], b2[None, :], rho)
+        P = np.clip(F[1:, 1:] - F[:-1, 1:] - F[1:, :-1] + F[:-1, :-1], 1e-300, None)
+        dr = f[1:, 1:] - f[:-1, 1:] - f[1:, :-1] + f[:-1, :-1]
+        ll = float(np.sum(freq * np.log(P)))
+        return ll, float(np.sum(freq * dr / P)), float(n * np.sum(dr * dr / P))
 
-    def grad(rho: float) -> float:
-        P, dr = _cell_terms(b1, b2, rho)[:2]
-        return float(np.sum(freq * dr / np.clip(P, 1e-300, None)))
-
-    res = minimize_scalar(
-        nll, bounds=(-RHO_BOUND, RHO_BOUND), method="bounded", options={"xatol": 1e-10}
-    )
-    return _newton_polish(grad, float(res.x), -RHO_BOUND, RHO_BOUND)
+    # Fisher scoring from 0 with step halving, inside lavaan's bounds
+    rho, lo, hi = 0.0, -RHO_BOUND, RHO_BOUND
+    ll, g, info = terms(rho)
+    for _ in range(200):
+        step = g / info if info > 0 else 0.0
+        new = float(np.clip(rho + step, lo, hi))
+        for _half in range(60):
+            ll_new, g_new, info_new = terms(new)
+            if ll_new >= ll - 1e-12 * abs(ll):
+                break
+            new = 0.5 * (rho + new)
+        if abs(new - rho) < 1e-13:
+            rho, g = new, g_new
+            break
+        rho, ll, g, info = new, ll_new, g_new, info_new
+    return rho
 
 
 def _pair_scores(
