@@ -141,6 +141,8 @@ def test_listed_ordered_items_and_errors() -> None:
         fit_ordinal(df, model, ordered=["NQ1"])
     with pytest.raises(ModelError, match="estimator"):
         fit_ordinal(df, model, estimator="MLR")
+    with pytest.raises(ModelError, match=r"observed covariates \(y ~ x with x observed: TAN1\)"):
+        fit_ordinal(df, "REL =~ REL1 + REL2 + REL3\nREL ~ TAN1")
     one = df.assign(TAN1=3)
     with pytest.raises(ModelError, match="TAN1 has only one observed category"):
         fit_ordinal(one, model)

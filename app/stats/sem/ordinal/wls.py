@@ -262,6 +262,11 @@ def prepare_ordinal(
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
     if any(r.op == "~1" and r.user for r in pt.rows):
         raise ModelError("ordered variables: intercepts/means in the syntax are not supported")
+    if pt.names.ov_x:
+        raise ModelError(
+            "ordered variables: observed covariates (y ~ x with x observed: "
+            f"{', '.join(pt.names.ov_x)}) are not supported yet (lavaan's conditional.x)"
+        )
     ord_names = ordered_names(ordered, ov, est)
     try:
         X = data[ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
