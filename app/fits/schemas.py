@@ -69,7 +69,7 @@ class FitCreate(BaseModel):
     ordered: bool | list[str] = Field(
         default=False,
         description="lavaan's `ordered`: `true` treats every observed variable of the model as "
-        "ordinal, a list only those items (all of the model's variables must be ordered for now). "
+        "ordinal, a list only those items (the others stay continuous). "
         "Thresholds and polychoric correlations, estimator WLSMV (default) or DWLS, `missing` "
         "listwise (default) or pairwise; single group.",
     )

@@ -8,7 +8,8 @@
 #   polyserial and Pearson correlations, thresholds);
 # - `groups`: multi-group fits by customer_type (telecom) and school (hs), see below;
 # - `theta`: parameterization = "theta";
-# - `telecom_pairwise`: missing = "pairwise" with its sample statistics and NACOV.
+# - `telecom_pairwise`: missing = "pairwise" with its sample statistics and NACOV;
+# - `hs_mixed`: ordered x1c..x3c with continuous x4..x6.
 # usage (from the repo root): Rscript tests/data/ordinal_cfa.R -> tests/data/ordinal_cfa.json
 suppressMessages({library(lavaan); library(jsonlite)})
 d <- read.csv("tests/data/telecom_1500.csv")
@@ -76,6 +77,10 @@ pw <- "NQ =~ NQ2 + NQ3 + NQ4\nSAT =~ SAT1 + SAT2 + SAT3"
 out$models$telecom_pairwise <- pw
 out$telecom_pairwise <- summ(cfa(pw, data = d, ordered = TRUE, missing = "pairwise"),
                              gamma = TRUE)
+# ordered and continuous indicators together (polyserial and Pearson entries in the NACOV)
+mx <- "visual =~ x1c + x2c + x3c\ntextual =~ x4 + x5 + x6"
+out$models$hs_mixed <- mx
+out$hs_mixed <- summ(cfa(mx, data = hs, ordered = c("x1c", "x2c", "x3c")), gamma = TRUE)
 lc <- lavCor(hs[, c(paste0("x", 1:6, "c"), "sexb", "x7", "x8", "x9")],
              ordered = c(paste0("x", 1:6, "c"), "sexb"), output = "fit")
 ss <- lavInspect(lc, "sampstat")

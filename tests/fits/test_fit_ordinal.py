@@ -64,7 +64,6 @@ def test_ordered_fit_through_the_api(
             {"model": MODEL, "ordered": ["TAN1", "NQ1"]},
             "not an observed variable of the model: NQ1",
         ),
-        ({"model": MODEL, "ordered": ["TAN1"]}, "continuous: TAN2"),
         ({"method": "pls", "model": "REL =~ REL1 + REL2", "ordered": True}, "method sem only"),
     ],
 )

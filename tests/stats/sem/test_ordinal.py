@@ -135,8 +135,9 @@ def test_listed_ordered_items_and_errors() -> None:
     a = fit_ordinal(df, model, ordered=items)
     b = fit_ordinal(df, model, ordered=True)
     np.testing.assert_array_equal(a.theta, b.theta)
-    with pytest.raises(ModelError, match="continuous: REL4"):
-        fit_ordinal(df, model, ordered=items[:-1])
+    mixed = fit_ordinal(df, model, ordered=items[:-1])  # REL4 continuous
+    ops = {(e.lhs, e.op) for e in mixed.estimates if e.free}
+    assert ("REL4", "~1") in ops and ("REL4", "|") not in ops and ("REL3", "|") in ops
     with pytest.raises(ModelError, match="not an observed variable of the model: NQ1"):
         fit_ordinal(df, model, ordered=["NQ1"])
     with pytest.raises(ModelError, match="estimator"):
@@ -283,3 +284,32 @@ def test_pairwise_missing_matches_lavaan() -> None:
         assert v == pytest.approx(ref["fit"][k], rel=FIT_TOL, abs=FIT_TOL), k
     listwise = fit_ordinal(df, model)
     assert listwise.nobs == int(df[["NQ2", "NQ3", "NQ4"]].notna().all(axis=1).sum())
+
+
+def test_ordered_and_continuous_indicators_match_lavaan() -> None:
+    """x1c..x3c ordered, x4..x6 continuous: polyserial/Pearson entries of WLS.obs to 9e-8 and
+    of the NACOV to 1.8e-7 (lavaan's polyserial optimizer), estimates 1e-7, se 1.1e-7."""
+    ref = REF["hs_mixed"]
+    model = REF["models"]["hs_mixed"]
+    ordered = ["x1c", "x2c", "x3c"]
+    prob = prepare_ordinal(_hs(), model, ordered=ordered)
+    cs = prob.stats[0]
+    np.testing.assert_allclose(cs.wls_obs, ref["wls_obs"], rtol=0, atol=2e-7)
+    assert cs.nacov is not None
+    np.testing.assert_allclose(cs.nacov, ref["gamma"], rtol=0, atol=5e-7)
+    res = fit_ordinal(_hs(), model, ordered=ordered)
+    mine = {(e.lhs, e.op, e.rhs): e for e in res.estimates}
+    assert len(mine) == len(ref["estimates"])
+    for row in ref["estimates"]:
+        e = mine[(row["lhs"], row["op"], row["rhs"])]
+        assert e.est == pytest.approx(row["est"], abs=EST_ABS)
+        assert e.se == pytest.approx(row["se"], rel=SE_REL, abs=1e-12)
+        assert e.std_all == pytest.approx(row["std.all"], abs=EST_ABS)
+    for k, v in res.fit.items():
+        want = ref["fit"].get(k)
+        if want is None:  # lavaan: NA (no robust indices with continuous variables)
+            assert math.isnan(v), k
+        else:
+            assert v == pytest.approx(want, rel=FIT_TOL, abs=FIT_TOL), k
+    for k, v in ref["r2"].items():
+        assert res.r2[k] == pytest.approx(v, abs=R2_ABS), k

@@ -283,10 +283,18 @@ class CategoricalStats:
     th_var: np.ndarray
     th_names: list[str]
     nacov: np.ndarray | None
+    th_pos: np.ndarray  # position of each threshold in wls_th
+    wls_th: np.ndarray  # thresholds and -mean of each continuous variable, in variable order
+    wls_th_var: np.ndarray  # variable of each wls_th entry
+    num_idx: np.ndarray  # continuous variables
+    var_num: np.ndarray  # their variances (divisor n)
+    cov: np.ndarray  # cor with the continuous variables' standard deviations
 
     @property
     def wls_obs(self) -> np.ndarray:
-        return np.r_[self.thresholds, lower_vech(self.cor)]
+        """lavaan's ``WLS.obs``: thresholds (continuous: -mean), continuous variances, then
+        the covariances below the diagonal."""
+        return np.r_[self.wls_th, self.var_num, lower_vech(self.cov)]
 
 
 def lower_vech(m: np.ndarray) -> np.ndarray:
@@ -334,16 +342,26 @@ def categorical_stats(
             else:
                 r = polyserial(b, a)  # type: ignore[arg-type]
             cor[i, j] = cor[j, i] = r
-    ths, th_var, th_names = [], [], []
+    ths, th_var, th_names, th_pos = [], [], [], []
+    wth: list[float] = []
+    wvar: list[int] = []
     for k, m in enumerate(marg):
         if isinstance(m, OrdinalMarginal):
             ths.append(m.thresholds)
             th_var += [k] * m.thresholds.size
             th_names += [f"t{t + 1}" for t in range(m.thresholds.size)]
+            th_pos += list(range(len(wth), len(wth) + m.thresholds.size))
+            wth += list(m.thresholds)
+            wvar += [k] * m.thresholds.size
+        else:
+            wth.append(-m.mean)
+            wvar.append(k)
     thresholds = np.concatenate(ths) if ths else np.zeros(0)
-    nacov = None
-    if with_nacov and all(ordered):
-        nacov = _nacov_ordinal(marg, cor)  # type: ignore[arg-type]
+    num_idx = np.array([k for k in range(p) if not ordered[k]], dtype=int)
+    sd = np.ones(p)
+    var_num = np.array([marg[k].var for k in num_idx])  # type: ignore[union-attr]
+    sd[num_idx] = np.sqrt(var_num)
+    nacov = _nacov(marg, cor) if with_nacov else None
     return CategoricalStats(
         list(names),
         list(ordered),
@@ -354,40 +372,156 @@ def categorical_stats(
         np.array(th_var, dtype=int),
         th_names,
         nacov,
+        np.array(th_pos, dtype=int),
+        np.array(wth),
+        np.array(wvar, dtype=int),
+        num_idx,
+        var_num,
+        cor * np.outer(sd, sd),
     )
 
 
-def _nacov_ordinal(marg: list[OrdinalMarginal], cor: np.ndarray) -> np.ndarray:
-    """n x the asymptotic covariance of (thresholds, polychorics): Muthen (1984), as lavaan."""
+def _bvmix_scores(
+    y: NumericMarginal, u: OrdinalMarginal, rho: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Casewise derivatives of the polyserial log-likelihood (lavaan's ``lav_bvmix``):
+    rho, mean and variance of y, thresholds of u. Zero where either is missing."""
+    n = y.z.size
+    both = (u.codes >= 0) & ~np.isnan(y.z)
+    rows = np.flatnonzero(both)
+    c = u.codes[both]
+    Z = y.z[both]
+    b = u.bounds
+    z1, z2 = b[c + 1], b[c]
+    R = np.sqrt(1.0 - rho * rho)
+    with np.errstate(invalid="ignore", over="ignore"):
+        t1, t2 = (z1 - rho * Z) / R, (z2 - rho * Z) / R
+    y1, y2 = _dnorm(t1), _dnorm(t2)
+    P = np.maximum(ndtr(t1) - ndtr(t2), np.finfo(float).eps)
+    sd = np.sqrt(y.var)
+    d_rho, d_mu, d_var = np.zeros(n), np.zeros(n), np.zeros(n)
+    d_mu[rows] = (Z + (rho / R) * (y1 - y2) / P) / sd
+    d_var[rows] = ((Z * Z - 1.0) + (rho * Z / R) * (y1 - y2) / P) / (2.0 * y.var)
+    tau1 = np.where(np.isfinite(z1), y1 * (np.nan_to_num(z1) * rho - Z), 0.0)
+    tau2 = np.where(np.isfinite(z2), y2 * (np.nan_to_num(z2) * rho - Z), 0.0)
+    d_rho[rows] = (tau1 - tau2) / (P * R**3)
+    nth = u.thresholds.size
+    d_th = np.zeros((n, nth))
+    up = c < nth
+    d_th[rows[up], c[up]] += y1[up] / (R * P[up])
+    lo = c > 0
+    d_th[rows[lo], c[lo] - 1] -= y2[lo] / (R * P[lo])
+    return d_rho, d_mu, d_var, d_th
+
+
+def _bvreg_scores(a: NumericMarginal, b: NumericMarginal, rho: float) -> tuple[np.ndarray, ...]:
+    """Casewise derivatives of the bivariate normal log-likelihood (lavaan's ``lav_bvreg``):
+    rho, mean and variance of a, mean and variance of b."""
+    n = a.z.size
+    both = ~np.isnan(a.z) & ~np.isnan(b.z)
+    rows = np.flatnonzero(both)
+    v1, v2 = a.var, b.var
+    s1, s2 = np.sqrt(v1), np.sqrt(v2)
+    y1 = a.z[both] * s1
+    y2 = b.z[both] * s2
+    R = 1.0 - rho * rho
+    out = [np.zeros(n) for _ in range(5)]
+    out[1][rows] = (2 * y1 / v1 - 2 * rho * y2 / (s1 * s2)) / (2 * R)
+    out[3][rows] = -(2 * rho * y1 / (s1 * s2) - 2 * y2 / v2) / (2 * R)
+    out[2][rows] = -(0.5 / v1 - (y1 * y1 / (v1 * v1) - rho * y1 * y2 / (v1 * s1 * s2)) / (2 * R))
+    out[4][rows] = -(0.5 / v2 + (rho * y1 * y2 / (v2 * s1 * s2) - y2 * y2 / (v2 * v2)) / (2 * R))
+    zz = y1 * y1 / v1 - 2 * rho * y1 * y2 / (s1 * s2) + y2 * y2 / v2
+    out[0][rows] = rho / R + (y1 * y2 / (s1 * s2 * R) - zz * rho / (R * R))
+    return tuple(out)
+
+
+def _nacov(marg: list[OrdinalMarginal | NumericMarginal], cor: np.ndarray) -> np.ndarray:
+    """n x the asymptotic covariance of lavaan's ``WLS.obs``: Muthen (1984), as lavaan.
+
+    Thresholds (a continuous variable: its mean), the continuous variances, then the
+    correlations, from the casewise scores of the univariate and bivariate likelihoods;
+    the correlations involving continuous variables are then turned into covariances (delta
+    method) and the means into -means, as lavaan's ``muthen1984``.
+    """
     p = len(marg)
-    n = marg[0].codes.size
-    sizes = [m.thresholds.size for m in marg]
+    n = marg[0].codes.size if isinstance(marg[0], OrdinalMarginal) else marg[0].z.size
+    sizes = [m.thresholds.size if isinstance(m, OrdinalMarginal) else 1 for m in marg]
     starts = np.r_[0, np.cumsum(sizes)]
     nth = int(starts[-1])
+    num = [k for k, m in enumerate(marg) if isinstance(m, NumericMarginal)]
+    var_idx = {k: nth + i for i, k in enumerate(num)}
+    a11_size = nth + len(num)
     pstar = p * (p - 1) // 2
-    sc_th = np.hstack([m.scores for m in marg])
+    sc_th = np.zeros((n, nth))
+    sc_var = np.zeros((n, len(num)))
+    for k, m in enumerate(marg):
+        if isinstance(m, OrdinalMarginal):
+            sc_th[:, starts[k] : starts[k + 1]] = m.scores
+        else:
+            res = np.nan_to_num(m.z) * np.sqrt(m.var)
+            obs = ~np.isnan(m.z)
+            sc_th[:, starts[k]] = np.where(obs, res / m.var, 0.0)
+            sc_var[:, num.index(k)] = np.where(obs, -1 / (2 * m.var) + res**2 / (2 * m.var**2), 0.0)
     sc_cor = np.zeros((n, pstar))
-    a21 = np.zeros((pstar, nth))
+    a21 = np.zeros((pstar, a11_size))
+    h21 = np.zeros((pstar, a11_size))
+    h22 = np.ones(pstar)
     k = 0
     for j in range(p - 1):
         for i in range(j + 1, p):
-            s_rho, s_j, s_i = _pair_scores(marg[j], marg[i], float(cor[i, j]))
+            mi, mj = marg[i], marg[j]
+            rho = float(cor[i, j])
+            dvi = dvj = None
+            if isinstance(mi, OrdinalMarginal) and isinstance(mj, OrdinalMarginal):
+                s_rho, dtj, dti = _pair_scores(mj, mi, rho)
+            elif isinstance(mi, NumericMarginal) and isinstance(mj, OrdinalMarginal):
+                s_rho, dti, dvi, dtj = _bvmix_scores(mi, mj, rho)
+            elif isinstance(mi, OrdinalMarginal) and isinstance(mj, NumericMarginal):
+                s_rho, dtj, dvj, dti = _bvmix_scores(mj, mi, rho)
+            else:
+                s_rho, dti, dvi, dtj, dvj = _bvreg_scores(mi, mj, rho)  # type: ignore[arg-type]
             sc_cor[:, k] = s_rho
-            a21[k, starts[i] : starts[i + 1]] = s_rho @ s_i
-            a21[k, starts[j] : starts[j + 1]] = s_rho @ s_j
+            a21[k, starts[i] : starts[i + 1]] = s_rho @ dti.reshape(n, -1)
+            a21[k, starts[j] : starts[j + 1]] = s_rho @ dtj.reshape(n, -1)
+            if dvi is not None:
+                a21[k, var_idx[i]] = s_rho @ dvi
+            if dvj is not None:
+                a21[k, var_idx[j]] = s_rho @ dvj
+            vi = mi.var if isinstance(mi, NumericMarginal) else None
+            vj = mj.var if isinstance(mj, NumericMarginal) else None
+            if vi is not None and vj is not None:
+                h21[k, var_idx[i]] = np.sqrt(vj) * rho / (2 * np.sqrt(vi))
+                h21[k, var_idx[j]] = np.sqrt(vi) * rho / (2 * np.sqrt(vj))
+                h22[k] = np.sqrt(vi * vj)
+            elif vi is not None:
+                h21[k, var_idx[i]] = rho / (2 * np.sqrt(vi))
+                h22[k] = np.sqrt(vi)
+            elif vj is not None:
+                h21[k, var_idx[j]] = rho / (2 * np.sqrt(vj))
+                h22[k] = np.sqrt(vj)
             k += 1
-    a11_inv = np.zeros((nth, nth))
+    sc = np.hstack([sc_th, sc_var, sc_cor])
+    inner = sc.T @ sc
+    a11 = np.zeros((a11_size, a11_size))
     for v in range(p):
-        sl = slice(starts[v], starts[v + 1])
-        a11_inv[sl, sl] = np.linalg.inv(sc_th[:, sl].T @ sc_th[:, sl])
+        idx = list(range(starts[v], starts[v + 1])) + ([var_idx[v]] if v in var_idx else [])
+        a11[np.ix_(idx, idx)] = inner[np.ix_(idx, idx)]
     a22 = np.sum(sc_cor * sc_cor, axis=0)
     if np.any(a22 == 0):
         raise ModelError("a polychoric correlation has no information (empty bivariate table)")
-    a22_inv = 1.0 / a22
-    b_inv = np.zeros((nth + pstar, nth + pstar))
-    b_inv[:nth, :nth] = a11_inv
-    b_inv[nth:, nth:] = np.diag(a22_inv)
-    b_inv[nth:, :nth] = -(a22_inv[:, None] * a21) @ a11_inv
-    sc = np.hstack([sc_th, sc_cor])
-    inner = sc.T @ sc
-    return n * (b_inv @ inner @ b_inv.T)
+    a11_inv = np.linalg.inv(a11)
+    size = a11_size + pstar
+    b_inv = np.zeros((size, size))
+    b_inv[:a11_size, :a11_size] = a11_inv
+    b_inv[a11_size:, a11_size:] = np.diag(1.0 / a22)
+    b_inv[a11_size:, :a11_size] = -((1.0 / a22)[:, None] * a21) @ a11_inv
+    w = b_inv @ inner @ b_inv.T
+    if num:
+        H = np.eye(size)
+        H[a11_size:, :a11_size] = h21
+        H[a11_size:, a11_size:] = np.diag(h22)
+        w = H @ w @ H.T
+        flip = np.ones(size)
+        flip[[starts[v] for v in num]] = -1.0
+        w = w * np.outer(flip, flip)
+    return n * w

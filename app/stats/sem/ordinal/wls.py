@@ -87,11 +87,16 @@ class OrdinalProblem:
         assert nacov is not None
         return 1.0 / np.diag(nacov)
 
+    @property
+    def is_ord(self) -> np.ndarray:
+        return np.array([v in set(self.ordered) for v in self.model.ov])
+
     def scales(self, theta: np.ndarray, g: int, gm: GroupMatrices) -> np.ndarray:
-        """Scaling factors of group ``g`` (lavaan's ``~*~``): ``y*`` to unit variance."""
+        """Scaling factors of group ``g`` (lavaan's ``~*~``): ``y*`` to unit variance
+        (1 for continuous variables)."""
         if self.parameterization == "theta":
             with np.errstate(invalid="ignore", divide="ignore"):  # trial steps of the optimizer
-                return 1.0 / np.sqrt(np.diag(gm.sigma))
+                return np.where(self.is_ord, 1.0 / np.sqrt(np.diag(gm.sigma)), 1.0)
         idx = self.delta_index[g]
         return np.where(idx >= 0, theta[np.maximum(idx, 0)], 1.0)
 
@@ -111,13 +116,17 @@ class OrdinalProblem:
         return out
 
     def implied(self, theta: np.ndarray) -> list[np.ndarray]:
-        """Per group: model thresholds then model correlations (lavaan's ``WLS.est``)."""
+        """Per group: lavaan's ``WLS.est``: model thresholds (continuous: -mean), variances of
+        the continuous variables, covariances (correlations of the y*)."""
         out = []
         for g, gm in enumerate(self.model.matrices(theta[: self.n_lisrel])):
+            cs = self.stats[g]
             d = self.scales(theta, g, gm)
-            tv = self.stats[g].th_var
-            tau = d[tv] * (theta[self.th_index[g]] - gm.mu[tv])
-            out.append(np.r_[tau, lower_vech(gm.sigma * np.outer(d, d))])
+            tv = cs.th_var
+            wth = -gm.mu[cs.wls_th_var]
+            wth[cs.th_pos] = d[tv] * (theta[self.th_index[g]] - gm.mu[tv])
+            var = gm.sigma[cs.num_idx, cs.num_idx]
+            out.append(np.r_[wth, var, lower_vech(gm.sigma * np.outer(d, d))])
         return out
 
     def delta(self, theta: np.ndarray) -> list[np.ndarray]:
@@ -131,31 +140,36 @@ class OrdinalProblem:
         for g, (gm, (dS, dm)) in enumerate(zip(mats, jac, strict=True)):
             cs = self.stats[g]
             d = self.scales(theta, g, gm)
-            tv = cs.th_var
-            nth = tv.size
-            D = np.zeros((nth + cols.size, self.npar))
+            tv, pos = cs.th_var, cs.th_pos
+            nw = cs.wls_th.size
+            nn = cs.num_idx.size
+            c0 = nw + nn  # first covariance row
+            D = np.zeros((c0 + cols.size, self.npar))
+            D[:nw, :q] = -dm[:, cs.wls_th_var].T  # continuous: -mean
             th_idx = self.th_index[g]
-            D[np.arange(nth), th_idx] = d[tv]
-            D[:nth, :q] = -(d[tv][:, None] * dm[:, tv].T)
+            D[pos, th_idx] = d[tv]
+            D[pos, :q] = -(d[tv][:, None] * dm[:, tv].T)
+            D[nw:c0, :q] = dS[:, cs.num_idx, cs.num_idx].T
             dd = d[rows] * d[cols]
-            D[nth:, :q] = dd[:, None] * dS[:, rows, cols].T
+            D[c0:, :q] = dd[:, None] * dS[:, rows, cols].T
             if self.parameterization == "theta":
-                # d_k = Sigma_kk^-1/2: dd_k = -d_k^3 dSigma_kk / 2
+                # d_k = Sigma_kk^-1/2 (ordered k): dd_k = -d_k^3 dSigma_kk / 2
                 ddk = -0.5 * d[None, :] ** 3 * np.diagonal(dS, axis1=1, axis2=2)  # (q, p)
+                ddk = ddk * self.is_ord[None, :]
                 dev = theta[th_idx] - gm.mu[tv]
-                D[:nth, :q] += dev[:, None] * ddk[:, tv].T
+                D[pos, :q] += dev[:, None] * ddk[:, tv].T
                 sig = gm.sigma[rows, cols]
-                D[nth:, :q] += (sig * d[cols])[:, None] * ddk[:, rows].T
-                D[nth:, :q] += (sig * d[rows])[:, None] * ddk[:, cols].T
+                D[c0:, :q] += (sig * d[cols])[:, None] * ddk[:, rows].T
+                D[c0:, :q] += (sig * d[rows])[:, None] * ddk[:, cols].T
             didx = self.delta_index[g]
             for j in np.flatnonzero(didx >= 0):
                 k = didx[j]
                 m = tv == j
-                D[np.flatnonzero(m), k] = theta[th_idx[m]] - gm.mu[j]
+                D[pos[m], k] = theta[th_idx[m]] - gm.mu[j]
                 sel = np.flatnonzero(rows == j)
-                D[nth + sel, k] += d[cols[sel]] * gm.sigma[j, cols[sel]]
+                D[c0 + sel, k] += d[cols[sel]] * gm.sigma[j, cols[sel]]
                 sel = np.flatnonzero(cols == j)
-                D[nth + sel, k] += d[rows[sel]] * gm.sigma[rows[sel], j]
+                D[c0 + sel, k] += d[rows[sel]] * gm.sigma[rows[sel], j]
             out.append(D)
         return out
 
@@ -168,8 +182,7 @@ def ordered_names(
     Raises
     ------
     ModelError
-        A listed name that is not an observed variable of the model, no ordered variable, or
-        a continuous variable left in the model (not supported yet).
+        A listed name that is not an observed variable of the model, or no ordered variable.
     """
     if ordered is True:
         names = list(ov)
@@ -184,12 +197,6 @@ def ordered_names(
         names = [v for v in ov if v in set(ordered)]
     if not names:
         raise ModelError("ordered: no ordered variable in the model")
-    cont = [v for v in ov if v not in names]
-    if cont:
-        raise ModelError(
-            "ordered: every observed variable of the model must be ordered under "
-            f"{estimator} (continuous: {', '.join(cont)})"
-        )
     return names
 
 
@@ -285,7 +292,7 @@ def prepare_ordinal(
         where = "" if label is None else f" in group {label}"
         if Xg.shape[0] <= len(ov):
             raise ModelError(f"too few rows{where}: {Xg.shape[0]} for {len(ov)} variables")
-        stats_.append(categorical_stats(Xg, ov, [True] * len(ov), where=where))
+        stats_.append(categorical_stats(Xg, ov, [v in ord_names for v in ov], where=where))
     equal_th = "thresholds" in ge and len(labels) > 1
     pt2 = _delta_partable(pt, ord_names, parameterization, equal_th)
     q = pt2.npar
@@ -295,6 +302,8 @@ def prepare_ordinal(
         if equal_th and g > 0:
             for j, v in enumerate(ov):
                 a0, b0 = stats_[0].marginals[j], cs.marginals[j]
+                if v not in ord_names:
+                    continue
                 if not np.array_equal(a0.levels, b0.levels):  # type: ignore[union-attr]
                     raise ModelError(
                         f"equal thresholds: {v} has other categories in group {labels[g]} "
@@ -308,8 +317,9 @@ def prepare_ordinal(
     for g in range(len(labels)):
         idx = np.full(len(ov), -1)
         if equal_th and g > 0 and parameterization == "delta":
-            idx = np.arange(k, k + len(ov))
-            k += len(ov)
+            iord = [j for j, v in enumerate(ov) if v in ord_names]
+            idx[iord] = np.arange(k, k + len(iord))
+            k += len(iord)
         delta_index.append(idx)
     return OrdinalProblem(
         pt2,
@@ -457,12 +467,12 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, st: _Stacked) -> dict[s
         "df": df,
         "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else math.nan,
     }
-    # baseline: thresholds free in every group, correlations 0
+    # baseline: thresholds (and means, variances) free in every group, covariances 0
     Tb = 0.0
     blocks = []
     for g, cs in enumerate(prob.stats):
-        nth = cs.thresholds.size
-        r = lower_vech(cs.cor)
+        nth = cs.wls_th.size + cs.num_idx.size
+        r = lower_vech(cs.cov)
         Tb += (cs.n - 1) * float(np.sum(prob.weights(g)[nth:] * r * r))
         Db = np.zeros((cs.wls_obs.size, nth))
         Db[:nth] = np.eye(nth)
@@ -541,7 +551,8 @@ def _robust_catml(
     keys += ["rmsea.ci.upper.robust", "rmsea.pvalue.robust"]
     n, G = prob.ntotal, len(prob.stats)
     fg = prob.fg
-    if df <= 0 or any((idx >= 0).any() for idx in prob.delta_index):
+    mixed = any(cs.num_idx.size for cs in prob.stats)  # lavaan: NA with continuous variables
+    if df <= 0 or mixed or any((idx >= 0).any() for idx in prob.delta_index):
         # lavaan 0.6.14 cannot build its catML model when scaling factors are free (equal
         # thresholds across groups: the "~1"/"|" rows it drops carry the constraints) and
         # reports NA
@@ -597,7 +608,11 @@ def _srmr(prob: OrdinalProblem, theta: np.ndarray) -> float:
     out = 0.0
     for g, (cs, est) in enumerate(zip(prob.stats, prob.implied(theta), strict=True)):
         p = cs.cor.shape[0]
-        res = lower_vech(cs.cor) - est[cs.thresholds.size :]
+        sig = est[cs.wls_th.size + cs.num_idx.size :]
+        sd = np.ones(p)
+        sd[cs.num_idx] = np.sqrt(est[cs.wls_th.size : cs.wls_th.size + cs.num_idx.size])
+        cols, rows = np.triu_indices(p, 1)
+        res = lower_vech(cs.cor) - sig / (sd[rows] * sd[cols])
         out += prob.fg[g] * math.sqrt(float(np.sum(res * res)) / (p * (p + 1) / 2))
     return out
 
@@ -694,6 +709,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
                 int(didx[j]) + 1 if didx[j] >= 0 else 0,
             )
             for j, v in enumerate(lm.ov)
+            if v in prob.ordered
         ]
         estimates += user + th_est + rest + scal
     fit = _fit_measures(prob, opt, st)
