@@ -9,7 +9,8 @@
 # - `groups`: multi-group fits by customer_type (telecom) and school (hs), see below;
 # - `theta`: parameterization = "theta";
 # - `telecom_pairwise`: missing = "pairwise" with its sample statistics and NACOV;
-# - `hs_mixed`: ordered x1c..x3c with continuous x4..x6.
+# - `hs_mixed`: ordered x1c..x3c with continuous x4..x6;
+# - `hs_binary`: binary items (tetrachoric correlations).
 # usage (from the repo root): Rscript tests/data/ordinal_cfa.R -> tests/data/ordinal_cfa.json
 suppressMessages({library(lavaan); library(jsonlite)})
 d <- read.csv("tests/data/telecom_1500.csv")
@@ -81,6 +82,13 @@ out$telecom_pairwise <- summ(cfa(pw, data = d, ordered = TRUE, missing = "pairwi
 mx <- "visual =~ x1c + x2c + x3c\ntextual =~ x4 + x5 + x6"
 out$models$hs_mixed <- mx
 out$hs_mixed <- summ(cfa(mx, data = hs, ordered = c("x1c", "x2c", "x3c")), gamma = TRUE)
+# binary items (2x2 tables): x1..x6 above fixed cut points
+BIN <- c(x1 = 5, x2 = 6, x3 = 2.5, x4 = 3, x5 = 4.5, x6 = 2)
+for (v in names(BIN)) hs[[paste0(v, "b")]] <- as.integer(hs[[v]] > BIN[[v]])
+out$bin_cuts <- as.list(BIN)
+bm <- "visual =~ x1b + x2b + x3b\ntextual =~ x4b + x5b + x6b"
+out$models$hs_binary <- bm
+out$hs_binary <- summ(cfa(bm, data = hs, ordered = TRUE), gamma = TRUE)
 lc <- lavCor(hs[, c(paste0("x", 1:6, "c"), "sexb", "x7", "x8", "x9")],
              ordered = c(paste0("x", 1:6, "c"), "sexb"), output = "fit")
 ss <- lavInspect(lc, "sampstat")

@@ -313,3 +313,27 @@ def test_ordered_and_continuous_indicators_match_lavaan() -> None:
             assert v == pytest.approx(want, rel=FIT_TOL, abs=FIT_TOL), k
     for k, v in ref["r2"].items():
         assert res.r2[k] == pytest.approx(v, abs=R2_ABS), k
+
+
+def test_binary_items_match_lavaan() -> None:
+    """Tetrachoric correlations (2x2 tables): WLS.obs 4.8e-9, NACOV 1.2e-8, estimates 1.7e-7,
+    se 2.2e-7 relative."""
+    ref = REF["hs_binary"]
+    hs = pd.read_csv(DATA / "holzinger_swineford_1939.csv")
+    for v, cut in REF["bin_cuts"].items():
+        hs[v + "b"] = (hs[v] > cut).astype(int)
+    model = REF["models"]["hs_binary"]
+    prob = prepare_ordinal(hs, model)
+    cs = prob.stats[0]
+    np.testing.assert_allclose(cs.wls_obs, ref["wls_obs"], rtol=0, atol=COR_ABS)
+    assert cs.nacov is not None
+    np.testing.assert_allclose(cs.nacov, ref["gamma"], rtol=0, atol=GAMMA_ABS)
+    res = fit_ordinal(hs, model)
+    mine = {(e.lhs, e.op, e.rhs): e for e in res.estimates}
+    for row in ref["estimates"]:
+        e = mine[(row["lhs"], row["op"], row["rhs"])]
+        assert e.est == pytest.approx(row["est"], abs=EST_ABS)
+        assert e.se == pytest.approx(row["se"], rel=SE_REL, abs=1e-12)
+        assert e.std_all == pytest.approx(row["std.all"], abs=EST_ABS)
+    for k, v in res.fit.items():
+        assert v == pytest.approx(ref["fit"][k], rel=FIT_TOL, abs=FIT_TOL), k
