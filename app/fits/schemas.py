@@ -71,7 +71,9 @@ class FitCreate(BaseModel):
         description="lavaan's `ordered`: `true` treats every observed variable of the model as "
         "ordinal, a list only those items (the others stay continuous). "
         "Thresholds and polychoric correlations, estimator WLSMV (default) or DWLS, `missing` "
-        "listwise (default) or pairwise; single group.",
+        "listwise (default) or pairwise. With `group`, lavaan's rules for ordered data: "
+        "`group_equal` `intercepts` also makes the thresholds equal (and frees the scaling "
+        "factors and latent means of the other groups).",
     )
     missing: Literal["fiml", "listwise", "mean", "pairwise"] = "fiml"
     scheme: Literal["path", "factorial", "centroid"] = "path"
@@ -198,7 +200,7 @@ class FitCreate(BaseModel):
             if "missing" in self.model_fields_set:
                 raise ValueError("ordered items use missing listwise or pairwise")
             self.missing = "listwise"
-        taken = [f for f in ("group", "bootstrap") if getattr(self, f)]
+        taken = [f for f in ("bootstrap", "invariance", "compare_paths") if getattr(self, f)]
         if taken:
             raise ValueError(f"{', '.join(taken)} not available with ordered items yet")
 
