@@ -31,7 +31,7 @@ from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
 from app.stats.pls import check_pls
-from app.stats.sem import ModelError, usable_data
+from app.stats.sem import ModelError, ordered_names, usable_data
 from app.stats.sem import check_model as check_sem
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
@@ -130,20 +130,27 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
             check_pls(frame, spec["model"], missing=spec["missing"], variables=items)
             return
         group = spec.get("group")
-        check_sem(
+        # ordered models count rows as listwise (pairwise is for ordered items only: FitCreate)
+        missing = "listwise" if spec.get("ordered") else spec["missing"]
+        checked = check_sem(
             frame,
             spec["model"],
-            missing=spec["missing"],  # the estimator: checked by FitCreate and at run time
+            missing=missing,  # the estimator: checked by FitCreate and at run time
             group=group,
             group_equal=spec.get("group_equal") or (),
             compare_paths=[parse_path(p) for p in spec.get("compare_paths") or []],
             variables=items,
             count_rows=group is None,
         )
+        if spec.get("ordered"):
+            try:
+                ordered_names(spec["ordered"], checked.partable.names.ov, spec["estimator"])
+            except ModelError as exc:
+                raise ModelError(str(exc), field="ordered") from exc
         if group is not None:
             min_size = int(spec.get("min_group_size") or DEFAULT_MIN_GROUP_SIZE)
             try:
-                usable_data(frame, spec["model"], group, spec["missing"], min_size)
+                usable_data(frame, spec["model"], group, missing, min_size)
             except ModelError as exc:
                 raise ModelError(str(exc), field="group") from exc
     except ModelError as exc:

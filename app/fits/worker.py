@@ -67,6 +67,7 @@ def run_fit(
         spec["model"],
         estimator=spec["estimator"],
         missing=spec["missing"],
+        ordered=spec.get("ordered", False),
         bootstrap=int(spec.get("bootstrap") or 0),
         seed=int(spec.get("seed", 1)),
         progress=progress,

@@ -13,6 +13,8 @@ The public API (what the web layers and notebooks use; everything else is intern
   measurement invariance; ``path_difference``: one path across groups.
 * ``apply_bootstrap``: percentile bootstrap intervals for a fitted ``Problem``.
 * ``saturated_em``: EM moments of the saturated model under missing data.
+* ``fit_ordinal``, ``categorical_stats``, ``ordered_names``: ordered indicators (``ordered=``,
+  WLSMV/DWLS; ``fit_model(..., ordered=...)`` dispatches to ``fit_ordinal``).
 
 See README.md in this directory for the module map and the parameter-table layout.
 """
@@ -32,6 +34,7 @@ from app.stats.sem.invariance import (
     screen_groups,
     usable_data,
 )
+from app.stats.sem.ordinal import categorical_stats, fit_ordinal, ordered_names
 from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
 from app.stats.sem.problem import Problem, prepare
@@ -59,12 +62,15 @@ __all__ = [
     "SemResult",
     "apply_bootstrap",
     "build_partable",
+    "categorical_stats",
     "check_model",
     "chisq_difference",
     "definitions",
     "finite_or_none",
     "fit_invariance",
     "fit_model",
+    "fit_ordinal",
+    "ordered_names",
     "parse_model",
     "path_difference",
     "prepare",
