@@ -65,7 +65,9 @@ def fit_model(
     """
     if ordered or estimator.upper() in ORDINAL_ESTIMATORS:
         if not ordered:
-            raise ModelError(f"estimator {estimator} needs ordered variables (ordered)")
+            raise ModelError(
+                f"estimator {estimator} needs ordered variables (ordered)", field="ordered"
+            )
         if bootstrap > 0:
             raise ModelError("bootstrap is not available with ordered items")
         est = estimator.upper() if estimator.upper() in ORDINAL_ESTIMATORS else "WLSMV"

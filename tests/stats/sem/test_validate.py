@@ -19,7 +19,7 @@ def hs():
 @pytest.mark.parametrize(
     ("model", "kwargs", "field", "message"),
     [
-        (HS_MODEL, {"estimator": "WLSMV"}, "estimator", "estimator must be one of"),
+        (HS_MODEL, {"estimator": "XYZ"}, "estimator", "estimator must be one of"),
         (HS_MODEL, {"missing": "pairwise"}, "missing", "missing must be one of"),
         (HS_MODEL, {"group": "nocolumn"}, "group", "unknown group variable: nocolumn"),
         ("  ", {}, "model", "empty model"),
