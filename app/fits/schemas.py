@@ -54,6 +54,14 @@ class FitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(default=None, max_length=50_000)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The researcher's own name for this fit (shown in lists; not part of the "
+        "spec: the same spec on the same data under another name returns the stored fit, which "
+        "takes this name if it had none).",
+    )
     method: Literal["sem", "pls"] = Field(
         default="sem",
         description="`sem`: covariance-based SEM (lavaan's estimators). `pls`: PLS path "
@@ -198,7 +206,7 @@ class FitCreate(BaseModel):
         lines = (
             "".join(re.split(r"[#!]", line, maxsplit=1)[0].split()) for line in model.splitlines()
         )
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"name"})
         data["model"] = "\n".join(line for line in lines if line)
         for name, default in NEW_FIELDS.items():
             if data.get(name) == default:
@@ -212,6 +220,7 @@ class FitRead(BaseModel):
     """A fit job. ``result`` is API.md's result object once ``status`` is ``done``."""
 
     id: str
+    name: str | None = None
     status: Status
     progress: float = Field(ge=0, le=1)
     error: str | None = None
@@ -226,3 +235,41 @@ class FitRead(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class FitSummary(BaseModel):
+    """One fit in a list: what it is and its headline numbers, without the full result."""
+
+    id: str
+    name: str | None = None
+    status: Status
+    progress: float = Field(ge=0, le=1)
+    error: str | None = None
+    survey: str
+    method: str = Field(description="`sem` or `pls`")
+    estimator: str | None = None
+    missing: str | None = None
+    group: str | None = None
+    model: str = Field(description="the model syntax as stored (comments and spaces dropped)")
+    branches: list[str] | None = None
+    nobs: int | None = None
+    fit: dict[str, float | int | None] | None = Field(
+        default=None,
+        description="`npar`, `chisq`, `df`, `pvalue`, `cfi`, `tli`, `rmsea`, `srmr` (and their "
+        "robust/scaled versions under MLR) of a finished CB-SEM fit",
+    )
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class FitPage(BaseModel):
+    """A page of a survey's fits, newest first; ``total`` counts every match."""
+
+    items: list[FitSummary]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = Field(
+        default=None, description="the `offset` of the next page; null on the last page"
+    )

@@ -20,19 +20,20 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Text, cast, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.auth.service import Principal
 from app.db import begin_write
 from app.errors import InvalidInput, NotFound, field_error
-from app.fits.access import data_branches, job_branches
+from app.fits.access import can_read, data_branches, job_branches
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
-from app.fits.schemas import FitCreate, FitRead
+from app.fits.schemas import FitCreate, FitRead, FitSummary
 from app.stats.pls import parse_pls
 from app.stats.sem import ModelError, build_partable, usable_data
 from app.stats.sem import definitions as check_definitions
+from app.surveys.frames import as_utc
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import load_item_frame, survey_spec
@@ -232,6 +233,10 @@ def create_fit(
         .limit(1)
     ).first()
     if existing is not None:
+        if data.name is not None and existing.name is None:  # a name given later is kept
+            begin_write(session)
+            existing.name = data.name
+            session.commit()
         return Submission(existing, created=False)
     draws = int(spec.get("bootstrap") or 0)
     if limits is not None:  # refuse before loading any data ...
@@ -257,6 +262,7 @@ def create_fit(
         heartbeat_at=utcnow(),
         owner_key_id=key_id,
         scope=scope,
+        name=data.name,
     )
     session.add(job)
     session.commit()
@@ -275,6 +281,7 @@ def to_read(session: Session, job: FitJob) -> FitRead:
     survey = session.get(Survey, job.survey_id)
     return FitRead(
         id=job.id,
+        name=job.name,
         status=job.status,  # type: ignore[arg-type]
         progress=min(max(job.progress, 0.0), 1.0),
         error=job.error,
@@ -282,6 +289,119 @@ def to_read(session: Session, job: FitJob) -> FitRead:
         survey=survey.slug if survey is not None else "",
         spec=job.spec,
         branches=job_branches(job),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+# Headline fit measures of a list entry (those a finished fit has).
+SUMMARY_MEASURES = (
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "srmr",
+    "chisq.scaled",
+    "df.scaled",
+    "pvalue.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+)
+
+
+@dataclass(frozen=True)
+class FitQuery:
+    """Which of a survey's fits to list: every given filter must hold.
+
+    ``model`` and ``name`` match a part of the stored model syntax (spaces ignored) or of the
+    name (case ignored); ``created_from``/``created_to`` bound ``created_at`` (inclusive).
+    """
+
+    status: Sequence[str] | None = None
+    method: str | None = None
+    estimator: str | None = None
+    model: str | None = None
+    name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _matches(job: FitJob, query: FitQuery) -> bool:
+    spec = job.spec or {}
+    if query.method is not None and spec.get("method", "sem") != query.method:
+        return False
+    if query.estimator is not None and (
+        spec.get("method", "sem") != "sem" or spec.get("estimator") != query.estimator
+    ):
+        return False
+    if query.model is not None:
+        wanted = "".join(query.model.split())
+        if wanted not in "".join(str(spec.get("model", "")).split()):
+            return False
+    return query.name is None or query.name.casefold() in (job.name or "").casefold()
+
+
+def list_fits(
+    session: Session, *, survey: Survey, query: FitQuery, principal: Principal | None = None
+) -> tuple[list[FitJob], int]:
+    """A page of the survey's fits that ``principal`` may read (None: all), newest first, and
+    how many match in all. Results are not loaded (``to_summary`` reads headline numbers)."""
+    stmt = select(FitJob).where(FitJob.survey_id == survey.id)
+    if query.status:
+        stmt = stmt.where(FitJob.status.in_(list(query.status)))
+    if query.created_from is not None:
+        stmt = stmt.where(FitJob.created_at >= as_utc(query.created_from))
+    if query.created_to is not None:
+        stmt = stmt.where(FitJob.created_at <= as_utc(query.created_to))
+    stmt = stmt.options(defer(FitJob.result)).order_by(FitJob.created_at.desc(), FitJob.id)
+    jobs = [
+        job
+        for job in session.scalars(stmt)
+        if (principal is None or can_read(job, principal)) and _matches(job, query)
+    ]
+    return jobs[query.offset : query.offset + query.limit], len(jobs)
+
+
+def headline(session: Session, job: FitJob) -> tuple[int | None, dict[str, Any] | None]:
+    """``nobs`` and the headline fit measures of a finished fit, read from its stored result."""
+    if job.status != "done":
+        return None, None
+    result = session.execute(select(FitJob.result).where(FitJob.id == job.id)).scalar()
+    if not isinstance(result, dict):
+        return None, None
+    fit = result.get("fit")
+    measures = {k: fit[k] for k in SUMMARY_MEASURES if k in fit} if isinstance(fit, dict) else None
+    nobs = result.get("nobs")
+    return (int(nobs) if isinstance(nobs, int | float) else None), measures or None
+
+
+def to_summary(session: Session, job: FitJob) -> FitSummary:
+    spec = job.spec or {}
+    survey = session.get(Survey, job.survey_id)
+    nobs, measures = headline(session, job)
+    method = str(spec.get("method", "sem"))
+    return FitSummary(
+        id=job.id,
+        name=job.name,
+        status=job.status,  # type: ignore[arg-type]
+        progress=min(max(job.progress, 0.0), 1.0),
+        error=job.error,
+        survey=survey.slug if survey is not None else "",
+        method=method,
+        estimator=spec.get("estimator") if method == "sem" else None,
+        missing=spec.get("missing"),
+        group=spec.get("group"),
+        model=str(spec.get("model", "")),
+        branches=job_branches(job),
+        nobs=nobs,
+        fit=measures,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
