@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap
+from app.stats.sem.diagnostics import correlation_residuals, modification_indices
 from app.stats.sem.problem import prepare
 from app.stats.sem.results import SemResult
 from app.stats.sem.summary import definitions, summarize
@@ -64,6 +66,11 @@ def fit_model(
         if progress is not None and bootstrap <= 0:
             progress(0.9)
         result = summarize(prob, opt, defs)
+        result = dataclasses.replace(
+            result,
+            modindices=modification_indices(prob.model, opt.theta, prob.data, prob.meanstructure),
+            residuals=correlation_residuals(prob.model, opt.theta, prob.data, prob.meanstructure),
+        )
     if bootstrap > 0:
         result = apply_bootstrap(prob, result, B=bootstrap, seed=seed, progress=progress)
     if progress is not None:
