@@ -8,7 +8,7 @@
 #   pd_ml      Bollen's political democracy SEM (residual covariances, regressions), ML
 #   hs_groups  the CFA by school with group.equal = "loadings", ML
 # and lavTestLRT() tables: 1 vs 3 factors (ML and MLR, "satorra.bentler.2001"), configural vs
-# metric by school (ML and MLR).
+# metric by school (ML and MLR), 1 vs 3 factors under FIML (hs_fiml's data; no RMSEA column).
 # usage (from the repo root): Rscript tests/data/lavaan_outputs.R -> tests/data/lavaan_outputs.json
 suppressMessages({library(lavaan); library(jsonlite)})
 hs <- read.csv("tests/data/holzinger_swineford_1939.csv")
@@ -44,7 +44,7 @@ lrt <- function(a, b) {
   t <- lavTestLRT(a, b)
   list(rows = rownames(t), Df = t$Df, AIC = t$AIC, BIC = t$BIC, Chisq = t$Chisq,
        `Chisq diff` = t[["Chisq diff"]], `Df diff` = t[["Df diff"]],
-       `Pr(>Chisq)` = t[["Pr(>Chisq)"]], heading = attr(t, "heading"),
+       `Pr(>Chisq)` = t[["Pr(>Chisq)"]], RMSEA = t[["RMSEA"]], heading = attr(t, "heading"),
        columns = names(t))
 }
 fits <- list(
@@ -63,7 +63,8 @@ out$lrt <- list(
   configural_vs_metric_ml = lrt(cfa(HS, data = hs, group = "school"), fits$hs_groups),
   configural_vs_metric_mlr = lrt(cfa(HS, data = hs, group = "school", estimator = "MLR"),
                                  cfa(HS, data = hs, group = "school", estimator = "MLR",
-                                     group.equal = "loadings"))
+                                     group.equal = "loadings")),
+  one_vs_three_fiml = lrt(cfa(HS1, data = hs_na, missing = "ml"), fits$hs_fiml)
 )
 write_json(out, "tests/data/lavaan_outputs.json", auto_unbox = TRUE, digits = 12,
            pretty = TRUE, na = "null")
