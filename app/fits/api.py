@@ -30,7 +30,7 @@ from app.fits.access import can_read, check_remove
 from app.fits.diagram import render_svg
 from app.fits.limits import FitLimits
 from app.fits.models import STATUSES, TERMINAL, FitJob
-from app.fits.schemas import FitCreate, FitPage, FitRead
+from app.fits.schemas import FitCompare, FitComparison, FitCreate, FitPage, FitRead
 from app.fits.tables import fit_tables
 from app.fits.worker import Runner, make_runner
 from app.tables import Format, download, pick
@@ -182,6 +182,23 @@ def list_fits(
         offset=offset,
         next_offset=end if end < total else None,
     )
+
+
+@router.post(
+    "/fits/compare",
+    response_model=FitComparison,
+    responses={
+        404: {"description": "a fit id that does not exist or that this key may not read"},
+        422: {"description": "unfinished or PLS fits, or fits on different data"},
+    },
+)
+def compare_fits(body: FitCompare, principal: ResearcherKey, session: SessionDep) -> FitComparison:
+    """Likelihood-ratio test of nested fits on the same data, as lavaan's ``lavTestLRT``: under
+    ML the chi-square difference (with its RMSEA), under MLR the Satorra-Bentler (2001) scaled
+    difference. Fits of different data (survey, filters, scope, rows used, groups) or
+    estimators are refused with a 422 saying which."""
+    jobs = [get_readable_fit(session, fit_id=i, principal=principal) for i in body.fits]
+    return service.compare_fits(jobs)
 
 
 @router.get("/fits/{fit_id}", response_model=FitRead)

@@ -273,3 +273,38 @@ class FitPage(BaseModel):
     next_offset: int | None = Field(
         default=None, description="the `offset` of the next page; null on the last page"
     )
+
+
+class FitCompare(BaseModel):
+    """Fits to compare by likelihood-ratio tests (lavaan's ``lavTestLRT``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fits: list[str] = Field(
+        min_length=2,
+        max_length=10,
+        description="ids of finished CB-SEM fits of the same survey, on the same data, with the "
+        "same estimator (nested models; ordered by their degrees of freedom in the table)",
+    )
+
+    @field_validator("fits")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("the same fit is named twice")
+        return v
+
+
+class FitComparison(BaseModel):
+    """``lavTestLRT`` of stored fits: ``table`` rows ordered by ``Df``, each naming its fit."""
+
+    method: Literal["standard", "satorra.bentler.2001"] = Field(
+        description="`standard` (ML: difference of the chi-squares) or `satorra.bentler.2001` "
+        "(MLR: scaled difference; `Chisq` holds the standard statistics, as lavaan prints them)"
+    )
+    nobs: int
+    table: list[dict[str, Any]] = Field(
+        description="`fit`, `name`, `Df`, `AIC`, `BIC`, `Chisq`, `Chisq diff`, `RMSEA` (not with "
+        "`satorra.bentler.2001`), `Df diff`, `Pr(>Chisq)`; the differences are null on the "
+        "first row"
+    )

@@ -29,9 +29,9 @@ from app.fits.access import can_read, data_branches, job_branches
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
-from app.fits.schemas import FitCreate, FitRead, FitSummary
+from app.fits.schemas import FitComparison, FitCreate, FitRead, FitSummary
 from app.stats.pls import parse_pls
-from app.stats.sem import ModelError, build_partable, usable_data
+from app.stats.sem import ModelError, build_partable, lrt_table, usable_data
 from app.stats.sem import definitions as check_definitions
 from app.surveys.frames import as_utc
 from app.surveys.models import Branch, Response, Survey, utcnow
@@ -405,6 +405,84 @@ def to_summary(session: Session, job: FitJob) -> FitSummary:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+    )
+
+
+def _refuse(field: str, msg: str) -> InvalidInput:
+    return InvalidInput([field_error(field, msg=msg)])
+
+
+def compare_fits(jobs: Sequence[FitJob]) -> FitComparison:
+    """lavaan's ``lavTestLRT`` of finished CB-SEM fits on the same data (the same survey, the
+    same selected rows and the same rows used, the same groups and the same estimator).
+
+    Raises
+    ------
+    InvalidInput
+        A fit is unfinished or PLS, or the fits differ in data or estimator (422 naming it).
+    """
+    for job in jobs:
+        if job.status != "done" or job.result is None:
+            raise _refuse("fits", f"fit {job.id} is {job.status}; only finished fits compare")
+        if job.result.get("method") == "pls":
+            raise _refuse("fits", f"fit {job.id} is a PLS fit; the test compares CB-SEM fits")
+        if (job.result.get("fit") or {}).get("chisq") is None:
+            raise _refuse("fits", f"fit {job.id} has no chi-square to compare")
+    first = jobs[0]
+    result0 = first.result or {}
+    checks = [
+        ("survey", lambda j: j.survey_id, "are of different surveys"),
+        (
+            "data",
+            lambda j: (j.result or {}).get("data_fingerprint"),
+            "were fitted to different responses (other filters, scope or data since)",
+        ),
+        ("nobs", lambda j: (j.result or {}).get("nobs"), "used different numbers of rows"),
+        (
+            "groups",
+            lambda j: [g.get("group") for g in (j.result or {}).get("groups") or []],
+            "have different groups",
+        ),
+        ("estimator", lambda j: (j.result or {}).get("estimator"), "use different estimators"),
+        ("missing", lambda j: (j.result or {}).get("missing"), "treat missing data differently"),
+    ]
+    for what, get, reason in checks:
+        for job in jobs[1:]:
+            if get(job) != get(first):
+                detail = (
+                    f" ({get(first)} vs {get(job)})"
+                    if what in ("nobs", "estimator", "missing")
+                    else ""
+                )
+                raise _refuse(
+                    "fits",
+                    f"fits {first.id} and {job.id} {reason}{detail}: a likelihood-ratio test "
+                    "compares nested models fitted to the same data",
+                )
+    scaled = result0.get("estimator") == "MLR"
+    nobs = int(result0.get("nobs") or 0)
+    ngroups = max(len(result0.get("groups") or []), 1)
+    try:
+        rows = lrt_table(
+            [(j.result or {})["fit"] for j in jobs],
+            scaled=scaled,
+            nobs=nobs,
+            ngroups=ngroups,
+            names=[j.id for j in jobs],
+        )
+    except ModelError as exc:
+        raise _refuse("fits", str(exc)) from exc
+    names = {j.id: j.name for j in jobs}
+    table = [
+        {
+            "fit": r["model"],
+            "name": names[r["model"]],
+            **{k: v for k, v in r.items() if k != "model"},
+        }
+        for r in rows
+    ]
+    return FitComparison(
+        method="satorra.bentler.2001" if scaled else "standard", nobs=nobs, table=table
     )
 
 

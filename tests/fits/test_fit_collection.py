@@ -231,3 +231,67 @@ def test_tables_of_an_unfinished_or_unreadable_fit(
     assert (
         client.get("/api/v1/fits/nope/estimates.csv", headers=researcher_headers).status_code == 404
     )
+
+
+ONE = "F =~ TAN1 + TAN2 + TAN3 + REL1 + REL2 + REL3 + REL4"
+
+
+def compare(client: TestClient, headers: dict[str, str], *ids: str) -> Any:
+    return client.post("/api/v1/fits/compare", json={"fits": list(ids)}, headers=headers)
+
+
+def test_compare_gives_lavtestlrt_table_of_nested_fits(
+    client: TestClient, researcher_headers: dict[str, str], telecom_survey: Survey
+) -> None:
+    two = post(client, researcher_headers, name="two factors")
+    one = post(client, researcher_headers, model=ONE, name="one factor")
+    r_two = done(client, researcher_headers, two["id"])["result"]
+    r_one = done(client, researcher_headers, one["id"])["result"]
+    r = compare(client, researcher_headers, two["id"], one["id"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["method"] == "standard" and body["nobs"] == r_two["nobs"]
+    first, second = body["table"]
+    assert [first["fit"], second["fit"]] == [two["id"], one["id"]]  # ordered by Df
+    assert first["name"] == "two factors"
+    assert list(first) == [
+        "fit", "name", "Df", "AIC", "BIC", "Chisq", "Chisq diff", "RMSEA", "Df diff", "Pr(>Chisq)"
+    ]  # fmt: skip
+    assert first["Chisq diff"] is None and first["Pr(>Chisq)"] is None
+    assert second["Df diff"] == r_one["fit"]["df"] - r_two["fit"]["df"] == 1
+    diff = r_one["fit"]["chisq"] - r_two["fit"]["chisq"]
+    assert second["Chisq diff"] == pytest.approx(diff, rel=1e-12)
+    assert 0 <= second["Pr(>Chisq)"] <= 1 and second["RMSEA"] >= 0
+
+    mlr_two = post(client, researcher_headers, estimator="MLR")
+    mlr_one = post(client, researcher_headers, model=ONE, estimator="MLR")
+    for job in (mlr_two, mlr_one):
+        done(client, researcher_headers, job["id"])
+    scaled = compare(client, researcher_headers, mlr_one["id"], mlr_two["id"]).json()
+    assert scaled["method"] == "satorra.bentler.2001"
+    assert "RMSEA" not in scaled["table"][1]
+    assert scaled["table"][1]["Chisq diff"] != pytest.approx(diff, rel=1e-6)  # scaled
+
+    r = compare(client, researcher_headers, two["id"], mlr_one["id"])
+    assert r.status_code == 422 and "estimators" in r.text and "fits" in r.text
+
+
+def test_compare_refuses_fits_on_different_data(
+    client: TestClient, factory: Any, researcher_headers: dict[str, str], telecom_survey: Survey
+) -> None:
+    everyone = post(client, researcher_headers)
+    br01 = post(client, researcher_headers, model=ONE, filters={"branch": ["BR01"]})
+    fiml = post(client, researcher_headers, model=ONE, missing="fiml")
+    for job in (everyone, br01, fiml):
+        done(client, researcher_headers, job["id"])
+    r = compare(client, researcher_headers, everyone["id"], br01["id"])
+    assert r.status_code == 422, r.text
+    assert "different responses" in r.text
+    r = compare(client, researcher_headers, everyone["id"], fiml["id"])
+    assert r.status_code == 422 and "missing data differently" in r.text
+    assert compare(client, researcher_headers, everyone["id"]).status_code == 422
+    r = compare(client, researcher_headers, everyone["id"], everyone["id"])
+    assert r.status_code == 422 and "twice" in r.text
+    assert compare(client, researcher_headers, everyone["id"], "nope").status_code == 404
+    scoped = factory.key("researcher", branches=["BR01"])
+    assert compare(client, scoped, everyone["id"], br01["id"]).status_code == 404
