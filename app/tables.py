@@ -76,9 +76,18 @@ def tables_from_json(
     ``key_columns`` names the first column of object-of-objects tables by table name (default
     ``key``); ``skip`` leaves out tables by name.
     """
-    keys = dict(key_columns or {})
+    names = dict(key_columns or {})
     skipped = set(skip)
     out: list[Table] = []
+
+    def key_of(path: str, default: str) -> str:
+        """The key column of ``path``, or of the nearest table above it that names one."""
+        parts = path.split(".")
+        for k in range(len(parts), 0, -1):
+            name = ".".join(parts[:k])
+            if name in names:
+                return names[name]
+        return default
 
     def walk(path: str, v: Any) -> None:
         if path in skipped or v is None or v == [] or v == {}:
@@ -87,7 +96,7 @@ def tables_from_json(
             if all(isinstance(x, Mapping) for x in v):
                 flat = [{k: x for k, x in rec.items() if not _is_record_list(x)} for rec in v]
                 out.append(records_table(path, flat))
-                key = keys.get(path, path.rsplit(".", 1)[-1])
+                key = key_of(path, path.rsplit(".", 1)[-1])
                 for rec in v:  # nested lists of objects: one table, the parent's key first
                     for k, x in rec.items():
                         if _is_record_list(x):
@@ -106,7 +115,7 @@ def tables_from_json(
         if rows_of and all(
             all(_scalar(y) or _is_record_list(y) for y in x.values()) for x in rows_of.values()
         ):
-            key = keys.get(path, "key")
+            key = key_of(path, "key")
             records = [
                 {key: k, **{c: y for c, y in x.items() if _scalar(y)}} for k, x in rows_of.items()
             ]
@@ -114,7 +123,7 @@ def tables_from_json(
             for k, x in rows_of.items():
                 for c, y in x.items():
                     if _is_record_list(y):
-                        _extend(out, keys.get(f"{path}.{c}", f"{path}.{c}"), key, {key: k}, y)
+                        _extend(out, f"{path}.{c}", key, {key: k}, y)
             nested = {k: x for k, x in nested.items() if k not in rows_of}
         for k, x in nested.items():
             walk(f"{path}.{k}" if path else str(k), x)

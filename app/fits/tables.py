@@ -22,6 +22,7 @@ KEY_COLUMNS = {
     "vif.inner": "construct",
     "vif.items": "construct",
     "residuals.cor": "variable",
+    "residuals.mean": "group",
     "residuals.raw": "variable",
     "residuals.cov": "variable",
 }

@@ -179,6 +179,14 @@ def test_tables_download_as_csv_and_xlsx_with_the_json_names(
     r2 = read_csv(client.get(f"{base}/r2.csv", headers=researcher_headers).content)
     assert {k: float(v) for k, v in r2[0].items()} == result["r2"]
 
+    mi = read_csv(client.get(f"{base}/modindices.csv", headers=researcher_headers).content)
+    assert list(mi[0]) == ["lhs", "op", "rhs", "mi", "epc", "sepc.all"]
+    assert len(mi) == len(result["modindices"]) > 0
+    assert float(mi[0]["mi"]) == result["modindices"][0]["mi"]
+    cor = read_csv(client.get(f"{base}/residuals.cor.csv", headers=researcher_headers).content)
+    assert list(cor[0]) == ["variable", *result["residuals"]["cor"]]
+    assert float(cor[1]["TAN1"]) == result["residuals"]["cor"][cor[1]["variable"]]["TAN1"]
+
     tables = client.get(f"{base}/tables", headers=researcher_headers).json()
     names = [t["name"] for t in tables["tables"]]
     assert names[:3] == ["estimates", "fit", "r2"] and "info" in names
@@ -218,6 +226,21 @@ def test_grouped_and_invariance_tables(
     assert [r["group"] for r in r2] == list(result["r2"])
     groups = read_csv(client.get(f"{base}/groups.csv", headers=researcher_headers).content)
     assert [g["group"] for g in groups] == [g["group"] for g in result["groups"]]
+
+    grouped = post(client, researcher_headers, group="customer_type")
+    result = done(client, researcher_headers, grouped["id"])["result"]
+    base = f"/api/v1/fits/{grouped['id']}"
+    names = [
+        t["name"] for t in client.get(f"{base}/tables", headers=researcher_headers).json()["tables"]
+    ]
+    assert {"modindices", "residuals.cor.consumer", "residuals.mean"} <= set(names)
+    mi = read_csv(client.get(f"{base}/modindices.csv", headers=researcher_headers).content)
+    assert list(mi[0]) == ["lhs", "op", "rhs", "group", "mi", "epc", "sepc.all"]
+    url = f"{base}/residuals.cor.consumer.csv"
+    cor = read_csv(client.get(url, headers=researcher_headers).content)
+    assert list(cor[0]) == ["variable", *result["residuals"]["cor"]["consumer"]]
+    means = read_csv(client.get(f"{base}/residuals.mean.csv", headers=researcher_headers).content)
+    assert [m["group"] for m in means] == list(result["residuals"]["mean"])
 
 
 def test_tables_of_an_unfinished_or_unreadable_fit(
