@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Response
@@ -235,3 +236,30 @@ def download(tables: Sequence[Table], fmt: Format, *, filename: str) -> Response
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{safe}.{fmt}"'},
     )
+
+
+def write_tables(tables: Sequence[Table], path: str | Path) -> list[Path]:
+    """Write ``tables`` to ``path``: ``.xlsx`` one workbook (a sheet per table); ``.csv`` the
+    first table there and every other one beside it as ``<stem>.<table>.csv``. The files
+    written, in order.
+
+    Raises
+    ------
+    ValueError
+        ``path`` ends in neither ``.csv`` nor ``.xlsx``.
+    OSError
+        The file cannot be written (missing directory, no permission).
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".xlsx":
+        target.write_bytes(to_xlsx(tables))
+        return [target]
+    if suffix != ".csv":
+        raise ValueError(f"{target.name}: the output file must end in .csv or .xlsx")
+    written = []
+    for k, table in enumerate(tables):
+        out = target if k == 0 else target.with_name(f"{target.stem}.{table.name}.csv")
+        out.write_bytes(to_csv(table))
+        written.append(out)
+    return written
