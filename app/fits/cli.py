@@ -78,8 +78,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             seed=args.seed,
             filters=FitFilters(branch=args.branches.split(",") if args.branches else None),
         )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ValueError as exc:  # pydantic's ValidationError: one line per problem, as main does
+        from app.errors import describe_error
+
+        print(f"error: {describe_error(exc)[0]}", file=sys.stderr)
         return 2
     engine = prepare_database(get_settings())
     bar = ProgressBar()
@@ -87,6 +89,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine)() as session, bar:
             bar.update(0.0, "loading data")
             survey = get_survey(session, slug=args.survey)
+            service.check_syntax(model or survey_spec(survey).default_model)
             spec = spec_in.canonical(
                 model=model or survey_spec(survey).default_model,
                 min_group_size=survey.min_group_size,
@@ -267,10 +270,26 @@ def add_commands(subparsers: Any) -> None:
     fit = subparsers.add_parser("fit", help="fit a structural equation model to a survey's data")
     fit.add_argument("survey", help="survey slug")
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
-    fit.add_argument("--missing", choices=["fiml", "listwise"], default="fiml")
-    fit.add_argument("--estimator", choices=["ML", "MLR"], default="ML")
-    fit.add_argument("--bootstrap", type=int, default=0, metavar="B")
-    fit.add_argument("--seed", type=int, default=1)
+    fit.add_argument(
+        "--missing",
+        choices=["fiml", "listwise"],
+        default="fiml",
+        help='missing data: fiml (default, lavaan\'s missing="ml") or listwise',
+    )
+    fit.add_argument(
+        "--estimator",
+        choices=["ML", "MLR"],
+        default="ML",
+        help="ML (default) or MLR (robust se and scaled test)",
+    )
+    fit.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="B",
+        help="bootstrap draws for percentile intervals: 0 (default) or 100..10000",
+    )
+    fit.add_argument("--seed", type=int, default=1, help="bootstrap seed (default 1)")
     fit.add_argument(
         "--group", default=None, help="branch, or a respondent attribute of the instrument"
     )
@@ -325,6 +344,8 @@ def add_commands(subparsers: Any) -> None:
     show.set_defaults(func=cmd_fits_show)
 
     worker = subparsers.add_parser("worker", help="run a Celery worker for fit jobs")
-    worker.add_argument("--concurrency", type=int, default=None)
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--concurrency", type=int, default=None, help="worker processes (default: CPUs)"
+    )
+    worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     worker.set_defaults(func=cmd_worker)

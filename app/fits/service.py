@@ -31,7 +31,7 @@ from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitComparison, FitCreate, FitRead, FitSummary
 from app.stats.pls import parse_pls
-from app.stats.sem import ModelError, build_partable, lrt_table, usable_data
+from app.stats.sem import ModelError, build_partable, lrt_table, parse_model, usable_data
 from app.stats.sem import definitions as check_definitions
 from app.surveys.frames import as_utc
 from app.surveys.models import Branch, Response, Survey, utcnow
@@ -134,6 +134,23 @@ def _check_pls(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str
         raise InvalidInput([field_error("model", msg=str(exc))]) from exc
 
 
+def check_syntax(model: str, *, method: str = "sem") -> None:
+    """Syntax errors of the model as the researcher wrote it (before the canonical spec drops
+    comments, blank lines and spaces), so their line and column are those of the text sent.
+
+    Raises
+    ------
+    InvalidInput
+        The CB-SEM model cannot be parsed (422 naming ``model``, with line and column).
+    """
+    if method == "pls":
+        return
+    try:
+        parse_model(model)
+    except ModelError as exc:
+        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+
+
 def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
     """What the engine would refuse, refused up front: syntax, unknown variables, too few rows.
 
@@ -213,6 +230,7 @@ def create_fit(
     """
     instrument = survey_spec(survey)
     model = data.model if data.model is not None else instrument.default_model
+    check_syntax(model, method=data.method)
     groupable = ["branch", *instrument.attribute_codes]
     if data.group is not None and data.group not in groupable:
         raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])

@@ -160,7 +160,12 @@ def add_commands(sub: Any) -> None:
     rel.add_argument("survey", help="survey slug")
     rel.add_argument("--branch", default=None, help="comma-separated branch codes")
     rel.add_argument("--constructs", default=None, help="comma-separated construct codes")
-    rel.add_argument("--missing", choices=["fiml", "listwise"], default="fiml")
+    rel.add_argument(
+        "--missing",
+        choices=["fiml", "listwise"],
+        default="fiml",
+        help="CFA and HTMT with missing items: fiml (default) or listwise",
+    )
     rel.add_argument("--json", action="store_true", help="print the API's JSON")
     rel.add_argument(
         "--out",
@@ -176,9 +181,17 @@ def add_commands(sub: Any) -> None:
     efa.add_argument("--items", default=None, help="comma-separated item codes (default all)")
     efa.add_argument("--factors", type=int, default=None, help="default: parallel analysis")
     efa.add_argument(
-        "--rotation", choices=["oblimin", "varimax", "promax", "none"], default="oblimin"
+        "--rotation",
+        choices=["oblimin", "varimax", "promax", "none"],
+        default="oblimin",
+        help="factor rotation (default oblimin)",
     )
-    efa.add_argument("--method", choices=["minres", "ml", "principal"], default="minres")
+    efa.add_argument(
+        "--method",
+        choices=["minres", "ml", "principal"],
+        default="minres",
+        help="factoring method (default minres)",
+    )
     efa.add_argument("--branch", default=None, help="comma-separated branch codes")
     efa.add_argument("--seed", type=int, default=1, help="parallel analysis seed")
     efa.add_argument("--json", action="store_true", help="print the API's JSON")
