@@ -14,6 +14,10 @@ from app.stats.sem.problem import prepare
 from app.stats.sem.results import SemResult
 from app.stats.sem.summary import definitions, summarize
 
+# Modification indices need the information of every candidate parameter (memory ~ p^4): above
+# this many observed variables the result has none (``modindices`` None).
+MAX_MI_VARIABLES = 50
+
 
 def fit_model(
     data: pd.DataFrame,
@@ -51,6 +55,8 @@ def fit_model(
     Returns
     -------
     SemResult
+        With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables) and
+        ``residuals``.
 
     Raises
     ------
@@ -66,9 +72,12 @@ def fit_model(
         if progress is not None and bootstrap <= 0:
             progress(0.9)
         result = summarize(prob, opt, defs)
+        mi = None
+        if len(prob.model.ov) <= MAX_MI_VARIABLES:
+            mi = modification_indices(prob.model, opt.theta, prob.data, prob.meanstructure)
         result = dataclasses.replace(
             result,
-            modindices=modification_indices(prob.model, opt.theta, prob.data, prob.meanstructure),
+            modindices=mi,
             residuals=correlation_residuals(prob.model, opt.theta, prob.data, prob.meanstructure),
         )
     if bootstrap > 0:
