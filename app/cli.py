@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.config import get_settings
 
@@ -160,16 +160,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``pvm fit: error: ... (pvm fit --help)``; every
+    subcommand's parser is one of these (``add_subparsers`` keeps the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see: {self.prog} --help)\n")
+
+
+def one_line(text: object) -> str:
+    """A message on one line (newlines and runs of spaces folded)."""
+    return " ".join(str(text).split())
+
+
+def version() -> str:
+    """pvm's version, from the installed package's metadata."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("pvm")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pvm", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="pvm", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and, on "
+                        "an unexpected error, its traceback")  # fmt: skip
+    parser.add_argument(
+        "--version", action="version", version=f"pvm {version()}", help="print the version"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="migrate the database, then run the web service")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--reload", action="store_true")
+    serve.add_argument(
+        "--host", default=None, help="address to listen on (default: PVM_HOST, 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: PVM_PORT, 8000)"
+    )
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--reload", action="store_true", help="restart when the code changes (development)"
+    )
     serve.add_argument(
         "--proxy-headers",
         action=argparse.BooleanOptionalAction,
@@ -205,16 +239,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="load 12 branches and a demo survey (any instrument) with responses"
     )
-    demo.add_argument("--responses", type=int, default=3000)
-    demo.add_argument("--seed", type=int, default=20261122)
+    demo.add_argument(
+        "--responses", type=int, default=3000, help="synthetic responses to load (default 3000)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=20261122, help="random seed of the synthetic responses"
+    )
     demo.add_argument(
         "--instrument", default="telecom-pv", help="id of an instrument in instruments/"
     )
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="import a CSV of responses (all or nothing)")
-    imp.add_argument("--survey", required=True)
-    imp.add_argument("file")
+    imp.add_argument("--survey", required=True, help="slug of the survey to import into")
+    imp.add_argument("file", help="CSV file in the export format (docs/api.md)")
     imp.set_defaults(func=cmd_import)
 
     for name in PLUGIN_MODULES:  # imported here so `pvm keys` does not load the stats stack
@@ -223,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.errors import describe_error
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -230,7 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:  # migration chatter hides the lines a user needs (keys, URLs)
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    result = args.func(args)
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        message, code = describe_error(exc)  # app.errors
+        print(f"error: {one_line(message)}", file=sys.stderr)
+        return code
     return int(result or 0)
 
 

@@ -114,3 +114,37 @@ def _short(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return capped(list(value))
     return value
+
+
+def describe_error(exc: BaseException) -> tuple[str, int]:
+    """The one-line message and exit code of an error that reached ``main``: files that cannot
+    be read or written, invalid values, domain and model errors, database trouble; anything
+    else is an internal error (its traceback with ``--verbose``)."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, OSError) and exc.filename is not None:
+        reason = exc.strerror or type(exc).__name__
+        return f"cannot use {exc.filename}: {reason}", 2
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})", 2
+    if isinstance(exc, ValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+        ]
+        return "; ".join(parts), 2
+    if isinstance(exc, DomainError):
+        detail = exc.detail
+        if isinstance(detail, list):
+            detail = "; ".join(
+                f"{e.get('field') or '.'.join(map(str, e.get('loc', [])))}: {e.get('msg', e)}"
+                if isinstance(e, dict)
+                else str(e)
+                for e in detail
+            )
+        return str(detail), 2 if exc.status_code in (400, 413, 415, 422) else 1
+    if isinstance(exc, SQLAlchemyError):
+        return f"database: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}", 1
+    if isinstance(exc, ValueError):  # the engine's ModelError is one
+        return str(exc), 2
+    return f"internal error ({type(exc).__name__}: {exc}); run with -v for the traceback", 1

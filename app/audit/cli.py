@@ -37,9 +37,11 @@ def add_commands(sub: Any) -> None:
         dest="audit", required=True
     )
     listing = audit.add_parser("list", help="events, newest first")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="events to show (default 50)")
     listing.add_argument("--before", type=int, default=None, help="only events older than this id")
-    listing.add_argument("--action", choices=ACTIONS, default=None)
+    listing.add_argument(
+        "--action", choices=ACTIONS, default=None, help="only events of this action"
+    )
     listing.add_argument("--key", type=int, default=None, help="only events of this key id")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="JSON, as GET /api/v1/audit")
     listing.set_defaults(func=cmd_audit_list)

@@ -19,7 +19,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         try:
             _, raw = create_api_key(session, role=args.role, branches=branches, label=args.label)
         except InvalidInput as exc:
-            print(json.dumps(exc.errors, indent=2), file=sys.stderr)
+            problems = "; ".join(f"{e.get('field', '')}: {e.get('msg', '')}" for e in exc.errors)
+            print(f"error: {problems}", file=sys.stderr)
             return 2
     print(raw)
     return 0
@@ -83,9 +84,14 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key and print it (shown once)")
-    create.add_argument("--role", required=True, choices=["admin", "researcher", "operator"])
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "researcher", "operator"],
+        help="what the key may do (API.md, Auth)",
+    )
     create.add_argument("--branches", default=None, help="comma-separated branch codes")
-    create.add_argument("--label", default=None)
+    create.add_argument("--label", default=None, help="a note on whose key this is")
     create.set_defaults(func=cmd_keys_create)
 
     listing = keys.add_parser("list", help="list keys (never their secrets)")
@@ -94,11 +100,11 @@ def add_commands(sub: Any) -> None:
     listing.set_defaults(func=cmd_keys_list)
 
     revoke = keys.add_parser("revoke", help="revoke a key at once (dashboard sessions too)")
-    revoke.add_argument("id", type=int)
+    revoke.add_argument("id", type=int, help="the key's id (see pvm keys list)")
     revoke.set_defaults(func=cmd_keys_revoke)
 
     rotate = keys.add_parser(
         "rotate", help="new key with the same role, branches and label; revoke the old one"
     )
-    rotate.add_argument("id", type=int)
+    rotate.add_argument("id", type=int, help="the key's id (see pvm keys list)")
     rotate.set_defaults(func=cmd_keys_rotate)

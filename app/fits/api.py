@@ -14,23 +14,26 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi import Response as HttpResponse
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
-from app.deps import ResearcherKey, SessionDep, SettingsDep, SurveyDep
-from app.errors import Conflict, NotFound
+from app.deps import ResearcherKey, SessionDep, SettingsDep, SurveyDep, split_codes
+from app.errors import Conflict, InvalidInput, NotFound
 from app.fits import service
 from app.fits.access import can_read, check_remove
 from app.fits.diagram import render_svg
 from app.fits.limits import FitLimits
-from app.fits.models import TERMINAL, FitJob
-from app.fits.schemas import FitCreate, FitRead
+from app.fits.models import STATUSES, TERMINAL, FitJob
+from app.fits.schemas import FitCompare, FitComparison, FitCreate, FitPage, FitRead
+from app.fits.tables import fit_tables
 from app.fits.worker import Runner, make_runner
+from app.tables import Format, download, pick
 
 _runner_lock = threading.Lock()
 
@@ -120,6 +123,84 @@ def create_fit(
     return service.to_read(session, job)
 
 
+@router.get("/surveys/{slug}/fits", response_model=FitPage)
+def list_fits(
+    principal: ResearcherKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    status: Annotated[
+        str | None,
+        Query(description="comma-separated: queued, running, done, failed, cancelled"),
+    ] = None,
+    method: Annotated[Literal["sem", "pls"] | None, Query()] = None,
+    estimator: Annotated[Literal["ML", "MLR"] | None, Query(description="CB-SEM fits")] = None,
+    model: Annotated[
+        str | None,
+        Query(max_length=1000, description="part of the model syntax (spaces ignored)"),
+    ] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, description="part of the name (case ignored)")
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    created_to: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FitPage:
+    """The survey's fits that this key may read (a branch-scoped key: those whose data lie in
+    its scope), newest first, without their full results; ``total`` counts every match and
+    ``next_offset`` pages on."""
+    statuses = split_codes(status)
+    bad = [s for s in statuses or [] if s not in STATUSES]
+    if bad:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["query", "status"],
+                    "field": "status",
+                    "msg": f"unknown status {', '.join(bad)}; one of {', '.join(STATUSES)}",
+                    "type": "value_error",
+                }
+            ]
+        )
+    query = service.FitQuery(
+        status=statuses,
+        method=method,
+        estimator=estimator,
+        model=model,
+        name=name,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        offset=offset,
+    )
+    jobs, total = service.list_fits(session, survey=survey, query=query, principal=principal)
+    end = offset + len(jobs)
+    return FitPage(
+        items=[service.to_summary(session, job) for job in jobs],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=end if end < total else None,
+    )
+
+
+@router.post(
+    "/fits/compare",
+    response_model=FitComparison,
+    responses={
+        404: {"description": "a fit id that does not exist or that this key may not read"},
+        422: {"description": "unfinished or PLS fits, or fits on different data"},
+    },
+)
+def compare_fits(body: FitCompare, principal: ResearcherKey, session: SessionDep) -> FitComparison:
+    """Likelihood-ratio test of nested fits on the same data, as lavaan's ``lavTestLRT``: under
+    ML the chi-square difference (with its RMSEA), under MLR the Satorra-Bentler (2001) scaled
+    difference. Fits of different data (survey, filters, scope, rows used, groups) or
+    estimators are refused with a 422 saying which."""
+    jobs = [get_readable_fit(session, fit_id=i, principal=principal) for i in body.fits]
+    return service.compare_fits(jobs)
+
+
 @router.get("/fits/{fit_id}", response_model=FitRead)
 async def read_fit(
     fit_id: str,
@@ -169,3 +250,61 @@ def delete_fit(job: ReadableFit, principal: ResearcherKey, session: SessionDep) 
     check_remove(job, principal)
     service.remove_fit(session, fit_id=job.id)
     return HttpResponse(status_code=204)
+
+
+def _finished(job: FitJob) -> dict[str, Any]:
+    if job.status != "done" or job.result is None:
+        raise Conflict(f"fit {job.id} is {job.status}; its tables need a finished fit")
+    return job.result
+
+
+@router.get("/fits/{fit_id}/tables")
+def list_tables(job: ReadableFit) -> dict[str, Any]:
+    """The tables of a finished fit: names, columns and download paths (CSV per table, and
+    ``results.xlsx`` with one sheet per table)."""
+    base = f"/api/v1/fits/{job.id}"
+    return {
+        "tables": [
+            {
+                "name": t.name,
+                "columns": t.columns,
+                "rows": len(t.rows),
+                "csv": f"{base}/{t.name}.csv",
+            }
+            for t in fit_tables(_finished(job))
+        ],
+        "xlsx": f"{base}/results.xlsx",
+    }
+
+
+@router.get(
+    "/fits/{fit_id}/results.xlsx",
+    response_class=HttpResponse,
+    responses={
+        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+    },
+)
+def download_results(job: ReadableFit) -> HttpResponse:
+    """Every table of a finished fit in one XLSX workbook, one sheet per table."""
+    return download(fit_tables(_finished(job)), "xlsx", filename=f"fit-{job.id[:8]}")
+
+
+@router.get(
+    "/fits/{fit_id}/{table}.{fmt}",
+    response_class=HttpResponse,
+    responses={
+        200: {"content": {"text/csv": {}}},
+        404: {"description": "no such fit, or no such table in its result"},
+        409: {"description": "the fit is not finished"},
+    },
+)
+def download_table(
+    job: ReadableFit,
+    table: Annotated[str, Path(max_length=100, description="e.g. estimates, fit, r2, invariance")],
+    fmt: Annotated[Format, Path(description="csv or xlsx")],
+) -> HttpResponse:
+    """One table of a finished fit (``estimates``, ``fit``, ``r2``, ``invariance``,
+    ``modindices``, ``residuals.cor``, ...; ``GET .../tables`` lists them) as CSV or XLSX,
+    with the JSON's names as column names."""
+    chosen = pick(fit_tables(_finished(job)), table)
+    return download([chosen], fmt, filename=f"fit-{job.id[:8]}-{chosen.name}")

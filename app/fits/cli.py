@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,8 +78,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             seed=args.seed,
             filters=FitFilters(branch=args.branches.split(",") if args.branches else None),
         )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ValueError as exc:  # pydantic's ValidationError: one line per problem, as main does
+        from app.errors import describe_error
+
+        print(f"error: {describe_error(exc)[0]}", file=sys.stderr)
         return 2
     engine = prepare_database(get_settings())
     bar = ProgressBar()
@@ -86,6 +89,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine)() as session, bar:
             bar.update(0.0, "loading data")
             survey = get_survey(session, slug=args.survey)
+            service.check_syntax(model or survey_spec(survey).default_model)
             spec = spec_in.canonical(
                 model=model or survey_spec(survey).default_model,
                 min_group_size=survey.min_group_size,
@@ -104,11 +108,146 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return 1
     finally:
         engine.dispose()
+    if args.out and not _write_out(result, args.out):
+        return 2
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         print(format_result(result, title=f"pvm fit of survey {args.survey}"), end="")
     return 0
+
+
+def _write_out(result: dict[str, Any], out: str) -> bool:
+    """Write a result's tables to ``out`` (.xlsx or .csv); False (and a message) on failure."""
+    from app.fits.tables import fit_tables
+    from app.tables import write_tables
+
+    try:
+        written = write_tables(fit_tables(result), out)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot write {out}: {exc}", file=sys.stderr)
+        return False
+    print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    return True
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+def cmd_fits_list(args: argparse.Namespace) -> int:
+    """The survey's stored fits, newest first (all of them: the CLI is unscoped)."""
+    from app.deps import split_codes
+    from app.fits import service
+    from app.fits.models import STATUSES
+    from app.main import open_session
+    from app.surveys.service import get_survey
+
+    statuses = split_codes(args.status)
+    bad = [s for s in statuses or [] if s not in STATUSES]
+    if bad:
+        print(f"error: --status: unknown {', '.join(bad)}; one of {', '.join(STATUSES)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    query = service.FitQuery(
+        status=statuses,
+        method=args.method,
+        estimator=args.estimator,
+        model=args.model,
+        name=args.name,
+        created_from=args.created_from,
+        created_to=args.created_to,
+        limit=args.limit,
+        offset=args.offset,
+    )
+    with open_session() as session:
+        survey = get_survey(session, slug=args.survey)
+        jobs, total = service.list_fits(session, survey=survey, query=query)
+        items = [service.to_summary(session, job) for job in jobs]
+    if args.json:
+        page = {"items": [i.model_dump(mode="json") for i in items], "total": total}
+        print(json.dumps(page, indent=2, ensure_ascii=False))
+        return 0
+    header = f"{'id':<32}  {'status':<9}  {'created':<16}  {'method':<10}  {'nobs':>6}  "
+    print(header + f"{'chisq':>10}  {'df':>5}  {'cfi':>6}  {'rmsea':>6}  name")
+    for i in items:
+        fit = i.fit or {}
+        method = i.method if i.method != "sem" else f"sem {i.estimator or ''}".strip()
+        cells = [
+            f"{i.id:<32}",
+            f"{i.status:<9}",
+            f"{_when(i.created_at):<16}",
+            f"{method:<10}",
+            f"{i.nobs if i.nobs is not None else '':>6}",
+            _cell(fit.get("chisq"), 10, 2),
+            f"{fit.get('df') if fit.get('df') is not None else '':>5}",
+            _cell(fit.get("cfi"), 6, 3),
+            _cell(fit.get("rmsea"), 6, 3),
+            i.name or "",
+        ]
+        print("  ".join(cells))
+    shown = f"{args.offset + 1}-{args.offset + len(items)}" if items else "none"
+    print(f"{total} fit(s) of survey {args.survey}; shown: {shown}")
+    return 0
+
+
+def _cell(value: Any, width: int, digits: int) -> str:
+    if not isinstance(value, int | float):
+        return " " * width
+    return f"{float(value):{width}.{digits}f}"
+
+
+def cmd_fits_show(args: argparse.Namespace) -> int:
+    """One stored fit: its lavaan-like report (or JSON), optionally its tables to a file."""
+    from app.fits import service
+    from app.fits.report import format_result
+    from app.main import open_session
+
+    with open_session() as session:
+        job = service.get_fit(session, fit_id=args.fit_id)
+        read = service.to_read(session, job)
+    if args.json:
+        print(json.dumps(read.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return 0
+    if read.status != "done" or read.result is None:
+        detail = f": {read.error}" if read.error else ""
+        print(f"fit {read.id} of survey {read.survey} is {read.status}{detail}")
+        return 0 if read.status in ("queued", "running") else 1
+    if args.out and not _write_out(read.result, args.out):
+        return 2
+    title = (
+        f"fit {read.id}" + (f" ({read.name})" if read.name else "") + f" of survey {read.survey}"
+    )
+    print(format_result(read.result, title=title), end="")
+    return 0
+
+
+def _iso(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or date-time: {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -131,10 +270,26 @@ def add_commands(subparsers: Any) -> None:
     fit = subparsers.add_parser("fit", help="fit a structural equation model to a survey's data")
     fit.add_argument("survey", help="survey slug")
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
-    fit.add_argument("--missing", choices=["fiml", "listwise"], default="fiml")
-    fit.add_argument("--estimator", choices=["ML", "MLR"], default="ML")
-    fit.add_argument("--bootstrap", type=int, default=0, metavar="B")
-    fit.add_argument("--seed", type=int, default=1)
+    fit.add_argument(
+        "--missing",
+        choices=["fiml", "listwise"],
+        default="fiml",
+        help='missing data: fiml (default, lavaan\'s missing="ml") or listwise',
+    )
+    fit.add_argument(
+        "--estimator",
+        choices=["ML", "MLR"],
+        default="ML",
+        help="ML (default) or MLR (robust se and scaled test)",
+    )
+    fit.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="B",
+        help="bootstrap draws for percentile intervals: 0 (default) or 100..10000",
+    )
+    fit.add_argument("--seed", type=int, default=1, help="bootstrap seed (default 1)")
     fit.add_argument(
         "--group", default=None, help="branch, or a respondent attribute of the instrument"
     )
@@ -147,9 +302,50 @@ def add_commands(subparsers: Any) -> None:
     )
     fit.add_argument("--branches", default=None, help="only these branches (comma-separated)")
     fit.add_argument("--json", action="store_true", help="print the result object as JSON")
+    fit.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write every table of the result to FILE.xlsx (one sheet per table) or "
+        "FILE.csv (estimates; the other tables beside it as FILE.<table>.csv)",
+    )
     fit.set_defaults(func=cmd_fit)
 
+    fits = subparsers.add_parser("fits", help="list and show the fits stored by the API")
+    fits_sub = fits.add_subparsers(dest="fits_command", required=True, metavar="{list,show}")
+    ls = fits_sub.add_parser("list", help="a survey's stored fits, newest first")
+    ls.add_argument("survey", help="survey slug")
+    ls.add_argument(
+        "--status", default=None, help="comma-separated: queued,running,done,failed,cancelled"
+    )
+    ls.add_argument("--method", choices=["sem", "pls"], default=None, help="sem or pls fits only")
+    ls.add_argument("--estimator", choices=["ML", "MLR"], default=None, help="CB-SEM estimator")
+    ls.add_argument("--model", default=None, help="part of the model syntax (spaces ignored)")
+    ls.add_argument("--name", default=None, help="part of the fit's name (case ignored)")
+    ls.add_argument(
+        "--created-from", type=_iso, default=None, metavar="WHEN", help="ISO 8601, inclusive"
+    )
+    ls.add_argument(
+        "--created-to", type=_iso, default=None, metavar="WHEN", help="ISO 8601, inclusive"
+    )
+    ls.add_argument("--limit", type=_positive, default=50, help="fits per page (default 50)")
+    ls.add_argument("--offset", type=_non_negative, default=0, help="fits to skip (paging)")
+    ls.add_argument("--json", action="store_true", help="print the API's JSON")
+    ls.set_defaults(func=cmd_fits_list)
+    show = fits_sub.add_parser("show", help="one stored fit: report, JSON or tables")
+    show.add_argument("fit_id", metavar="ID", help="the fit's id (see pvm fits list)")
+    show.add_argument("--json", action="store_true", help="print the API's JSON of the fit")
+    show.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the result's tables to FILE.xlsx or FILE.csv (as pvm fit --out)",
+    )
+    show.set_defaults(func=cmd_fits_show)
+
     worker = subparsers.add_parser("worker", help="run a Celery worker for fit jobs")
-    worker.add_argument("--concurrency", type=int, default=None)
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--concurrency", type=int, default=None, help="worker processes (default: CPUs)"
+    )
+    worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     worker.set_defaults(func=cmd_worker)

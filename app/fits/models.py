@@ -4,7 +4,8 @@
 request on unchanged data finds the stored job. ``owner_key_id`` is the API key that created the
 job (None: the system, e.g. the dashboard's invariance check) and ``scope`` the branch scope of
 that key (None: unscoped); a scoped key's job only ever uses rows of its branches, and only keys
-whose scope covers the job's data may read it (``app.fits.access``).
+whose scope covers the job's data may read it (``app.fits.access``). ``name`` is the
+researcher's own name for the fit (not part of the spec: it does not change the cache key).
 
 ``runner`` and ``heartbeat_at`` say which process works on a job and when it last showed signs
 of life; that is how a job left behind by a crashed process is told apart from one that is
@@ -33,6 +34,7 @@ class FitJob(Base):
         Index("ix_fit_jobs_cache_key", "cache_key"),
         Index("ix_fit_jobs_status", "status"),
         Index("ix_fit_jobs_owner_key_id", "owner_key_id"),
+        Index("ix_fit_jobs_survey_created", "survey_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -54,3 +56,4 @@ class FitJob(Base):
         ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
     )
     scope: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -55,6 +55,14 @@ class FitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(default=None, max_length=50_000)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The researcher's own name for this fit (shown in lists; not part of the "
+        "spec: the same spec on the same data under another name returns the stored fit, which "
+        "takes this name if it had none).",
+    )
     method: Literal["sem", "pls"] = Field(
         default="sem",
         description="`sem`: covariance-based SEM (lavaan's estimators). `pls`: PLS path "
@@ -245,7 +253,7 @@ class FitCreate(BaseModel):
         lines = (
             "".join(re.split(r"[#!]", line, maxsplit=1)[0].split()) for line in model.splitlines()
         )
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"name"})
         data["model"] = "\n".join(line for line in lines if line)
         for name, default in NEW_FIELDS.items():
             if data.get(name) == default:
@@ -259,6 +267,7 @@ class FitRead(BaseModel):
     """A fit job. ``result`` is API.md's result object once ``status`` is ``done``."""
 
     id: str
+    name: str | None = None
     status: Status
     progress: float = Field(ge=0, le=1)
     error: str | None = None
@@ -273,3 +282,76 @@ class FitRead(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class FitSummary(BaseModel):
+    """One fit in a list: what it is and its headline numbers, without the full result."""
+
+    id: str
+    name: str | None = None
+    status: Status
+    progress: float = Field(ge=0, le=1)
+    error: str | None = None
+    survey: str
+    method: str = Field(description="`sem` or `pls`")
+    estimator: str | None = None
+    missing: str | None = None
+    group: str | None = None
+    model: str = Field(description="the model syntax as stored (comments and spaces dropped)")
+    branches: list[str] | None = None
+    nobs: int | None = None
+    fit: dict[str, float | int | None] | None = Field(
+        default=None,
+        description="`npar`, `chisq`, `df`, `pvalue`, `cfi`, `tli`, `rmsea`, `srmr` (and their "
+        "robust/scaled versions under MLR) of a finished CB-SEM fit",
+    )
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class FitPage(BaseModel):
+    """A page of a survey's fits, newest first; ``total`` counts every match."""
+
+    items: list[FitSummary]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = Field(
+        default=None, description="the `offset` of the next page; null on the last page"
+    )
+
+
+class FitCompare(BaseModel):
+    """Fits to compare by likelihood-ratio tests (lavaan's ``lavTestLRT``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fits: list[str] = Field(
+        min_length=2,
+        max_length=10,
+        description="ids of finished CB-SEM fits of the same survey, on the same data, with the "
+        "same estimator (nested models; ordered by their degrees of freedom in the table)",
+    )
+
+    @field_validator("fits")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("the same fit is named twice")
+        return v
+
+
+class FitComparison(BaseModel):
+    """``lavTestLRT`` of stored fits: ``table`` rows ordered by ``Df``, each naming its fit."""
+
+    method: Literal["standard", "satorra.bentler.2001"] = Field(
+        description="`standard` (ML: difference of the chi-squares) or `satorra.bentler.2001` "
+        "(MLR: scaled difference; `Chisq` holds the standard statistics, as lavaan prints them)"
+    )
+    nobs: int
+    table: list[dict[str, Any]] = Field(
+        description="`fit`, `name`, `Df`, `AIC`, `BIC`, `Chisq`, `Chisq diff`, `RMSEA` (not with "
+        "`satorra.bentler.2001`), `Df diff`, `Pr(>Chisq)`; the differences are null on the "
+        "first row"
+    )

@@ -20,19 +20,20 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Text, cast, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.auth.service import Principal
 from app.db import begin_write
 from app.errors import InvalidInput, NotFound, field_error
-from app.fits.access import data_branches, job_branches
+from app.fits.access import can_read, data_branches, job_branches
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
-from app.fits.schemas import FitCreate, FitRead
+from app.fits.schemas import FitComparison, FitCreate, FitRead, FitSummary
 from app.stats.pls import check_pls
-from app.stats.sem import ModelError, ordered_names, usable_data
+from app.stats.sem import ModelError, lrt_table, ordered_names, parse_model, usable_data
 from app.stats.sem import check_model as check_sem
+from app.surveys.frames import as_utc
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import load_item_frame, survey_spec
@@ -116,6 +117,23 @@ def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = N
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
+def check_syntax(model: str, *, method: str = "sem") -> None:
+    """Syntax errors of the model as the researcher wrote it (before the canonical spec drops
+    comments, blank lines and spaces), so their line and column are those of the text sent.
+
+    Raises
+    ------
+    InvalidInput
+        The CB-SEM model cannot be parsed (422 naming ``model``, with line and column).
+    """
+    if method == "pls":
+        return
+    try:
+        parse_model(model)
+    except ModelError as exc:
+        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+
+
 def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
     """What the engine would refuse, refused up front by the engine's own checks
     (`app.stats.sem.check_model`, `app.stats.pls.check_pls`: no moments, so the request stays
@@ -185,6 +203,7 @@ def create_fit(
     """
     instrument = survey_spec(survey)
     model = data.model if data.model is not None else instrument.default_model
+    check_syntax(model, method=data.method)
     groupable = ["branch", *instrument.attribute_codes]
     if data.group is not None and data.group not in groupable:
         raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
@@ -205,6 +224,10 @@ def create_fit(
         .limit(1)
     ).first()
     if existing is not None:
+        if data.name is not None and existing.name is None:  # a name given later is kept
+            begin_write(session)
+            existing.name = data.name
+            session.commit()
         return Submission(existing, created=False)
     draws = int(spec.get("bootstrap") or 0)
     if limits is not None:  # refuse before loading any data ...
@@ -230,6 +253,7 @@ def create_fit(
         heartbeat_at=utcnow(),
         owner_key_id=key_id,
         scope=scope,
+        name=data.name,
     )
     session.add(job)
     session.commit()
@@ -248,6 +272,7 @@ def to_read(session: Session, job: FitJob) -> FitRead:
     survey = session.get(Survey, job.survey_id)
     return FitRead(
         id=job.id,
+        name=job.name,
         status=job.status,  # type: ignore[arg-type]
         progress=min(max(job.progress, 0.0), 1.0),
         error=job.error,
@@ -258,6 +283,197 @@ def to_read(session: Session, job: FitJob) -> FitRead:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+    )
+
+
+# Headline fit measures of a list entry (those a finished fit has).
+SUMMARY_MEASURES = (
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "srmr",
+    "chisq.scaled",
+    "df.scaled",
+    "pvalue.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+)
+
+
+@dataclass(frozen=True)
+class FitQuery:
+    """Which of a survey's fits to list: every given filter must hold.
+
+    ``model`` and ``name`` match a part of the stored model syntax (spaces ignored) or of the
+    name (case ignored); ``created_from``/``created_to`` bound ``created_at`` (inclusive).
+    """
+
+    status: Sequence[str] | None = None
+    method: str | None = None
+    estimator: str | None = None
+    model: str | None = None
+    name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _matches(job: FitJob, query: FitQuery) -> bool:
+    spec = job.spec or {}
+    if query.method is not None and spec.get("method", "sem") != query.method:
+        return False
+    if query.estimator is not None and (
+        spec.get("method", "sem") != "sem" or spec.get("estimator") != query.estimator
+    ):
+        return False
+    if query.model is not None:
+        wanted = "".join(query.model.split())
+        if wanted not in "".join(str(spec.get("model", "")).split()):
+            return False
+    return query.name is None or query.name.casefold() in (job.name or "").casefold()
+
+
+def list_fits(
+    session: Session, *, survey: Survey, query: FitQuery, principal: Principal | None = None
+) -> tuple[list[FitJob], int]:
+    """A page of the survey's fits that ``principal`` may read (None: all), newest first, and
+    how many match in all. Results are not loaded (``to_summary`` reads headline numbers)."""
+    stmt = select(FitJob).where(FitJob.survey_id == survey.id)
+    if query.status:
+        stmt = stmt.where(FitJob.status.in_(list(query.status)))
+    if query.created_from is not None:
+        stmt = stmt.where(FitJob.created_at >= as_utc(query.created_from))
+    if query.created_to is not None:
+        stmt = stmt.where(FitJob.created_at <= as_utc(query.created_to))
+    stmt = stmt.options(defer(FitJob.result)).order_by(FitJob.created_at.desc(), FitJob.id)
+    jobs = [
+        job
+        for job in session.scalars(stmt)
+        if (principal is None or can_read(job, principal)) and _matches(job, query)
+    ]
+    return jobs[query.offset : query.offset + query.limit], len(jobs)
+
+
+def headline(session: Session, job: FitJob) -> tuple[int | None, dict[str, Any] | None]:
+    """``nobs`` and the headline fit measures of a finished fit, read from its stored result."""
+    if job.status != "done":
+        return None, None
+    result = session.execute(select(FitJob.result).where(FitJob.id == job.id)).scalar()
+    if not isinstance(result, dict):
+        return None, None
+    fit = result.get("fit")
+    measures = {k: fit[k] for k in SUMMARY_MEASURES if k in fit} if isinstance(fit, dict) else None
+    nobs = result.get("nobs")
+    return (int(nobs) if isinstance(nobs, int | float) else None), measures or None
+
+
+def to_summary(session: Session, job: FitJob) -> FitSummary:
+    spec = job.spec or {}
+    survey = session.get(Survey, job.survey_id)
+    nobs, measures = headline(session, job)
+    method = str(spec.get("method", "sem"))
+    return FitSummary(
+        id=job.id,
+        name=job.name,
+        status=job.status,  # type: ignore[arg-type]
+        progress=min(max(job.progress, 0.0), 1.0),
+        error=job.error,
+        survey=survey.slug if survey is not None else "",
+        method=method,
+        estimator=spec.get("estimator") if method == "sem" else None,
+        missing=spec.get("missing"),
+        group=spec.get("group"),
+        model=str(spec.get("model", "")),
+        branches=job_branches(job),
+        nobs=nobs,
+        fit=measures,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _refuse(field: str, msg: str) -> InvalidInput:
+    return InvalidInput([field_error(field, msg=msg)])
+
+
+def compare_fits(jobs: Sequence[FitJob]) -> FitComparison:
+    """lavaan's ``lavTestLRT`` of finished CB-SEM fits on the same data (the same survey, the
+    same selected rows and the same rows used, the same groups and the same estimator).
+
+    Raises
+    ------
+    InvalidInput
+        A fit is unfinished or PLS, or the fits differ in data or estimator (422 naming it).
+    """
+    for job in jobs:
+        if job.status != "done" or job.result is None:
+            raise _refuse("fits", f"fit {job.id} is {job.status}; only finished fits compare")
+        if job.result.get("method") == "pls":
+            raise _refuse("fits", f"fit {job.id} is a PLS fit; the test compares CB-SEM fits")
+        if (job.result.get("fit") or {}).get("chisq") is None:
+            raise _refuse("fits", f"fit {job.id} has no chi-square to compare")
+    first = jobs[0]
+    result0 = first.result or {}
+    checks = [
+        ("survey", lambda j: j.survey_id, "are of different surveys"),
+        (
+            "data",
+            lambda j: (j.result or {}).get("data_fingerprint"),
+            "were fitted to different responses (other filters, scope or data since)",
+        ),
+        ("nobs", lambda j: (j.result or {}).get("nobs"), "used different numbers of rows"),
+        (
+            "groups",
+            lambda j: [g.get("group") for g in (j.result or {}).get("groups") or []],
+            "have different groups",
+        ),
+        ("estimator", lambda j: (j.result or {}).get("estimator"), "use different estimators"),
+        ("missing", lambda j: (j.result or {}).get("missing"), "treat missing data differently"),
+    ]
+    for what, get, reason in checks:
+        for job in jobs[1:]:
+            if get(job) != get(first):
+                detail = (
+                    f" ({get(first)} vs {get(job)})"
+                    if what in ("nobs", "estimator", "missing")
+                    else ""
+                )
+                raise _refuse(
+                    "fits",
+                    f"fits {first.id} and {job.id} {reason}{detail}: a likelihood-ratio test "
+                    "compares nested models fitted to the same data",
+                )
+    scaled = result0.get("estimator") == "MLR"
+    nobs = int(result0.get("nobs") or 0)
+    ngroups = max(len(result0.get("groups") or []), 1)
+    try:
+        rows = lrt_table(
+            [(j.result or {})["fit"] for j in jobs],
+            scaled=scaled,
+            nobs=nobs,
+            ngroups=ngroups,
+            names=[j.id for j in jobs],
+        )
+    except ModelError as exc:
+        raise _refuse("fits", str(exc)) from exc
+    names = {j.id: j.name for j in jobs}
+    table = [
+        {
+            "fit": r["model"],
+            "name": names[r["model"]],
+            **{k: v for k, v in r.items() if k != "model"},
+        }
+        for r in rows
+    ]
+    return FitComparison(
+        method="satorra.bentler.2001" if scaled else "standard", nobs=nobs, table=table
     )
 
 

@@ -83,10 +83,10 @@ def add_commands(sub: Any) -> None:
         dest="instruments", required=True
     )
     validate = inst.add_parser("validate", help="check a YAML/JSON document, list every problem")
-    validate.add_argument("file")
+    validate.add_argument("file", help="instrument document, YAML or JSON (docs/instruments.md)")
     validate.set_defaults(func=cmd_validate)
     add = inst.add_parser("add", help="store a document in the database (a new version if new)")
-    add.add_argument("file")
+    add.add_argument("file", help="instrument document, YAML or JSON (docs/instruments.md)")
     add.set_defaults(func=cmd_add)
     inst.add_parser("list", help="the current version of every stored instrument").set_defaults(
         func=cmd_list

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.deps import ResearcherKey, SessionDep, SurveyDep, split_codes
 from app.psychometrics import service
@@ -15,8 +15,45 @@ from app.psychometrics.schemas import (
     MissingMode,
     ReliabilityParams,
 )
+from app.psychometrics.tables import DEFAULT_TABLE, report_tables
+from app.tables import download, pick
 
 router = APIRouter(prefix="/api/v1", tags=["psychometrics"])
+
+FormatQuery = Annotated[
+    Literal["json", "csv", "xlsx"],
+    Query(
+        alias="format",
+        description="json (default), csv (one table: `table`) or xlsx (every table, one sheet "
+        "each); column names are the JSON's",
+    ),
+]
+TableQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="the table of a CSV download (default: the main one)"),
+]
+DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/json": {},
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        }
+    }
+}
+
+
+def _answer(
+    kind: str, report: dict[str, Any], fmt: str, table: str | None, slug: str
+) -> dict[str, Any] | Response:
+    if fmt == "json":
+        return report
+    tables = report_tables(kind, report)
+    if fmt == "csv":
+        chosen = pick(tables, table or DEFAULT_TABLE[kind])
+        return download([chosen], "csv", filename=f"{slug}-{kind}-{chosen.name}")
+    return download(tables, "xlsx", filename=f"{slug}-{kind}")
+
 
 BranchQuery = Annotated[
     str | None,
@@ -24,7 +61,7 @@ BranchQuery = Annotated[
 ]
 
 
-@router.get("/surveys/{slug}/reliability")
+@router.get("/surveys/{slug}/reliability", responses=DOWNLOAD)
 def reliability(
     principal: ResearcherKey,
     survey: SurveyDep,
@@ -37,7 +74,9 @@ def reliability(
         MissingMode,
         Query(description="CFA and HTMT with missing items: fiml (EM/FIML) or listwise"),
     ] = "fiml",
-) -> dict[str, Any]:
+    fmt: FormatQuery = "json",
+    table: TableQuery = None,
+) -> Any:
     """Per construct: n, alpha, omega, cr, ave and item statistics; HTMT, HTMT2 and the
     Fornell-Larcker table. ``missing`` in the response says how missing data were used."""
     params = ReliabilityParams(
@@ -45,10 +84,10 @@ def reliability(
     )
     scope = principal.scope(params.branch)
     report = service.get_reliability(session, survey=survey, params=params, scope=scope)
-    return report.to_dict()
+    return _answer("reliability", report.to_dict(), fmt, table, survey.slug)
 
 
-@router.get("/surveys/{slug}/efa")
+@router.get("/surveys/{slug}/efa", responses=DOWNLOAD)
 def efa(
     principal: ResearcherKey,
     survey: SurveyDep,
@@ -65,7 +104,9 @@ def efa(
     seed: Annotated[
         int, Query(ge=0, le=2**31 - 1, description="seed of the parallel analysis")
     ] = 1,
-) -> dict[str, Any]:
+    fmt: FormatQuery = "json",
+    table: TableQuery = None,
+) -> Any:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
     complete cases of the chosen items."""
     params = EFAParams(
@@ -77,4 +118,5 @@ def efa(
         seed=seed,
     )
     scope = principal.scope(params.branch)
-    return service.get_efa(session, survey=survey, params=params, scope=scope).to_dict()
+    report = service.get_efa(session, survey=survey, params=params, scope=scope).to_dict()
+    return _answer("efa", report, fmt, table, survey.slug)

@@ -107,6 +107,16 @@ def _run(args: argparse.Namespace, compute: Any, render: Any) -> int:
                 detail = "; ".join(str(e.get("msg", e)) for e in detail)
             print(f"error: {detail}", file=sys.stderr)
             return 2
+    if args.out:
+        from app.psychometrics.tables import report_tables
+        from app.tables import write_tables
+
+        try:
+            written = write_tables(report_tables(args.command, result), args.out)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -150,8 +160,20 @@ def add_commands(sub: Any) -> None:
     rel.add_argument("survey", help="survey slug")
     rel.add_argument("--branch", default=None, help="comma-separated branch codes")
     rel.add_argument("--constructs", default=None, help="comma-separated construct codes")
-    rel.add_argument("--missing", choices=["fiml", "listwise"], default="fiml")
+    rel.add_argument(
+        "--missing",
+        choices=["fiml", "listwise"],
+        default="fiml",
+        help="CFA and HTMT with missing items: fiml (default) or listwise",
+    )
     rel.add_argument("--json", action="store_true", help="print the API's JSON")
+    rel.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the tables to FILE.xlsx (one sheet each) or FILE.csv (the main table; "
+        "the others beside it as FILE.<table>.csv)",
+    )
     rel.set_defaults(func=cmd_reliability)
 
     efa = sub.add_parser("efa", help="exploratory factor analysis of a survey's items")
@@ -159,10 +181,25 @@ def add_commands(sub: Any) -> None:
     efa.add_argument("--items", default=None, help="comma-separated item codes (default all)")
     efa.add_argument("--factors", type=int, default=None, help="default: parallel analysis")
     efa.add_argument(
-        "--rotation", choices=["oblimin", "varimax", "promax", "none"], default="oblimin"
+        "--rotation",
+        choices=["oblimin", "varimax", "promax", "none"],
+        default="oblimin",
+        help="factor rotation (default oblimin)",
     )
-    efa.add_argument("--method", choices=["minres", "ml", "principal"], default="minres")
+    efa.add_argument(
+        "--method",
+        choices=["minres", "ml", "principal"],
+        default="minres",
+        help="factoring method (default minres)",
+    )
     efa.add_argument("--branch", default=None, help="comma-separated branch codes")
     efa.add_argument("--seed", type=int, default=1, help="parallel analysis seed")
     efa.add_argument("--json", action="store_true", help="print the API's JSON")
+    efa.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the tables to FILE.xlsx (one sheet each) or FILE.csv (the main table; "
+        "the others beside it as FILE.<table>.csv)",
+    )
     efa.set_defaults(func=cmd_efa)

@@ -71,13 +71,13 @@ def add_commands(sub: Any) -> None:
         dest="responses", required=True
     )
     delete = responses.add_parser("delete", help="delete one response by id")
-    delete.add_argument("--survey", required=True)
+    delete.add_argument("--survey", required=True, help="the survey's slug")
     delete.add_argument("id", help="the response id (UUID)")
     delete.set_defaults(func=cmd_responses_delete)
     erase = responses.add_parser(
         "erase", help="delete the response submitted with an invitation token"
     )
-    erase.add_argument("--survey", required=True)
+    erase.add_argument("--survey", required=True, help="the survey's slug")
     erase.add_argument("--token", required=True, help="the invitation token; - reads stdin")
     erase.set_defaults(func=cmd_responses_erase)
 

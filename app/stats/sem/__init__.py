@@ -11,6 +11,7 @@ The public API (what the web layers and notebooks use; everything else is intern
   ``definitions`` checks its ``:=`` parameters.
 * ``fit_invariance``, ``screen_groups``, ``usable_data`` and ``chisq_difference``: multi-group
   measurement invariance; ``path_difference``: one path across groups.
+* ``lrt_table``: lavaan's ``lavTestLRT`` table of nested fits (from their fit measures).
 * ``apply_bootstrap``: percentile bootstrap intervals for a fitted ``Problem``.
 * ``saturated_em``: EM moments of the saturated model under missing data.
 * ``fit_ordinal``, ``categorical_stats``, ``ordered_names``: ordered indicators (``ordered=``,
@@ -34,6 +35,7 @@ from app.stats.sem.invariance import (
     screen_groups,
     usable_data,
 )
+from app.stats.sem.lrt import lrt_table
 from app.stats.sem.ordinal import categorical_stats, fit_ordinal, ordered_names
 from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
@@ -71,6 +73,7 @@ __all__ = [
     "fit_model",
     "fit_ordinal",
     "ordered_names",
+    "lrt_table",
     "parse_model",
     "path_difference",
     "prepare",

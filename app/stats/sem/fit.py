@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap
+from app.stats.sem.diagnostics import correlation_residuals, modification_indices
 from app.stats.sem.errors import ModelError
 from app.stats.sem.ordinal import ORDINAL_ESTIMATORS, fit_ordinal
 from app.stats.sem.problem import prepare
 from app.stats.sem.results import SemResult
 from app.stats.sem.summary import summarize
 from app.stats.sem.validate import definitions
+
+# Modification indices need the information of every candidate parameter (memory ~ p^4): above
+# this many observed variables the result has none (``modindices`` None).
+MAX_MI_VARIABLES = 50
 
 
 def fit_model(
@@ -57,6 +63,8 @@ def fit_model(
     Returns
     -------
     SemResult
+        With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables) and
+        ``residuals``.
 
     Raises
     ------
@@ -93,6 +101,14 @@ def fit_model(
         if progress is not None and bootstrap <= 0:
             progress(0.9)
         result = summarize(prob, opt, defs)
+        mi = None
+        if len(prob.model.ov) <= MAX_MI_VARIABLES:
+            mi = modification_indices(prob.model, opt.theta, prob.data, prob.meanstructure)
+        result = dataclasses.replace(
+            result,
+            modindices=mi,
+            residuals=correlation_residuals(prob.model, opt.theta, prob.data, prob.meanstructure),
+        )
     if bootstrap > 0:
         result = apply_bootstrap(prob, result, B=bootstrap, seed=seed, progress=progress)
     if progress is not None:

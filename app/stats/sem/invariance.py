@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.checks import group_data
 from app.stats.sem.errors import ModelError
+from app.stats.sem.lrt import chisq_difference as difference_test
 from app.stats.sem.optimize import start_values
 from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem, prepare
@@ -221,20 +221,10 @@ def chisq_difference(restricted: SemResult, free: SemResult) -> tuple[float, int
     """lavTestLRT between nested fits: (delta chisq, delta df, p).
 
     Under ML the plain difference of the chi-squares; under MLR the Satorra-Bentler (2001)
-    scaled difference ``(T1 - T0) / cd``, ``cd = (df1 c1 - df0 c0) / (df1 - df0)`` with
-    ``c`` the scaling factors and ``T`` the unscaled statistics (lavaan's default for MLR).
+    scaled difference (``app.stats.sem.lrt``, lavaan's default for MLR).
     """
-    t1, t0 = restricted.fit["chisq"], free.fit["chisq"]
-    d1, d0 = int(restricted.fit["df"]), int(free.fit["df"])
-    ddf = d1 - d0
-    diff = t1 - t0
-    if restricted.estimator == "MLR" and ddf > 0:
-        c1 = restricted.fit["chisq.scaling.factor"]
-        c0 = free.fit["chisq.scaling.factor"]
-        cd = (d1 * c1 - d0 * c0) / ddf
-        diff = diff / cd if cd > 0 else math.nan
-    p = float(stats.chi2.sf(diff, ddf)) if ddf > 0 and math.isfinite(diff) else math.nan
-    return float(diff), ddf, p
+    d = difference_test(restricted.fit, free.fit, scaled=restricted.estimator == "MLR")
+    return d.chisq, d.df, d.pvalue
 
 
 def fit_invariance(

@@ -36,6 +36,7 @@ class Estimate:
     ci_upper: float
     std_all: float
     free: int = 0  # parameter number (0 = fixed or defined); shared by equal parameters
+    se_std: float = math.nan  # delta-method se of std_all (standardizedSolution's ``se``)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,8 @@ class Estimate:
             "ci.lower": finite_or_none(self.ci_lower),
             "ci.upper": finite_or_none(self.ci_upper),
             "std.all": finite_or_none(self.std_all),
+            "est.std": finite_or_none(self.std_all),
+            "se.std": finite_or_none(self.se_std),
         }
 
 
@@ -117,6 +120,8 @@ class SemResult:
     vcov: np.ndarray
     n_iter: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    modindices: list[Any] | None = None  # diagnostics.ModIndex rows, largest first
+    residuals: list[dict[str, Any]] | None = None  # per group: {"cor": ..., "mean": ...}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``result`` object of API.md (JSON-safe: None instead of NaN)."""
@@ -126,7 +131,7 @@ class SemResult:
             }
         else:
             r2 = {k: finite_or_none(v) for k, v in self.r2.items()}
-        return {
+        out = {
             "nobs": self.nobs,
             "estimator": self.estimator,
             "missing": self.missing,
@@ -135,3 +140,23 @@ class SemResult:
             "estimates": [e.to_dict() for e in self.estimates],
             "r2": r2,
         }
+        if self.modindices is not None:
+            out["modindices"] = [m.to_dict() for m in self.modindices]
+        if self.residuals is not None:
+            out["residuals"] = self._residuals()
+        return out
+
+    def _residuals(self) -> dict[str, Any]:
+        """``{"cor": {var: {var: r}}, "mean": {var: r}}``; with groups each keyed by group."""
+        assert self.residuals is not None
+
+        def clean(x: Any) -> Any:
+            return {k: clean(v) for k, v in x.items()} if isinstance(x, dict) else finite_or_none(x)
+
+        if len(self.groups) == 1:
+            return clean(self.residuals[0])
+        out: dict[str, Any] = {}
+        for g, res in zip(self.groups, self.residuals, strict=True):
+            for kind, value in res.items():
+                out.setdefault(kind, {})[str(g)] = clean(value)
+        return out

@@ -8,6 +8,7 @@ import numpy as np
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.defined import delta_method, evaluate
+from app.stats.sem.diagnostics import standardized_se
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import fit_measures
 from app.stats.sem.inference import information, safe_inverse, wald
@@ -89,6 +90,7 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
     z, pv, lo, hi = wald(vals, se)
     std = std_all(lm, mats, vals)
+    std_se = standardized_se(lm, theta, vals, vcov)
     labels = pt.groups
     ests = [
         Estimate(
@@ -105,6 +107,7 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
             hi[k],
             std[k],
             r.free,
+            std_se[k],
         )
         for k, r in enumerate(pt.rows)
     ]
@@ -115,7 +118,8 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
 
         dval, dcov = delta_method(dfun, theta, vcov)
         dse = np.sqrt(np.clip(np.diag(dcov), 0, None))
-        dstd = dfun(theta, standardized=True)
+        dstd, dstd_cov = delta_method(lambda th: dfun(th, standardized=True), theta, vcov)
+        dstd_se = np.sqrt(np.clip(np.diag(dstd_cov), 0, None))
         dz, dp, dlo, dhi = wald(dval, dse)
         for k, (name, expr, _t, _u) in enumerate(defs):
             ests.append(
@@ -132,6 +136,8 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
                     dlo[k],
                     dhi[k],
                     dstd[k],
+                    0,
+                    dstd_se[k],
                 )
             )
     npar = pt.npar

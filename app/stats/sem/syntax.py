@@ -87,25 +87,48 @@ def _split_top(text: str, sep: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _statements(model: str) -> list[str]:
+@dataclass
+class _Statement:
+    """One statement's text and the (line, column) in the model text of each character."""
+
+    text: str
+    where: list[tuple[int, int]]
+
+    def locate(self, token: str | None) -> tuple[int, int]:
+        """Where ``token`` starts in the statement (its first character when not found)."""
+        at = self.text.find(token) if token else -1
+        return self.where[max(at, 0)]
+
+
+def _statements(model: str) -> list[_Statement]:
     """Strip comments and join continuation lines into whole statements."""
-    out: list[str] = []
-    for raw in model.replace("\r", "\n").split("\n"):
+    out: list[_Statement] = []
+    for ln, raw in enumerate(model.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         line = re.split(r"[#!]", raw, maxsplit=1)[0]
-        for piece in line.split(";"):
-            piece = piece.strip()
+        for m in re.finditer(r"[^;]+", line):
+            piece = m.group(0).strip()
             if not piece:
                 continue
+            start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+            where = [(ln, start + 1 + k) for k in range(len(piece))]
             continues = bool(out) and (
-                re.search(r"(\+|\*|=~|~~|~|:=|==|,|\()$", out[-1]) is not None
+                re.search(r"(\+|\*|=~|~~|~|:=|==|,|\()$", out[-1].text) is not None
                 or piece[0] in "+*,)"
                 or _OPS.search(piece) is None
             )
             if continues:
-                out[-1] = out[-1] + " " + piece
+                out[-1] = _Statement(out[-1].text + " " + piece, out[-1].where + where[:1] + where)
             else:
-                out.append(piece)
+                out.append(_Statement(piece, where))
     return out
+
+
+class _TokenError(ModelError):
+    """A ModelError about ``token`` (its position is added by ``parse_model``)."""
+
+    def __init__(self, message: str, token: str | None = None) -> None:
+        super().__init__(message)
+        self.token = token
 
 
 def _value(token: str) -> Modifier:
@@ -118,7 +141,7 @@ def _value(token: str) -> Modifier:
         return Modifier()
     if _NAME.match(token):
         return Modifier(label=token)
-    raise ModelError(f"cannot read modifier {token!r}")
+    raise _TokenError(f"cannot read modifier {token!r}", token)
 
 
 def _modifiers(tokens: list[str]) -> list[Modifier]:
@@ -147,8 +170,57 @@ def _modifiers(tokens: list[str]) -> list[Modifier]:
 
 def _check_name(name: str, stmt: str) -> str:
     if not _NAME.match(name):
-        raise ModelError(f"invalid variable name {name!r} in: {stmt}")
+        raise _TokenError(f"invalid variable name {name!r} in: {stmt}", name)
     return name
+
+
+def _statement(
+    stmt: str,
+    formulas: list[Formula],
+    definitions: list[Definition],
+    constraints: list[Constraint],
+) -> None:
+    """Parse one statement into ``formulas``, ``definitions`` or ``constraints``."""
+    match = _OPS.search(stmt)
+    if match is None:
+        raise ModelError(f"no operator in: {stmt}")
+    op = match.group(0)
+    lhs_text, rhs_text = stmt[: match.start()].strip(), stmt[match.end() :].strip()
+    if not lhs_text or not rhs_text:
+        raise ModelError(f"incomplete statement: {stmt}")
+    if op == ":=":
+        definitions.append(Definition(_check_name(lhs_text, stmt), rhs_text))
+        return
+    if op == "==":
+        constraints.append(Constraint(_check_name(lhs_text, stmt), _check_name(rhs_text, stmt)))
+        return
+    if op in ("<", ">", "<~"):
+        raise _TokenError(f"operator {op!r} is not supported: {stmt}", op)
+    if op == "~" and re.fullmatch(r"1", rhs_text):
+        op, rhs_text = "~1", ""
+    lhs_names = [_check_name(x, stmt) for x in _split_top(lhs_text, "+")]
+    if op == "~1":
+        for lhs in lhs_names:
+            formulas.append(Formula(lhs, "~1", ""))
+        return
+    for term in _split_top(rhs_text, "+"):
+        if not term:
+            raise _TokenError(f"empty term in: {stmt}", "+")
+        if "?" in term and "*" not in term:
+            term = term.split("?", 1)[1].strip()
+        tokens = _split_top(term, "*")
+        name = tokens[-1]
+        mods = _modifiers(tokens[:-1]) if len(tokens) > 1 else [Modifier()]
+        this_op = op
+        if op == "~" and name == "1":
+            this_op, name = "~1", ""
+        elif op in ("~", "~~") and _NUMBER.match(name):
+            raise _TokenError(f"a number is not a variable: {stmt}", name)
+        else:
+            _check_name(name, stmt)
+        for lhs in lhs_names:
+            rhs = name if this_op != "~1" else ""
+            formulas.append(Formula(lhs, this_op, rhs, [Modifier(**vars(m)) for m in mods]))
 
 
 def parse_model(model: str) -> ParsedModel:
@@ -172,47 +244,15 @@ def parse_model(model: str) -> ParsedModel:
     formulas: list[Formula] = []
     definitions: list[Definition] = []
     constraints: list[Constraint] = []
-    for stmt in _statements(model):
-        match = _OPS.search(stmt)
-        if match is None:
-            raise ModelError(f"no operator in: {stmt}")
-        op = match.group(0)
-        lhs_text, rhs_text = stmt[: match.start()].strip(), stmt[match.end() :].strip()
-        if not lhs_text or not rhs_text:
-            raise ModelError(f"incomplete statement: {stmt}")
-        if op == ":=":
-            definitions.append(Definition(_check_name(lhs_text, stmt), rhs_text))
-            continue
-        if op == "==":
-            constraints.append(Constraint(_check_name(lhs_text, stmt), _check_name(rhs_text, stmt)))
-            continue
-        if op in ("<", ">", "<~"):
-            raise ModelError(f"operator {op!r} is not supported: {stmt}")
-        if op == "~" and re.fullmatch(r"1", rhs_text):
-            op, rhs_text = "~1", ""
-        lhs_names = [_check_name(x, stmt) for x in _split_top(lhs_text, "+")]
-        if op == "~1":
-            for lhs in lhs_names:
-                formulas.append(Formula(lhs, "~1", ""))
-            continue
-        for term in _split_top(rhs_text, "+"):
-            if not term:
-                raise ModelError(f"empty term in: {stmt}")
-            if "?" in term and "*" not in term:
-                term = term.split("?", 1)[1].strip()
-            tokens = _split_top(term, "*")
-            name = tokens[-1]
-            mods = _modifiers(tokens[:-1]) if len(tokens) > 1 else [Modifier()]
-            this_op = op
-            if op == "~" and name == "1":
-                this_op, name = "~1", ""
-            elif op in ("~", "~~") and _NUMBER.match(name):
-                raise ModelError(f"a number is not a variable: {stmt}")
-            else:
-                _check_name(name, stmt)
-            for lhs in lhs_names:
-                rhs = name if this_op != "~1" else ""
-                formulas.append(Formula(lhs, this_op, rhs, [Modifier(**vars(m)) for m in mods]))
+    for statement in _statements(model):
+        try:
+            _statement(statement.text, formulas, definitions, constraints)
+        except _TokenError as exc:
+            line, col = statement.locate(exc.token)
+            raise ModelError(f"line {line}, column {col}: {exc}") from None
+        except ModelError as exc:
+            line, col = statement.locate(None)
+            raise ModelError(f"line {line}, column {col}: {exc}") from None
     if not formulas:
         raise ModelError("the model has no parameters")
     for f in formulas:

@@ -64,6 +64,8 @@ def test_to_dict_is_json_safe(case):
         "ci.lower",
         "ci.upper",
         "std.all",
+        "est.std",
+        "se.std",
     }
     assert row["group"] is None and row["z"] is None  # fixed marker loading
     assert "NaN" not in text
