@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.bootstrap import apply_bootstrap
+from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_interval
 from app.stats.sem.problem import prepare
 from app.stats.sem.results import SemResult
 from app.stats.sem.summary import definitions, summarize
@@ -21,8 +21,10 @@ def fit_model(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    group_partial: Sequence[str] = (),
     bootstrap: int = 0,
     seed: int = 1,
+    bootstrap_ci: str = "perc",
     progress: Callable[[float], None] | None = None,
 ) -> SemResult:
     """Fit a model in lavaan syntax as lavaan's ``sem()`` would.
@@ -40,9 +42,15 @@ def fit_model(
         Grouping column; groups in order of first appearance, as lavaan.
     group_equal : sequence of str
         lavaan ``group.equal`` keywords.
+    group_partial : sequence of str
+        lavaan ``group.partial``: parameters such as ``"REL1~1"`` exempt from ``group_equal``.
     bootstrap : int
-        Number of bootstrap replicates for percentile intervals (0 = none).
+        Number of bootstrap replicates (0 = none). With a bootstrap the rows are first put in a
+        canonical order (:func:`app.stats.sem.bootstrap.canonical_rows`): the same seed on the
+        same rows gives the same numbers whatever their storage order.
     seed : int
+    bootstrap_ci : {"perc", "bca"}
+        Bootstrap interval: percentile or lavaan's BCa.
     progress : callable, optional
         Called with the fraction done, 0..1.
 
@@ -55,17 +63,29 @@ def fit_model(
     ModelError
         Bad syntax, unknown variables, too few rows, a singular covariance matrix.
     """
+    if bootstrap > 0:
+        data = canonical_rows(data, model, group)
     with single_thread_blas():
         prob = prepare(
-            data, model, estimator=estimator, missing=missing, group=group, group_equal=group_equal
+            data,
+            model,
+            estimator=estimator,
+            missing=missing,
+            group=group,
+            group_equal=group_equal,
+            group_partial=group_partial,
         )
+        if bootstrap > 0:
+            check_interval(prob, bootstrap, bootstrap_ci)
         defs = definitions(prob.partable)
         opt = prob.refit(prob.data)
         if progress is not None and bootstrap <= 0:
             progress(0.9)
         result = summarize(prob, opt, defs)
     if bootstrap > 0:
-        result = apply_bootstrap(prob, result, B=bootstrap, seed=seed, progress=progress)
+        result = apply_bootstrap(
+            prob, result, B=bootstrap, seed=seed, progress=progress, interval=bootstrap_ci
+        )
     if progress is not None:
         progress(1.0)
     return result

@@ -78,8 +78,14 @@ def prepare(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    share_labels: bool = True,
+    group_partial: Sequence[str] = (),
 ) -> Problem:
     """Parse the model, check it against the data and split the data by group.
+
+    ``share_labels``: see :func:`app.stats.sem.partable.build_partable` (False in an
+    invariance sequence: a label written once is not shared by the groups) and
+    ``group_partial`` (lavaan's ``group.partial``).
 
     Raises
     ------
@@ -96,7 +102,14 @@ def prepare(
         raise ModelError("empty model")
     groups = _group_labels(data, group)
     meanstructure = missing == "fiml" or len(groups) > 1
-    pt = build_partable(model, groups=groups, meanstructure=meanstructure, group_equal=group_equal)
+    pt = build_partable(
+        model,
+        groups=groups,
+        meanstructure=meanstructure,
+        group_equal=group_equal,
+        share_labels=share_labels,
+        group_partial=group_partial,
+    )
     unknown = [v for v in pt.names.ov if v not in data.columns]
     if unknown:
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")

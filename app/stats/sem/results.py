@@ -126,7 +126,7 @@ class SemResult:
             }
         else:
             r2 = {k: finite_or_none(v) for k, v in self.r2.items()}
-        return {
+        out: dict[str, Any] = {
             "nobs": self.nobs,
             "estimator": self.estimator,
             "missing": self.missing,
@@ -135,3 +135,7 @@ class SemResult:
             "estimates": [e.to_dict() for e in self.estimates],
             "r2": r2,
         }
+        boot = self.extra.get("bootstrap")
+        if boot is not None:  # draws requested, kept, dropped; interval type; bootstrap se
+            out["bootstrap"] = boot.to_dict()
+        return out
