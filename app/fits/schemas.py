@@ -139,10 +139,11 @@ class FitCreate(BaseModel):
     def _partial(cls, v: list[str]) -> list[str]:
         out: list[str] = []
         for text in v:
-            m = PARTIAL.match(text)
+            compact = "".join(text.split())  # spaces mean nothing: "REL1 ~ 1" is "REL1~1"
+            m = PARTIAL.match(compact)
             if m is None or (m.group(2) == "~1") != (m.group(3) is None):
                 raise ValueError(f"not a parameter like 'REL1~1' or 'TAN=~TAN2': {text!r}")
-            out.append("".join(text.split()))
+            out.append(compact)
         return sorted(set(out))
 
     @field_validator("compare_paths")
