@@ -101,6 +101,18 @@ def fit_block(result: dict[str, Any]) -> list[str]:
     for heading, rows in _FIT_SECTIONS:
         more = _ROBUST_ROWS.get(heading, ()) if robust else ()
         out += _section(heading, fit, rows + tuple(r for r in more if r[1] in fit))
+    boot = result.get("bootstrap")
+    if boot:
+        dropped = ", ".join(f"{why} {k}" for why, k in (boot.get("dropped") or {}).items())
+        out += [
+            "",
+            "Bootstrap:",
+            _line("Draws requested", boot.get("draws")),
+            _line("Draws succeeded", boot.get("succeeded")),
+            _line("Dropped", dropped or "none"),
+            _line("Kept with a negative variance", boot.get("inadmissible")),
+            _line("Interval", f"{boot.get('interval')} {boot.get('level', 0.95):.0%}"),
+        ]
     return [x.replace("None", "") for x in out]
 
 

@@ -62,3 +62,13 @@ def test_group_diagram_gives_the_groups_own_n() -> None:
     assert sizes == {"Pasteur": 156, "Grant-White": 145} and result["nobs"] == 301
     assert "n = 145 of 301" in render_svg(result, group="Grant-White")
     assert "n = 156 of 301" in render_svg(result)  # the first group by default
+
+
+def test_text_report_says_what_the_bootstrap_did() -> None:
+    data = load_csv("holzinger_swineford_1939.csv")
+    res = fit_model(data, HS, missing="listwise", bootstrap=100, seed=2).to_dict()
+    text = "\n".join(fit_block(res))
+    assert "Bootstrap:" in text
+    assert f"  {'Draws requested':<44}{100:>14}" in text
+    assert f"  {'Draws succeeded':<44}{res['bootstrap']['succeeded']:>14}" in text
+    assert f"  {'Interval':<44}{'perc 95%':>14}" in text
