@@ -386,16 +386,44 @@ def _cov_arc(
     cv.label(mid[0], mid[1], _fmt(e.get("std.all")), fill="#555")
 
 
-def _fit_line(result: dict[str, Any]) -> str:
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _fit_line(result: dict[str, Any], grp: str | None = None) -> str:
+    """Fit measures of the header: under MLR the scaled chi-square and the robust indices
+    (with the robust RMSEA interval), as lavaan's summary shows them; ``n`` is the group's
+    own when the diagram shows one group of a multi-group fit."""
     fit = result.get("fit") or {}
+    robust = result.get("estimator") == "MLR" and _num(fit.get("chisq.scaled")) is not None
     bits = []
-    if fit.get("chisq") is not None:
+    if robust:
+        df = _num(fit.get("df.scaled", fit.get("df")))
+        df_text = f"{df:g}" if df is not None else ""
+        bits.append(f"χ²scaled({df_text}) = {float(fit['chisq.scaled']):.1f}")
+    elif fit.get("chisq") is not None:
         bits.append(f"χ²({fit.get('df')}) = {float(fit['chisq']):.1f}")
     for key in ("cfi", "tli", "rmsea", "srmr"):
-        if isinstance(fit.get(key), int | float):
-            bits.append(f"{key.upper()} = {float(fit[key]):.3f}")
-    if result.get("nobs") is not None:
-        bits.append(f"n = {result['nobs']}")
+        name = f"{key}.robust" if robust and key != "srmr" else key
+        value = _num(fit.get(name))
+        if value is None and name != key:  # robust index not computable: say which is shown
+            name, value = key, _num(fit.get(key))
+        if value is None:
+            continue
+        label = key.upper() + (" (robust)" if name.endswith(".robust") else "")
+        text = f"{label} = {value:.3f}"
+        suffix = ".robust" if name.endswith(".robust") else ""
+        lo, hi = _num(fit.get(f"rmsea.ci.lower{suffix}")), _num(fit.get(f"rmsea.ci.upper{suffix}"))
+        if key == "rmsea" and lo is not None and hi is not None:
+            text += f" [{lo:.3f}, {hi:.3f}]"
+        bits.append(text)
+    n = result.get("nobs")
+    if grp is not None:
+        per_group = {str(g.get("group")): g.get("nobs") for g in result.get("groups") or []}
+        if per_group.get(grp) is not None:
+            n = f"{per_group[grp]} of {result.get('nobs')}"
+    if n is not None:
+        bits.append(f"n = {n}")
     return ", ".join(bits)
 
 
@@ -414,7 +442,7 @@ def _document(
     min_y, max_y = min(ys) - pad - 40, max(ys) + pad
     head = title + (f" (group {grp})" if grp is not None else "")
     cv.text(min_x + 10, min_y + 20, head or "Path diagram", size=15, weight="bold", anchor="start")
-    cv.text(min_x + 10, min_y + 38, _fit_line(result), size=11, anchor="start", fill="#444")
+    cv.text(min_x + 10, min_y + 38, _fit_line(result, grp), size=11, anchor="start", fill="#444")
     if table:
         tx, ty = max_x + 10, min_y + 60
         cv.text(tx, ty, "Covariances (std.all)", size=11, weight="bold", anchor="start")
@@ -423,7 +451,7 @@ def _document(
             cv.text(tx, ty + 16 * (i + 1), line, size=10, anchor="start", fill="#333")
         max_x += 200
         max_y = max(max_y, ty + 16 * (len(table) + 1) + 10)
-    max_x = max(max_x, min_x + 20 + 6.5 * max(len(head), len(_fit_line(result))))
+    max_x = max(max_x, min_x + 20 + 6.5 * max(len(head), len(_fit_line(result, grp))))
     note = "Standardized estimates (std.all); * p < .05, ** p < .01, *** p < .001"
     cv.text(min_x + 10, max_y - 8, note, size=10, anchor="start", fill="#666")
     w, h = max_x - min_x, max_y - min_y

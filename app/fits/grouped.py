@@ -66,6 +66,7 @@ def _invariance(
         estimator=spec["estimator"],
         min_group_size=min_size,
         progress=report,
+        group_partial=tuple(spec.get("group_partial") or ()),
     )
 
 
@@ -79,7 +80,8 @@ def run_grouped(
     """The ``result`` of a grouped spec (``spec["group"]`` set); ModelError when it cannot run.
 
     Adds to the fit's ``to_dict()``: ``groups`` (label, nobs), ``excluded_groups`` (group, n,
-    reason), ``invariance`` (None, or one object per level) with ``invariance_rule``, and
+    reason), ``invariance`` (None, or one object per level) with ``invariance_rule`` and
+    ``unshared_labels`` (labels each group has its own of in the sequence), and
     ``path_tests`` when ``compare_paths`` asks for them.
     """
     group, model = spec["group"], spec["model"]
@@ -96,6 +98,7 @@ def run_grouped(
         result["groups"] = _groups(configural)
         result["invariance"] = inv.to_list()
         result["invariance_rule"] = inv.rule
+        result["unshared_labels"] = inv.unshared_labels
         excluded = _merge(excluded, inv.excluded)
     else:
         fitted = fit_model(
@@ -106,8 +109,10 @@ def run_grouped(
             group=group,
             group_equal=tuple(spec.get("group_equal") or ()),
             ordered=spec.get("ordered", False),
+            group_partial=tuple(spec.get("group_partial") or ()),
             bootstrap=int(spec.get("bootstrap") or 0),
             seed=int(spec.get("seed", 1)),
+            bootstrap_ci=spec.get("bootstrap_ci", "perc"),
             progress=stages.part(1),
         )
         result = fitted.to_dict()

@@ -68,6 +68,19 @@ _FIT_SECTIONS = (
     ),
     ("Standardized Root Mean Square Residual:", (("SRMR", "srmr"),)),
 )
+# Under MLR lavaan's summary adds the robust indices to their sections (same headings).
+_ROBUST_ROWS = {
+    "User Model versus Baseline Model:": (
+        ("Robust Comparative Fit Index (CFI)", "cfi.robust"),
+        ("Robust Tucker-Lewis Index (TLI)", "tli.robust"),
+    ),
+    "Root Mean Square Error of Approximation:": (
+        ("Robust RMSEA", "rmsea.robust"),
+        ("90 Percent confidence interval - lower", "rmsea.ci.lower.robust"),
+        ("90 Percent confidence interval - upper", "rmsea.ci.upper.robust"),
+        ("P-value H_0: Robust RMSEA <= 0.050", "rmsea.pvalue.robust"),
+    ),
+}
 
 
 def _section(heading: str, fit: dict[str, Any], rows: Sequence[tuple[str, str]]) -> list[str]:
@@ -84,8 +97,22 @@ def fit_block(result: dict[str, Any]) -> list[str]:
     ]
     test = _MODEL_TEST + (_SCALED_TEST if "chisq.scaled" in fit else ())
     out += _section("Model Test User Model:", fit, test)
+    robust = "chisq.scaled" in fit
     for heading, rows in _FIT_SECTIONS:
-        out += _section(heading, fit, rows)
+        more = _ROBUST_ROWS.get(heading, ()) if robust else ()
+        out += _section(heading, fit, rows + tuple(r for r in more if r[1] in fit))
+    boot = result.get("bootstrap")
+    if boot:
+        dropped = ", ".join(f"{why} {k}" for why, k in (boot.get("dropped") or {}).items())
+        out += [
+            "",
+            "Bootstrap:",
+            _line("Draws requested", boot.get("draws")),
+            _line("Draws succeeded", boot.get("succeeded")),
+            _line("Dropped", dropped or "none"),
+            _line("Kept with a negative variance", boot.get("inadmissible")),
+            _line("Interval", f"{boot.get('interval')} {boot.get('level', 0.95):.0%}"),
+        ]
     return [x.replace("None", "") for x in out]
 
 

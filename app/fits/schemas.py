@@ -33,7 +33,10 @@ NEW_FIELDS: dict[str, Any] = {
     "consistent": True,
     "bootstrap_ci": "perc",
     "ordered": False,
+    "group_partial": [],
 }
+# One lavaan group.partial entry: "REL1~1", "TAN=~TAN2", "x1~~x2", "y~x".
+PARTIAL = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~1|~)\s*([A-Za-z_.][\w.]*)?\s*$")
 
 
 class FitFilters(BaseModel):
@@ -87,7 +90,11 @@ class FitCreate(BaseModel):
     scheme: Literal["path", "factorial", "centroid"] = "path"
     consistent: bool = True
     bootstrap_ci: Literal["perc", "bca"] = Field(
-        default="perc", description="Bootstrap interval: percentile or BCa (PLS)."
+        default="perc",
+        description="Bootstrap interval: `perc` (percentile) or `bca` (bias-corrected and "
+        'accelerated: for SEM lavaan\'s `boot.ci.type = "bca"`, which needs more draws than '
+        "rows; for PLS the jackknife acceleration). The result's `bootstrap` object names it "
+        "beside the draws requested, succeeded and dropped (by reason).",
     )
     group: str | None = Field(
         default=None,
@@ -103,6 +110,13 @@ class FitCreate(BaseModel):
         max_length=8,
         description="lavaan's `group.equal` keywords (with `intercepts`, latent means are free "
         "in every group but the first).",
+    )
+    group_partial: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="lavaan's `group.partial`: parameters left free across groups although "
+        '`group_equal` (or an invariance level) covers them, e.g. `["REL1~1", "TAN=~TAN2"]` '
+        "(partial invariance). Needs `group`.",
     )
     invariance: bool = Field(
         default=False,
@@ -151,6 +165,18 @@ class FitCreate(BaseModel):
     def _equal(cls, v: list[str]) -> list[str]:
         return sorted(set(v))
 
+    @field_validator("group_partial")
+    @classmethod
+    def _partial(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for text in v:
+            compact = "".join(text.split())  # spaces mean nothing: "REL1 ~ 1" is "REL1~1"
+            m = PARTIAL.match(compact)
+            if m is None or (m.group(2) == "~1") != (m.group(3) is None):
+                raise ValueError(f"not a parameter like 'REL1~1' or 'TAN=~TAN2': {text!r}")
+            out.append(compact)
+        return sorted(set(out))
+
     @field_validator("compare_paths")
     @classmethod
     def _paths(cls, v: list[str]) -> list[str]:
@@ -183,8 +209,6 @@ class FitCreate(BaseModel):
         else:
             if self.missing == "mean":
                 raise ValueError("missing mean is for method pls; sem uses fiml or listwise")
-            if self.bootstrap_ci != "perc":
-                raise ValueError("bootstrap_ci bca is available with method pls")
             changed = [f for f in ("scheme", "consistent") if f in self.model_fields_set]
             if changed:
                 raise ValueError(f"{', '.join(changed)} apply to method pls only")
@@ -208,14 +232,21 @@ class FitCreate(BaseModel):
             if "missing" in self.model_fields_set:
                 raise ValueError("ordered items use missing listwise or pairwise")
             self.missing = "listwise"
-        taken = [f for f in ("bootstrap", "invariance", "compare_paths") if getattr(self, f)]
+        taken = [
+            f
+            for f in ("bootstrap", "invariance", "compare_paths", "group_partial")
+            if getattr(self, f)
+        ]
         if taken:
             raise ValueError(f"{', '.join(taken)} not available with ordered items yet")
 
     @model_validator(mode="after")
     def _needs_group(self) -> FitCreate:
-        if (self.group_equal or self.invariance or self.compare_paths) and self.group is None:
-            raise ValueError("group_equal, invariance and compare_paths need a group")
+        grouped = self.group_equal or self.invariance or self.compare_paths or self.group_partial
+        if grouped and self.group is None:
+            raise ValueError(
+                "group_equal, group_partial, invariance and compare_paths need a group"
+            )
         if self.invariance_levels is not None and not self.invariance:
             raise ValueError("invariance_levels needs invariance: true")
         if self.invariance:

@@ -70,6 +70,7 @@ def run_fit(
         ordered=spec.get("ordered", False),
         bootstrap=int(spec.get("bootstrap") or 0),
         seed=int(spec.get("seed", 1)),
+        bootstrap_ci=spec.get("bootstrap_ci", "perc"),
         progress=progress,
     ).to_dict()
     return _clean(result)

@@ -12,6 +12,7 @@ from app.psychometrics.schemas import (
     EFAMethod,
     EFAParams,
     EFARotation,
+    EFAUse,
     MissingMode,
     ReliabilityParams,
 )
@@ -95,6 +96,17 @@ def efa(
     items: Annotated[
         str | None, Query(description="comma-separated item codes (default: all items)")
     ] = None,
+    constructs: Annotated[
+        str | None,
+        Query(description="comma-separated construct codes: their items (instead of items)"),
+    ] = None,
+    use: Annotated[
+        EFAUse,
+        Query(
+            description="complete: the rows with every chosen item (listwise); pairwise: each "
+            "correlation over the rows with both items (psych's use='pairwise')"
+        ),
+    ] = "complete",
     factors: Annotated[
         int | None, Query(ge=1, description="number of factors (default: parallel analysis)")
     ] = None,
@@ -108,9 +120,14 @@ def efa(
     table: TableQuery = None,
 ) -> Any:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
-    complete cases of the chosen items."""
+    complete cases of the chosen items (or pairwise). The result says how many rows listwise
+    deletion kept (`n_complete` of `n_rows`, `missing_by_item`) and warns (`warnings`) when it
+    kept fewer than half; `loadings_sorted` lists the loadings sorted by factor with those
+    below `cut` (0.3) left out (null)."""
     params = EFAParams(
         items=split_codes(items),
+        constructs=split_codes(constructs),
+        use=use,
         factors=factors,
         rotation=rotation,
         method=method,

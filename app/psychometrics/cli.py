@@ -68,27 +68,37 @@ def render_reliability(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_efa(result: dict[str, Any]) -> str:
-    """Plain-text tables of an EFA result's ``to_dict()``."""
+def render_efa(result: dict[str, Any], cut: float | None = None) -> str:
+    """Plain-text tables of an EFA result's ``to_dict()``: loadings sorted by factor, those
+    below ``cut`` (default: the result's, 0.3) blank, as psych's ``print(fa, cut=, sort=TRUE)``."""
     b = result["bartlett"]
+    kept = (
+        f"{result['n_complete']} of {result['n_rows']} rows complete"
+        if result.get("use", "complete") == "complete"
+        else f"smallest pairwise n {result['n_pairwise_min']} of {result['n_rows']} rows"
+    )
     out = [
         f"{result['method']} extraction, {result['rotation']} rotation, {result['factors']} "
         f"factor(s) ({result['factors_source'].replace('_', ' ')}); n = {result['n']} "
-        f"({result['missing']})",
+        f"({result['missing']}; {kept})",
         f"KMO = {result['kmo']:.3f}; Bartlett chisq = {b['chisq']:.2f}, df = {b['df']}, "
         f"p = {b['p']:.3g}",
         f"parallel analysis suggests {result['parallel_analysis_factors']} factor(s)",
         "eigenvalues: " + ", ".join(f"{v:.3f}" for v in result["eigenvalues"]),
         "",
     ]
+    out = [f"warning: {w}" for w in result.get("warnings", [])] + out
     factors = list(next(iter(result["loadings"].values())))
+    limit = result["loadings_sorted"]["cut"] if cut is None else cut
+    order = [row["item"] for row in result["loadings_sorted"]["rows"]]
     rows = [
         [item]
-        + [load[f] for f in factors]
+        + [v if abs(v) >= limit else "" for v in (result["loadings"][item][f] for f in factors)]
         + [result["communalities"][item], result["kmo_items"][item]]
-        for item, load in result["loadings"].items()
+        for item in order
     ]
     out.append(_table(["item"] + factors + ["h2", "MSA"], rows))
+    out.append(f"loadings below {limit:g} in absolute value are not shown")
     return "\n".join(out)
 
 
@@ -144,6 +154,8 @@ def cmd_efa(args: argparse.Namespace) -> int:
 
     params = EFAParams(
         items=split_codes(args.items),
+        constructs=split_codes(args.constructs),
+        use=args.use,
         factors=args.factors,
         rotation=args.rotation,
         method=args.method,
@@ -151,7 +163,9 @@ def cmd_efa(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     return _run(
-        args, lambda session, survey: get_efa(session, survey=survey, params=params), render_efa
+        args,
+        lambda session, survey: get_efa(session, survey=survey, params=params),
+        lambda result: render_efa(result, cut=args.cut),
     )
 
 
@@ -179,6 +193,18 @@ def add_commands(sub: Any) -> None:
     efa = sub.add_parser("efa", help="exploratory factor analysis of a survey's items")
     efa.add_argument("survey", help="survey slug")
     efa.add_argument("--items", default=None, help="comma-separated item codes (default all)")
+    efa.add_argument(
+        "--constructs", default=None, help="comma-separated construct codes: their items"
+    )
+    efa.add_argument(
+        "--use",
+        choices=["complete", "pairwise"],
+        default="complete",
+        help="complete cases (listwise) or pairwise correlations, as psych's use=",
+    )
+    efa.add_argument(
+        "--cut", type=float, default=None, help="hide loadings below this (default 0.3)"
+    )
     efa.add_argument("--factors", type=int, default=None, help="default: parallel analysis")
     efa.add_argument(
         "--rotation",

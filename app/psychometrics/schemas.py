@@ -9,6 +9,7 @@ from typing import Literal
 MissingMode = Literal["fiml", "listwise"]
 EFAMethod = Literal["minres", "ml", "principal"]
 EFARotation = Literal["oblimin", "varimax", "promax", "none"]
+EFAUse = Literal["complete", "pairwise"]
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,12 @@ class ReliabilityParams:
 
 @dataclass(frozen=True)
 class EFAParams:
-    """``items`` None: every item of the instrument; ``factors`` None: parallel analysis."""
+    """``items`` None: every item of ``constructs`` (None: of the instrument); ``factors``
+    None: parallel analysis; ``use``: complete cases or pairwise correlations (psych)."""
 
     items: list[str] | None = None
+    constructs: list[str] | None = None
+    use: EFAUse = "complete"
     factors: int | None = None
     rotation: EFARotation = "oblimin"
     method: EFAMethod = "minres"

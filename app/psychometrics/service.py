@@ -75,9 +75,23 @@ def get_efa(
     params: EFAParams,
     scope: list[str] | None = None,
 ) -> EFAResult:
-    """EFA of the chosen items (default: every scale and 0-10 item) on their complete cases."""
+    """EFA of the chosen items (default: every scale and 0-10 item of the chosen constructs,
+    else of the instrument) on their complete cases or pairwise (``params.use``)."""
     spec = survey_spec(survey)
-    items = params.items or list(spec.numeric_codes)
+    if params.constructs:
+        unknown_c = [c for c in params.constructs if c not in spec.construct_items]
+        if unknown_c:
+            known = ", ".join(spec.construct_codes)
+            raise _query_error(
+                "constructs", f"unknown construct(s): {', '.join(unknown_c)} (known: {known})"
+            )
+    if params.items and params.constructs:
+        raise _query_error("items", "give items or constructs, not both")
+    if params.constructs:
+        chosen = {c for k in params.constructs for c in spec.construct_items[k]}
+        items = [c for c in spec.numeric_codes if c in chosen]
+    else:
+        items = params.items or list(spec.numeric_codes)
     unknown = [c for c in items if c not in spec.item_codes]
     if unknown:
         raise _query_error("items", f"unknown item(s): {', '.join(unknown)}")
@@ -95,6 +109,7 @@ def get_efa(
             method=params.method,
             rotation=params.rotation,
             seed=params.seed,
+            use=params.use,
         )
     except EFAError as exc:
         raise _query_error(exc.param, str(exc)) from None

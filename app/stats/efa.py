@@ -1,8 +1,11 @@
 """Exploratory factor analysis: KMO, Bartlett, eigenvalues, parallel analysis, loadings.
 
 Extraction and rotation are factor_analyzer's (minres agrees with psych::fa to ~1e-5).
-KMO and Bartlett follow psych::KMO and psych::cortest.bartlett. All statistics use the
-complete cases of the items involved.
+KMO and Bartlett follow psych::KMO and psych::cortest.bartlett. The statistics use the
+complete cases of the items involved (``use="complete"``, psych's default) or, as
+``psych::fa(use="pairwise")``, the correlation of each pair of items over the rows that have
+both; the result says how many rows listwise deletion keeps and which items lose most, and
+warns when it keeps fewer than half.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ __all__ = [
 ]
 
 Method = Literal["minres", "ml", "principal"]
+Use = Literal["complete", "pairwise"]
+USES: tuple[str, ...] = ("complete", "pairwise")
+LOADING_CUT = 0.3
+# listwise deletion keeping less than this share of the rows is worth a warning
+KEEP_WARNING = 0.5
 Rotation = Literal["oblimin", "varimax", "promax", "none"]
 METHODS: tuple[str, ...] = ("minres", "ml", "principal")
 ROTATIONS: tuple[str, ...] = ("oblimin", "varimax", "promax", "none")
@@ -79,11 +87,40 @@ class EFAResult:
     communalities: dict[str, float]
     factor_correlations: pd.DataFrame
     missing: str = field(default="complete cases of the selected items")
+    use: str = "complete"
+    n_rows: int = 0
+    n_complete: int = 0
+    missing_by_item: dict[str, int] = field(default_factory=dict)
+    n_pairwise_min: int = 0
+    warnings: tuple[str, ...] = ()
+
+    def sorted_loadings(self, cut: float = LOADING_CUT) -> list[dict[str, object]]:
+        """Loadings as psych's ``fa.sort`` and ``print(cut=)`` show them: items grouped by the
+        factor of their largest absolute loading (factor order), within a group by that
+        loading's size (largest first); loadings below ``cut`` in absolute value are None."""
+        table = self.loadings
+        peak = table.abs().to_numpy().argmax(axis=1)
+        size = table.abs().to_numpy().max(axis=1)
+        order = sorted(range(len(table)), key=lambda i: (peak[i], -size[i]))
+        rows: list[dict[str, object]] = []
+        for i in order:
+            row: dict[str, object] = {"item": table.index[i]}
+            for f, v in table.iloc[i].items():
+                row[str(f)] = float(v) if abs(v) >= cut else None
+            rows.append(row)
+        return rows
 
     def to_dict(self) -> dict[str, object]:
         return {
             "items": list(self.items),
             "n": self.n,
+            "use": self.use,
+            "n_rows": self.n_rows,
+            "n_complete": self.n_complete,
+            "n_dropped": self.n_rows - self.n_complete if self.use == "complete" else 0,
+            "missing_by_item": dict(self.missing_by_item),
+            "n_pairwise_min": self.n_pairwise_min,
+            "warnings": list(self.warnings),
             "method": self.method,
             "rotation": self.rotation,
             "factors": self.n_factors,
@@ -106,6 +143,7 @@ class EFAResult:
             "communalities": dict(self.communalities),
             "factor_correlations": matrix_to_dict(self.factor_correlations),
             "ss_loadings": {f: float(v) for f, v in (self.loadings**2).sum().items()},
+            "loadings_sorted": {"cut": LOADING_CUT, "rows": self.sorted_loadings()},
         }
 
 
@@ -206,7 +244,7 @@ def max_factors(p: int) -> int:
     return k
 
 
-def _complete(data: pd.DataFrame, items: Sequence[str]) -> np.ndarray:
+def _check_items(data: pd.DataFrame, items: Sequence[str]) -> None:
     unknown = [c for c in items if c not in data.columns]
     if unknown:
         raise EFAError(f"unknown item(s): {', '.join(unknown)}", param="items")
@@ -214,22 +252,79 @@ def _complete(data: pd.DataFrame, items: Sequence[str]) -> np.ndarray:
         raise EFAError("items are listed more than once", param="items")
     if len(items) < 3:
         raise EFAError(f"EFA needs at least 3 items, got {len(items)}", param="items")
-    x = data[list(items)].to_numpy(dtype=float)
-    x = x[~np.isnan(x).any(axis=1)]
+
+
+@dataclass(frozen=True)
+class _Input:
+    """What the statistics start from: the correlation matrix, the n behind it, the complete
+    rows (for ``use="complete"``) and what missing data did."""
+
+    corr: np.ndarray
+    n: int
+    x: np.ndarray | None
+    n_rows: int
+    n_complete: int
+    missing_by_item: dict[str, int]
+    n_pairwise_min: int
+
+
+def _input(data: pd.DataFrame, items: Sequence[str], use: str) -> _Input:
+    _check_items(data, items)
+    raw = data[list(items)].to_numpy(dtype=float)
+    observed = ~np.isnan(raw)
+    raw = raw[observed.any(axis=1)]  # rows without any of the items say nothing
+    observed = observed[observed.any(axis=1)]
+    complete = observed.all(axis=1)
+    missing = {c: int((~observed[:, j]).sum()) for j, c in enumerate(items)}
+    pairs = observed.T.astype(float) @ observed.astype(float)
     need = max(10, len(items) + 2)
-    if x.shape[0] < need:
-        raise EFAError(
-            f"too few complete rows: {x.shape[0]} (need at least {need} for {len(items)} items)"
-        )
-    sd = x.std(axis=0)
-    if np.any(sd == 0):
-        flat = [items[int(j)] for j in np.flatnonzero(sd == 0)]
+    sd_check = raw
+    if use == "complete":
+        x = raw[complete]
+        if x.shape[0] < need:
+            raise EFAError(
+                f"too few complete rows: {x.shape[0]} of {raw.shape[0]} (need at least {need} "
+                f"for {len(items)} items); fewer items or use=pairwise may help"
+            )
+        sd_check = x
+        corr, n = np.corrcoef(x, rowvar=False), int(x.shape[0])
+    else:
+        x = None
+        if pairs.min() < need:
+            i, j = (int(k) for k in np.unravel_index(int(np.argmin(pairs)), pairs.shape))
+            raise EFAError(
+                f"too few rows with both {items[i]} and {items[j]}: {int(pairs[i, j])} "
+                f"(need at least {need})"
+            )
+        corr = pd.DataFrame(raw).corr(method="pearson").to_numpy()
+        n = int(pairs.min())
+    with np.errstate(invalid="ignore"):
+        sd = np.nanstd(sd_check, axis=0)
+    if np.any(~(sd > 0)):
+        flat = [items[int(j)] for j in np.flatnonzero(~(sd > 0))]
         raise EFAError(f"item(s) without variance: {', '.join(flat)}")
-    return x
+    if use == "pairwise" and np.linalg.eigvalsh(corr).min() <= 0:
+        raise EFAError(
+            "the pairwise correlation matrix is not positive definite (pairs observed on "
+            "different rows disagree): use=complete or fewer items"
+        )
+    return _Input(corr, n, x, int(raw.shape[0]), int(complete.sum()), missing, int(pairs.min()))
+
+
+def _warnings(inp: _Input, use: str, items: Sequence[str]) -> tuple[str, ...]:
+    if use != "complete" or inp.n_complete >= KEEP_WARNING * inp.n_rows:
+        return ()
+    worst = sorted(inp.missing_by_item.items(), key=lambda kv: -kv[1])[:3]
+    named = ", ".join(f"{c} ({k} missing)" for c, k in worst if k)
+    share = inp.n_complete / inp.n_rows if inp.n_rows else 0.0
+    return (
+        f"listwise deletion kept {inp.n_complete} of {inp.n_rows} rows ({share:.0%}); most "
+        f"missing: {named}. Choose fewer items (items= or constructs=) or use=pairwise.",
+    )
 
 
 def _extract(
-    x: np.ndarray, k: int, method: str, rotation: str
+    corr: np.ndarray, k: int, method: str, rotation: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rotated pattern (p, k), factor correlations (k, k) and communalities (p,).
 
@@ -241,15 +336,17 @@ def _extract(
         # the correlation of each item with each component is v * sqrt(eigenvalue).
         # Computed from the eigen-decomposition; factor_analyzer's SVD path keeps all p
         # components and loops over rows.
-        val, vec = np.linalg.eigh(np.corrcoef(x, rowvar=False))
+        val, vec = np.linalg.eigh(corr)
         top = np.argsort(val)[::-1][:k]
         loadings = vec[:, top] * np.sqrt(val[top])
     else:
-        fa = FactorAnalyzer(n_factors=k, rotation=None, method=method, svd_method="lapack")
+        fa = FactorAnalyzer(
+            n_factors=k, rotation=None, method=method, svd_method="lapack", is_corr_matrix=True
+        )
         with warnings.catch_warnings():
             # factor_analyzer calls a renamed scikit-learn argument; nothing to act on.
             warnings.simplefilter("ignore", FutureWarning)
-            fa.fit(x)
+            fa.fit(corr)
         loadings = np.asarray(fa.loadings_, dtype=float)
     h2 = (loadings**2).sum(axis=1)
     phi = np.eye(k)
@@ -279,8 +376,9 @@ def run_efa(
     rotation: str = "oblimin",
     seed: int = 1,
     n_iter: int = 100,
+    use: str = "complete",
 ) -> EFAResult:
-    """Exploratory factor analysis of ``items`` on the complete cases.
+    """Exploratory factor analysis of ``items`` on the complete cases (or pairwise).
 
     Parameters
     ----------
@@ -293,6 +391,10 @@ def run_efa(
     rotation : {"oblimin", "varimax", "promax", "none"}
     seed, n_iter : int
         Parallel analysis' random seed and replicates.
+    use : {"complete", "pairwise"}
+        psych's ``use``: the complete cases of the items, or each correlation over the rows
+        that have both items (Bartlett's test and the parallel analysis then take the smallest
+        pairwise count as n).
 
     Returns
     -------
@@ -314,10 +416,11 @@ def run_efa(
             f"unknown rotation {rotation!r}; choose one of {', '.join(ROTATIONS)}",
             param="rotation",
         )
+    if use not in USES:
+        raise EFAError(f"unknown use {use!r}; choose one of {', '.join(USES)}", param="use")
     items = list(items)
-    x = _complete(data, items)
-    n, p = x.shape
-    corr = np.corrcoef(x, rowvar=False)
+    inp = _input(data, items, use)
+    n, p, corr = inp.n, len(items), inp.corr
     chisq, df, pval = bartlett_sphericity(corr, n)
     msa, msa_items = kmo(corr)
     eig = np.linalg.eigvalsh(corr)[::-1]
@@ -333,7 +436,7 @@ def run_efa(
             f"{n_factors} factors are more than {p} items can identify (at most {limit})",
             param="factors",
         )
-    loadings, phi, h2 = _extract(x, n_factors, method, rotation)
+    loadings, phi, h2 = _extract(corr, n_factors, method, rotation)
     loadings, phi = _order_and_sign(loadings, phi)
     names = [f"F{j + 1}" for j in range(n_factors)]
     return EFAResult(
@@ -354,4 +457,15 @@ def run_efa(
         loadings=pd.DataFrame(loadings, index=items, columns=names),
         communalities={c: float(v) for c, v in zip(items, h2, strict=True)},
         factor_correlations=pd.DataFrame(phi, index=names, columns=names),
+        missing=(
+            "complete cases of the selected items"
+            if use == "complete"
+            else "pairwise: each correlation over the rows with both items"
+        ),
+        use=use,
+        n_rows=inp.n_rows,
+        n_complete=inp.n_complete,
+        missing_by_item=inp.missing_by_item,
+        n_pairwise_min=inp.n_pairwise_min,
+        warnings=_warnings(inp, use, items),
     )

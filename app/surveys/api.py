@@ -3,13 +3,15 @@ app.instruments.api)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi import Response as HttpResponse
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse
+from starlette.background import BackgroundTask
 
 from app.auth.service import create_tokens
 from app.deps import (
@@ -23,7 +25,7 @@ from app.deps import (
     check_branch_scope,
     split_codes,
 )
-from app.surveys import csvio, lifecycle, service
+from app.surveys import csvio, labelled, lifecycle, service
 from app.surveys.schemas import (
     BranchCreate,
     BranchRead,
@@ -40,6 +42,7 @@ from app.surveys.schemas import (
     TokensCreate,
     TokensRead,
 )
+from app.surveys.specs import survey_spec
 
 router = APIRouter(prefix="/api/v1")
 
@@ -187,6 +190,135 @@ def export_responses(
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{survey.slug}-responses.csv"'},
+    )
+
+
+LABELLED = (
+    "Labels: variable labels = item texts, value labels = scale point and option labels, in "
+    "`lang` (default: the instrument's first language). Not applicable = -98 and not answered "
+    "= -99, both user-missing; multiple choice = one 0/1 variable per option (`<code>_<k>`). "
+    "The codebook (`responses.codebook.csv`) lists every code."
+)
+XLSX = (
+    "Sheet `responses`: the CSV export's columns and cells (`NA` = not applicable, empty = not "
+    "answered); sheet `codebook`: `responses.codebook.csv`."
+)
+SAV_TYPE = "application/x-spss-sav"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(
+    path: str,
+    rows: int,
+    *,
+    survey: Any,
+    principal: Any,
+    session: Any,
+    fmt: str,
+    media: str,
+    scope: list[str] | None,
+    filters: ResponseFilters,
+) -> FileResponse:
+    """Audit a row-data download (as the CSV export) and stream the file, deleted after."""
+    detail = {
+        "format": fmt,
+        "branches": scope,
+        "submitted_from": filters.submitted_from.isoformat() if filters.submitted_from else None,
+        "submitted_to": filters.submitted_to.isoformat() if filters.submitted_to else None,
+        "rows": rows,
+    }
+    try:
+        lifecycle.audit_export(session, survey=survey, actor=principal.actor(), detail=detail)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return FileResponse(
+        path,
+        media_type=media,
+        filename=f"{survey.slug}-responses.{fmt}",
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+@router.get(
+    "/surveys/{slug}/responses.sav",
+    description=LABELLED,
+    response_class=FileResponse,
+    responses={200: {"content": {SAV_TYPE: {}}}},
+    tags=["responses"],
+)
+def export_responses_sav(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: ResearcherKey,
+    branch: Annotated[str | None, Query(description="comma-separated branch codes")] = None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
+    lang: Annotated[str | None, Query(description="language of the labels")] = None,
+) -> Any:
+    scope = principal.scope(split_codes(branch))
+    filters = ResponseFilters(submitted_from=submitted_from, submitted_to=submitted_to)
+    path, rows = labelled.write_sav(
+        session, survey=survey, lang=lang, filters=filters, branches=scope
+    )
+    return _download(
+        path,
+        rows,
+        survey=survey,
+        principal=principal,
+        session=session,
+        fmt="sav",
+        media=SAV_TYPE,
+        scope=scope,
+        filters=filters,
+    )
+
+
+@router.get(
+    "/surveys/{slug}/responses.xlsx",
+    description=XLSX,
+    response_class=FileResponse,
+    responses={200: {"content": {XLSX_TYPE: {}}}},
+    tags=["responses"],
+)
+def export_responses_xlsx(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: ResearcherKey,
+    branch: Annotated[str | None, Query(description="comma-separated branch codes")] = None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
+) -> Any:
+    scope = principal.scope(split_codes(branch))
+    filters = ResponseFilters(submitted_from=submitted_from, submitted_to=submitted_to)
+    path, rows = labelled.write_xlsx(session, survey=survey, filters=filters, branches=scope)
+    return _download(
+        path,
+        rows,
+        survey=survey,
+        principal=principal,
+        session=session,
+        fmt="xlsx",
+        media=XLSX_TYPE,
+        scope=scope,
+        filters=filters,
+    )
+
+
+@router.get(
+    "/surveys/{slug}/responses.codebook.csv",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+    tags=["responses"],
+)
+def responses_codebook(survey: SurveyDep, _: ResearcherKey) -> Any:
+    """Every variable of the exports (CSV, .sav, .xlsx) with its label per language and every
+    value with its .sav code (`value`) and its CSV cell (`csv_value`): scale points, options,
+    not applicable (-98 / `NA`) and not answered (-99 / empty)."""
+    return PlainTextResponse(
+        labelled.codebook_csv(survey_spec(survey)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{survey.slug}-codebook.csv"'},
     )
 
 

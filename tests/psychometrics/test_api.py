@@ -186,3 +186,25 @@ def test_reliability_of_an_empty_survey_is_422(client, survey, researcher_header
         client.get("/api/v1/surveys/nope/reliability", headers=researcher_headers).status_code
         == 404
     )
+
+
+def test_efa_by_construct_reports_listwise_deletion(client, telecom_survey, researcher_headers):
+    r = client.get(f"{URL}/efa?constructs=TAN,NQ&factors=2", headers=researcher_headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["items"] == ["TAN1", "TAN2", "TAN3", "NQ1", "NQ2", "NQ3", "NQ4"]
+    assert body["n_rows"] == 1500 and body["n"] == body["n_complete"] < 750
+    assert body["n_dropped"] == 1500 - body["n_complete"]
+    assert body["missing_by_item"]["TAN1"] == 0 and body["missing_by_item"]["NQ1"] > 1000
+    assert "listwise deletion kept" in body["warnings"][0]
+    pairwise = client.get(
+        f"{URL}/efa?constructs=TAN,NQ&factors=2&use=pairwise", headers=researcher_headers
+    ).json()
+    assert pairwise["use"] == "pairwise" and pairwise["warnings"] == []
+    for query, loc in (
+        ("constructs=XX", "constructs"),
+        ("constructs=TAN&items=TAN1", "items"),
+        ("use=all", "use"),
+    ):
+        r = client.get(f"{URL}/efa?{query}", headers=researcher_headers)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == loc, r.text

@@ -42,3 +42,58 @@ def test_efa_cli_and_errors(cli_env, telecom_survey, capsys):
     assert pvm(["efa", "telecom", "--items", "TAN1"]) == 2
     assert "at least 3 items" in capsys.readouterr().err
     assert pvm(["efa", "nope"]) == 2
+
+
+def test_efa_cli_constructs_pairwise_sorted_and_blanked(cli_env, telecom_survey, capsys):
+    # TAN, REL and NQ: NQ allows "not applicable", so listwise keeps 185 of 1,500 rows
+    assert pvm(["efa", "telecom", "--constructs", "TAN,REL,NQ", "--factors", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("warning: listwise deletion kept 185 of 1500 rows (12%)")
+    assert "185 of 1500 rows complete" in out
+    assert (
+        pvm(
+            [
+                "efa",
+                "telecom",
+                "--constructs",
+                "TAN,REL,NQ",
+                "--factors",
+                "3",
+                "--use",
+                "pairwise",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    body = json.loads(capsys.readouterr().out)
+    assert body["use"] == "pairwise" and body["warnings"] == [] and body["n"] == 262
+    assert (
+        pvm(
+            [
+                "efa",
+                "telecom",
+                "--constructs",
+                "TAN,REL,NQ",
+                "--factors",
+                "3",
+                "--use",
+                "pairwise",
+                "--cut",
+                "0.5",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "loadings below 0.5 in absolute value are not shown" in out
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("item"))
+    table = [line.split() for line in lines[start + 2 : start + 13]]
+    order = [row[0] for row in table]
+    assert [r["item"] for r in body["loadings_sorted"]["rows"]] == order
+    for row in table:  # item, the loadings shown (|v| >= 0.5), h2, MSA
+        shown = [float(v) for v in row[1:-2]]
+        assert shown and all(abs(v) >= 0.5 for v in shown)
+    assert pvm(["efa", "telecom", "--constructs", "XX"]) == 2
+    assert "unknown construct(s): XX" in capsys.readouterr().err

@@ -178,6 +178,14 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/surveys/{slug}/responses.csv"): Call(
         "researcher", 200, "same", out_of_scope=BR02
     ),
+    # data out (issue 14 item 3): the CSV export's rules
+    ("GET", "/api/v1/surveys/{slug}/responses.sav"): Call(
+        "researcher", 200, "same", out_of_scope=BR02
+    ),
+    ("GET", "/api/v1/surveys/{slug}/responses.xlsx"): Call(
+        "researcher", 200, "same", out_of_scope=BR02
+    ),
+    ("GET", "/api/v1/surveys/{slug}/responses.codebook.csv"): Call("researcher", 200, "same"),
     ("GET", "/s/{slug}"): Call("public", 200, "same", params={"branch": "BR01"}),
     ("POST", "/s/{slug}"): Call("public", 303, "same", data=_form),
     ("GET", "/s/{slug}/thanks"): Call("public", 200, "same"),

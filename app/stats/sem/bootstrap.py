@@ -3,8 +3,16 @@
 Rows are resampled with replacement within each group; every replicate is re-fitted from the
 full-sample estimate. Replicate ``b`` draws its rows from ``default_rng((seed, b))``, so the
 result depends on ``seed`` and ``B`` only, never on how replicates are spread over workers.
-Replicates that fail or do not converge are dropped and counted, as lavaan drops them.
-Intervals are percentile intervals with lavaan's (boot's ``norm.inter``) interpolation.
+Replicates that fail or do not converge are dropped and counted by reason, as lavaan drops
+them; replicates with a negative variance (lavaan's failed ``post.check``) are kept, as lavaan
+keeps them, and counted. The data's rows are put in a canonical order first
+(:func:`canonical_rows`), so that the same seed on the same rows gives the same numbers
+whatever order the rows were stored in.
+
+Intervals (``interval``): ``perc``, percentile intervals, and ``bca``, lavaan's
+``boot.ci.type = "bca"`` (bias-corrected and accelerated; the acceleration from the
+regression of the replicates on how often each row was drawn, boot's ``empinf(type="reg")``),
+both with lavaan's (boot's ``norm.inter``) interpolation.
 """
 
 from __future__ import annotations
@@ -24,18 +32,30 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
+from app.stats.sem.errors import ModelError
+from app.stats.sem.intervals import (
+    LEVEL,
+    bca_interval,
+    percentile_interval,
+    regression_acceleration,
+)
 from app.stats.sem.likelihood import GroupData, expected_information, loglik
 from app.stats.sem.model import LisrelModel
+from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem, fixed_x_values
 from app.stats.sem.results import SemResult, finite_or_none
 from app.stats.sem.summary import defined_values
 
 log = logging.getLogger(__name__)
 
-LEVEL = 0.95
+INTERVALS = ("perc", "bca")
+# The regression estimate of BCa's acceleration solves (rows x rows) normal equations.
+BCA_MAX_ROWS = 4000
+OK, NOT_CONVERGED, FAILED = 0, 1, 2
+DROP_REASONS = {NOT_CONVERGED: "not converged", FAILED: "numerical failure"}
 # Convergence of a replicate: max |gradient| of the mean log-likelihood. 1e-7 moves estimates
 # by ~1e-7 relative, far below the Monte-Carlo error of any bootstrap quantity.
 GTOL = 1e-7
@@ -56,9 +76,14 @@ class BootstrapInfo:
         Replicates dropped (no convergence or a numerical failure), as lavaan drops them.
     seed : int
     level : float
-        Confidence level of the percentile intervals.
+        Confidence level of the intervals.
     se : list of float
         Bootstrap standard error of each row of ``SemResult.estimates`` (0 for fixed rows).
+    interval : {"perc", "bca"}
+    dropped : dict
+        Dropped replicates by reason (``"not converged"``, ``"numerical failure"``).
+    inadmissible : int
+        Kept replicates with a negative variance estimate (lavaan keeps them too).
     """
 
     B: int
@@ -67,53 +92,26 @@ class BootstrapInfo:
     seed: int
     level: float
     se: list[float]
+    interval: str = "perc"
+    dropped: dict[str, int] = dataclasses.field(default_factory=dict)
+    inadmissible: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "draws": self.B,
+            "succeeded": self.n_ok,
+            "dropped": dict(self.dropped),
+            "inadmissible": self.inadmissible,
+            "interval": self.interval,
+            "seed": self.seed,
+            "level": self.level,
+            # the names of the first release, kept for scripts that read them
             "B": self.B,
             "n_ok": self.n_ok,
             "n_failed": self.n_failed,
-            "seed": self.seed,
-            "level": self.level,
-            "ci.type": "perc",
+            "ci.type": self.interval,
             "se": [finite_or_none(s) for s in self.se],
         }
-
-
-def percentile_interval(t: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """Percentile interval of bootstrap draws, interpolated as lavaan's ``norm.inter``.
-
-    Order statistics ``k = trunc((R + 1) * alpha)`` are interpolated on the normal-quantile
-    scale, so the bounds agree with lavaan's given the same draws.
-
-    Parameters
-    ----------
-    t : ndarray, shape (R,)
-        Bootstrap estimates; non-finite values are ignored.
-    level : float
-
-    Returns
-    -------
-    (lower, upper) : tuple of float
-    """
-    t = np.sort(t[np.isfinite(t)])
-    r = t.size
-    if r == 0:
-        return math.nan, math.nan
-    out = []
-    for alpha in ((1 - level) / 2, (1 + level) / 2):
-        rk = (r + 1) * alpha
-        k = int(math.trunc(rk))
-        if k == rk and 0 < k <= r:
-            out.append(float(t[k - 1]))
-        elif k <= 0:
-            out.append(float(t[0]))
-        elif k >= r:
-            out.append(float(t[-1]))
-        else:
-            z, z0, z1 = stats.norm.ppf([alpha, k / (r + 1), (k + 1) / (r + 1)])
-            out.append(float(t[k - 1] + (z - z0) / (z1 - z0) * (t[k] - t[k - 1])))
-    return out[0], out[1]
 
 
 def refit_replicate(
@@ -198,30 +196,62 @@ def _replicate_model(prob: Problem, data: list[GroupData]) -> LisrelModel:
     return LisrelModel(prob.partable, fixed_x_values(prob.partable, data))
 
 
+def canonical_rows(data: pd.DataFrame, model: str, group: str | None = None) -> pd.DataFrame:
+    """``data`` with its rows sorted by the model's observed variables (missing last), within
+    the groups' order of first appearance (lavaan's group order): the same rows stored in any
+    order give the same frame where it matters, hence the same bootstrap draws. Rows equal on
+    every model variable are interchangeable."""
+    names = [v for v in build_partable(model).names.ov if v in data.columns]
+    if not names:
+        return data
+    keys = data[names].apply(pd.to_numeric, errors="coerce")
+    order_cols = list(names)
+    if group is not None and group in data.columns:
+        labels = data[group].astype(str).where(data[group].notna(), None)
+        first = {g: k for k, g in enumerate(pd.unique(labels.dropna()))}
+        keys.insert(0, "__group__", labels.map(first).astype(float))
+        order_cols.insert(0, "__group__")
+    order = keys.sort_values(order_cols, kind="mergesort", na_position="last").index
+    return data.loc[order]
+
+
+def draw_indices(prob: Problem, seed: int, b: int) -> list[np.ndarray]:
+    """Replicate ``b``'s rows: drawn with replacement within each group (group order)."""
+    rng = np.random.default_rng((seed, b))
+    return [rng.integers(0, gd.n, gd.n) for gd in prob.data]
+
+
+def draw_counts(prob: Problem, seed: int, b: int) -> np.ndarray:
+    """How often replicate ``b`` drew each row (groups one after the other), shape (n,)."""
+    idx = draw_indices(prob, seed, b)
+    return np.concatenate(
+        [np.bincount(i, minlength=gd.n) for i, gd in zip(idx, prob.data, strict=True)]
+    )
+
+
 def resample(prob: Problem, seed: int, b: int) -> list[GroupData]:
     """Replicate ``b``: rows drawn with replacement within each group (group order)."""
-    rng = np.random.default_rng((seed, b))
     # the saturated (EM) moments are only needed when fixed.x statistics come from them
     need_h1 = bool(prob.partable.names.ov_x)
-    out = []
-    for gd in prob.data:
-        idx = rng.integers(0, gd.n, gd.n)
-        out.append(GroupData.from_array(gd.X[idx], with_h1=need_h1))
-    return out
+    return [
+        GroupData.from_array(gd.X[idx], with_h1=need_h1)
+        for gd, idx in zip(prob.data, draw_indices(prob, seed, b), strict=True)
+    ]
 
 
 def _run_chunk(
     prob: Problem, start: np.ndarray, hinv0: np.ndarray, seed: int, reps: range
 ) -> tuple[np.ndarray, np.ndarray]:
     thetas = np.full((len(reps), start.size), np.nan)
-    ok = np.zeros(len(reps), dtype=bool)
+    status = np.full(len(reps), FAILED, dtype=np.int8)
     with single_thread_blas():
         for k, b in enumerate(reps):
             try:
-                thetas[k], ok[k] = refit_replicate(prob, resample(prob, seed, b), start, hinv0)
+                thetas[k], converged = refit_replicate(prob, resample(prob, seed, b), start, hinv0)
+                status[k] = OK if converged else NOT_CONVERGED
             except (np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
                 log.debug("bootstrap replicate %d failed: %s", b, exc)
-    return thetas, ok
+    return thetas, status
 
 
 # Worker state: the Problem is sent once per worker process (initializer), not once per task.
@@ -290,10 +320,11 @@ def bootstrap_thetas(
     -------
     thetas : ndarray, shape (B, npar)
         NaN rows for failed replicates.
-    ok : ndarray of bool, shape (B,)
+    status : ndarray of int8, shape (B,)
+        ``OK``, ``NOT_CONVERGED`` or ``FAILED`` (a numerical failure) per replicate.
     """
     thetas = np.full((B, start.size), np.nan)
-    ok = np.zeros(B, dtype=bool)
+    status = np.full(B, FAILED, dtype=np.int8)
     bounds = [(lo, min(lo + CHUNK, B)) for lo in range(0, B, CHUNK)]
     n_jobs = max(1, min(n_jobs, _usable_cpus(), len(bounds)))
     if multiprocessing.current_process().daemon:
@@ -305,14 +336,14 @@ def bootstrap_thetas(
     def run_here(chunks: Iterable[tuple[int, int]]) -> None:
         nonlocal done
         for lo, hi in chunks:
-            thetas[lo:hi], ok[lo:hi] = _run_chunk(prob, start, hinv0, seed, range(lo, hi))
+            thetas[lo:hi], status[lo:hi] = _run_chunk(prob, start, hinv0, seed, range(lo, hi))
             done += hi - lo
             if progress is not None:
                 progress(done / B)
 
     if n_jobs == 1:
         run_here(bounds)
-        return thetas, ok
+        return thetas, status
     payload = pickle.dumps((prob, start, hinv0, seed), protocol=pickle.HIGHEST_PROTOCOL)
     todo = dict.fromkeys(bounds)
     try:
@@ -325,7 +356,7 @@ def bootstrap_thetas(
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         lo, th, k = fut.result()
-                        thetas[lo : lo + len(k)], ok[lo : lo + len(k)] = th, k
+                        thetas[lo : lo + len(k)], status[lo : lo + len(k)] = th, k
                         del todo[(lo, lo + len(k))]
                         done += len(k)
                     if progress is not None:
@@ -340,7 +371,7 @@ def bootstrap_thetas(
         # forkserver/spawn need: finish here rather than fail (same draws, same result)
         log.warning("bootstrap workers failed (%s); continuing in this process", exc)
         run_here(todo)
-    return thetas, ok
+    return thetas, status
 
 
 def _defined_values(prob: Problem, thetas: np.ndarray) -> np.ndarray:
@@ -355,6 +386,39 @@ def _defined_values(prob: Problem, thetas: np.ndarray) -> np.ndarray:
     return out
 
 
+def _acceleration(prob: Problem, seed: int, kept: np.ndarray, stats_: np.ndarray) -> np.ndarray:
+    """Regression acceleration of the columns of ``stats_`` (one row per kept replicate)."""
+    firsts, start = [], 0
+    for gd in prob.data:
+        firsts.append(start)
+        start += gd.n
+
+    def chunks() -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        for lo in range(0, kept.size, 500):
+            reps = kept[lo : lo + 500]
+            yield np.vstack([draw_counts(prob, seed, int(b)) for b in reps]), stats_[lo : lo + 500]
+
+    return regression_acceleration(chunks(), firsts)
+
+
+def check_interval(prob: Problem, B: int, interval: str) -> None:
+    """Refuse what cannot give the interval before any replicate runs (ModelError)."""
+    if interval not in INTERVALS:
+        raise ModelError(f"bootstrap interval must be one of {', '.join(INTERVALS)}")
+    if interval == "bca":
+        n = sum(gd.n for gd in prob.data)
+        if n > BCA_MAX_ROWS:
+            raise ModelError(
+                f"BCa intervals are available for at most {BCA_MAX_ROWS} rows ({n} here): "
+                "use bootstrap_ci perc"
+            )
+        if n >= B:
+            raise ModelError(
+                f"BCa intervals need more bootstrap draws than rows ({B} draws, {n} rows), "
+                "as lavaan: raise bootstrap or use bootstrap_ci perc"
+            )
+
+
 def apply_bootstrap(
     prob: Problem,
     result: SemResult,
@@ -364,8 +428,9 @@ def apply_bootstrap(
     progress: Callable[[float], None] | None = None,
     n_jobs: int = 2,
     level: float = LEVEL,
+    interval: str = "perc",
 ) -> SemResult:
-    """Percentile bootstrap intervals for every free and every defined parameter.
+    """Bootstrap intervals for every free and every defined parameter.
 
     Parameters
     ----------
@@ -381,29 +446,64 @@ def apply_bootstrap(
     n_jobs : int
         Worker processes (the result does not depend on it).
     level : float
+    interval : {"perc", "bca"}
+        Percentile or lavaan's BCa (needs more successful replicates than rows, as lavaan).
 
     Returns
     -------
     SemResult
-        ``ci.lower``/``ci.upper`` of free and defined rows are the percentile bounds (fixed
+        ``ci.lower``/``ci.upper`` of free and defined rows are the bootstrap bounds (fixed
         rows keep ``est``); ``se``, z and p stay model-based; ``extra["bootstrap"]`` is a
-        :class:`BootstrapInfo` with the bootstrap se and the count of dropped replicates.
+        :class:`BootstrapInfo` with the bootstrap se, the interval type and the replicates
+        requested, kept and dropped (by reason).
+
+    Raises
+    ------
+    ModelError
+        ``bca`` with too few replicates for the rows (before or after dropping failures).
     """
     if B < 1:
         raise ValueError("B must be at least 1")
-    thetas, ok = bootstrap_thetas(
+    check_interval(prob, B, interval)
+    thetas, status = bootstrap_thetas(
         prob, np.asarray(result.theta, float), B=B, seed=seed, n_jobs=n_jobs, progress=progress
     )
-    good = thetas[ok]
+    kept = np.flatnonzero(status == OK)
+    good = thetas[kept]
     n_failed = int(B - good.shape[0])
+    dropped = {
+        why: int((status == code).sum())
+        for code, why in DROP_REASONS.items()
+        if (status == code).any()
+    }
     if n_failed:
-        log.warning("%d of %d bootstrap replicates failed or did not converge", n_failed, B)
+        log.warning("%d of %d bootstrap replicates were dropped: %s", n_failed, B, dropped)
     defined = _defined_values(prob, good)
     # lavaan: vcov of free parameters divides by R, of defined ones (cov()) by R - 1
     se_free = good.std(axis=0, ddof=0) if good.shape[0] else np.full(good.shape[1], np.nan)
     se_def = defined.std(axis=0, ddof=1) if good.shape[0] > 1 else np.full(defined.shape[1], np.nan)
-    ci_free = [percentile_interval(good[:, j], level) for j in range(good.shape[1])]
-    ci_def = [percentile_interval(defined[:, j], level) for j in range(defined.shape[1])]
+    theta0 = np.asarray(result.theta, float)
+    def0 = [e.est for e in result.estimates if e.op == ":="]
+    if interval == "bca":
+        n = sum(gd.n for gd in prob.data)
+        if good.shape[0] <= n:
+            raise ModelError(
+                f"BCa intervals need more successful bootstrap draws than rows "
+                f"({good.shape[0]} of {B} succeeded, {n} rows): raise bootstrap or use perc"
+            )
+        acc_free = _acceleration(prob, seed, kept, good)
+        acc_def = _acceleration(prob, seed, kept, defined) if defined.shape[1] else np.zeros(0)
+        ci_free = [
+            bca_interval(good[:, j], float(theta0[j]), float(acc_free[j]), level)
+            for j in range(good.shape[1])
+        ]
+        ci_def = [
+            bca_interval(defined[:, j], float(def0[j]), float(acc_def[j]), level)
+            for j in range(defined.shape[1])
+        ]
+    else:
+        ci_free = [percentile_interval(good[:, j], level) for j in range(good.shape[1])]
+        ci_def = [percentile_interval(defined[:, j], level) for j in range(defined.shape[1])]
     ests, se_rows, k_def = [], [], 0
     for e in result.estimates:
         if e.op == ":=":
@@ -417,5 +517,25 @@ def apply_bootstrap(
             lo, hi = e.est, e.est
             se_rows.append(0.0)
         ests.append(dataclasses.replace(e, ci_lower=lo, ci_upper=hi))
-    info = BootstrapInfo(B, int(good.shape[0]), n_failed, seed, level, se_rows)
+    info = BootstrapInfo(
+        B,
+        int(good.shape[0]),
+        n_failed,
+        seed,
+        level,
+        se_rows,
+        interval=interval,
+        dropped=dropped,
+        inadmissible=_inadmissible(prob, good),
+    )
     return dataclasses.replace(result, estimates=ests, extra={**result.extra, "bootstrap": info})
+
+
+def _inadmissible(prob: Problem, thetas: np.ndarray) -> int:
+    """Replicates with a negative variance estimate (lavaan's post.check fails; kept)."""
+    cols = sorted(
+        {r.free - 1 for r in prob.partable.rows if r.op == "~~" and r.lhs == r.rhs and r.free}
+    )
+    if not cols or not thetas.shape[0]:
+        return 0
+    return int((thetas[:, cols] < 0).any(axis=1).sum())

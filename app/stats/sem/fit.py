@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.bootstrap import apply_bootstrap
+from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_interval
 from app.stats.sem.diagnostics import correlation_residuals, modification_indices
 from app.stats.sem.errors import ModelError
 from app.stats.sem.ordinal import ORDINAL_ESTIMATORS, fit_ordinal
@@ -31,8 +31,10 @@ def fit_model(
     group: str | None = None,
     group_equal: Sequence[str] = (),
     ordered: bool | Sequence[str] = False,
+    group_partial: Sequence[str] = (),
     bootstrap: int = 0,
     seed: int = 1,
+    bootstrap_ci: str = "perc",
     progress: Callable[[float], None] | None = None,
 ) -> SemResult:
     """Fit a model in lavaan syntax as lavaan's ``sem()`` would.
@@ -54,9 +56,15 @@ def fit_model(
         lavaan ``group.equal`` keywords (with ordered items also ``thresholds``).
     ordered : bool or sequence of str
         lavaan's ``ordered``: True = every observed variable of the model, or the names.
+    group_partial : sequence of str
+        lavaan ``group.partial``: parameters such as ``"REL1~1"`` exempt from ``group_equal``.
     bootstrap : int
-        Number of bootstrap replicates for percentile intervals (0 = none).
+        Number of bootstrap replicates (0 = none). With a bootstrap the rows are first put in a
+        canonical order (:func:`app.stats.sem.bootstrap.canonical_rows`): the same seed on the
+        same rows gives the same numbers whatever their storage order.
     seed : int
+    bootstrap_ci : {"perc", "bca"}
+        Bootstrap interval: percentile or lavaan's BCa.
     progress : callable, optional
         Called with the fraction done, 0..1.
 
@@ -78,6 +86,8 @@ def fit_model(
             )
         if bootstrap > 0:
             raise ModelError("bootstrap is not available with ordered items")
+        if group_partial:
+            raise ModelError("group_partial is not available with ordered items", field="ordered")
         est = estimator.upper() if estimator.upper() in ORDINAL_ESTIMATORS else "WLSMV"
         with single_thread_blas():
             res = fit_ordinal(
@@ -92,10 +102,20 @@ def fit_model(
         if progress is not None:
             progress(1.0)
         return res
+    if bootstrap > 0:
+        data = canonical_rows(data, model, group)
     with single_thread_blas():
         prob = prepare(
-            data, model, estimator=estimator, missing=missing, group=group, group_equal=group_equal
+            data,
+            model,
+            estimator=estimator,
+            missing=missing,
+            group=group,
+            group_equal=group_equal,
+            group_partial=group_partial,
         )
+        if bootstrap > 0:
+            check_interval(prob, bootstrap, bootstrap_ci)
         defs = definitions(prob.partable)
         opt = prob.refit(prob.data)
         if progress is not None and bootstrap <= 0:
@@ -110,7 +130,9 @@ def fit_model(
             residuals=correlation_residuals(prob.model, opt.theta, prob.data, prob.meanstructure),
         )
     if bootstrap > 0:
-        result = apply_bootstrap(prob, result, B=bootstrap, seed=seed, progress=progress)
+        result = apply_bootstrap(
+            prob, result, B=bootstrap, seed=seed, progress=progress, interval=bootstrap_ci
+        )
     if progress is not None:
         progress(1.0)
     return result

@@ -76,8 +76,14 @@ def rmsea(x2: float, df: float, n: int, g: int, c: float = 1.0) -> float:
     return math.sqrt(max((x2 / n) / df - c / n, 0.0)) * math.sqrt(g) if df > 0 else 0.0
 
 
-def rmsea_ci(x2: float, df: float, n: int, g: int, level: float = 0.90) -> tuple[float, float]:
-    """Confidence interval of RMSEA from the noncentral chi-square (lavaan's rule)."""
+def rmsea_ci(
+    x2: float, df: float, n: int, g: int, level: float = 0.90, c_hat: float = 1.0
+) -> tuple[float, float]:
+    """Confidence interval of RMSEA from the noncentral chi-square (lavaan's rule).
+
+    The robust interval (lavaan >= 0.6.13, ``rmsea.ci.lower.robust``): ``x2`` the scaled
+    statistic and ``c_hat`` its scaling factor, bounds ``sqrt(c_hat * lambda / (n df))``.
+    """
     if df < 1:
         return 0.0, 0.0
     hi_p, lo_p = 1 - (1 - level) / 2, (1 - level) / 2
@@ -91,12 +97,12 @@ def rmsea_ci(x2: float, df: float, n: int, g: int, level: float = 0.90) -> tuple
     lo = 0.0
     if lower(0.0) >= 0:
         lam = optimize.brentq(lower, 0.0, x2, xtol=1e-12)
-        lo = math.sqrt(lam / (n * df)) * math.sqrt(g)
+        lo = math.sqrt(c_hat * lam / (n * df)) * math.sqrt(g)
     hi = 0.0
     n_r = max(n, 4 * x2)
     if not (upper(n_r) > 0 or upper(0.0) < 0):
         lam = optimize.brentq(upper, 0.0, n_r, xtol=1e-12)
-        hi = math.sqrt(lam / (n * df)) * math.sqrt(g)
+        hi = math.sqrt(c_hat * lam / (n * df)) * math.sqrt(g)
     return lo, hi
 
 

@@ -40,7 +40,9 @@ RULE = (
     "2002); the chi-square difference test (delta.pvalue) is reported beside it. The first "
     "level (configural) holds when its model fits: cfi >= 0.95 and rmsea <= 0.08. A level "
     "whose fit did not converge is 'not converged'; one whose chi-square cannot be computed "
-    "(the saturated model could not be estimated) is 'not assessable'."
+    "(the saturated model could not be estimated) is 'not assessable'. A label written once "
+    "in the model (lavaan would make every group share it) is group-specific in every level "
+    "(a -> a__g1, a__g2, ...): the levels differ only by their equality constraints."
 )
 CONFIGURAL_CFI, CONFIGURAL_RMSEA = 0.95, 0.08
 
@@ -116,6 +118,10 @@ class InvarianceResult:
     missing: str
     levels: list[InvarianceLevel]
     rule: str = RULE
+    # Labels written once in the model (lavaan would make the groups share them): in the
+    # sequence each group has its own (``a`` -> ``a__g1``, ``a__g2``), so that the levels differ
+    # only by their group_equal constraints and the configural model constrains nothing.
+    unshared_labels: list[str] = field(default_factory=list)
 
     def to_list(self) -> list[dict[str, Any]]:
         """API.md's ``invariance`` list (one object per level)."""
@@ -130,6 +136,7 @@ class InvarianceResult:
             "estimator": self.estimator,
             "missing": self.missing,
             "rule": self.rule,
+            "unshared_labels": list(self.unshared_labels),
             "invariance": self.to_list(),
         }
 
@@ -237,6 +244,7 @@ def fit_invariance(
     estimator: str = "ML",
     min_group_size: int = 5,
     progress: Callable[[float], None] | None = None,
+    group_partial: Sequence[str] = (),
 ) -> InvarianceResult:
     """Fit the invariance levels in order and compare each with the previous one.
 
@@ -254,6 +262,9 @@ def fit_invariance(
     estimator : {"ML", "MLR"}
     min_group_size : int
         Groups with fewer usable rows are left out (and reported).
+    group_partial : sequence of str
+        lavaan's ``group.partial`` (e.g. ``["REL1~1"]``): free in every level (partial
+        invariance).
     progress : callable, optional
         Called with the fraction of levels fitted, 0..1, after each level.
 
@@ -281,6 +292,8 @@ def fit_invariance(
                 missing=missing,
                 group=group,
                 group_equal=LEVELS[name],
+                share_labels=False,
+                group_partial=group_partial,
             )
             res = fit_warm(prob, prev_est)
             prev_est = estimate_map(res)
@@ -295,6 +308,7 @@ def fit_invariance(
         out[0].result.estimator,
         out[0].result.missing,
         out,
+        unshared_labels=list(prob.partable.unshared_labels),
     )
 
 

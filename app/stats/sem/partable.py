@@ -16,11 +16,20 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from app.stats.sem.defined import compile_expr, names_in
 from app.stats.sem.errors import ModelError
-from app.stats.sem.syntax import Definition, Formula, Modifier, parse_model
+from app.stats.sem.syntax import (
+    Constraint,
+    Definition,
+    Formula,
+    Modifier,
+    ParsedModel,
+    parse_model,
+)
 
 GROUP_EQUAL = (
     "loadings",
@@ -74,6 +83,8 @@ class ParTable:
     groups: list[str | None]
     meanstructure: bool
     definitions: list[Definition]
+    # share_labels=False: the labels written once that were made group-specific (group_label)
+    unshared_labels: list[str] = field(default_factory=list)
 
     @property
     def npar(self) -> int:
@@ -150,6 +161,8 @@ def build_partable(
     groups: Sequence[str | None] = (None,),
     meanstructure: bool = False,
     group_equal: Sequence[str] = (),
+    share_labels: bool = True,
+    group_partial: Sequence[str] = (),
 ) -> ParTable:
     """Parse lavaan syntax and add lavaan's ``sem()``/``cfa()`` defaults.
 
@@ -163,12 +176,26 @@ def build_partable(
         Add observed intercepts (free) and latent means (fixed 0).
     group_equal : sequence of str
         lavaan ``group.equal`` keywords (see ``GROUP_EQUAL``).
+    share_labels : bool
+        True (lavaan): a label written once (``a*x``) names the same parameter in every group,
+        so the groups share it. False (an invariance sequence, whose levels must differ only
+        by ``group_equal``): in a multi-group table each becomes one label per group
+        (:func:`group_label`: ``a`` -> ``a__g1``, ``a__g2``, ...), and the ``==`` and ``:=``
+        statements that use them are repeated per group (``ind := a*b`` -> ``ind__g1 :=
+        a__g1*b__g1``, ...); ``unshared_labels`` lists them. Per-group labels (``c(a1, a2)*x``)
+        are kept as written.
+    group_partial : sequence of str
+        lavaan ``group.partial``: parameters (``"REL1~1"``, ``"TAN=~TAN2"``, ``"x1~~x1"``;
+        spaces ignored) left free across groups although ``group_equal`` covers them.
 
     Returns
     -------
     ParTable
     """
     parsed = parse_model(model)
+    unshared: list[str] = []
+    if not share_labels and len(groups) > 1:
+        parsed, unshared = _unshare_labels(parsed, len(groups))
     bad = [g for g in group_equal if g not in GROUP_EQUAL]
     if bad:
         raise ModelError(f"unknown group_equal value(s): {bad}")
@@ -262,14 +289,82 @@ def build_partable(
             if r.op == "~1" and r.lhs in lv_set and r.group > 1 and r.user == 0:
                 r.free, r.ustart = -1, math.nan
 
-    _number_free(rows, parsed.constraints, names, group_equal)
+    partial = {partial_key(p) for p in group_partial}
+    unknown = sorted(partial - {k for r in rows for k in (row_key(r), _swapped(r))})
+    if unknown:
+        raise ModelError(f"group_partial names no parameter of the model: {', '.join(unknown)}")
+    _number_free(rows, parsed.constraints, names, group_equal, partial)
     for r in rows:
         r.plabel = f".p{r.id}."
-    return ParTable(rows, names, list(groups), meanstructure, parsed.definitions)
+    return ParTable(rows, names, list(groups), meanstructure, parsed.definitions, unshared)
+
+
+def group_label(label: str, group: int) -> str:
+    """A label made specific to group ``group`` (1-based): ``a`` -> ``a__g2``."""
+    return f"{label}__g{group}"
+
+
+def _swapped(row: ParRow) -> str:
+    return f"{row.rhs}{row.op}{row.lhs}" if row.op == "~~" else row_key(row)
+
+
+def _unshare_labels(parsed: ParsedModel, ngroups: int) -> tuple[ParsedModel, list[str]]:
+    """``parsed`` with each label written once for all groups made group-specific; the ``==``
+    and ``:=`` statements that use them are repeated per group with the group's names."""
+    shared: list[str] = []
+    formulas: list[Formula] = []
+    for f in parsed.formulas:
+        mods = f.modifiers
+        if len(mods) == 1 and mods[0].label:
+            label = mods[0].label
+            shared.append(label)
+            mods = [replace(mods[0], label=group_label(label, g)) for g in range(1, ngroups + 1)]
+        formulas.append(replace(f, modifiers=mods))
+    renamed = set(shared)
+    constraints: list[Constraint] = []
+    for c in parsed.constraints:
+        if {c.lhs, c.rhs} & renamed:
+            constraints += [
+                Constraint(_rename(c.lhs, renamed, g), _rename(c.rhs, renamed, g))
+                for g in range(1, ngroups + 1)
+            ]
+        else:
+            constraints.append(c)
+    definitions: list[Definition] = []
+    for d in parsed.definitions:  # in order: a definition may use an earlier, renamed one
+        used = set(names_in(compile_expr(d.expr))) & renamed
+        if not used:
+            definitions.append(d)
+            continue
+        renamed.add(d.name)
+        for g in range(1, ngroups + 1):
+            expr = d.expr
+            for name in used:
+                expr = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", group_label(name, g), expr)
+            definitions.append(Definition(group_label(d.name, g), expr))
+    return ParsedModel(formulas, definitions, constraints), list(dict.fromkeys(shared))
+
+
+def _rename(name: str, renamed: set[str], group: int) -> str:
+    return group_label(name, group) if name in renamed else name
+
+
+def partial_key(text: str) -> str:
+    """A ``group.partial`` entry as compared with rows: spaces removed."""
+    return "".join(text.split())
+
+
+def row_key(row: ParRow) -> str:
+    """A row as lavaan's ``group.partial`` names it (``REL1~1``, ``TAN=~TAN2``)."""
+    return f"{row.lhs}{row.op}{row.rhs}"
 
 
 def _number_free(
-    rows: list[ParRow], constraints: list, names: VarNames, group_equal: Sequence[str]
+    rows: list[ParRow],
+    constraints: list,
+    names: VarNames,
+    group_equal: Sequence[str],
+    partial: set[str],
 ) -> None:
     """Give free rows their parameter numbers; equal rows share one number."""
     parent: dict[int, int] = {}
@@ -300,8 +395,9 @@ def _number_free(
         first = {(r.lhs, r.op, r.rhs): r for r in free if r.group == 1}
         for r in free:
             ref = first.get((r.lhs, r.op, r.rhs))
-            if r.group > 1 and ref is not None and _eq_class(r, names) in group_equal:
-                union(ref.id, r.id)
+            covered = ref is not None and _eq_class(r, names) in group_equal
+            if r.group > 1 and covered and not {row_key(r), _swapped(r)} & partial:
+                union(ref.id, r.id)  # type: ignore[union-attr]
     numbers: dict[int, int] = {}
     for r in free:
         root = find(r.id)

@@ -67,9 +67,15 @@ def prepare(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    share_labels: bool = True,
+    group_partial: Sequence[str] = (),
 ) -> Problem:
     """Check the model against the data (:func:`check_model`), then split the data by group
     and compute each group's moments.
+
+    ``share_labels``: see :func:`app.stats.sem.partable.build_partable` (False in an
+    invariance sequence: a label written once is not shared by the groups) and
+    ``group_partial`` (lavaan's ``group.partial``).
 
     Raises
     ------
@@ -79,7 +85,14 @@ def prepare(
         why: constant or linearly dependent items).
     """
     checked = check_model(
-        data, model, estimator=estimator, missing=missing, group=group, group_equal=group_equal
+        data,
+        model,
+        estimator=estimator,
+        missing=missing,
+        group=group,
+        group_equal=group_equal,
+        share_labels=share_labels,
+        group_partial=group_partial,
     )
     pt = checked.partable
     try:

@@ -131,7 +131,7 @@ class SemResult:
             }
         else:
             r2 = {k: finite_or_none(v) for k, v in self.r2.items()}
-        out = {
+        out: dict[str, Any] = {
             "nobs": self.nobs,
             "estimator": self.estimator,
             "missing": self.missing,
@@ -144,6 +144,9 @@ class SemResult:
             out["modindices"] = [m.to_dict() for m in self.modindices]
         if self.residuals is not None:
             out["residuals"] = self._residuals()
+        boot = self.extra.get("bootstrap")
+        if boot is not None:  # draws requested, kept, dropped; interval type; bootstrap se
+            out["bootstrap"] = boot.to_dict()
         return out
 
     def _residuals(self) -> dict[str, Any]:

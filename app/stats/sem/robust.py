@@ -17,7 +17,13 @@ import numpy as np
 from scipy import stats
 
 from app.stats.sem.fimlc import fiml_corrected
-from app.stats.sem.fitmeasures import baseline_loglik, cfi_tli, degrees_of_freedom, rmsea
+from app.stats.sem.fitmeasures import (
+    baseline_loglik,
+    cfi_tli,
+    degrees_of_freedom,
+    rmsea,
+    rmsea_ci,
+)
 from app.stats.sem.h1info import saturated_trace
 from app.stats.sem.inference import observed_information, safe_inverse
 from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
@@ -92,7 +98,8 @@ def robust_vcov_and_tests(
     vcov : ndarray, shape (npar, npar)
     fit : dict
         chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust,
-        rmsea.robust (and the baseline's scaling factor, baseline.chisq.scaling.factor).
+        rmsea.robust, rmsea.ci.lower.robust, rmsea.ci.upper.robust, rmsea.pvalue.robust (and
+        the baseline's scaling factor, baseline.chisq.scaling.factor).
     """
     ms = prob.meanstructure
     if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
@@ -143,6 +150,12 @@ def robust_vcov_and_tests(
         x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
     cfi_r, tli_r = cfi_tli(x3, df, x3b, dfb, c3, c3b)
     rmsea_r = rmsea(x3, df, n, G, c3)
+    # lavaan 0.6.13+: interval and close-fit test from the scaled robust statistic x3 / c3
+    x3s = x3 / c3 if df > 0 and c3 > 0 else math.nan
+    lo_r = hi_r = p_r = math.nan
+    if math.isfinite(x3s):
+        lo_r, hi_r = rmsea_ci(x3s, df, n, G, c_hat=c3)
+        p_r = float(stats.ncx2.sf(x3s, df, n * df / c3 * 0.05**2 / G))
     fit = {
         "chisq.scaled": x2s,
         "df.scaled": float(df),
@@ -152,5 +165,8 @@ def robust_vcov_and_tests(
         "cfi.robust": cfi_r,
         "tli.robust": tli_r,
         "rmsea.robust": rmsea_r,
+        "rmsea.ci.lower.robust": lo_r,
+        "rmsea.ci.upper.robust": hi_r,
+        "rmsea.pvalue.robust": p_r,
     }
     return vcov, fit

@@ -117,6 +117,8 @@ def check_model(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    share_labels: bool = True,
+    group_partial: Sequence[str] = (),
     compare_paths: Sequence[Sequence[str]] = (),
     variables: Collection[str] | None = None,
     count_rows: bool = True,
@@ -129,8 +131,10 @@ def check_model(
         One column per observed variable (and the group column).
     model : str
         lavaan syntax.
-    estimator, missing, group, group_equal
+    estimator, missing, group, group_equal, group_partial
         As :func:`app.stats.sem.fit_model`.
+    share_labels : bool
+        As :func:`app.stats.sem.partable.build_partable` (False in an invariance sequence).
     compare_paths : sequence of (lhs, op, rhs)
         Paths that must be free parameters in every group (``path_difference``).
     variables : collection of str, optional
@@ -155,7 +159,14 @@ def check_model(
         raise ModelError("empty model")
     groups = group_labels(data, group)
     meanstructure = missing == "fiml" or len(groups) > 1
-    pt = build_partable(model, groups=groups, meanstructure=meanstructure, group_equal=group_equal)
+    pt = build_partable(
+        model,
+        groups=groups,
+        meanstructure=meanstructure,
+        group_equal=group_equal,
+        share_labels=share_labels,
+        group_partial=group_partial,
+    )
     known = set(data.columns) if variables is None else set(variables) & set(data.columns)
     require_variables(pt.names.ov, known)
     definitions(pt)

@@ -12,7 +12,9 @@ Monte-Carlo bootstraps cannot agree exactly, so the tolerances are Monte-Carlo o
 - bootstrap se: within 10 % of lavaan's bootstrap se (Monte-Carlo relative sd of an sd at
   B = 1000 is about 1/sqrt(2B) = 2.2 %, more for heavy-tailed estimates);
 - on multivariate-normal data, where bootstrap and ML se estimate the same thing, the bootstrap
-  se is within 12 % of the ML (expected-information) se (B = 1000, n = 400).
+  se is within 18 % of the ML (expected-information) se (B = 1000, n = 400): the largest of the
+  22 ratios' deviations measured 0.105 to 0.168 over seeds and row orders (the variances'
+  bootstrap se vary most).
 On the real HS data the bootstrap se is NOT close to the ML se for every parameter (x9's
 loading: 2.5x, lavaan too): the data are not normal; that is checked as the ratio to lavaan's.
 """
@@ -36,7 +38,7 @@ from tests.stats.sem.golden import load_csv, load_json
 REF = load_json("bootstrap_hs")
 BOUND_ABS, BOUND_SE = 0.03, 0.35
 SE_REL = 0.10
-NORMAL_SE_REL = 0.12
+NORMAL_SE_REL = 0.18
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,8 @@ def test_bootstrap_se_agrees_with_lavaans_bootstrap_se(hs_boot):
 def test_intervals_bracket_the_estimate_and_se_stays_model_based(hs, hs_boot):
     plain = fit_model(hs, REF["model"], missing="listwise")
     for e, p in zip(hs_boot.estimates, plain.estimates, strict=True):
-        assert e.est == p.est and e.se == p.se  # only the interval changes
+        # only the interval changes (the bootstrap fit sorts the rows first: summation order)
+        assert e.est == pytest.approx(p.est, abs=1e-12) and e.se == pytest.approx(p.se, rel=1e-9)
         assert e.ci_lower <= e.est <= e.ci_upper
         if e.free or e.op == ":=":
             assert e.ci_lower < e.ci_upper
