@@ -256,6 +256,17 @@ def build_partable(
             if first.free == -1 and not first.wants_free:
                 first.free, first.ustart = 0, 1.0
 
+    # auto.fix.single: the residual variance of the only (observed) indicator of a latent
+    # variable is fixed to 0 unless the syntax mentions it (lavaan's auto.fix.single).
+    for lvname in names.lv:
+        inds = {f.rhs for f in formulas if f.op == "=~" and f.lhs == lvname}
+        if len(inds) != 1 or next(iter(inds)) in lv_set:
+            continue
+        (ind,) = inds
+        for r in rows:
+            if r.op == "~~" and r.lhs == ind and r.rhs == ind and r.user == 0:
+                r.free, r.ustart = 0, 0.0
+
     # group.equal with intercepts: latent means are free in all groups but the first.
     if ngroups > 1 and "intercepts" in group_equal and "means" not in group_equal:
         for r in rows:
