@@ -138,6 +138,10 @@ def estimate_block(estimates: list[dict[str, Any]], r2: dict[str, Any]) -> list[
 def format_result(result: dict[str, Any], *, title: str = "") -> str:
     """The whole report; one block per group when the fit has groups."""
     lines = [title, ""] if title else []
+    warns = result.get("warnings") or []
+    if result.get("converged") is False and not warns:
+        warns = ["the model did not converge: no fit measures or standard errors are reported"]
+    lines += [f"Warning: {w}" for w in warns] + ([""] if warns else [])
     lines += fit_block(result) + [""]
     estimates = list(result.get("estimates") or [])
     groups = list(dict.fromkeys(e.get("group") for e in estimates))

@@ -184,6 +184,10 @@ def build_partable(
     names = _var_names(formulas)
     lv_set = set(names.lv)
     for f in formulas:
+        if f.op == "=~" and f.lhs == f.rhs:
+            raise ModelError(f"latent variable {f.lhs} can not be measured by itself")
+        if f.op == "~" and f.lhs == f.rhs:
+            raise ModelError(f"{f.lhs} can not be regressed on itself ({f.lhs} ~ {f.rhs})")
         if f.op == "=~" and f.lhs in names.ov:
             raise ModelError(f"{f.lhs} is both latent and observed")
     ov_nox = [v for v in names.ov if v not in names.ov_x]

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from app.stats.sem._threads import single_thread_blas
+from app.stats.sem.admissibility import admissibility_warnings
 from app.stats.sem.defined import compile_expr, delta_method, evaluate, names_in
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import fit_measures
@@ -180,6 +181,9 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     ]
     if not math.isfinite(opt.loglik):
         raise ModelError("the model could not be estimated (non-finite likelihood)")
+    warnings = admissibility_warnings(pt, vals, lm.lv, mats)
+    if not opt.converged:
+        warnings.insert(0, not_converged_message(opt))
     return SemResult(
         nobs=sum(gd.n for gd in prob.data),
         estimator=prob.estimator,
@@ -195,4 +199,14 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         vcov=vcov,
         n_iter=opt.n_iter,
         extra=extra,
+        warnings=warnings,
+    )
+
+
+def not_converged_message(opt: Optimum) -> str:
+    """The plain-words warning of a fit whose optimizer did not converge."""
+    return (
+        f"the model did not converge: the optimizer stopped after {opt.n_iter} iterations "
+        f"with max |gradient| {opt.grad_max:.2g}; the estimates are where it stopped, not a "
+        "solution, and no fit measures or standard errors are reported"
     )
