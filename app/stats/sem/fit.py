@@ -21,6 +21,7 @@ def fit_model(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    std_lv: bool = False,
     bootstrap: int = 0,
     seed: int = 1,
     progress: Callable[[float], None] | None = None,
@@ -40,6 +41,8 @@ def fit_model(
         Grouping column; groups in order of first appearance, as lavaan.
     group_equal : sequence of str
         lavaan ``group.equal`` keywords.
+    std_lv : bool
+        lavaan's ``std.lv``: latent variables scaled by variance 1 instead of a marker loading.
     bootstrap : int
         Number of bootstrap replicates for percentile intervals (0 = none).
     seed : int
@@ -57,7 +60,13 @@ def fit_model(
     """
     with single_thread_blas():
         prob = prepare(
-            data, model, estimator=estimator, missing=missing, group=group, group_equal=group_equal
+            data,
+            model,
+            estimator=estimator,
+            missing=missing,
+            group=group,
+            group_equal=group_equal,
+            std_lv=std_lv,
         )
         defs = definitions(prob.partable)
         opt = prob.refit(prob.data)

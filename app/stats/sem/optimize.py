@@ -75,10 +75,18 @@ def start_values(model: LisrelModel, data: list[GroupData]) -> np.ndarray:
                 else:
                     den = S[mk, others].sum()
                     lam[r.rhs] = scale * (S[i, others].sum() / den if abs(den) > 1e-12 else 1.0)
-            load[f] = lam
             covs = [S[oi[a], oi[b]] / (lam[a] * lam[b]) for a in lam for b in lam if a < b]
-            var_f = float(np.mean(covs)) if covs else 0.5 * S[mk, mk] / scale**2
-            load[f]["__var__"] = max(var_f, 0.05)
+            var_f = max(float(np.mean(covs)) if covs else 0.5 * S[mk, mk] / scale**2, 0.05)
+            fixed_var = next(
+                (r.ustart for r in rows if r.op == "~~" and r.lhs == f == r.rhs and not r.free),
+                None,
+            )
+            if fixed_var is not None and marker.free and fixed_var > 0:
+                # std.lv: the variance is fixed, so the loadings carry the factor's scale
+                lam = {k: v * float(np.sqrt(var_f / fixed_var)) for k, v in lam.items()}
+                var_f = fixed_var
+            load[f] = lam
+            load[f]["__var__"] = var_f
         for r in rows:
             k = r.free - 1
             if not r.free or set_[k]:

@@ -150,6 +150,7 @@ def build_partable(
     groups: Sequence[str | None] = (None,),
     meanstructure: bool = False,
     group_equal: Sequence[str] = (),
+    std_lv: bool = False,
 ) -> ParTable:
     """Parse lavaan syntax and add lavaan's ``sem()``/``cfa()`` defaults.
 
@@ -163,6 +164,10 @@ def build_partable(
         Add observed intercepts (free) and latent means (fixed 0).
     group_equal : sequence of str
         lavaan ``group.equal`` keywords (see ``GROUP_EQUAL``).
+    std_lv : bool
+        lavaan's ``std.lv``: every latent (residual) variance added by default is fixed to 1
+        and first loadings stay free (no ``auto.fix.first``); with ``loadings`` in
+        ``group_equal`` the latent variances of groups 2..G are free, as lavaan does.
 
     Returns
     -------
@@ -257,8 +262,14 @@ def build_partable(
     for g in range(1, ngroups + 1):
         for lvname in names.lv:
             first = next(r for r in rows if r.group == g and r.op == "=~" and r.lhs == lvname)
-            if first.free == -1 and not first.wants_free:
+            if first.free == -1 and not first.wants_free and not std_lv:
                 first.free, first.ustart = 0, 1.0
+    if std_lv:
+        free_later = ngroups > 1 and "loadings" in group_equal
+        for r in rows:
+            if r.op == "~~" and r.lhs == r.rhs and r.lhs in lv_set and r.user == 0:
+                if not (free_later and r.group > 1):
+                    r.free, r.ustart = 0, 1.0
 
     # auto.fix.single: the residual variance of the only (observed) indicator of a latent
     # variable is fixed to 0 unless the syntax mentions it (lavaan's auto.fix.single).

@@ -19,7 +19,7 @@ from app.stats.sem.partable import ParTable, build_partable
 
 log = logging.getLogger(__name__)
 
-ESTIMATORS = ("ML", "MLR")
+ESTIMATORS = ("ML", "MLR", "MLM")
 MISSING = ("fiml", "listwise")
 
 
@@ -78,6 +78,7 @@ def prepare(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    std_lv: bool = False,
 ) -> Problem:
     """Parse the model, check it against the data and split the data by group.
 
@@ -92,11 +93,18 @@ def prepare(
     missing = {"ml": "fiml", "fiml": "fiml", "listwise": "listwise"}.get(missing, missing)
     if missing not in MISSING:
         raise ModelError(f"missing must be one of {MISSING}")
+    if estimator.upper() == "MLM" and missing != "listwise":
+        raise ModelError(
+            "estimator MLM needs complete data: use missing 'listwise' (or estimator MLR with "
+            "missing 'fiml')"
+        )
     if not isinstance(model, str) or not model.strip():
         raise ModelError("empty model")
     groups = _group_labels(data, group)
     meanstructure = missing == "fiml" or len(groups) > 1
-    pt = build_partable(model, groups=groups, meanstructure=meanstructure, group_equal=group_equal)
+    pt = build_partable(
+        model, groups=groups, meanstructure=meanstructure, group_equal=group_equal, std_lv=std_lv
+    )
     unknown = [v for v in pt.names.ov if v not in data.columns]
     if unknown:
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")

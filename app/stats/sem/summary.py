@@ -97,6 +97,13 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
 
         vcov, robust_fit = robust_vcov_and_tests(prob, theta, info)
         extra["robust"] = robust_fit
+    elif prob.estimator == "MLM":
+        if pt.names.ov_x:
+            raise ModelError("MLM with observed exogenous covariates (fixed.x) is not supported")
+        from app.stats.sem.mlm import mlm_vcov_and_tests
+
+        vcov, robust_fit = mlm_vcov_and_tests(prob, theta, info)
+        extra["robust"] = robust_fit
     else:
         vcov = safe_inverse(info)
     se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
