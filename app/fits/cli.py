@@ -69,6 +69,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             model=model,
             estimator=args.estimator,
             missing=args.missing,
+            std_lv=args.std_lv,
             group=args.group,
             group_equal=args.group_equal.split(",") if args.group_equal else [],
             invariance=args.invariance,
@@ -132,7 +133,10 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("survey", help="survey slug")
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
     fit.add_argument("--missing", choices=["fiml", "listwise"], default="fiml")
-    fit.add_argument("--estimator", choices=["ML", "MLR"], default="ML")
+    fit.add_argument("--estimator", choices=["ML", "MLR", "MLM"], default="ML")
+    fit.add_argument(
+        "--std-lv", action="store_true", help="scale latent variables by variance 1 (std.lv)"
+    )
     fit.add_argument("--bootstrap", type=int, default=0, metavar="B")
     fit.add_argument("--seed", type=int, default=1)
     fit.add_argument(

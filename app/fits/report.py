@@ -82,7 +82,10 @@ def fit_block(result: dict[str, Any]) -> list[str]:
         _line("Number of observations", result.get("nobs", "")),
         _line("Number of model parameters", fit.get("npar", "")),
     ]
-    test = _MODEL_TEST + (_SCALED_TEST if "chisq.scaled" in fit else ())
+    scaled = _SCALED_TEST
+    if result.get("estimator") == "MLM":
+        scaled = (("Scaled test statistic (Satorra-Bentler)", "chisq.scaled"), *_SCALED_TEST[1:])
+    test = _MODEL_TEST + (scaled if "chisq.scaled" in fit else ())
     out += _section("Model Test User Model:", fit, test)
     for heading, rows in _FIT_SECTIONS:
         out += _section(heading, fit, rows)

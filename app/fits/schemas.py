@@ -32,6 +32,7 @@ NEW_FIELDS: dict[str, Any] = {
     "scheme": "path",
     "consistent": True,
     "bootstrap_ci": "perc",
+    "std_lv": False,
 }
 
 
@@ -60,8 +61,20 @@ class FitCreate(BaseModel):
         "modelling (`=~` reflective, `<~` mode B, `~` paths; seminr's algorithm) with "
         "`scheme`, `consistent` (PLSc) and `missing` `mean` (default for PLS) or `listwise`.",
     )
-    estimator: Literal["ML", "MLR"] = "ML"
+    estimator: Literal["ML", "MLR", "MLM"] = Field(
+        default="ML",
+        description="lavaan's estimator: `ML`; `MLR` (robust, any missing); `MLM` (robust "
+        "standard errors and the Satorra-Bentler scaled test; complete data: `missing` "
+        "`listwise`). Scaled and robust measures under lavaan's names (`chisq.scaled`, "
+        "`cfi.scaled`, `rmsea.scaled`, `cfi.robust`, ...).",
+    )
     missing: Literal["fiml", "listwise", "mean"] = "fiml"
+    std_lv: bool = Field(
+        default=False,
+        description="lavaan's `std.lv`: latent variables scaled by a (residual) variance of 1 "
+        "instead of a first loading of 1 (method sem; not with `invariance` or "
+        "`compare_paths`).",
+    )
     scheme: Literal["path", "factorial", "centroid"] = "path"
     consistent: bool = True
     bootstrap_ci: Literal["perc", "bca"] = Field(
@@ -143,6 +156,8 @@ class FitCreate(BaseModel):
                 )
             if self.estimator != "ML":
                 raise ValueError("estimator applies to method sem only")
+            if self.std_lv:
+                raise ValueError("std_lv applies to method sem only")
             if self.missing == "fiml":
                 if "missing" in self.model_fields_set:
                     raise ValueError("missing for method pls is mean or listwise")
@@ -150,6 +165,12 @@ class FitCreate(BaseModel):
         else:
             if self.missing == "mean":
                 raise ValueError("missing mean is for method pls; sem uses fiml or listwise")
+            if self.estimator == "MLM" and self.missing != "listwise":
+                raise ValueError(
+                    "estimator MLM needs complete data: set missing to listwise (or use MLR)"
+                )
+            if self.std_lv and (self.invariance or self.compare_paths):
+                raise ValueError("std_lv is not available with invariance or compare_paths")
             if self.bootstrap_ci != "perc":
                 raise ValueError("bootstrap_ci bca is available with method pls")
             changed = [f for f in ("scheme", "consistent") if f in self.model_fields_set]

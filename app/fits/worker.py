@@ -67,6 +67,7 @@ def run_fit(
         spec["model"],
         estimator=spec["estimator"],
         missing=spec["missing"],
+        std_lv=bool(spec.get("std_lv", False)),
         bootstrap=int(spec.get("bootstrap") or 0),
         seed=int(spec.get("seed", 1)),
         progress=progress,

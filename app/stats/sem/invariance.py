@@ -222,7 +222,7 @@ def _group_problem(
 def chisq_difference(restricted: SemResult, free: SemResult) -> tuple[float, int, float]:
     """lavTestLRT between nested fits: (delta chisq, delta df, p).
 
-    Under ML the plain difference of the chi-squares; under MLR the Satorra-Bentler (2001)
+    Under ML the plain difference of the chi-squares; under MLR and MLM the Satorra-Bentler (2001)
     scaled difference ``(T1 - T0) / cd``, ``cd = (df1 c1 - df0 c0) / (df1 - df0)`` with
     ``c`` the scaling factors and ``T`` the unscaled statistics (lavaan's default for MLR).
     """
@@ -230,7 +230,7 @@ def chisq_difference(restricted: SemResult, free: SemResult) -> tuple[float, int
     d1, d0 = int(restricted.fit["df"]), int(free.fit["df"])
     ddf = d1 - d0
     diff = t1 - t0
-    if restricted.estimator == "MLR" and ddf > 0:
+    if restricted.estimator in ("MLR", "MLM") and ddf > 0:
         c1 = restricted.fit["chisq.scaling.factor"]
         c0 = free.fit["chisq.scaling.factor"]
         cd = (d1 * c1 - d0 * c0) / ddf

@@ -267,9 +267,9 @@ def build_partable(
     if std_lv:
         free_later = ngroups > 1 and "loadings" in group_equal
         for r in rows:
-            if r.op == "~~" and r.lhs == r.rhs and r.lhs in lv_set and r.user == 0:
-                if not (free_later and r.group > 1):
-                    r.free, r.ustart = 0, 1.0
+            lv_var = r.op == "~~" and r.lhs == r.rhs and r.lhs in lv_set and r.user == 0
+            if lv_var and not (free_later and r.group > 1):
+                r.free, r.ustart = 0, 1.0
 
     # auto.fix.single: the residual variance of the only (observed) indicator of a latent
     # variable is fixed to 0 unless the syntax mentions it (lavaan's auto.fix.single).
