@@ -34,7 +34,8 @@ def fit_model(
         One column per observed variable (NaN = missing) and, optionally, the group column.
     model : str
         lavaan model syntax.
-    estimator : {"ML", "MLR"}
+    estimator : {"ML", "MLR", "MLM"}
+        "MLM" needs ``missing="listwise"``.
     missing : {"fiml", "listwise"}
         "fiml" is lavaan's ``missing="ml"`` (mean structure included).
     group : str, optional
