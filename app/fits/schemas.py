@@ -61,12 +61,13 @@ class FitCreate(BaseModel):
         "modelling (`=~` reflective, `<~` mode B, `~` paths; seminr's algorithm) with "
         "`scheme`, `consistent` (PLSc) and `missing` `mean` (default for PLS) or `listwise`.",
     )
-    estimator: Literal["ML", "MLR", "MLM"] = Field(
+    estimator: Literal["ML", "MLR", "MLM", "GLS"] = Field(
         default="ML",
         description="lavaan's estimator: `ML`; `MLR` (robust, any missing); `MLM` (robust "
-        "standard errors and the Satorra-Bentler scaled test; complete data: `missing` "
-        "`listwise`). Scaled and robust measures under lavaan's names (`chisq.scaled`, "
-        "`cfi.scaled`, `rmsea.scaled`, `cfi.robust`, ...).",
+        "standard errors and the Satorra-Bentler scaled test) and `GLS` (no likelihood: "
+        "`logl`, `aic`, `bic` null; no bootstrap) need complete data: `missing` `listwise`. "
+        "Scaled and robust measures under lavaan's names (`chisq.scaled`, `cfi.scaled`, "
+        "`rmsea.scaled`, `cfi.robust`, ...).",
     )
     missing: Literal["fiml", "listwise", "mean"] = "fiml"
     std_lv: bool = Field(
@@ -165,10 +166,13 @@ class FitCreate(BaseModel):
         else:
             if self.missing == "mean":
                 raise ValueError("missing mean is for method pls; sem uses fiml or listwise")
-            if self.estimator == "MLM" and self.missing != "listwise":
+            if self.estimator in ("MLM", "GLS") and self.missing != "listwise":
                 raise ValueError(
-                    "estimator MLM needs complete data: set missing to listwise (or use MLR)"
+                    f"estimator {self.estimator} needs complete data: set missing to listwise "
+                    "(or use MLR)"
                 )
+            if self.estimator == "GLS" and self.bootstrap:
+                raise ValueError("bootstrap is not available with estimator GLS")
             if self.std_lv and (self.invariance or self.compare_paths):
                 raise ValueError("std_lv is not available with invariance or compare_paths")
             if self.bootstrap_ci != "perc":

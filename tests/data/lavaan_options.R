@@ -1,5 +1,5 @@
 # lavaan 0.6.14 references for pvm's further lavaan options (issue 15, item 3): std.lv and the
-# MLM estimator (ML with robust.sem standard errors and the Satorra-Bentler scaled test) on the
+# MLM estimator (ML with robust.sem standard errors and the Satorra-Bentler scaled test) and GLS on the
 # Holzinger-Swineford CFA (one group and by school), political democracy and the ECSI model (mobi).
 # usage (from the repo root): Rscript tests/data/lavaan_options.R -> tests/data/lavaan_options.json
 suppressMessages({library(lavaan); library(jsonlite)})
@@ -39,6 +39,13 @@ out <- list(
                                    group_equal = "loadings"), FMS),
   pd_mlm = case(sem(PD, pd, estimator = "MLM"), "political_democracy.csv", PD,
                 list(estimator = "MLM", missing = "listwise"), FMS),
+  hs_gls = case(cfa(HS, hs, estimator = "GLS"), H, HS,
+                list(estimator = "GLS", missing = "listwise"), FM[FM != "logl"]),
+  hs_gls_groups = case(cfa(HS, hs, estimator = "GLS", group = "school"), H, HS,
+                       list(estimator = "GLS", missing = "listwise", group = "school"),
+                       FM[FM != "logl"]),
+  pd_gls = case(sem(PD, pd, estimator = "GLS"), "political_democracy.csv", PD,
+                list(estimator = "GLS", missing = "listwise"), FM[FM != "logl"]),
   mobi_mlm = case(sem(MOBI, mobi, estimator = "MLM"), "mobi.csv", MOBI,
                   list(estimator = "MLM", missing = "listwise"), FMS)
 )

@@ -52,6 +52,12 @@ def test_refused_option_combinations(
     assert "MLM needs complete data" in post_rejected(
         client, researcher_headers, model=MODEL, estimator="MLM"
     )
+    assert "GLS needs complete data" in post_rejected(
+        client, researcher_headers, model=MODEL, estimator="GLS"
+    )
+    assert "bootstrap is not available with estimator GLS" in post_rejected(
+        client, researcher_headers, model=MODEL, estimator="GLS", missing="listwise", bootstrap=200
+    )
     assert "std_lv applies to method sem only" in post_rejected(
         client, researcher_headers, model="A =~ TAN1 + TAN2", method="pls", std_lv=True
     )

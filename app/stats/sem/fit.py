@@ -8,6 +8,7 @@ import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap
+from app.stats.sem.errors import ModelError
 from app.stats.sem.problem import prepare
 from app.stats.sem.results import SemResult
 from app.stats.sem.summary import definitions, summarize
@@ -34,8 +35,8 @@ def fit_model(
         One column per observed variable (NaN = missing) and, optionally, the group column.
     model : str
         lavaan model syntax.
-    estimator : {"ML", "MLR", "MLM"}
-        "MLM" needs ``missing="listwise"``.
+    estimator : {"ML", "MLR", "MLM", "GLS"}
+        "MLM" and "GLS" need ``missing="listwise"``; GLS has no bootstrap.
     missing : {"fiml", "listwise"}
         "fiml" is lavaan's ``missing="ml"`` (mean structure included).
     group : str, optional
@@ -59,6 +60,8 @@ def fit_model(
     ModelError
         Bad syntax, unknown variables, too few rows, a singular covariance matrix.
     """
+    if bootstrap > 0 and estimator.upper() == "GLS":
+        raise ModelError("bootstrap is not available with estimator GLS")
     with single_thread_blas():
         prob = prepare(
             data,

@@ -100,17 +100,25 @@ def rmsea_ci(x2: float, df: float, n: int, g: int, level: float = 0.90) -> tuple
     return lo, hi
 
 
-def srmr(data: list[GroupData], mats: list[GroupMatrices], meanstructure: bool) -> float:
+def srmr(
+    data: list[GroupData],
+    mats: list[GroupMatrices],
+    meanstructure: bool,
+    *,
+    unbiased: bool = False,
+) -> float:
     """lavaan's SRMR (Bentler's; with a mean structure the mean residuals are included).
 
     Covariance and mean residuals against the sample (EM under missing data) moments, both
     scaled by the sample standard deviations, averaged over the p(p+1)/2 (+ p) elements;
-    groups weighted by their size.
+    groups weighted by their size. ``unbiased``: the sample covariance with divisor n - 1 (GLS).
     """
     ntot = sum(gd.n for gd in data)
     total = 0.0
     for gd, gm in zip(data, mats, strict=True):
         S, m = gd.h1.cov, gd.h1.mean
+        if unbiased:
+            S = S * (gd.n / (gd.n - 1))
         sd = np.sqrt(np.diag(S))
         R = (S - gm.sigma) / np.outer(sd, sd)
         p = S.shape[0]

@@ -19,7 +19,7 @@ from app.stats.sem.partable import ParTable, build_partable
 
 log = logging.getLogger(__name__)
 
-ESTIMATORS = ("ML", "MLR", "MLM")
+ESTIMATORS = ("ML", "MLR", "MLM", "GLS")
 MISSING = ("fiml", "listwise")
 
 
@@ -53,6 +53,10 @@ class Problem:
         """
         kind = info_kind or self.info_kind
         with single_thread_blas():
+            if self.estimator == "GLS":
+                from app.stats.sem.gls import fit_gls
+
+                return fit_gls(self.model, data, self.meanstructure, start)
             return fit_ml(self.model, data, self.meanstructure, start, info_kind=kind)
 
     @property
@@ -93,10 +97,10 @@ def prepare(
     missing = {"ml": "fiml", "fiml": "fiml", "listwise": "listwise"}.get(missing, missing)
     if missing not in MISSING:
         raise ModelError(f"missing must be one of {MISSING}")
-    if estimator.upper() == "MLM" and missing != "listwise":
+    if estimator.upper() in ("MLM", "GLS") and missing != "listwise":
         raise ModelError(
-            "estimator MLM needs complete data: use missing 'listwise' (or estimator MLR with "
-            "missing 'fiml')"
+            f"estimator {estimator.upper()} needs complete data: use missing 'listwise' (or "
+            "estimator MLR with missing 'fiml')"
         )
     if not isinstance(model, str) or not model.strip():
         raise ModelError("empty model")

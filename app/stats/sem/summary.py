@@ -85,7 +85,11 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     theta = opt.theta
     mats = lm.matrices(theta)
     kind = prob.info_kind
-    if opt.info is not None and opt.info_kind == kind:
+    if prob.estimator == "GLS":
+        from app.stats.sem.gls import gls_information
+
+        info = gls_information(lm, mats, prob.data, prob.meanstructure)
+    elif opt.info is not None and opt.info_kind == kind:
         info = opt.info  # fit_ml hands it on only if computed at theta (INFO_REUSE_RTOL)
     else:
         info = information(lm, theta, prob.data, prob.meanstructure, kind)
@@ -166,6 +170,10 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         meanstructure=prob.meanstructure,
         x_idx=x_idx,
     )
+    if prob.estimator == "GLS":
+        from app.stats.sem.gls import gls_fit_measures
+
+        fit = gls_fit_measures(fit, -2.0 * opt.loglik, prob.data, mats, prob.meanstructure)
     if "robust" in extra:
         fit.update(extra["robust"])
     r2s = r_squared(lm, mats)
