@@ -69,7 +69,12 @@ class FitCreate(BaseModel):
         "Scaled and robust measures under lavaan's names (`chisq.scaled`, `cfi.scaled`, "
         "`rmsea.scaled`, `cfi.robust`, ...).",
     )
-    missing: Literal["fiml", "listwise", "mean"] = "fiml"
+    missing: Literal["fiml", "listwise", "pairwise", "mean"] = Field(
+        default="fiml",
+        description="`fiml` (lavaan's `missing = \"ml\"`), `listwise`, `pairwise` (lavaan's, "
+        "for continuous data: the model fitted to pairwise covariances; estimator ML only), or "
+        "`mean` (method pls).",
+    )
     std_lv: bool = Field(
         default=False,
         description="lavaan's `std.lv`: latent variables scaled by a (residual) variance of 1 "
@@ -159,13 +164,19 @@ class FitCreate(BaseModel):
                 raise ValueError("estimator applies to method sem only")
             if self.std_lv:
                 raise ValueError("std_lv applies to method sem only")
+            if self.missing == "pairwise":
+                raise ValueError("missing for method pls is mean or listwise")
             if self.missing == "fiml":
                 if "missing" in self.model_fields_set:
                     raise ValueError("missing for method pls is mean or listwise")
                 self.missing = "mean"
         else:
             if self.missing == "mean":
-                raise ValueError("missing mean is for method pls; sem uses fiml or listwise")
+                raise ValueError(
+                    "missing mean is for method pls; sem uses fiml, listwise or pairwise"
+                )
+            if self.missing == "pairwise" and self.estimator != "ML":
+                raise ValueError("missing pairwise is available with estimator ML only")
             if self.estimator in ("MLM", "GLS") and self.missing != "listwise":
                 raise ValueError(
                     f"estimator {self.estimator} needs complete data: set missing to listwise "

@@ -1,5 +1,6 @@
 # lavaan 0.6.14 references for pvm's further lavaan options (issue 15, item 3): std.lv and the
-# MLM estimator (ML with robust.sem standard errors and the Satorra-Bentler scaled test) and GLS on the
+# MLM estimator (ML with robust.sem standard errors and the Satorra-Bentler scaled test), GLS and
+# missing = "pairwise" (telecom_1500's NQ items, often not answered) on the
 # Holzinger-Swineford CFA (one group and by school), political democracy and the ECSI model (mobi).
 # usage (from the repo root): Rscript tests/data/lavaan_options.R -> tests/data/lavaan_options.json
 suppressMessages({library(lavaan); library(jsonlite)})
@@ -24,6 +25,8 @@ case <- function(fit, csv, model, options, measures = FM) {
 hs <- read.csv("tests/data/holzinger_swineford_1939.csv")
 pd <- read.csv("tests/data/political_democracy.csv")
 mobi <- read.csv("tests/data/mobi.csv")
+telecom <- read.csv("tests/data/telecom_1500.csv")
+NQ <- "NQ =~ NQ1 + NQ2 + NQ3 + NQ4\nPV =~ PV1 + PV2\nCCI =~ CCI1 + CCI2 + CCI3 + CCI4\nPV ~ NQ\nCCI ~ PV"
 H <- "holzinger_swineford_1939.csv"
 out <- list(
   hs_std_lv = case(cfa(HS, hs, std.lv = TRUE), H, HS, list(std_lv = TRUE, missing = "listwise")),
@@ -46,6 +49,12 @@ out <- list(
                        FM[FM != "logl"]),
   pd_gls = case(sem(PD, pd, estimator = "GLS"), "political_democracy.csv", PD,
                 list(estimator = "GLS", missing = "listwise"), FM[FM != "logl"]),
+  telecom_pairwise = case(sem(NQ, telecom, missing = "pairwise"), "telecom_1500.csv", NQ,
+                          list(missing = "pairwise")),
+  telecom_pairwise_groups = case(sem(NQ, telecom, missing = "pairwise", group = "customer_type",
+                                     group.equal = "loadings"), "telecom_1500.csv", NQ,
+                                 list(missing = "pairwise", group = "customer_type",
+                                      group_equal = "loadings")),
   mobi_mlm = case(sem(MOBI, mobi, estimator = "MLM"), "mobi.csv", MOBI,
                   list(estimator = "MLM", missing = "listwise"), FMS)
 )

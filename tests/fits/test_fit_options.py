@@ -38,6 +38,16 @@ def test_mlm_with_std_lv(
     assert first["se"] > 0  # the first loading is free
 
 
+def test_pairwise(
+    client: TestClient, researcher_headers: dict[str, str], telecom_survey: Survey
+) -> None:
+    r = post_fit(client, researcher_headers, model=MODEL, missing="pairwise")
+    assert r.status_code == 202, r.text
+    done = wait_done(client, researcher_headers, r.json()["id"])
+    assert done["status"] == "done", done["error"]
+    assert done["result"]["missing"] == "pairwise" and done["result"]["converged"] is True
+
+
 def test_default_spec_is_unchanged_by_the_new_field(
     client: TestClient, researcher_headers: dict[str, str], telecom_survey: Survey
 ) -> None:
@@ -57,6 +67,9 @@ def test_refused_option_combinations(
     )
     assert "bootstrap is not available with estimator GLS" in post_rejected(
         client, researcher_headers, model=MODEL, estimator="GLS", missing="listwise", bootstrap=200
+    )
+    assert "pairwise is available with estimator ML only" in post_rejected(
+        client, researcher_headers, model=MODEL, estimator="MLR", missing="pairwise"
     )
     assert "std_lv applies to method sem only" in post_rejected(
         client, researcher_headers, model="A =~ TAN1 + TAN2", method="pls", std_lv=True

@@ -37,8 +37,9 @@ def fit_model(
         lavaan model syntax.
     estimator : {"ML", "MLR", "MLM", "GLS"}
         "MLM" and "GLS" need ``missing="listwise"``; GLS has no bootstrap.
-    missing : {"fiml", "listwise"}
-        "fiml" is lavaan's ``missing="ml"`` (mean structure included).
+    missing : {"fiml", "listwise", "pairwise"}
+        "fiml" is lavaan's ``missing="ml"`` (mean structure included); "pairwise" (ML only)
+        fits the pairwise covariances as lavaan's ``missing="pairwise"``.
     group : str, optional
         Grouping column; groups in order of first appearance, as lavaan.
     group_equal : sequence of str

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.checks import group_data
+from app.stats.sem.checks import group_data, pairwise_data
 from app.stats.sem.errors import ModelError
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import LisrelModel
@@ -20,7 +20,7 @@ from app.stats.sem.partable import ParTable, build_partable
 log = logging.getLogger(__name__)
 
 ESTIMATORS = ("ML", "MLR", "MLM", "GLS")
-MISSING = ("fiml", "listwise")
+MISSING = ("fiml", "listwise", "pairwise")
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ def prepare(
     missing = {"ml": "fiml", "fiml": "fiml", "listwise": "listwise"}.get(missing, missing)
     if missing not in MISSING:
         raise ModelError(f"missing must be one of {MISSING}")
+    if missing == "pairwise" and estimator.upper() != "ML":
+        raise ModelError("missing 'pairwise' is available with estimator ML only")
     if estimator.upper() in ("MLM", "GLS") and missing != "listwise":
         raise ModelError(
             f"estimator {estimator.upper()} needs complete data: use missing 'listwise' (or "
@@ -130,7 +132,10 @@ def prepare(
         where = "" if label is None else f" in group {label}"
         if X.shape[0] < 2 or (missing == "listwise" and X.shape[0] <= p):
             raise ModelError(f"too few rows{where}: {X.shape[0]} for {p} variables")
-        gdata.append(group_data(X, pt.names.ov, where))
+        if missing == "pairwise":
+            gdata.append(pairwise_data(X, pt.names.ov, where))
+        else:
+            gdata.append(group_data(X, pt.names.ov, where))
     lm = LisrelModel(pt, fixed_x_values(pt, gdata))
     return Problem(pt, lm, gdata, meanstructure, estimator.upper(), missing)
 
