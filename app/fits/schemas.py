@@ -184,6 +184,8 @@ class FitCreate(BaseModel):
                 )
             if self.estimator == "GLS" and self.bootstrap:
                 raise ValueError("bootstrap is not available with estimator GLS")
+            if self.missing == "pairwise" and self.bootstrap:
+                raise ValueError("bootstrap is not available with missing pairwise")
             if self.std_lv and (self.invariance or self.compare_paths):
                 raise ValueError("std_lv is not available with invariance or compare_paths")
             if self.bootstrap_ci != "perc":

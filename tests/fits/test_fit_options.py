@@ -68,6 +68,9 @@ def test_refused_option_combinations(
     assert "bootstrap is not available with estimator GLS" in post_rejected(
         client, researcher_headers, model=MODEL, estimator="GLS", missing="listwise", bootstrap=200
     )
+    assert "bootstrap is not available with missing pairwise" in post_rejected(
+        client, researcher_headers, model=MODEL, missing="pairwise", bootstrap=200
+    )
     assert "pairwise is available with estimator ML only" in post_rejected(
         client, researcher_headers, model=MODEL, estimator="MLR", missing="pairwise"
     )

@@ -63,6 +63,8 @@ def fit_model(
     """
     if bootstrap > 0 and estimator.upper() == "GLS":
         raise ModelError("bootstrap is not available with estimator GLS")
+    if bootstrap > 0 and missing == "pairwise":
+        raise ModelError("bootstrap is not available with missing 'pairwise'")
     with single_thread_blas():
         prob = prepare(
             data,
