@@ -133,7 +133,7 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("survey", help="survey slug")
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
     fit.add_argument("--missing", choices=["fiml", "listwise", "pairwise"], default="fiml")
-    fit.add_argument("--estimator", choices=["ML", "MLR", "MLM", "GLS"], default="ML")
+    fit.add_argument("--estimator", choices=["ML", "MLR", "MLM", "GLS", "ULS"], default="ML")
     fit.add_argument(
         "--std-lv", action="store_true", help="scale latent variables by variance 1 (std.lv)"
     )

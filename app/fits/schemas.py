@@ -61,10 +61,10 @@ class FitCreate(BaseModel):
         "modelling (`=~` reflective, `<~` mode B, `~` paths; seminr's algorithm) with "
         "`scheme`, `consistent` (PLSc) and `missing` `mean` (default for PLS) or `listwise`.",
     )
-    estimator: Literal["ML", "MLR", "MLM", "GLS"] = Field(
+    estimator: Literal["ML", "MLR", "MLM", "GLS", "ULS"] = Field(
         default="ML",
         description="lavaan's estimator: `ML`; `MLR` (robust, any missing); `MLM` (robust "
-        "standard errors and the Satorra-Bentler scaled test) and `GLS` (no likelihood: "
+        "standard errors and the Satorra-Bentler scaled test), `GLS` and `ULS` (no likelihood: "
         "`logl`, `aic`, `bic` null; no bootstrap) need complete data: `missing` `listwise`. "
         "Scaled and robust measures under lavaan's names (`chisq.scaled`, `cfi.scaled`, "
         "`rmsea.scaled`, `cfi.robust`, ...).",
@@ -177,13 +177,13 @@ class FitCreate(BaseModel):
                 )
             if self.missing == "pairwise" and self.estimator != "ML":
                 raise ValueError("missing pairwise is available with estimator ML only")
-            if self.estimator in ("MLM", "GLS") and self.missing != "listwise":
+            if self.estimator in ("MLM", "GLS", "ULS") and self.missing != "listwise":
                 raise ValueError(
                     f"estimator {self.estimator} needs complete data: set missing to listwise "
                     "(or use MLR)"
                 )
-            if self.estimator == "GLS" and self.bootstrap:
-                raise ValueError("bootstrap is not available with estimator GLS")
+            if self.estimator in ("GLS", "ULS") and self.bootstrap:
+                raise ValueError(f"bootstrap is not available with estimator {self.estimator}")
             if self.missing == "pairwise" and self.bootstrap:
                 raise ValueError("bootstrap is not available with missing pairwise")
             if self.std_lv and (self.invariance or self.compare_paths):

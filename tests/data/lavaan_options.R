@@ -1,5 +1,5 @@
 # lavaan 0.6.14 references for pvm's further lavaan options (issue 15, item 3): std.lv and the
-# MLM estimator (ML with robust.sem standard errors and the Satorra-Bentler scaled test), GLS and
+# MLM estimator (ML with robust.sem standard errors and the Satorra-Bentler scaled test), GLS, ULS and
 # missing = "pairwise" (telecom_1500's NQ items, often not answered) on the
 # Holzinger-Swineford CFA (one group and by school), political democracy and the ECSI model (mobi).
 # usage (from the repo root): Rscript tests/data/lavaan_options.R -> tests/data/lavaan_options.json
@@ -49,6 +49,13 @@ out <- list(
                        FM[FM != "logl"]),
   pd_gls = case(sem(PD, pd, estimator = "GLS"), "political_democracy.csv", PD,
                 list(estimator = "GLS", missing = "listwise"), FM[FM != "logl"]),
+  hs_uls = case(cfa(HS, hs, estimator = "ULS"), H, HS,
+                list(estimator = "ULS", missing = "listwise"), FM[FM != "logl"]),
+  hs_uls_groups = case(cfa(HS, hs, estimator = "ULS", group = "school"), H, HS,
+                       list(estimator = "ULS", missing = "listwise", group = "school"),
+                       FM[FM != "logl"]),
+  pd_uls = case(sem(PD, pd, estimator = "ULS"), "political_democracy.csv", PD,
+                list(estimator = "ULS", missing = "listwise"), FM[FM != "logl"]),
   telecom_pairwise = case(sem(NQ, telecom, missing = "pairwise"), "telecom_1500.csv", NQ,
                           list(missing = "pairwise")),
   telecom_pairwise_groups = case(sem(NQ, telecom, missing = "pairwise", group = "customer_type",

@@ -35,8 +35,8 @@ def fit_model(
         One column per observed variable (NaN = missing) and, optionally, the group column.
     model : str
         lavaan model syntax.
-    estimator : {"ML", "MLR", "MLM", "GLS"}
-        "MLM" and "GLS" need ``missing="listwise"``; GLS has no bootstrap.
+    estimator : {"ML", "MLR", "MLM", "GLS", "ULS"}
+        "MLM", "GLS" and "ULS" need ``missing="listwise"``; GLS and ULS have no bootstrap.
     missing : {"fiml", "listwise", "pairwise"}
         "fiml" is lavaan's ``missing="ml"`` (mean structure included); "pairwise" (ML only)
         fits the pairwise covariances as lavaan's ``missing="pairwise"``.
@@ -61,8 +61,8 @@ def fit_model(
     ModelError
         Bad syntax, unknown variables, too few rows, a singular covariance matrix.
     """
-    if bootstrap > 0 and estimator.upper() == "GLS":
-        raise ModelError("bootstrap is not available with estimator GLS")
+    if bootstrap > 0 and estimator.upper() in ("GLS", "ULS"):
+        raise ModelError(f"bootstrap is not available with estimator {estimator.upper()}")
     if bootstrap > 0 and missing == "pairwise":
         raise ModelError("bootstrap is not available with missing 'pairwise'")
     with single_thread_blas():

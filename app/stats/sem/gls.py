@@ -1,4 +1,9 @@
-"""GLS: normal-theory generalised least squares (lavaan's ``estimator="GLS"``), complete data.
+"""GLS and ULS: lavaan's ``estimator="GLS"`` and ``"ULS"`` (least squares), complete data.
+
+ULS replaces the weight ``S^-1`` below by the identity on (means and) ``vech(S - Sigma)``:
+``F_g = 0.5 sum_{i<=j} (s_ij - sigma_ij)^2 (+ 0.5 d'd)``; its "standard" standard errors, as
+lavaan's, invert ``sum_g (n_g - 1) Delta' Delta``.
+
 
 Per group, with ``S`` the unbiased sample covariance (divisor n - 1, lavaan's "wishart"
 likelihood for GLS), ``ybar`` the sample mean, ``d = ybar - mu`` and
@@ -22,22 +27,33 @@ from app.stats.sem.optimize import Optimum, start_values
 
 
 def gls_objective(
-    model: LisrelModel, theta: np.ndarray, data: list[GroupData], meanstructure: bool
+    model: LisrelModel,
+    theta: np.ndarray,
+    data: list[GroupData],
+    meanstructure: bool,
+    kind: str = "GLS",
 ) -> tuple[float, np.ndarray, list[GroupMatrices]]:
-    """``-sum_g n_g F_g`` and its gradient (npar,) at ``theta``."""
+    """``-sum_g (n_g - 1) F_g`` and its gradient (npar,) at ``theta`` (``kind`` GLS or ULS)."""
     mats = model.matrices(theta)
     total = 0.0
     Gs, gms = [], []
     for gm, gd in zip(mats, data, strict=True):
-        S, Si, n = _unbiased(gd), _inv_s(gd), gd.n - 1
+        S, n = _unbiased(gd), gd.n - 1
         E = S - gm.sigma
-        R = Si @ E
-        f = 0.25 * float(np.sum(R * R.T))
-        Gs.append(0.5 * n * (R @ Si))
+        d = gd.h1.mean - gm.mu
+        if kind == "ULS":  # F = 0.5 sum_{i<=j} e_ij^2 (+ 0.5 d'd)
+            f = 0.25 * float(np.sum(E * E) + np.sum(np.diag(E) ** 2))
+            Gs.append(0.5 * n * (E + np.diag(np.diag(E))))
+            Wd = d
+        else:
+            Si = _inv_s(gd)
+            R = Si @ E
+            f = 0.25 * float(np.sum(R * R.T))
+            Gs.append(0.5 * n * (R @ Si))
+            Wd = Si @ d
         if meanstructure:
-            d = gd.h1.mean - gm.mu
-            f += 0.5 * float(d @ Si @ d)
-            gms.append(n * (Si @ d))
+            f += 0.5 * float(d @ Wd)
+            gms.append(n * Wd)
         else:
             gms.append(np.zeros(model.p))
         total -= n * f
@@ -45,17 +61,30 @@ def gls_objective(
 
 
 def gls_information(
-    model: LisrelModel, mats: list[GroupMatrices], data: list[GroupData], meanstructure: bool
+    model: LisrelModel,
+    mats: list[GroupMatrices],
+    data: list[GroupData],
+    meanstructure: bool,
+    kind: str = "GLS",
 ) -> np.ndarray:
-    """``sum_g n_g Delta_g' W_g Delta_g`` with the GLS weight (S in place of Sigma)."""
+    """``sum_g (n_g - 1) Delta_g' W_g Delta_g`` with the GLS (``S^-1``) or ULS (identity on
+    vech and means) weight; lavaan's "standard" standard errors invert it."""
     q = model.pt.npar
     info = np.zeros((q, q))
     for gd, (dS, dm) in zip(data, model.jacobian(list(mats)), strict=True):
+        c = gd.n - 1
+        if kind == "ULS":
+            il = np.tril_indices(model.p)
+            D = dS[:, il[0], il[1]]  # (q, p*)
+            info += c * (D @ D.T)
+            if meanstructure:
+                info += c * (dm @ dm.T)
+            continue
         Si = _inv_s(gd)
         X = np.einsum("ij,kjl->kil", Si, dS, optimize=True)
-        info += 0.5 * (gd.n - 1) * (X.reshape(q, -1) @ X.transpose(0, 2, 1).reshape(q, -1).T)
+        info += 0.5 * c * (X.reshape(q, -1) @ X.transpose(0, 2, 1).reshape(q, -1).T)
         if meanstructure:
-            info += (gd.n - 1) * (dm @ Si @ dm.T)
+            info += c * (dm @ Si @ dm.T)
     return (info + info.T) / 2.0
 
 
@@ -73,20 +102,21 @@ def fit_gls(
     meanstructure: bool,
     start: np.ndarray | None = None,
     *,
+    kind: str = "GLS",
     max_iter: int = 500,
     gtol: float = 1e-9,
 ) -> Optimum:
     """Gauss-Newton with step halving from :func:`start_values` (or ``start``)."""
     ntot = sum(gd.n for gd in data)
     theta = start_values(model, data) if start is None else np.asarray(start, float).copy()
-    val, g, mats = gls_objective(model, theta, data, meanstructure)
+    val, g, mats = gls_objective(model, theta, data, meanstructure, kind)
     converged = False
     it = 0
     for it in range(max_iter):  # noqa: B007 - reported as n_iter
         if np.abs(g).max() / ntot < gtol:
             converged = True
             break
-        info = gls_information(model, mats, data, meanstructure)
+        info = gls_information(model, mats, data, meanstructure, kind)
         try:
             step = np.linalg.solve(info, g)
         except np.linalg.LinAlgError:
@@ -94,7 +124,7 @@ def fit_gls(
         t = 1.0
         for _ in range(40):
             cand = theta + t * step
-            v_c, g_c, m_c = gls_objective(model, cand, data, meanstructure)
+            v_c, g_c, m_c = gls_objective(model, cand, data, meanstructure, kind)
             if math.isfinite(v_c) and v_c >= val:
                 break
             t /= 2.0
@@ -105,14 +135,19 @@ def fit_gls(
     return Optimum(theta, val, converged or gmax < 1e-6, it, gmax)
 
 
-def gls_baseline_chisq(data: list[GroupData]) -> float:
-    """The GLS test statistic of lavaan's independence model (diagonal Sigma, free means).
+def gls_baseline_chisq(data: list[GroupData], kind: str = "GLS") -> float:
+    """The GLS/ULS test statistic of lavaan's independence model (diagonal Sigma, free means).
 
-    Minimising ``tr((I - S^-1 D)^2)`` over diagonal ``D`` is linear: ``(A o A) d = diag(A)``
-    with ``A = S^-1``.
+    GLS: minimising ``tr((I - S^-1 D)^2)`` over diagonal ``D`` is linear,
+    ``(A o A) d = diag(A)`` with ``A = S^-1``. ULS: ``D = diag(S)``, leaving the off-diagonal
+    covariances as residuals.
     """
     total = 0.0
     for gd in data:
+        if kind == "ULS":
+            S = _unbiased(gd)
+            total += 0.5 * (gd.n - 1) * float(np.sum(np.tril(S, -1) ** 2)) * 2.0
+            continue
         A = _inv_s(gd)
         dvec = np.linalg.solve(A * A, np.diag(A))
         R = np.eye(A.shape[0]) - A * dvec[None, :]
@@ -126,6 +161,7 @@ def gls_fit_measures(
     data: list[GroupData],
     mats: list[GroupMatrices],
     meanstructure: bool,
+    kind: str = "GLS",
 ) -> dict[str, float]:
     """lavaan's GLS fit measures from the ML set computed at the GLS estimate.
 
@@ -141,14 +177,15 @@ def gls_fit_measures(
     df, dfb = int(ml_fit["df"]), int(ml_fit["baseline.df"])
     g = len(data)
     n = sum(gd.n for gd in data) - g
-    x2b = gls_baseline_chisq(data)
+    x2b = gls_baseline_chisq(data, kind)
     cfi, tli = cfi_tli(x2, df, x2b, dfb)
     lo, hi = rmsea_ci(x2, df, n, g)
     ncp = n * df * 0.05**2 / g
     out.update(
         {
             "chisq": x2,
-            "pvalue": float(stats.chi2.sf(x2, df)) if df > 0 else math.nan,
+            # lavaan gives no p-value for the ULS statistic (not chi-square distributed)
+            "pvalue": float(stats.chi2.sf(x2, df)) if df > 0 and kind == "GLS" else math.nan,
             "baseline.chisq": x2b,
             "cfi": cfi,
             "tli": tli,

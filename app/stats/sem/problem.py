@@ -19,7 +19,7 @@ from app.stats.sem.partable import ParTable, build_partable
 
 log = logging.getLogger(__name__)
 
-ESTIMATORS = ("ML", "MLR", "MLM", "GLS")
+ESTIMATORS = ("ML", "MLR", "MLM", "GLS", "ULS")
 MISSING = ("fiml", "listwise", "pairwise")
 
 
@@ -53,10 +53,10 @@ class Problem:
         """
         kind = info_kind or self.info_kind
         with single_thread_blas():
-            if self.estimator == "GLS":
+            if self.estimator in ("GLS", "ULS"):
                 from app.stats.sem.gls import fit_gls
 
-                return fit_gls(self.model, data, self.meanstructure, start)
+                return fit_gls(self.model, data, self.meanstructure, start, kind=self.estimator)
             return fit_ml(self.model, data, self.meanstructure, start, info_kind=kind)
 
     @property
@@ -99,7 +99,7 @@ def prepare(
         raise ModelError(f"missing must be one of {MISSING}")
     if missing == "pairwise" and estimator.upper() != "ML":
         raise ModelError("missing 'pairwise' is available with estimator ML only")
-    if estimator.upper() in ("MLM", "GLS") and missing != "listwise":
+    if estimator.upper() in ("MLM", "GLS", "ULS") and missing != "listwise":
         raise ModelError(
             f"estimator {estimator.upper()} needs complete data: use missing 'listwise' (or "
             "estimator MLR with missing 'fiml')"

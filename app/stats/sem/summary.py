@@ -85,10 +85,10 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     theta = opt.theta
     mats = lm.matrices(theta)
     kind = prob.info_kind
-    if prob.estimator == "GLS":
+    if prob.estimator in ("GLS", "ULS"):
         from app.stats.sem.gls import gls_information
 
-        info = gls_information(lm, mats, prob.data, prob.meanstructure)
+        info = gls_information(lm, mats, prob.data, prob.meanstructure, prob.estimator)
     elif opt.info is not None and opt.info_kind == kind:
         info = opt.info  # fit_ml hands it on only if computed at theta (INFO_REUSE_RTOL)
     else:
@@ -170,10 +170,11 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         meanstructure=prob.meanstructure,
         x_idx=x_idx,
     )
-    if prob.estimator == "GLS":
+    if prob.estimator in ("GLS", "ULS"):
         from app.stats.sem.gls import gls_fit_measures
 
-        fit = gls_fit_measures(fit, -2.0 * opt.loglik, prob.data, mats, prob.meanstructure)
+        x2 = -2.0 * opt.loglik
+        fit = gls_fit_measures(fit, x2, prob.data, mats, prob.meanstructure, prob.estimator)
     if "robust" in extra:
         fit.update(extra["robust"])
     r2s = r_squared(lm, mats)
