@@ -70,6 +70,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             model=model,
             estimator=args.estimator,
             missing=args.missing,
+            std_lv=args.std_lv,
             group=args.group,
             group_equal=args.group_equal.split(",") if args.group_equal else [],
             invariance=args.invariance,
@@ -272,15 +273,20 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
     fit.add_argument(
         "--missing",
-        choices=["fiml", "listwise"],
+        choices=["fiml", "listwise", "pairwise"],
         default="fiml",
-        help='missing data: fiml (default, lavaan\'s missing="ml") or listwise',
+        help='missing data: fiml (default, lavaan\'s missing="ml"), listwise, or pairwise '
+        "(estimator ML only)",
     )
     fit.add_argument(
         "--estimator",
-        choices=["ML", "MLR"],
+        choices=["ML", "MLR", "MLM", "GLS", "ULS"],
         default="ML",
-        help="ML (default) or MLR (robust se and scaled test)",
+        help="ML (default); MLR (robust se and scaled test, any missing); MLM, GLS, ULS "
+        "(complete data: --missing listwise)",
+    )
+    fit.add_argument(
+        "--std-lv", action="store_true", help="scale latent variables by variance 1 (std.lv)"
     )
     fit.add_argument(
         "--bootstrap",

@@ -439,10 +439,14 @@ def _document(
     ys = [p[1] for p in pos.values()]
     pad = RX + 60
     min_x, max_x = min(xs) - pad, max(xs) + pad
-    min_y, max_y = min(ys) - pad - 40, max(ys) + pad
+    warns = [str(x) for x in result.get("warnings") or []]
+    min_y, max_y = min(ys) - pad - 40 - 15 * len(warns), max(ys) + pad
     head = title + (f" (group {grp})" if grp is not None else "")
     cv.text(min_x + 10, min_y + 20, head or "Path diagram", size=15, weight="bold", anchor="start")
     cv.text(min_x + 10, min_y + 38, _fit_line(result, grp), size=11, anchor="start", fill="#444")
+    for i, text in enumerate(warns):  # non-convergence first, then lavaan's admissibility
+        y = min_y + 54 + 15 * i
+        cv.text(min_x + 10, y, f"Warning: {text}", size=11, anchor="start", fill="#b00020")
     if table:
         tx, ty = max_x + 10, min_y + 60
         cv.text(tx, ty, "Covariances (std.all)", size=11, weight="bold", anchor="start")
@@ -451,7 +455,8 @@ def _document(
             cv.text(tx, ty + 16 * (i + 1), line, size=10, anchor="start", fill="#333")
         max_x += 200
         max_y = max(max_y, ty + 16 * (len(table) + 1) + 10)
-    max_x = max(max_x, min_x + 20 + 6.5 * max(len(head), len(_fit_line(result, grp))))
+    widest = max([len(head), len(_fit_line(result, grp))] + [len(text) + 9 for text in warns])
+    max_x = max(max_x, min_x + 20 + 6.5 * widest)
     note = "Standardized estimates (std.all); * p < .05, ** p < .01, *** p < .001"
     cv.text(min_x + 10, max_y - 8, note, size=10, anchor="start", fill="#666")
     w, h = max_x - min_x, max_y - min_y

@@ -110,6 +110,7 @@ def run_grouped(
             group_equal=tuple(spec.get("group_equal") or ()),
             ordered=spec.get("ordered", False),
             group_partial=tuple(spec.get("group_partial") or ()),
+            std_lv=bool(spec.get("std_lv", False)),
             bootstrap=int(spec.get("bootstrap") or 0),
             seed=int(spec.get("seed", 1)),
             bootstrap_ci=spec.get("bootstrap_ci", "perc"),

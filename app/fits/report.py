@@ -95,7 +95,10 @@ def fit_block(result: dict[str, Any]) -> list[str]:
         _line("Number of observations", result.get("nobs", "")),
         _line("Number of model parameters", fit.get("npar", "")),
     ]
-    test = _MODEL_TEST + (_SCALED_TEST if "chisq.scaled" in fit else ())
+    scaled = _SCALED_TEST
+    if result.get("estimator") == "MLM":
+        scaled = (("Scaled test statistic (Satorra-Bentler)", "chisq.scaled"), *_SCALED_TEST[1:])
+    test = _MODEL_TEST + (scaled if "chisq.scaled" in fit else ())
     out += _section("Model Test User Model:", fit, test)
     robust = "chisq.scaled" in fit
     for heading, rows in _FIT_SECTIONS:
@@ -165,6 +168,10 @@ def estimate_block(estimates: list[dict[str, Any]], r2: dict[str, Any]) -> list[
 def format_result(result: dict[str, Any], *, title: str = "") -> str:
     """The whole report; one block per group when the fit has groups."""
     lines = [title, ""] if title else []
+    warns = result.get("warnings") or []
+    if result.get("converged") is False and not warns:
+        warns = ["the model did not converge: no fit measures or standard errors are reported"]
+    lines += [f"Warning: {w}" for w in warns] + ([""] if warns else [])
     lines += fit_block(result) + [""]
     estimates = list(result.get("estimates") or [])
     groups = list(dict.fromkeys(e.get("group") for e in estimates))

@@ -34,6 +34,7 @@ NEW_FIELDS: dict[str, Any] = {
     "bootstrap_ci": "perc",
     "ordered": False,
     "group_partial": [],
+    "std_lv": False,
 }
 # One lavaan group.partial entry: "REL1~1", "TAN=~TAN2", "x1~~x2", "y~x".
 PARTIAL = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~1|~)\s*([A-Za-z_.][\w.]*)?\s*$")
@@ -72,10 +73,14 @@ class FitCreate(BaseModel):
         "modelling (`=~` reflective, `<~` mode B, `~` paths; seminr's algorithm) with "
         "`scheme`, `consistent` (PLSc) and `missing` `mean` (default for PLS) or `listwise`.",
     )
-    estimator: Literal["ML", "MLR", "WLSMV", "DWLS"] = Field(
+    estimator: Literal["ML", "MLR", "MLM", "GLS", "ULS", "WLSMV", "DWLS"] = Field(
         default="ML",
-        description="`WLSMV` and `DWLS` (lavaan's estimators for ordered items) need `ordered`; "
-        "with `ordered` the default becomes `WLSMV`.",
+        description="lavaan's estimator: `ML`; `MLR` (robust, any missing); `MLM` (robust "
+        "standard errors and the Satorra-Bentler scaled test), `GLS` and `ULS` (no likelihood: "
+        "`logl`, `aic`, `bic` null; no bootstrap) need complete data: `missing` `listwise`. "
+        "`WLSMV` and `DWLS` (lavaan's estimators for ordered items) need `ordered`; with "
+        "`ordered` the default becomes `WLSMV`. Scaled and robust measures under lavaan's names "
+        "(`chisq.scaled`, `cfi.scaled`, `rmsea.scaled`, `cfi.robust`, ...).",
     )
     ordered: bool | list[str] = Field(
         default=False,
@@ -86,7 +91,18 @@ class FitCreate(BaseModel):
         "`group_equal` `intercepts` also makes the thresholds equal (and frees the scaling "
         "factors and latent means of the other groups).",
     )
-    missing: Literal["fiml", "listwise", "mean", "pairwise"] = "fiml"
+    missing: Literal["fiml", "listwise", "pairwise", "mean"] = Field(
+        default="fiml",
+        description="`fiml` (lavaan's `missing = \"ml\"`), `listwise`, `pairwise` (lavaan's: "
+        "for continuous data the model fitted to pairwise covariances, estimator ML only; for "
+        "ordered items pairwise polychorics), or `mean` (method pls).",
+    )
+    std_lv: bool = Field(
+        default=False,
+        description="lavaan's `std.lv`: latent variables scaled by a (residual) variance of 1 "
+        "instead of a first loading of 1 (method sem; not with `invariance` or "
+        "`compare_paths`).",
+    )
     scheme: Literal["path", "factorial", "centroid"] = "path"
     consistent: bool = True
     bootstrap_ci: Literal["perc", "bca"] = Field(
@@ -202,28 +218,49 @@ class FitCreate(BaseModel):
                 raise ValueError("estimator applies to method sem only")
             if self.ordered:
                 raise ValueError("ordered applies to method sem only")
+            if self.std_lv:
+                raise ValueError("std_lv applies to method sem only")
+            if self.missing == "pairwise":
+                raise ValueError("missing for method pls is mean or listwise")
             if self.missing == "fiml":
                 if "missing" in self.model_fields_set:
                     raise ValueError("missing for method pls is mean or listwise")
                 self.missing = "mean"
         else:
             if self.missing == "mean":
-                raise ValueError("missing mean is for method pls; sem uses fiml or listwise")
+                raise ValueError(
+                    "missing mean is for method pls; sem uses fiml, listwise or pairwise"
+                )
+            if self.ordered:
+                self._ordered_options()
+            else:
+                self._continuous_options()
             changed = [f for f in ("scheme", "consistent") if f in self.model_fields_set]
             if changed:
                 raise ValueError(f"{', '.join(changed)} apply to method pls only")
-            self._ordered_options()
         return self
+
+    def _continuous_options(self) -> None:
+        """What the estimators for continuous items need (lavaan's rules)."""
+        if self.estimator in ("WLSMV", "DWLS"):
+            raise ValueError(f"estimator {self.estimator} needs ordered items (ordered)")
+        if self.missing == "pairwise" and self.estimator != "ML":
+            raise ValueError("missing pairwise is available with estimator ML only")
+        if self.estimator in ("MLM", "GLS", "ULS") and self.missing != "listwise":
+            raise ValueError(
+                f"estimator {self.estimator} needs complete data: set missing to listwise "
+                "(or use MLR)"
+            )
+        if self.estimator in ("GLS", "ULS") and self.bootstrap:
+            raise ValueError(f"bootstrap is not available with estimator {self.estimator}")
+        if self.missing == "pairwise" and self.bootstrap:
+            raise ValueError("bootstrap is not available with missing pairwise")
+        if self.std_lv and (self.invariance or self.compare_paths):
+            raise ValueError("std_lv is not available with invariance or compare_paths")
 
     def _ordered_options(self) -> None:
         """lavaan's defaults for ordered items: WLSMV, listwise; what is not available yet."""
         ordinal = ("WLSMV", "DWLS")
-        if not self.ordered:
-            if self.estimator in ordinal:
-                raise ValueError(f"estimator {self.estimator} needs ordered items (ordered)")
-            if self.missing == "pairwise":
-                raise ValueError("missing pairwise is available with ordered items")
-            return
         if self.estimator not in ordinal:
             if "estimator" in self.model_fields_set:
                 raise ValueError("ordered items are fitted with estimator WLSMV or DWLS")
@@ -232,11 +269,8 @@ class FitCreate(BaseModel):
             if "missing" in self.model_fields_set:
                 raise ValueError("ordered items use missing listwise or pairwise")
             self.missing = "listwise"
-        taken = [
-            f
-            for f in ("bootstrap", "invariance", "compare_paths", "group_partial")
-            if getattr(self, f)
-        ]
+        unavailable = ("bootstrap", "invariance", "compare_paths", "group_partial", "std_lv")
+        taken = [f for f in unavailable if getattr(self, f)]
         if taken:
             raise ValueError(f"{', '.join(taken)} not available with ordered items yet")
 

@@ -68,6 +68,7 @@ def run_fit(
         estimator=spec["estimator"],
         missing=spec["missing"],
         ordered=spec.get("ordered", False),
+        std_lv=bool(spec.get("std_lv", False)),
         bootstrap=int(spec.get("bootstrap") or 0),
         seed=int(spec.get("seed", 1)),
         bootstrap_ci=spec.get("bootstrap_ci", "perc"),

@@ -112,7 +112,7 @@ def test_identical_request_on_unchanged_data_returns_the_stored_job(
         ({"model": "TAN =~ TAN1 + TAN2 + NOPE9"}, "NOPE9"),
         ({"model": "F =~ TAN1 + TAN2 + TAN3", "filters": {"branch": ["XX99"]}}, "too few rows"),
         ({"estimator": "WLS"}, "estimator"),
-        ({"missing": "pairwise"}, "missing"),
+        ({"missing": "available_case"}, "missing"),
         ({"bootstrap": 10}, "bootstrap"),
         ({"group_equal": ["loadings"]}, "group"),
         ({"group": "favourite_colour"}, "group"),

@@ -1,4 +1,4 @@
-"""pvm's structural equation modelling engine (ML, FIML, MLR; groups and equality constraints).
+"""pvm's structural equation modelling engine (ML, FIML, MLR, MLM; groups, equality constraints).
 
 The public API (what the web layers and notebooks use; everything else is internal):
 

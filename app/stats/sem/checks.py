@@ -93,3 +93,24 @@ def _null_items(cov: np.ndarray, names: Sequence[str]) -> list[str]:
     null = V[:, w <= NULL_RTOL * max(float(w.max()), 1.0)]
     involved = np.linalg.norm(null, axis=1) > 1e-6
     return [v for v, k in zip(names, involved, strict=True) if k]
+
+
+def pairwise_data(X: np.ndarray, names: Sequence[str], where: str = "") -> GroupData:
+    """:meth:`GroupData.from_pairwise`, with a clear :class:`ModelError` for degenerate data."""
+    n = X.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        var = np.nanvar(X, axis=0)
+    constant = [v for v, s in zip(names, var, strict=True) if not s > 0]
+    if constant:
+        raise ModelError(
+            f"the pairwise covariance matrix of {', '.join(names)} is singular{where} "
+            f"({n} rows; constant items: {', '.join(constant)})"
+        )
+    try:
+        return GroupData.from_pairwise(X)
+    except np.linalg.LinAlgError as exc:
+        raise ModelError(
+            f"the pairwise covariance matrix of {', '.join(names)} cannot be used{where} "
+            f"({n} rows; {exc})"
+        ) from exc

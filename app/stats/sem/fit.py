@@ -32,6 +32,7 @@ def fit_model(
     group_equal: Sequence[str] = (),
     ordered: bool | Sequence[str] = False,
     group_partial: Sequence[str] = (),
+    std_lv: bool = False,
     bootstrap: int = 0,
     seed: int = 1,
     bootstrap_ci: str = "perc",
@@ -45,11 +46,13 @@ def fit_model(
         One column per observed variable (NaN = missing) and, optionally, the group column.
     model : str
         lavaan model syntax.
-    estimator : {"ML", "MLR", "WLSMV", "DWLS"}
+    estimator : {"ML", "MLR", "MLM", "GLS", "ULS", "WLSMV", "DWLS"}
+        "MLM", "GLS" and "ULS" need ``missing="listwise"``; GLS and ULS have no bootstrap.
         WLSMV and DWLS need ``ordered`` (``app.stats.sem.ordinal``).
-    missing : {"fiml", "listwise"}
-        "fiml" is lavaan's ``missing="ml"`` (mean structure included). Ordered items:
-        "listwise" or "pairwise".
+    missing : {"fiml", "listwise", "pairwise"}
+        "fiml" is lavaan's ``missing="ml"`` (mean structure included); "pairwise" (ML only)
+        fits the pairwise covariances as lavaan's ``missing="pairwise"``. Ordered items:
+        "listwise" or "pairwise" (pairwise polychorics).
     group : str, optional
         Grouping column; groups in order of first appearance, as lavaan.
     group_equal : sequence of str
@@ -58,6 +61,8 @@ def fit_model(
         lavaan's ``ordered``: True = every observed variable of the model, or the names.
     group_partial : sequence of str
         lavaan ``group.partial``: parameters such as ``"REL1~1"`` exempt from ``group_equal``.
+    std_lv : bool
+        lavaan's ``std.lv``: latent variables scaled by variance 1 instead of a marker loading.
     bootstrap : int
         Number of bootstrap replicates (0 = none). With a bootstrap the rows are first put in a
         canonical order (:func:`app.stats.sem.bootstrap.canonical_rows`): the same seed on the
@@ -86,8 +91,10 @@ def fit_model(
             )
         if bootstrap > 0:
             raise ModelError("bootstrap is not available with ordered items")
-        if group_partial:
-            raise ModelError("group_partial is not available with ordered items", field="ordered")
+        if group_partial or std_lv:
+            raise ModelError(
+                "group_partial and std_lv are not available with ordered items", field="ordered"
+            )
         est = estimator.upper() if estimator.upper() in ORDINAL_ESTIMATORS else "WLSMV"
         with single_thread_blas():
             res = fit_ordinal(
@@ -102,6 +109,10 @@ def fit_model(
         if progress is not None:
             progress(1.0)
         return res
+    if bootstrap > 0 and estimator.upper() in ("GLS", "ULS"):
+        raise ModelError(f"bootstrap is not available with estimator {estimator.upper()}")
+    if bootstrap > 0 and missing == "pairwise":
+        raise ModelError("bootstrap is not available with missing 'pairwise'")
     if bootstrap > 0:
         data = canonical_rows(data, model, group)
     with single_thread_blas():
@@ -113,6 +124,7 @@ def fit_model(
             group=group,
             group_equal=group_equal,
             group_partial=group_partial,
+            std_lv=std_lv,
         )
         if bootstrap > 0:
             check_interval(prob, bootstrap, bootstrap_ci)

@@ -26,6 +26,8 @@ def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
     for gd in data:
         mean = np.nanmean(gd.X, axis=0)
         cov = np.diag(np.nanvar(gd.X, axis=0))
+        if gd.pairwise:  # fitted to the pairwise moments as to complete data
+            mean, cov = gd.h1.mean.copy(), np.diag(np.diag(gd.h1.cov))
         if x.size:
             mean[x] = gd.h1.mean[x]
             cov[np.ix_(x, x)] = gd.h1.cov[np.ix_(x, x)]
@@ -106,17 +108,25 @@ def rmsea_ci(
     return lo, hi
 
 
-def srmr(data: list[GroupData], mats: list[GroupMatrices], meanstructure: bool) -> float:
+def srmr(
+    data: list[GroupData],
+    mats: list[GroupMatrices],
+    meanstructure: bool,
+    *,
+    unbiased: bool = False,
+) -> float:
     """lavaan's SRMR (Bentler's; with a mean structure the mean residuals are included).
 
     Covariance and mean residuals against the sample (EM under missing data) moments, both
     scaled by the sample standard deviations, averaged over the p(p+1)/2 (+ p) elements;
-    groups weighted by their size.
+    groups weighted by their size. ``unbiased``: the sample covariance with divisor n - 1 (GLS).
     """
     ntot = sum(gd.n for gd in data)
     total = 0.0
     for gd, gm in zip(data, mats, strict=True):
         S, m = gd.h1.cov, gd.h1.mean
+        if unbiased:
+            S = S * (gd.n / (gd.n - 1))
         sd = np.sqrt(np.diag(S))
         R = (S - gm.sigma) / np.outer(sd, sd)
         p = S.shape[0]

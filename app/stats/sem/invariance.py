@@ -227,10 +227,10 @@ def _group_problem(
 def chisq_difference(restricted: SemResult, free: SemResult) -> tuple[float, int, float]:
     """lavTestLRT between nested fits: (delta chisq, delta df, p).
 
-    Under ML the plain difference of the chi-squares; under MLR the Satorra-Bentler (2001)
+    Under ML the plain difference of the chi-squares; under MLR and MLM the Satorra-Bentler (2001)
     scaled difference (``app.stats.sem.lrt``, lavaan's default for MLR).
     """
-    d = difference_test(restricted.fit, free.fit, scaled=restricted.estimator == "MLR")
+    d = difference_test(restricted.fit, free.fit, scaled=restricted.estimator in ("MLR", "MLM"))
     return d.chisq, d.df, d.pvalue
 
 

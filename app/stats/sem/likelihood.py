@@ -37,6 +37,8 @@ class GroupData:
     X: np.ndarray
     patterns: list[Pattern]
     h1: SaturatedEM
+    # missing="pairwise": one complete "pattern" holding the pairwise moments (see from_pairwise)
+    pairwise: bool = False
 
     @property
     def n(self) -> int:
@@ -79,6 +81,32 @@ class GroupData:
                 log.warning("saturated (H1) model not estimable: fit measures unavailable")
                 h1 = _pairwise_moments(X)
         return cls(X, pats, h1)
+
+    @classmethod
+    def from_pairwise(cls, X: np.ndarray) -> GroupData:
+        """lavaan's ``missing="pairwise"`` for continuous data.
+
+        Means over the available values, covariances over the rows where both variables are
+        observed (divisor n_jk - 1), rescaled by (N - 1) / N with N the rows having any value,
+        as lavaan; the model is then fitted to these moments as to complete data of N rows.
+        ``X`` keeps the raw rows (NaN = missing).
+
+        Raises
+        ------
+        np.linalg.LinAlgError
+            A pair of variables never observed together, or moments not positive definite.
+        """
+        X = np.asarray(X, dtype=float)
+        X = X[~np.isnan(X).all(axis=1)]
+        n, p = X.shape
+        m = np.nanmean(X, axis=0)
+        S = pd.DataFrame(X).cov().to_numpy() * ((n - 1) / n)
+        if np.isnan(S).any():
+            raise np.linalg.LinAlgError("a pair of variables is never observed together")
+        np.linalg.cholesky(S)
+        pat = Pattern(np.ones(p, dtype=bool), np.arange(p), np.arange(n), m, S)
+        h1 = SaturatedEM(m, S, pattern_loglik([pat], m, S), 0)
+        return cls(X, [pat], h1, pairwise=True)
 
 
 def _pairwise_moments(X: np.ndarray) -> SaturatedEM:

@@ -75,10 +75,18 @@ def start_values(model: LisrelModel, data: list[GroupData]) -> np.ndarray:
                 else:
                     den = S[mk, others].sum()
                     lam[r.rhs] = scale * (S[i, others].sum() / den if abs(den) > 1e-12 else 1.0)
-            load[f] = lam
             covs = [S[oi[a], oi[b]] / (lam[a] * lam[b]) for a in lam for b in lam if a < b]
-            var_f = float(np.mean(covs)) if covs else 0.5 * S[mk, mk] / scale**2
-            load[f]["__var__"] = max(var_f, 0.05)
+            var_f = max(float(np.mean(covs)) if covs else 0.5 * S[mk, mk] / scale**2, 0.05)
+            fixed_var = next(
+                (r.ustart for r in rows if r.op == "~~" and r.lhs == f == r.rhs and not r.free),
+                None,
+            )
+            if fixed_var is not None and marker.free and fixed_var > 0:
+                # std.lv: the variance is fixed, so the loadings carry the factor's scale
+                lam = {k: v * float(np.sqrt(var_f / fixed_var)) for k, v in lam.items()}
+                var_f = fixed_var
+            load[f] = lam
+            load[f]["__var__"] = var_f
         for r in rows:
             k = r.free - 1
             if not r.free or set_[k]:
@@ -112,29 +120,116 @@ def fit_ml(
 ) -> Optimum:
     """Maximise the (FIML) log-likelihood.
 
-    L-BFGS with analytic gradients gets close cheaply; Newton-type steps then reach a tight
-    optimum, which the 1e-3 agreement with lavaan needs. With ``info_kind="expected"`` they are
-    Fisher-scoring steps (cheap for complete data); with ``"observed"`` (FIML) the observed
-    information is computed once and reused for every step. ``Optimum.info`` is returned only
-    when it was computed at the returned estimate (see :func:`_newton`).
+    A cold start runs Fisher scoring with a backtracking line search (and Levenberg damping
+    when the information is singular or the step is no ascent direction) from
+    :func:`start_values`: robust on ill-conditioned models where a quasi-Newton method crawls
+    (the ECSI model: condition number ~1e8). Should scoring stall, L-BFGS takes over from the
+    best point (the second optimizer). Newton-type steps then reach a tight optimum, which the
+    1e-6 agreement with lavaan needs: with ``info_kind="expected"`` Fisher-scoring steps, with
+    ``"observed"`` (FIML) Newton steps with the observed information (computed once and reused).
+    ``Optimum.info`` is returned only when it was computed at the returned estimate
+    (see :func:`_newton`).
     With ``start`` (e.g. a bootstrap replicate started at the full-sample estimate) the Newton
-    steps come first and L-BFGS is used only if they fail.
+    steps come first and the cold path is used only if they fail.
     """
-    ntot = sum(gd.n for gd in data)
     theta = start_values(model, data) if start is None else np.asarray(start, float).copy()
     n_iter = 0
+    if start is not None:
+        out = _newton(model, data, meanstructure, theta, info_kind, gtol, max_steps=20)
+        if out.converged:
+            return out
+        n_iter += out.n_iter
+        if np.isfinite(out.loglik):
+            theta = out.theta
+    theta, it, ok = _scoring(model, data, meanstructure, theta, max_steps=max_iter, gtol=1e-6)
+    n_iter += it
+    if not ok:
+        theta, it = _lbfgs(model, data, meanstructure, theta, max_iter)
+        n_iter += it
+        theta, it, ok = _scoring(model, data, meanstructure, theta, max_steps=100, gtol=1e-6)
+        n_iter += it
+    out = _newton(model, data, meanstructure, theta, info_kind, gtol, max_steps=50)
+    out = replace(out, n_iter=out.n_iter + n_iter)
+    if not out.converged:
+        out = replace(out, converged=out.grad_max < 1e-6)
+    if not out.converged:
+        log.warning("SEM optimiser stopped with max |gradient| %.2e", out.grad_max)
+    return out
+
+
+def _scoring(
+    model: LisrelModel,
+    data: list[GroupData],
+    meanstructure: bool,
+    theta: np.ndarray,
+    *,
+    max_steps: int,
+    gtol: float,
+) -> tuple[np.ndarray, int, bool]:
+    """Fisher scoring with step halving until max |gradient| / N < ``gtol``.
+
+    Returns the last (best) point, the number of steps and whether ``gtol`` was reached.
+    """
+    ntot = sum(gd.n for gd in data)
+    ll, g, mats = loglik(model, theta, data, meanstructure)
+    if g is None or not np.isfinite(ll):
+        return theta, 0, False
+    damping = 0.0
+    for it in range(max_steps):
+        if np.abs(g).max() / ntot < gtol:
+            return theta, it, True
+        info = expected_information(model, mats, data, meanstructure)
+        step = _ascent_step(info, g, damping)
+        if step is None:
+            return theta, it, False
+        t = 1.0
+        for _half in range(40):
+            cand = theta + t * step
+            ll_c, g_c, mats_c = loglik(model, cand, data, meanstructure)
+            if np.isfinite(ll_c) and g_c is not None and ll_c >= ll:
+                break
+            t /= 2.0
+        else:
+            if damping > 1e6:
+                return theta, it, False
+            damping = max(10.0 * damping, 1e-3)  # no progress: lean towards steepest ascent
+            continue
+        damping = damping / 10.0 if t == 1.0 and damping > 1e-8 else (0.0 if t == 1.0 else damping)
+        assert g_c is not None
+        theta, ll, g, mats = cand, ll_c, g_c, mats_c
+    return theta, max_steps, bool(np.abs(g).max() / ntot < gtol)
+
+
+def _ascent_step(info: np.ndarray, g: np.ndarray, damping: float) -> np.ndarray | None:
+    """Solve ``(I + damping * diag(I)) step = g``, adding damping until ``step`` ascends."""
+    d = np.clip(np.diag(info), 1e-12, None)
+    lam = damping
+    for _ in range(12):
+        try:
+            step = np.linalg.solve(info + lam * np.diag(d), g)
+        except np.linalg.LinAlgError:
+            step = None
+        if step is not None and np.all(np.isfinite(step)) and step @ g > 0:
+            return step
+        lam = max(10.0 * lam, 1e-6)
+    return None
+
+
+def _lbfgs(
+    model: LisrelModel,
+    data: list[GroupData],
+    meanstructure: bool,
+    theta: np.ndarray,
+    max_iter: int,
+) -> tuple[np.ndarray, int]:
+    """L-BFGS on the mean minus log-likelihood (the fallback optimizer)."""
+    ntot = sum(gd.n for gd in data)
 
     def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
         ll, g, _ = loglik(model, th, data, meanstructure)
         if not np.isfinite(ll) or g is None:
             return 1e10, np.zeros_like(th)
         return -ll / ntot, -g / ntot
-
-    if start is not None:
-        out = _newton(model, data, meanstructure, theta, info_kind, gtol, max_steps=20)
-        if out.converged:
-            return out
-        n_iter += out.n_iter
 
     res = optimize.minimize(
         fun,
@@ -143,13 +238,7 @@ def fit_ml(
         method="L-BFGS-B",
         options={"maxiter": max_iter, "gtol": 1e-9, "ftol": 1e-15},
     )
-    out = _newton(model, data, meanstructure, res.x, info_kind, gtol, max_steps=50)
-    out = replace(out, n_iter=out.n_iter + n_iter + int(res.nit))
-    if not out.converged:
-        out = replace(out, converged=out.grad_max < 1e-6)
-    if not out.converged:
-        log.warning("SEM optimiser stopped with max |gradient| %.2e", out.grad_max)
-    return out
+    return res.x, int(res.nit)
 
 
 def _newton(

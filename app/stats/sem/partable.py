@@ -163,6 +163,7 @@ def build_partable(
     group_equal: Sequence[str] = (),
     share_labels: bool = True,
     group_partial: Sequence[str] = (),
+    std_lv: bool = False,
 ) -> ParTable:
     """Parse lavaan syntax and add lavaan's ``sem()``/``cfa()`` defaults.
 
@@ -187,6 +188,10 @@ def build_partable(
     group_partial : sequence of str
         lavaan ``group.partial``: parameters (``"REL1~1"``, ``"TAN=~TAN2"``, ``"x1~~x1"``;
         spaces ignored) left free across groups although ``group_equal`` covers them.
+    std_lv : bool
+        lavaan's ``std.lv``: every latent (residual) variance added by default is fixed to 1
+        and first loadings stay free (no ``auto.fix.first``); with ``loadings`` in
+        ``group_equal`` the latent variances of groups 2..G are free, as lavaan does.
 
     Returns
     -------
@@ -211,6 +216,10 @@ def build_partable(
     names = _var_names(formulas)
     lv_set = set(names.lv)
     for f in formulas:
+        if f.op == "=~" and f.lhs == f.rhs:
+            raise ModelError(f"latent variable {f.lhs} can not be measured by itself")
+        if f.op == "~" and f.lhs == f.rhs:
+            raise ModelError(f"{f.lhs} can not be regressed on itself ({f.lhs} ~ {f.rhs})")
         if f.op == "=~" and f.lhs in names.ov:
             raise ModelError(f"{f.lhs} is both latent and observed")
     ov_nox = [v for v in names.ov if v not in names.ov_x]
@@ -280,8 +289,25 @@ def build_partable(
     for g in range(1, ngroups + 1):
         for lvname in names.lv:
             first = next(r for r in rows if r.group == g and r.op == "=~" and r.lhs == lvname)
-            if first.free == -1 and not first.wants_free:
+            if first.free == -1 and not first.wants_free and not std_lv:
                 first.free, first.ustart = 0, 1.0
+    if std_lv:
+        free_later = ngroups > 1 and "loadings" in group_equal
+        for r in rows:
+            lv_var = r.op == "~~" and r.lhs == r.rhs and r.lhs in lv_set and r.user == 0
+            if lv_var and not (free_later and r.group > 1):
+                r.free, r.ustart = 0, 1.0
+
+    # auto.fix.single: the residual variance of the only (observed) indicator of a latent
+    # variable is fixed to 0 unless the syntax mentions it (lavaan's auto.fix.single).
+    for lvname in names.lv:
+        inds = {f.rhs for f in formulas if f.op == "=~" and f.lhs == lvname}
+        if len(inds) != 1 or next(iter(inds)) in lv_set:
+            continue
+        (ind,) = inds
+        for r in rows:
+            if r.op == "~~" and r.lhs == ind and r.rhs == ind and r.user == 0:
+                r.free, r.ustart = 0, 0.0
 
     # group.equal with intercepts: latent means are free in all groups but the first.
     if ngroups > 1 and "intercepts" in group_equal and "means" not in group_equal:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.checks import group_data
+from app.stats.sem.checks import group_data, pairwise_data
 from app.stats.sem.errors import ModelError
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import LisrelModel
@@ -51,6 +51,10 @@ class Problem:
         """
         kind = info_kind or self.info_kind
         with single_thread_blas():
+            if self.estimator in ("GLS", "ULS"):
+                from app.stats.sem.gls import fit_gls
+
+                return fit_gls(self.model, data, self.meanstructure, start, kind=self.estimator)
             return fit_ml(self.model, data, self.meanstructure, start, info_kind=kind)
 
     @property
@@ -69,6 +73,7 @@ def prepare(
     group_equal: Sequence[str] = (),
     share_labels: bool = True,
     group_partial: Sequence[str] = (),
+    std_lv: bool = False,
 ) -> Problem:
     """Check the model against the data (:func:`check_model`), then split the data by group
     and compute each group's moments.
@@ -93,6 +98,7 @@ def prepare(
         group_equal=group_equal,
         share_labels=share_labels,
         group_partial=group_partial,
+        std_lv=std_lv,
     )
     pt = checked.partable
     try:
@@ -102,7 +108,10 @@ def prepare(
     gdata: list[GroupData] = []
     for label, rows in zip(checked.groups, checked.rows, strict=True):
         where = "" if label is None else f" in group {label}"
-        gdata.append(group_data(values[rows], pt.names.ov, where))
+        if checked.missing == "pairwise":
+            gdata.append(pairwise_data(values[rows], pt.names.ov, where))
+        else:
+            gdata.append(group_data(values[rows], pt.names.ov, where))
     lm = LisrelModel(pt, fixed_x_values(pt, gdata))
     return Problem(pt, lm, gdata, checked.meanstructure, checked.estimator, checked.missing)
 

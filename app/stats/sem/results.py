@@ -122,22 +122,37 @@ class SemResult:
     extra: dict[str, Any] = field(default_factory=dict)
     modindices: list[Any] | None = None  # diagnostics.ModIndex rows, largest first
     residuals: list[dict[str, Any]] | None = None  # per group: {"cor": ..., "mean": ...}
+    # lavaan's admissibility warnings and, first, the optimizer's if it did not converge
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``result`` object of API.md (JSON-safe: None instead of NaN)."""
+        """The ``result`` object of API.md (JSON-safe: None instead of NaN).
+
+        A fit that did not converge keeps its shape, but nothing in it reads as a result: every
+        fit measure but ``npar`` and ``df`` is None, and so are the standard errors, z, p-values
+        and intervals; ``est`` (and std.all, r2) are where the optimizer stopped, and
+        ``warnings`` says so first.
+        """
         if len(self.groups) > 1:
             r2: dict[str, Any] = {
                 str(g): {k: finite_or_none(v) for k, v in d.items()} for g, d in self.r2.items()
             }
         else:
             r2 = {k: finite_or_none(v) for k, v in self.r2.items()}
+        fit = {k: finite_or_none(v) for k, v in self.fit.items()}
+        estimates = [e.to_dict() for e in self.estimates]
+        if not self.converged:
+            fit = {k: (v if k in ("npar", "df") else None) for k, v in fit.items()}
+            for e in estimates:
+                e.update({k: None for k in ("se", "z", "pvalue", "ci.lower", "ci.upper", "se.std")})
         out: dict[str, Any] = {
             "nobs": self.nobs,
             "estimator": self.estimator,
             "missing": self.missing,
             "converged": self.converged,
-            "fit": {k: finite_or_none(v) for k, v in self.fit.items()},
-            "estimates": [e.to_dict() for e in self.estimates],
+            "warnings": list(self.warnings),
+            "fit": fit,
+            "estimates": estimates,
             "r2": r2,
         }
         if self.modindices is not None:

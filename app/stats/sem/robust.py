@@ -32,7 +32,7 @@ from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem
 
 
-def _special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
+def special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
     """Saturated ("h1") or independence ("baseline") model over the observed variables."""
     lines = []
     for i, a in enumerate(ov):
@@ -42,7 +42,7 @@ def _special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[Lisre
     return LisrelModel(pt), pt.meanstructure
 
 
-def _special_theta(model: LisrelModel, data: GroupData, kind: str) -> np.ndarray:
+def special_theta(model: LisrelModel, data: GroupData, kind: str) -> np.ndarray:
     """Estimates of the saturated / independence model (EM or available-case moments)."""
     theta = np.zeros(model.pt.npar)
     oi = {v: k for k, v in enumerate(model.ov)}
@@ -62,8 +62,8 @@ def _trace_h1(data: GroupData, ov: list[str], meanstructure: bool, complete: boo
     """tr(A1^-1 B1) of one group's saturated model."""
     if not complete and meanstructure:
         return saturated_trace(data)  # analytic observed information under missing data
-    model, ms = _special_model(ov, "h1", meanstructure)
-    theta = _special_theta(model, data, "h1")
+    model, ms = special_model(ov, "h1", meanstructure)
+    theta = special_theta(model, data, "h1")
     mats = model.matrices(theta)
     if complete:  # at the saturated MLE observed and expected information coincide
         A1 = expected_information(model, mats, [data], ms)
@@ -111,11 +111,11 @@ def robust_vcov_and_tests(
     ov = prob.model.ov
     trace_h1 = sum(_trace_h1(gd, ov, ms, complete) for gd in prob.data)
     # baseline (independence) model: its own h0 trace
-    bmodel, bms = _special_model(ov, "baseline", ms)
+    bmodel, bms = special_model(ov, "baseline", ms)
     tb_sum = 0.0
     bmats = []
     for gd in prob.data:
-        bth = _special_theta(bmodel, gd, "baseline")
+        bth = special_theta(bmodel, gd, "baseline")
         binfo = (
             expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
             if complete

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from app.stats.sem._threads import single_thread_blas
+from app.stats.sem.admissibility import admissibility_warnings
 from app.stats.sem.defined import delta_method, evaluate
 from app.stats.sem.diagnostics import standardized_se
 from app.stats.sem.errors import ModelError
@@ -71,7 +72,11 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     theta = opt.theta
     mats = lm.matrices(theta)
     kind = prob.info_kind
-    if opt.info is not None and opt.info_kind == kind:
+    if prob.estimator in ("GLS", "ULS"):
+        from app.stats.sem.gls import gls_information
+
+        info = gls_information(lm, mats, prob.data, prob.meanstructure, prob.estimator)
+    elif opt.info is not None and opt.info_kind == kind:
         info = opt.info  # fit_ml hands it on only if computed at theta (INFO_REUSE_RTOL)
     else:
         info = information(lm, theta, prob.data, prob.meanstructure, kind)
@@ -82,6 +87,13 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         from app.stats.sem.robust import robust_vcov_and_tests
 
         vcov, robust_fit = robust_vcov_and_tests(prob, theta, info)
+        extra["robust"] = robust_fit
+    elif prob.estimator == "MLM":
+        if pt.names.ov_x:
+            raise ModelError("MLM with observed exogenous covariates (fixed.x) is not supported")
+        from app.stats.sem.mlm import mlm_vcov_and_tests
+
+        vcov, robust_fit = mlm_vcov_and_tests(prob, theta, info)
         extra["robust"] = robust_fit
     else:
         vcov = safe_inverse(info)
@@ -150,6 +162,11 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         meanstructure=prob.meanstructure,
         x_idx=x_idx,
     )
+    if prob.estimator in ("GLS", "ULS"):
+        from app.stats.sem.gls import gls_fit_measures
+
+        x2 = -2.0 * opt.loglik
+        fit = gls_fit_measures(fit, x2, prob.data, mats, prob.meanstructure, prob.estimator)
     if "robust" in extra:
         fit.update(extra["robust"])
     r2s = r_squared(lm, mats)
@@ -172,6 +189,9 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
     ]
     if not math.isfinite(opt.loglik):
         raise ModelError("the model could not be estimated (non-finite likelihood)")
+    warnings = admissibility_warnings(pt, vals, lm.lv, mats)
+    if not opt.converged:
+        warnings.insert(0, not_converged_message(opt))
     return SemResult(
         nobs=sum(gd.n for gd in prob.data),
         estimator=prob.estimator,
@@ -187,4 +207,14 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         vcov=vcov,
         n_iter=opt.n_iter,
         extra=extra,
+        warnings=warnings,
+    )
+
+
+def not_converged_message(opt: Optimum) -> str:
+    """The plain-words warning of a fit whose optimizer did not converge."""
+    return (
+        f"the model did not converge: the optimizer stopped after {opt.n_iter} iterations "
+        f"with max |gradient| {opt.grad_max:.2g}; the estimates are where it stopped, not a "
+        "solution, and no fit measures or standard errors are reported"
     )

@@ -22,8 +22,8 @@ from app.stats.sem.defined import compile_expr, names_in
 from app.stats.sem.errors import ModelError
 from app.stats.sem.partable import ParRow, ParTable, build_partable
 
-ESTIMATORS = ("ML", "MLR")
-MISSING = ("fiml", "listwise")
+ESTIMATORS = ("ML", "MLR", "MLM", "GLS", "ULS")
+MISSING = ("fiml", "listwise", "pairwise")
 _MISSING_ALIASES = {"ml": "fiml"}
 
 
@@ -119,6 +119,7 @@ def check_model(
     group_equal: Sequence[str] = (),
     share_labels: bool = True,
     group_partial: Sequence[str] = (),
+    std_lv: bool = False,
     compare_paths: Sequence[Sequence[str]] = (),
     variables: Collection[str] | None = None,
     count_rows: bool = True,
@@ -131,7 +132,7 @@ def check_model(
         One column per observed variable (and the group column).
     model : str
         lavaan syntax.
-    estimator, missing, group, group_equal, group_partial
+    estimator, missing, group, group_equal, group_partial, std_lv
         As :func:`app.stats.sem.fit_model`.
     share_labels : bool
         As :func:`app.stats.sem.partable.build_partable` (False in an invariance sequence).
@@ -155,6 +156,14 @@ def check_model(
     missing = _MISSING_ALIASES.get(missing, missing)
     if missing not in MISSING:
         raise ModelError(f"missing must be one of {MISSING}", field="missing")
+    if missing == "pairwise" and estimator.upper() != "ML":
+        raise ModelError("missing 'pairwise' is available with estimator ML only", field="missing")
+    if estimator.upper() in ("MLM", "GLS", "ULS") and missing != "listwise":
+        raise ModelError(
+            f"estimator {estimator.upper()} needs complete data: use missing 'listwise' (or "
+            "estimator MLR with missing 'fiml')",
+            field="missing",
+        )
     if not isinstance(model, str) or not model.strip():
         raise ModelError("empty model")
     groups = group_labels(data, group)
@@ -166,6 +175,7 @@ def check_model(
         group_equal=group_equal,
         share_labels=share_labels,
         group_partial=group_partial,
+        std_lv=std_lv,
     )
     known = set(data.columns) if variables is None else set(variables) & set(data.columns)
     require_variables(pt.names.ov, known)

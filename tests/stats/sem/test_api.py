@@ -24,7 +24,7 @@ def hs():
         ("visual =~ x1 + x2 +", {}, "empty term"),
         ("visual =~", {}, "incomplete"),
         (HS_MODEL, {"estimator": "WLSMV"}, "estimator"),
-        (HS_MODEL, {"missing": "pairwise"}, "missing"),
+        (HS_MODEL, {"missing": "available_case"}, "missing"),
         (HS_MODEL, {"group": "nocolumn"}, "group"),
         (HS_MODEL, {"group_equal": ["loadings"], "group": "school"}, None),
         (HS_MODEL + "\nd := zz*2", {}, "unknown label"),
