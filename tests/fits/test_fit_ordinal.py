@@ -84,7 +84,7 @@ def test_ordered_groups_through_the_api(
         ({"model": MODEL, "estimator": "WLSMV"}, "needs ordered items"),
         ({"model": MODEL, "ordered": True, "estimator": "MLR"}, "WLSMV or DWLS"),
         ({"model": MODEL, "ordered": True, "missing": "fiml"}, "missing listwise or pairwise"),
-        ({"model": MODEL, "missing": "pairwise"}, "pairwise is available with ordered items"),
+        ({"model": MODEL, "missing": "pairwise", "estimator": "MLR"}, "with estimator ML only"),
         (
             {"model": MODEL, "ordered": True, "group": "branch", "invariance": True},
             "invariance not available with ordered",

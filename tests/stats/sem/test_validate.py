@@ -20,7 +20,7 @@ def hs():
     ("model", "kwargs", "field", "message"),
     [
         (HS_MODEL, {"estimator": "XYZ"}, "estimator", "estimator must be one of"),
-        (HS_MODEL, {"missing": "pairwise"}, "missing", "missing must be one of"),
+        (HS_MODEL, {"missing": "bogus"}, "missing", "missing must be one of"),
         (HS_MODEL, {"group": "nocolumn"}, "group", "unknown group variable: nocolumn"),
         ("  ", {}, "model", "empty model"),
         ("visual =~ x1 + x2 +", {}, "model", "empty term"),
@@ -87,7 +87,7 @@ def test_pls_check_is_fit_pls_check(hs):
     model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\ntextual ~ visual"
     assert check_pls(hs, model).items == ["x1", "x2", "x3", "x4", "x5", "x6"]
     cases = [
-        ({"missing": "pairwise"}, "missing", "missing must be"),
+        ({"missing": "bogus"}, "missing", "missing must be"),
         (
             {"variables": ["x1", "x2", "x3", "x4", "x5"]},
             "model",
