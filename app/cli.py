@@ -52,6 +52,21 @@ DEMO_BRANCHES = [
     ("BR11", "Chongqing Yuzhong", "West"),
     ("BR12", "Xi'an Beilin", "West"),
 ]
+# The demo branches' Chinese names (the English ones are the names above).
+DEMO_BRANCH_NAMES_ZH = {
+    "BR01": "北京朝阳",
+    "BR02": "北京海淀",
+    "BR03": "天津和平",
+    "BR04": "上海浦东",
+    "BR05": "杭州西湖",
+    "BR06": "南京鼓楼",
+    "BR07": "广州天河",
+    "BR08": "深圳福田",
+    "BR09": "厦门思明",
+    "BR10": "成都锦江",
+    "BR11": "重庆渝中",
+    "BR12": "西安碑林",
+}
 
 
 def _session() -> Any:
@@ -187,10 +202,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # telecom-pv keeps the slug of its first demo; other instruments get a survey each
     slug = "demo" if args.instrument == "telecom-pv" else f"demo-{args.instrument}"
     with _session() as session:
-        existing = set(session.scalars(select(Branch.code)))
-        session.add_all(
-            Branch(code=c, name=n, region=r) for c, n, r in DEMO_BRANCHES if c not in existing
-        )
+        existing = {b.code: b for b in session.scalars(select(Branch))}
+        for c, n, r in DEMO_BRANCHES:
+            names = {"zh": DEMO_BRANCH_NAMES_ZH[c], "en": n}
+            if c not in existing:
+                session.add(Branch(code=c, name=n, region=r, names=names))
+            elif not existing[c].names:  # a demo loaded before branches had names per language
+                existing[c].names = names
         session.commit()
         try:
             try:

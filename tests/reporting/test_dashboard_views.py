@@ -26,6 +26,7 @@ def login(client, key: str, *, token: str | None = None, **extra: str):
 
 
 def test_login_form_then_cookie(client, telecom_survey, factory):
+    client.headers["Accept-Language"] = "en"
     r = client.get("/dashboard/telecom")
     assert r.status_code == 401 and 'name="key"' in r.text and csrf_of(r.text)
     bad = login(client, "nope")
@@ -46,6 +47,7 @@ def test_login_form_then_cookie(client, telecom_survey, factory):
 
 
 def test_login_needs_the_csrf_token_of_its_own_cookie(app, client, telecom_survey, factory):
+    client.headers["Accept-Language"] = "en"
     raw = factory.key("operator")["Authorization"].split(" ", 1)[1]
     page = client.get("/dashboard")
     assert "pvm_login_csrf" in page.cookies
@@ -67,6 +69,7 @@ def test_login_needs_the_csrf_token_of_its_own_cookie(app, client, telecom_surve
 
 def test_failed_logins_lock_the_client_out(app, client, telecom_survey, factory):
     set_limits(app, bad_token_max=3, bad_token_window_s=600)
+    client.headers["Accept-Language"] = "en"
     raw = factory.key("operator")["Authorization"].split(" ", 1)[1]
     assert [login(client, f"wrong-{i}").status_code for i in range(3)] == [401, 401, 401]
     locked = login(client, raw)  # the right key too, for the rest of the window
@@ -84,17 +87,18 @@ def test_failed_logins_lock_the_client_out(app, client, telecom_survey, factory)
 def test_dashboard_with_bearer_shows_table_charts_and_downloads(
     client, telecom_survey, operator_headers
 ):
-    page = client.get("/dashboard/telecom", headers=operator_headers)
+    page = client.get("/dashboard/telecom?lang=en", headers=operator_headers)
     assert page.status_code == 200
     html = page.text
     for b in ["BR01", "BR08"]:
         assert f'data-group="{b}"' in html
-    assert html.count("<svg") == 2 and "http://" not in html.replace(
+    # the IPA chart and one trend panel per construct (10)
+    assert html.count("<svg") == 1 + 10 and "http://" not in html.replace(
         "http://www.w3.org/2000/svg", ""
     )
-    assert "Concentrate on" in html or "concentrate" in html
-    csv = client.get("/dashboard/telecom/scores.csv", headers=operator_headers)
-    assert csv.status_code == 200 and csv.text.startswith("group,n,suppressed")
+    assert "Focus first on" in html or "No driver needs attention first" in html
+    csv = client.get("/dashboard/telecom/scores.csv?lang=en", headers=operator_headers)
+    assert csv.status_code == 200 and csv.text.startswith("\ufeffgroup_code,group,n,suppressed")
     for name in ["scores.svg", "ipa.svg", "trends.svg"]:
         r = client.get(f"/dashboard/telecom/{name}", headers=operator_headers)
         assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
@@ -122,7 +126,7 @@ def test_dashboard_suppresses_small_groups(client, telecom_survey, operator_head
     telecom_survey.min_group_size = 198  # hides BR01 (197), BR08, BR02, BR06, BR05, BR07
     session.merge(telecom_survey)
     session.commit()
-    html = client.get("/dashboard/telecom", headers=operator_headers).text
+    html = client.get("/dashboard/telecom?lang=en", headers=operator_headers).text
     assert html.count("hidden: fewer than 198 responses") == 6
-    svg = client.get("/dashboard/telecom/scores.svg", headers=operator_headers).text
+    svg = client.get("/dashboard/telecom/scores.svg?lang=en", headers=operator_headers).text
     assert 'data-group="BR01"' not in svg and "below the minimum group size 198" in svg
