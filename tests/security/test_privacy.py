@@ -161,7 +161,9 @@ def test_exports_and_charts_leak_no_small_group(factory, small_branch) -> None:
             leaks.append(f"{url} {params}")
     assert not leaks, leaks
     # the trend chart draws no value labels: with only the small branch it must draw no series
-    r = factory.client.get("/dashboard/telecom/trends.svg", params={"branch": SMALL, "lang": "en"}, headers=h)
+    r = factory.client.get(
+        "/dashboard/telecom/trends.svg", params={"branch": SMALL, "lang": "en"}, headers=h
+    )
     assert r.status_code == 200 and "Not enough responses" in r.text and ">TAN<" not in r.text
 
 
