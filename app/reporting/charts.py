@@ -188,13 +188,23 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
         body = [_text(6, 18, _fit(title, w - 12, 13), size=13, font_weight="600")]
         body.append(_text(w / 2, h / 2 + 10, t("ipa_empty"), anchor="middle"))
         return _svg(w, h, body, title)
+    first, second = _two_lines(title, w - 12, 13)
+    if second:  # a long title takes two lines
+        m_top += 16
+        second = _fit(second, w - 12, 13)
     legend_top = m_top + plot_h + 46
     h = legend_top + 20.0 * len(pts) + 6
-    body = [_text(6, 18, _fit(title, w - 12, 13), size=13, font_weight="600")]
+    body = [_text(6, 18, first, size=13, font_weight="600")]
+    if second:
+        body.append(_text(6, 34, second, size=13, font_weight="600"))
     xs = [d.importance for d in pts]
     ys = [float(d.performance) for d in pts if d.performance is not None]
     x0, x1 = _pad(min(xs + [0.0]), max(xs))
-    y0, y1 = _pad(min(ys), max(ys))
+    # at least 10 index points tall: half a point apart must not look like a wide gap
+    low, high = min(ys), max(ys)
+    if high - low < 10:
+        low, high = (low + high) / 2 - 5, (low + high) / 2 + 5
+    y0, y1 = _pad(low, high)
     pw = w - m_left - m_right
 
     def sx(v: float) -> float:
@@ -236,11 +246,11 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
         entry = f"{labels.construct(d.construct)} · {labels.quadrant(d.quadrant)}"
         body.append(_text(m_left - 16, ly, _fit(entry, w - m_left + 10, 12), size=12))
     axis_y = m_top + plot_h
-    for v in (x0, x1):
-        body.append(_text(sx(v), axis_y + 14, t.num(v, 2), size=12, anchor="middle"))
+    for v, anchor in ((x0, "start"), (x1, "end")):
+        body.append(_text(sx(v), axis_y + 15, t.num(v, 2), size=12, anchor=anchor))
     digits = 0 if y1 - y0 >= 10 else 1
-    for v in (y0, y1):
-        body.append(_text(m_left - 4, sy(v) + 4, t.num(v, digits), size=12, anchor="end"))
+    for v, dy in ((y0, -2.0), (y1, 10.0)):  # inside the corners, clear of the x ticks
+        body.append(_text(m_left - 4, sy(v) + dy, t.num(v, digits), size=12, anchor="end"))
     x_label = _fit(t("ipa_x", outcome=outcome), pw, 12)
     body.append(_text(m_left + pw / 2, axis_y + 32, x_label, anchor="middle", size=12))
     mid = m_top + plot_h / 2
@@ -341,15 +351,19 @@ def trend_panel(
     # month labels: every k-th, k chosen so that labels of ~3 characters never touch
     widest = max((text_width(t.month(g.group, short=True)) for g in drawn), default=0.0)
     every = max(1, math.ceil((widest + 6) / step))
+    years: list[tuple[float, str]] = []  # the year under the first labelled month of each year
     for i, g in enumerate(drawn):
-        if i % every == 0:
-            body.append(_text(sx(i), y + m_top + ph + 16, t.month(g.group, short=True), size=12,
-                              anchor="middle"))  # fmt: skip
-        if i == 0 or g.group.endswith("-01"):
-            body.append(
-                _text(sx(i), y + m_top + ph + 32, t.year(g.group), size=12, anchor="middle",
-                      fill=MUTED)
-            )  # fmt: skip
+        if i % every:
+            continue
+        body.append(_text(sx(i), y + m_top + ph + 16, t.month(g.group, short=True), size=12,
+                          anchor="middle"))  # fmt: skip
+        if not years or years[-1][1] != t.year(g.group):
+            years.append((sx(i), t.year(g.group)))
+    for k, (yx, text) in enumerate(years):
+        following = years[k + 1][0] if k + 1 < len(years) else math.inf
+        if following - yx < text_width(text) + 6:
+            continue  # too close to the next year's label, which marks the change
+        body.append(_text(yx, y + m_top + ph + 32, text, size=12, anchor="middle", fill=MUTED))
     points: list[list[tuple[float, float]]] = [[]]
     for i, g in enumerate(drawn):
         cs = None if g.suppressed else g.constructs.get(construct)
