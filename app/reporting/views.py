@@ -312,8 +312,7 @@ def _dashboard_context(
             (e.get("loc") or ("",))[-1] == "outcome" and outcome for e in exc.errors
         ):
             raise  # a bad ?outcome is the reader's error, not the data's
-        reason = str(exc.detail if isinstance(exc.detail, str) else exc.detail[0]["msg"])
-        drivers_error = t("drivers_unavailable", reason=reason)
+        drivers_error = t("drivers_unavailable")
     all_codes = visible if visible is not None else service.branch_codes(session)
     rows = [("branch", t("rows_branch")), ("month", t("rows_month"))]
     rows += [(a, labels.attribute(a)) for a in spec.attribute_codes]
