@@ -4,10 +4,10 @@ every name a reader sees (constructs, attributes and their options, branches, mo
 The texts live in one catalogue, app/templates/reporting/strings.yaml (zh and en). A page's
 language is ``?lang=`` when given (and then remembered in the ``pvm_lang`` cookie), else that
 cookie, else the best match of the browser's Accept-Language, else the instrument's first language
-that the catalogue covers (zh without an instrument). Construct and option names come from the
-instrument (:meth:`InstrumentSpec.construct_name`, the attribute's option labels), branch names
-from :meth:`app.surveys.models.Branch.name_in`; codes are kept for legends, tooltips and the
-machine columns of downloads.
+that the catalogue covers (en when it covers none of them; zh without an instrument).
+Construct and option names come from the instrument (:meth:`InstrumentSpec.construct_name`,
+the attribute's option labels), branch names from :meth:`app.surveys.models.Branch.name_in`;
+codes are kept for legends, tooltips and the machine columns of downloads.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def page_lang(
     """The language of an operators' page (see the module docstring). ``preferred``: the
     instrument's languages, whose first covered one is the default."""
     offered = [lang for lang in preferred if lang in LANGS]
+    if preferred and not offered:  # an instrument in other languages only: English first
+        offered = ["en"]
     offered += [lang for lang in LANGS if lang not in offered]
     if requested in LANGS:
         return str(requested)

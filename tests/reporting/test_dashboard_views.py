@@ -418,3 +418,20 @@ def test_the_catalogue_has_every_text_in_both_languages():
     for key in zh:
         placeholders = set(re.findall(r"{(\w+)}", str(zh[key])))
         assert placeholders == set(re.findall(r"{(\w+)}", str(en[key]))), key
+
+
+def test_the_page_language_rule():
+    from app.reporting.i18n import page_lang
+
+    def lang(requested=None, cookie=None, accept=None, preferred=()):
+        return page_lang(
+            requested=requested, cookie=cookie, accept_language=accept, preferred=preferred
+        )
+
+    assert lang("en", "zh", "zh-CN") == "en"  # ?lang first
+    assert lang("xx", "en", "zh-CN") == "en"  # an unknown ?lang is ignored, the cookie counts
+    assert lang(None, None, "en-US,en;q=0.9,zh;q=0.5") == "en"
+    assert lang(None, None, "de-DE, zh-TW;q=0.8") == "zh"  # the same language, another region
+    assert lang(None, None, None, ["en", "zh"]) == "en"  # the instrument's first language
+    assert lang(None, None, None, ["de"]) == "en"
+    assert lang() == "zh"
