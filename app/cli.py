@@ -17,14 +17,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.config import get_settings
-
-if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
-    import pandas as pd
-
-    from app.instruments.spec import InstrumentSpec
 
 logger = logging.getLogger("pvm")
 
@@ -37,36 +32,6 @@ PLUGIN_MODULES = (
     "app.reporting.cli",
     "app.instruments.cli",
 )
-
-DEMO_BRANCHES = [
-    ("BR01", "Beijing Chaoyang", "North"),
-    ("BR02", "Beijing Haidian", "North"),
-    ("BR03", "Tianjin Heping", "North"),
-    ("BR04", "Shanghai Pudong", "East"),
-    ("BR05", "Hangzhou Xihu", "East"),
-    ("BR06", "Nanjing Gulou", "East"),
-    ("BR07", "Guangzhou Tianhe", "South"),
-    ("BR08", "Shenzhen Futian", "South"),
-    ("BR09", "Xiamen Siming", "South"),
-    ("BR10", "Chengdu Jinjiang", "West"),
-    ("BR11", "Chongqing Yuzhong", "West"),
-    ("BR12", "Xi'an Beilin", "West"),
-]
-# The demo branches' Chinese names (the English ones are the names above).
-DEMO_BRANCH_NAMES_ZH = {
-    "BR01": "北京朝阳",
-    "BR02": "北京海淀",
-    "BR03": "天津和平",
-    "BR04": "上海浦东",
-    "BR05": "杭州西湖",
-    "BR06": "南京鼓楼",
-    "BR07": "广州天河",
-    "BR08": "深圳福田",
-    "BR09": "厦门思明",
-    "BR10": "成都锦江",
-    "BR11": "重庆渝中",
-    "BR12": "西安碑林",
-}
 
 
 def _session() -> Any:
@@ -139,59 +104,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _instrument_frame(spec: InstrumentSpec, n: int, *, seed: int, start: datetime) -> pd.DataFrame:
-    """Synthetic responses to any instrument, in the CSV import format: numeric items from its
-    default model (`simulate_model`; numeric items outside the model reflect the outcome),
-    a random option for single-choice items, N/A for 15% of the items that allow it, nothing
-    for multiple-choice and open-text items; a random option of every choice attribute and
-    one of three codes ("<attribute>_1" ...) for code attributes."""
-    import numpy as np
-    import pandas as pd
-
-    from app.instruments.spec import model_variables
-    from app.stats.simulate import simulate_model
-
-    blocks = model_variables(spec.default_model)[0]
-    latents = list(blocks)
-    anchor = spec.default_outcome if spec.default_outcome in latents else latents[-1]
-    indicators = {i for inds in blocks.values() for i in inds}
-    numeric = spec.numeric_codes
-    scales = {c: (spec.item_scale(c).min, spec.item_scale(c).max) for c in numeric}
-    simulated = simulate_model(
-        spec.default_model,
-        n,
-        seed=seed,
-        scales=scales,
-        extra_items={c: anchor for c in numeric if c not in indicators},
-    )
-    rng = np.random.default_rng(seed + 1)
-    offsets = np.sort(rng.random(n)) * 365 * 86400
-    frame = pd.DataFrame(
-        {
-            "branch": rng.choice([c for c, _, _ in DEMO_BRANCHES], size=n),
-            "submitted_at": [(start + timedelta(seconds=int(s))).isoformat() for s in offsets],
-        }
-    )
-    for attr in spec.attributes:
-        values = attr.codes if attr.type == "choice" else [f"{attr.code}_{k}" for k in (1, 2, 3)]
-        frame[attr.code] = rng.choice(values, size=n)
-    for item in spec.items:
-        if item.is_numeric:
-            column = simulated[item.code].astype(object)
-        elif item.type == "single":
-            column = pd.Series(rng.choice(item.option_codes, size=n), dtype=object)
-        else:
-            column = pd.Series([""] * n, dtype=object)
-        if item.allow_na:
-            column = column.mask(rng.random(n) < 0.15, "NA")  # not applicable (empty: unanswered)
-        frame[item.code] = column
-    return frame
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app.auth.service import create_api_key
+    from app.demo import DEMO_BRANCH_NAMES_ZH, DEMO_BRANCHES
     from app.errors import DomainError, InvalidInput, NotFound
     from app.surveys.csvio import import_csv
     from app.surveys.models import Branch
@@ -219,22 +136,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     data=SurveyCreate(slug=slug, instrument=args.instrument, min_group_size=5),
                 )
             if count_responses(session, survey=survey) == 0:
-                from app.stats.simulate import simulate_responses
+                from app.demo import demo_frame
 
                 start = (datetime.now(UTC) - timedelta(days=365)).replace(microsecond=0)
-                if args.instrument == "telecom-pv":  # the rich population model of telecom-pv
-                    frame = simulate_responses(
-                        args.responses,
-                        seed=args.seed,
-                        branches=[c for c, _, _ in DEMO_BRANCHES],
-                        start=start,
-                        months=12,
-                    )
-                    frame["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
-                else:
-                    frame = _instrument_frame(
-                        survey_spec(survey), args.responses, seed=args.seed, start=start
-                    )
+                frame = demo_frame(survey_spec(survey), args.responses, seed=args.seed, start=start)
                 data = frame.to_csv(index=False).encode("utf-8")
                 count = import_csv(session, survey=survey, data=data)
                 print(f"demo: {count} synthetic responses loaded into survey '{slug}'")

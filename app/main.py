@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -162,7 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maintenance.stop()
         engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc with their Swagger UI and ReDoc bundles served by pvm itself (from the
+    # fastapi-offline package, under /static-offline-docs): no CDN, so they work offline.
+    app = FastAPIOffline(
         title="pvm",
         summary="Perceived-value surveys, psychometrics and SEM that agree with lavaan",
         version="0.1.0",

@@ -43,9 +43,10 @@ from app.main import prepare_database
 from app.surveys.models import Branch
 from app.surveys.schemas import SurveyCreate
 from app.surveys.service import create_survey
+from tests.security.server import burst
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ITEMS = get_instrument("telecom-pv").item_codes
+ITEMS = get_instrument("telecom-pv", version=1).item_codes  # the survey is on version 1
 
 
 def prepare(database_url: str) -> str:
@@ -54,7 +55,7 @@ def prepare(database_url: str) -> str:
     with make_sessionmaker(engine)() as db:
         db.add(Branch(code="BR01", name="BR01"))
         db.commit()
-        create_survey(db, data=SurveyCreate(slug="bench"))
+        create_survey(db, data=SurveyCreate(slug="bench", instrument_version=1))
         _, key = create_api_key(db, role="operator")
     engine.dispose()
     return key
@@ -83,25 +84,6 @@ def probe_while(url: str, key: str, work: Callable[[], list[int]]) -> tuple[list
         stop.set()
         thread.join()
     return latencies, codes
-
-
-def burst(count: int, task: Callable[[int], int]) -> list[int]:
-    barrier = threading.Barrier(count)
-    codes = [0] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            codes[i] = task(i)
-        except httpx.HTTPError:
-            codes[i] = -1
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return codes
 
 
 def f7(base: str, count: int) -> list[int]:

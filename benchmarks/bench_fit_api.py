@@ -11,8 +11,9 @@ cache does not answer):
 - engine: ``app.stats.sem.fit_model`` alone on the same DataFrame, in this process.
 - semopy: ``semopy.Model(...).fit`` on the same item matrix, in this process (the baseline).
 
-The responses come from ``app.stats.simulate`` with every network used (no N/A, complete data)
-and are inserted through the survey service into a fresh database.
+The responses come from ``app.demo.simulate_responses`` (telecom-pv version 1) with every
+network used (no N/A, complete data) and are inserted through the survey service into a fresh
+database.
 
 usage:
     .venv/bin/python benchmarks/bench_fit_api.py [--n 100000] [--repeat 3]
@@ -37,8 +38,8 @@ from _common import free_port, response_rows, start_server, stop_server
 from app.auth.service import create_api_key
 from app.config import Settings
 from app.db import make_sessionmaker
+from app.demo import PopulationModel, simulate_responses
 from app.main import prepare_database
-from app.stats.simulate import PopulationModel, simulate_responses
 from app.surveys import service as surveys
 from app.surveys.models import Branch
 from app.surveys.schemas import SurveyCreate
@@ -53,16 +54,21 @@ def populate(settings: Settings, n: int) -> tuple[str, str]:
         db.add_all(Branch(code=c, name=c) for c in BRANCHES)
         db.commit()
         survey = surveys.create_survey(
-            db, data=SurveyCreate(slug="bench", instrument="telecom-pv", title={"en": "bench"})
+            db,
+            data=SurveyCreate(
+                slug="bench", instrument="telecom-pv", instrument_version=1, title={"en": "bench"}
+            ),
         )
         ids = surveys.branch_ids(db)
-        codes = surveys.survey_spec(survey).item_codes
+        spec = surveys.survey_spec(survey)
+        codes = spec.item_codes
         frame = simulate_responses(
+            spec,
             n,
             seed=7,
             branches=BRANCHES,
             start=datetime(2025, 1, 1, tzinfo=UTC),
-            model=PopulationModel(network_use_p=(1.0, 1.0, 1.0, 1.0)),
+            model=PopulationModel(use_p={}),  # every network used: no N/A
         )
         started = time.perf_counter()
         for lo in range(0, n, 10_000):

@@ -39,10 +39,12 @@ cat(sapply(f, function(x) fitMeasures(x, "chisq")), best, "\\n")
 
 
 def simulate(n: int) -> pd.DataFrame:
-    from app.stats.simulate import simulate_responses
+    from app.demo import simulate_responses
+    from app.instruments.registry import get_instrument
 
+    spec = get_instrument("telecom-pv", version=1)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    return simulate_responses(n, seed=20, branches=BRANCHES, start=start, months=12)
+    return simulate_responses(spec, n, seed=20, branches=BRANCHES, start=start, months=12)
 
 
 def time_pvm(data: pd.DataFrame, repeat: int) -> tuple[float, list[float]]:

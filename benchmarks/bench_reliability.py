@@ -20,52 +20,24 @@ import numpy as np
 import pandas as pd
 from _common import best_of
 
+from app.demo import simulate_responses
+from app.instruments.registry import get_instrument
 from app.stats.reliability_report import reliability_report
 
 
 def simulated(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Responses from the team's simulator, or correlated normal data if it is missing."""
-    try:
-        from app.stats.simulate import CONSTRUCT_ITEMS, simulate_responses
-    except ImportError:
-        return _own_simulation(n, seed)
+    """Responses to telecom-pv version 1 from the demo population model (app/demo.py)."""
+    spec = get_instrument("telecom-pv", version=1)
     frame = simulate_responses(
+        spec,
         n,
         seed=seed,
         branches=[f"BR{i:02d}" for i in range(1, 9)],
         start=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    items = [c for its in CONSTRUCT_ITEMS.values() for c in its]
-    data = frame[items].astype("float64")
-    return data, {k: list(v) for k, v in CONSTRUCT_ITEMS.items()}
-
-
-def _own_simulation(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    sizes = {
-        "TAN": 3,
-        "REL": 4,
-        "RES": 4,
-        "ASS": 4,
-        "EMP": 5,
-        "NQ": 4,
-        "PV": 2,
-        "SAT": 3,
-        "CCI": 4,
-        "LOY": 4,
-    }
-    rng = np.random.default_rng(seed)
-    m = len(sizes)
-    phi = 0.5 * np.ones((m, m)) + 0.5 * np.eye(m)
-    eta = rng.standard_normal((n, m)) @ np.linalg.cholesky(phi).T
-    cols, constructs = {}, {}
-    for f, (name, k) in enumerate(sizes.items()):
-        constructs[name] = [f"{name}{i + 1}" for i in range(k)]
-        for code in constructs[name]:
-            raw = 4 + 0.8 * eta[:, f] + 0.6 * rng.standard_normal(n)
-            cols[code] = np.clip(np.round(raw), 1, 7)
-    data = pd.DataFrame(cols)
-    data.loc[rng.random(n) < 0.3, "NQ1"] = np.nan
-    return data, constructs
+    constructs = {k: list(v) for k, v in spec.construct_items.items()}
+    items = [c for its in constructs.values() for c in its]
+    return frame[items].astype("float64"), constructs
 
 
 def naive(data: pd.DataFrame, constructs: dict[str, list[str]]) -> dict[str, object]:

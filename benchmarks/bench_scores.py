@@ -15,7 +15,7 @@ PostgreSQL as well (a throw-away schema is created and dropped)::
     PVM_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python benchmarks/bench_scores.py --postgres
 
-Responses come from ``app.stats.simulate.simulate_responses`` (12 months, 200 branches) and are
+Responses come from ``app.demo.simulate_responses`` (12 months, 200 branches) and are
 bulk-inserted through ``app.surveys.service.insert_responses``, the production write path, so
 the aggregates are maintained exactly as for real submissions. Prints one line per backend.
 """
@@ -37,9 +37,9 @@ from fastapi.testclient import TestClient
 
 from app.auth.service import create_api_key
 from app.config import Settings
+from app.demo import simulate_responses
 from app.main import create_app
 from app.stats.scores import respondent_scores
-from app.stats.simulate import simulate_responses
 from app.surveys import service
 from app.surveys.models import Branch
 from app.surveys.schemas import SurveyCreate
@@ -64,14 +64,19 @@ def load(app: Any, *, n: int, branches: list[str], seed: int) -> float:
         session.add_all(Branch(code=b, name=f"Branch {b}") for b in branches)
         session.commit()
         survey = service.create_survey(
-            session, data=SurveyCreate(slug="bench", instrument="telecom-pv", min_group_size=5)
+            session,
+            data=SurveyCreate(
+                slug="bench", instrument="telecom-pv", instrument_version=1, min_group_size=5
+            ),
         )
         ids = service.branch_ids(session)
-        codes = service.survey_spec(survey).item_codes
+        spec = service.survey_spec(survey)
+        codes = spec.item_codes
         done = 0
         for start in range(0, n, CHUNK):
             m = min(CHUNK, n - start)
             frame = simulate_responses(
+                spec,
                 m,
                 seed=seed + start,
                 branches=branches,

@@ -78,7 +78,8 @@ class Result:
 
 
 async def run_load(url: str, *, responses: int, clients: int, max_seconds: float) -> Result:
-    answers: dict[str, Any] = {code: 4 for code in get_instrument("telecom-pv").item_codes}
+    spec = get_instrument("telecom-pv", version=1)  # the survey's version
+    answers: dict[str, Any] = {code: 4 for code in spec.item_codes}
     result = Result()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(responses):
@@ -128,7 +129,8 @@ def prepare(database_url: str) -> None:
     with make_sessionmaker(engine)() as db:
         db.add_all(Branch(code=c, name=c) for c in BRANCHES)
         db.commit()
-        surveys.create_survey(db, data=SurveyCreate(slug=SLUG, title={"en": "load"}))
+        data = SurveyCreate(slug=SLUG, instrument_version=1, title={"en": "load"})
+        surveys.create_survey(db, data=data)
     engine.dispose()
 
 

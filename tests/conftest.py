@@ -16,7 +16,7 @@ Fixture names (use these):
   admin_headers      {"Authorization": "Bearer <admin key>"}; also researcher_headers,
   researcher_headers operator_headers (every branch) and operator_br01_headers (BR01 only)
   operator_headers
-  survey             open survey "telecom" (instrument telecom-pv, min_group_size 5) with
+  survey             open survey "telecom" (telecom-pv version 1, min_group_size 5) with
                      branches BR01..BR12, no responses (an ORM Survey)
   telecom_survey     the same survey with tests/data/telecom_1500.csv imported (1,500 rows)
 Constants: DATA_DIR (tests/data), TELECOM_CSV, BRANCHES.
@@ -165,6 +165,10 @@ class Factory:
         return codes
 
     def survey(self, slug: str = "telecom", **fields: Any) -> Survey:
+        """A survey; telecom-pv ones are on version 1 (the version of `answers()` and of
+        tests/data/telecom_1500.csv) unless ``instrument_version`` is given (None: current)."""
+        if "instrument" not in fields:
+            fields.setdefault("instrument_version", 1)
         with self._session() as db:
             return surveys.create_survey(db, data=SurveyCreate(slug=slug, **fields))
 
@@ -173,9 +177,11 @@ class Factory:
             _, raw = create_api_key(db, role=role, branches=branches)
         return {"Authorization": f"Bearer {raw}"}
 
-    def answers(self, value: int = 4, **overrides: Any) -> dict[str, Any]:
-        """A complete valid answer set for telecom-pv (every item = ``value``)."""
-        body: dict[str, Any] = {c: value for c in get_instrument("telecom-pv").item_codes}
+    def answers(self, value: int = 4, *, version: int = 1, **overrides: Any) -> dict[str, Any]:
+        """A complete valid answer set for telecom-pv `version` (every item = ``value``); a
+        version with no file of its own (an upload) has the current file's items."""
+        spec = get_instrument("telecom-pv", version=min(version, 2))
+        body: dict[str, Any] = {c: value for c in spec.item_codes}
         body.update(overrides)
         return body
 

@@ -105,6 +105,7 @@ def run_grouped(
             missing=spec["missing"],
             group=group,
             group_equal=tuple(spec.get("group_equal") or ()),
+            ordered=spec.get("ordered", False),
             bootstrap=int(spec.get("bootstrap") or 0),
             seed=int(spec.get("seed", 1)),
             progress=stages.part(1),

@@ -32,6 +32,7 @@ NEW_FIELDS: dict[str, Any] = {
     "scheme": "path",
     "consistent": True,
     "bootstrap_ci": "perc",
+    "ordered": False,
 }
 
 
@@ -60,8 +61,21 @@ class FitCreate(BaseModel):
         "modelling (`=~` reflective, `<~` mode B, `~` paths; seminr's algorithm) with "
         "`scheme`, `consistent` (PLSc) and `missing` `mean` (default for PLS) or `listwise`.",
     )
-    estimator: Literal["ML", "MLR"] = "ML"
-    missing: Literal["fiml", "listwise", "mean"] = "fiml"
+    estimator: Literal["ML", "MLR", "WLSMV", "DWLS"] = Field(
+        default="ML",
+        description="`WLSMV` and `DWLS` (lavaan's estimators for ordered items) need `ordered`; "
+        "with `ordered` the default becomes `WLSMV`.",
+    )
+    ordered: bool | list[str] = Field(
+        default=False,
+        description="lavaan's `ordered`: `true` treats every observed variable of the model as "
+        "ordinal, a list only those items (the others stay continuous). "
+        "Thresholds and polychoric correlations, estimator WLSMV (default) or DWLS, `missing` "
+        "listwise (default) or pairwise. With `group`, lavaan's rules for ordered data: "
+        "`group_equal` `intercepts` also makes the thresholds equal (and frees the scaling "
+        "factors and latent means of the other groups).",
+    )
+    missing: Literal["fiml", "listwise", "mean", "pairwise"] = "fiml"
     scheme: Literal["path", "factorial", "centroid"] = "path"
     consistent: bool = True
     bootstrap_ci: Literal["perc", "bca"] = Field(
@@ -115,6 +129,15 @@ class FitCreate(BaseModel):
             raise ValueError("bootstrap must be 0 or between 100 and 10000")
         return v
 
+    @field_validator("ordered")
+    @classmethod
+    def _ordered(cls, v: bool | list[str]) -> bool | list[str]:
+        if isinstance(v, list):
+            if len(v) > 500:
+                raise ValueError("ordered: at most 500 items")
+            return sorted(set(v)) or False
+        return v
+
     @field_validator("group_equal")
     @classmethod
     def _equal(cls, v: list[str]) -> list[str]:
@@ -143,6 +166,8 @@ class FitCreate(BaseModel):
                 )
             if self.estimator != "ML":
                 raise ValueError("estimator applies to method sem only")
+            if self.ordered:
+                raise ValueError("ordered applies to method sem only")
             if self.missing == "fiml":
                 if "missing" in self.model_fields_set:
                     raise ValueError("missing for method pls is mean or listwise")
@@ -155,7 +180,29 @@ class FitCreate(BaseModel):
             changed = [f for f in ("scheme", "consistent") if f in self.model_fields_set]
             if changed:
                 raise ValueError(f"{', '.join(changed)} apply to method pls only")
+            self._ordered_options()
         return self
+
+    def _ordered_options(self) -> None:
+        """lavaan's defaults for ordered items: WLSMV, listwise; what is not available yet."""
+        ordinal = ("WLSMV", "DWLS")
+        if not self.ordered:
+            if self.estimator in ordinal:
+                raise ValueError(f"estimator {self.estimator} needs ordered items (ordered)")
+            if self.missing == "pairwise":
+                raise ValueError("missing pairwise is available with ordered items")
+            return
+        if self.estimator not in ordinal:
+            if "estimator" in self.model_fields_set:
+                raise ValueError("ordered items are fitted with estimator WLSMV or DWLS")
+            self.estimator = "WLSMV"
+        if self.missing not in ("listwise", "pairwise"):
+            if "missing" in self.model_fields_set:
+                raise ValueError("ordered items use missing listwise or pairwise")
+            self.missing = "listwise"
+        taken = [f for f in ("bootstrap", "invariance", "compare_paths") if getattr(self, f)]
+        if taken:
+            raise ValueError(f"{', '.join(taken)} not available with ordered items yet")
 
     @model_validator(mode="after")
     def _needs_group(self) -> FitCreate:

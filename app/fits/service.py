@@ -30,9 +30,9 @@ from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
 from app.fits.schemas import FitCreate, FitRead
-from app.stats.pls import parse_pls
-from app.stats.sem import ModelError, build_partable, usable_data
-from app.stats.sem import definitions as check_definitions
+from app.stats.pls import check_pls
+from app.stats.sem import ModelError, ordered_names, usable_data
+from app.stats.sem import check_model as check_sem
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import load_item_frame, survey_spec
@@ -116,76 +116,49 @@ def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = N
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
-def _check_pls(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
-    """The PLS model's syntax and variables, and enough complete rows for listwise."""
-    try:
-        pls = parse_pls(spec["model"])
-        numeric = set(items)
-        bad = [v for v in pls.items if v not in numeric]
-        if bad:
-            raise ModelError(f"not scale or 0-10 items of the instrument: {', '.join(bad)}")
-        values = frame[pls.items]
-        usable = values.notna().all(axis=1) if spec["missing"] == "listwise" else values.notna()
-        n = int(usable.sum()) if spec["missing"] == "listwise" else len(values)
-        if n < 3:
-            raise ModelError(f"too few rows: {n}")
-    except ModelError as exc:
-        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
-
-
 def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
-    """What the engine would refuse, refused up front: syntax, unknown variables, too few rows.
-
-    Cheaper than the engine's own ``prepare`` (no missing-data patterns, no moments), so the
-    request stays quick on large surveys; rarer problems (a singular covariance matrix) still
-    end the job as failed with the engine's message. A grouped spec is refused when fewer than
-    two groups can be fitted (the others are left out at run time, with their reasons).
-    ``items`` are the variables a model may name: the instrument's scale and 0-10 items.
+    """What the engine would refuse, refused up front by the engine's own checks
+    (`app.stats.sem.check_model`, `app.stats.pls.check_pls`: no moments, so the request stays
+    quick on large surveys); rarer problems (a singular covariance matrix) still end the job as
+    failed with the engine's message. A grouped spec is refused when fewer than two groups can
+    be fitted (the others are left out at run time, with their reasons). ``items`` are the
+    variables a model may name: the instrument's scale and 0-10 items (its other items get
+    their own message). InvalidInput names the request field at fault.
     """
-    if spec.get("method") == "pls":
-        _check_pls(frame, spec, items=items)
-        return
     try:
+        if spec.get("method") == "pls":
+            check_pls(frame, spec["model"], missing=spec["missing"], variables=items)
+            return
         group = spec.get("group")
-        groups: list[str | None] = [None]
-        if group is not None:
-            groups = [str(g) for g in pd.unique(frame[group].dropna().astype(str))] or [None]
-        listwise = spec["missing"] == "listwise"
-        pt = build_partable(
+        # ordered models count rows as listwise (pairwise is for ordered items only: FitCreate)
+        missing = "listwise" if spec.get("ordered") else spec["missing"]
+        checked = check_sem(
+            frame,
             spec["model"],
-            groups=groups,
-            meanstructure=not listwise or group is not None,
+            missing=missing,  # the estimator: checked by FitCreate and at run time
+            group=group,
             group_equal=spec.get("group_equal") or (),
+            compare_paths=[parse_path(p) for p in spec.get("compare_paths") or []],
+            variables=items,
+            count_rows=group is None,
         )
-        numeric = set(items)
-        other = [v for v in pt.names.ov if v in frame.columns and v not in numeric]
-        if other:
-            raise ModelError(
-                f"not scale or 0-10 items (a model takes no choices or text): {', '.join(other)}"
-            )
-        unknown = [v for v in pt.names.ov if v not in numeric]
-        if unknown:
-            raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
-        check_definitions(pt)
-        for path in spec.get("compare_paths") or []:
-            target = parse_path(path)
-            rows = [r for r in pt.rows if (r.lhs, r.op, r.rhs) == target]
-            if not rows or not all(r.free for r in rows):
-                raise ModelError(f"compare_paths: {path} is not a free parameter of the model")
+        if spec.get("ordered"):
+            try:
+                ordered_names(spec["ordered"], checked.partable.names.ov, spec["estimator"])
+            except ModelError as exc:
+                raise ModelError(str(exc), field="ordered") from exc
         if group is not None:
             min_size = int(spec.get("min_group_size") or DEFAULT_MIN_GROUP_SIZE)
             try:
-                usable_data(frame, spec["model"], group, spec["missing"], min_size)
+                usable_data(frame, spec["model"], group, missing, min_size)
             except ModelError as exc:
-                raise InvalidInput([field_error("group", msg=str(exc))]) from exc
-            return
-        observed = frame[pt.names.ov].notna().to_numpy()
-        usable = observed.all(axis=1) if listwise else observed.any(axis=1)
-        n, p = int(usable.sum()), len(pt.names.ov)
-        if n < 2 or (listwise and n <= p):
-            raise ModelError(f"too few rows: {n} for {p} variables")
+                raise ModelError(str(exc), field="group") from exc
     except ModelError as exc:
-        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+        other = [v for v in exc.variables if v in frame.columns]  # items, not scale or 0-10
+        if other:
+            msg = f"not scale or 0-10 items (a model takes no choices or text): {', '.join(other)}"
+            raise InvalidInput([field_error("model", msg=msg)]) from exc
+        raise InvalidInput([field_error(exc.field, msg=str(exc))]) from exc
 
 
 def create_fit(

@@ -67,6 +67,7 @@ def run_fit(
         spec["model"],
         estimator=spec["estimator"],
         missing=spec["missing"],
+        ordered=spec.get("ordered", False),
         bootstrap=int(spec.get("bootstrap") or 0),
         seed=int(spec.get("seed", 1)),
         progress=progress,
@@ -105,8 +106,15 @@ class FitCancelled(Exception):
 class _Beat:
     """Background heartbeat (and throttled progress) for one running job."""
 
-    def __init__(self, factory: sessionmaker[Session], fit_id: str, runner: str) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        fit_id: str,
+        runner: str,
+        halt: threading.Event | None = None,
+    ) -> None:
         self.factory, self.fit_id, self.runner = factory, fit_id, runner
+        self.halt = halt  # set when the runner shuts down: stop at the next progress report
         self.stop = threading.Event()
         self.gone = threading.Event()  # the row is not ours any more
         self.last_write = 0.0
@@ -123,8 +131,9 @@ class _Beat:
         self.thread.join(timeout=10)
 
     def progress(self, fraction: float) -> None:
-        """The engine's progress callback; raises FitCancelled when the job is not ours."""
-        if self.gone.is_set():
+        """The engine's progress callback; raises FitCancelled when the job is not ours or
+        the runner is shutting down."""
+        if self.gone.is_set() or (self.halt is not None and self.halt.is_set()):
             raise FitCancelled(self.fit_id)
         with self.lock:
             self.pending = min(max(float(fraction), 0.0), 0.99)
@@ -152,9 +161,16 @@ class _Beat:
             self._write()
 
 
-def execute_job(factory: sessionmaker[Session], fit_id: str, *, runner: str) -> None:
+def execute_job(
+    factory: sessionmaker[Session],
+    fit_id: str,
+    *,
+    runner: str,
+    halt: threading.Event | None = None,
+) -> None:
     """Run one job if it is still queued; it ends ``done``, ``failed`` or (when cancelled
-    meanwhile) stays ``cancelled``."""
+    meanwhile) stays ``cancelled``. When `halt` is set (the runner shuts down) the fit stops at
+    its next progress report and stays ``running`` without a heartbeat: recovery re-runs it."""
     with factory() as session:
         if not service.claim_job(session, fit_id=fit_id, runner=runner):
             logger.info("fit %s is not queued any more; skipped", fit_id)
@@ -175,13 +191,13 @@ def execute_job(factory: sessionmaker[Session], fit_id: str, *, runner: str) -> 
     started = time.perf_counter()
     result: dict[str, Any] | None = None
     error: str | None = None
-    with _Beat(factory, fit_id, runner) as beat:
+    with _Beat(factory, fit_id, runner, halt) as beat:
         try:
             beat.progress(0.0)  # cancelled while the data loaded: stop before fitting
             result = run_fit(frame, spec, progress=beat.progress)
             result["data_fingerprint"] = data_fp
         except FitCancelled:
-            logger.info("fit %s stopped: cancelled or taken over", fit_id)
+            logger.info("fit %s stopped: cancelled, taken over or shutting down", fit_id)
             return
         except ModelError as exc:
             error = str(exc)
@@ -241,6 +257,11 @@ class _Sweeper:
         self.recover()
         self._thread.start()
 
+    def _stop_sweeper(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=HEARTBEAT_SECONDS + 10)
+
     def _beat(self) -> None:  # hook: heartbeat of jobs held in memory
         return None
 
@@ -282,7 +303,7 @@ class LocalRunner(_Sweeper):
 
     def _run(self, fit_id: str) -> None:
         try:
-            execute_job(self.factory, fit_id, runner=self.id)
+            execute_job(self.factory, fit_id, runner=self.id, halt=self._stop)
         except Exception:
             logger.exception("fit %s crashed its runner thread", fit_id)
         finally:
@@ -296,9 +317,14 @@ class LocalRunner(_Sweeper):
             service.touch_jobs(session, fit_ids=held, runner=self.id)
 
     def shutdown(self) -> None:
-        self._stop.set()
-        # Queued jobs stay "queued" under this runner; the next process to start takes them.
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the sweeper and every fit thread before returning, so none outlives the app.
+
+        Queued jobs stay "queued" under this runner (the next process to start takes them); a
+        running fit stops at its next progress report and its heartbeat thread ends with it
+        (the job is re-run by recovery).
+        """
+        self._stop_sweeper()  # first: a sweep could submit to the pool
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class CeleryRunner(_Sweeper):
@@ -323,7 +349,7 @@ class CeleryRunner(_Sweeper):
         self.celery.send_task(TASK_NAME, args=[fit_id])
 
     def shutdown(self) -> None:
-        self._stop.set()
+        self._stop_sweeper()
 
 
 def make_runner(

@@ -28,6 +28,7 @@ from app.instruments.spec import InstrumentSpec
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "instruments"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_ARCHIVED_RE = re.compile(r"^(?P<id>[a-z0-9][a-z0-9_-]*)\.v(?P<version>[1-9][0-9]{0,8})\.yaml$")
 _cache: dict[tuple[str, int, int], InstrumentSpec] = {}
 _lock = threading.Lock()
 DocumentFormat = Literal["yaml", "json"]
@@ -296,3 +297,31 @@ def list_instruments() -> list[InstrumentSpec]:
         return []
     paths = sorted(p for p in base.glob("*.yaml") if _ID_RE.match(p.stem))
     return [get_instrument(p.stem) for p in paths]
+
+
+def bundled_versions(instrument_id: str | None = None) -> list[InstrumentSpec]:
+    """Every bundled version (archived ``<id>.v<n>.yaml`` files and the current ``<id>.yaml``)
+    of every instrument, or of `instrument_id` only, sorted by id then version: the order in
+    which they are stored, so that each id's current file is stored last. `InstrumentNotFound`
+    if `instrument_id` has no file; `InstrumentError` for an archived file whose id or version
+    is not the one its name says, or that is not below the current version."""
+    current = list_instruments() if instrument_id is None else [get_instrument(instrument_id)]
+    out: list[InstrumentSpec] = []
+    base = instruments_dir()
+    for spec in current:
+        archived = []
+        for path in base.glob(f"{spec.id}.v*.yaml"):
+            match = _ARCHIVED_RE.match(path.name)
+            if match is None or match["id"] != spec.id:
+                continue
+            old = _load_cached(path)
+            if (old.id, old.version) != (spec.id, int(match["version"])):
+                problem = f"id and version must be {spec.id!r} and {match['version']}"
+                raise InstrumentError(str(path), [problem + " (the file name)"])
+            if old.version >= spec.version:
+                raise InstrumentError(
+                    str(path), [f"an archived version must be below the current {spec.version}"]
+                )
+            archived.append(old)
+        out += sorted(archived, key=lambda s: s.version) + [spec]
+    return out

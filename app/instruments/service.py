@@ -2,8 +2,9 @@
 
 Every instrument a survey can use is a row of ``instruments`` (id, version, frozen definition),
 so every API process sees it without files. Rows come from the bundled files (stored at start
-by :func:`sync_instruments`), from ``POST /api/v1/instruments`` and from ``pvm instruments add``
-(both :func:`store_instrument`). The rules:
+by :func:`sync_instruments`: each id's archived ``<id>.v<n>.yaml`` files, oldest first, then its
+current ``<id>.yaml``), from ``POST /api/v1/instruments`` and from ``pvm instruments add`` (both
+:func:`store_instrument`). The rules:
 
 * The current version of an id is its highest stored version.
 * The same content again (the document apart from its ``version`` field) is the stored version
@@ -32,8 +33,7 @@ from app.instruments.registry import (
     DocumentFormat,
     InstrumentError,
     InstrumentNotFound,
-    get_instrument,
-    list_instruments,
+    bundled_versions,
     parse_document,
     parse_instrument,
 )
@@ -252,21 +252,25 @@ def store_instrument(
 
 def ensure_instrument(session: Session, *, instrument_id: str) -> Instrument:
     """The stored version matching the bundled file's current content, stored if new (flushed,
-    not committed). A file edited without bumping ``version`` still becomes a new version."""
+    not committed), after its archived versions (``<id>.v<n>.yaml``, oldest first). A file
+    edited without bumping ``version`` still becomes a new version."""
     try:
-        spec = get_instrument(instrument_id)
+        specs = bundled_versions(instrument_id)
     except (InstrumentNotFound, InstrumentError) as exc:
         raise InvalidInput([field_error("instrument", msg=str(exc))]) from None
-    return _store(session, spec=spec, source="file", key_id=None)[0]
+    for spec in specs:
+        row = _store(session, spec=spec, source="file", key_id=None)[0]
+    return row
 
 
 def sync_instruments(session: Session) -> None:
-    """At start: store the bundled files' new content (several workers may start at once; the
-    one that loses an insert race retries and finds the row the other stored)."""
+    """At start: store the bundled files' new content, every id's archived versions before its
+    current file (several workers may start at once; the one that loses an insert race retries
+    and finds the row the other stored)."""
     for attempt in (1, 2):
         begin_write(session)
         try:
-            for spec in list_instruments():
+            for spec in bundled_versions():
                 _store(session, spec=spec, source="file", key_id=None)
             session.commit()
             return

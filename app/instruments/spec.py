@@ -16,9 +16,10 @@ Only ``scale`` and ``nps`` items can measure a construct. ``allow_na`` offers "n
 which is stored apart from "not answered".
 
 Interface texts of the questionnaire (buttons, progress, error messages, the privacy notice) are
-pvm's own, in Chinese and English. For other languages an instrument may give them in ``ui``,
-keyed by language and then by a name in `UI_KEYS`, e.g. ``ui: {de: {next: Weiter, back:
-Zurück}}``; a text it leaves out is shown in English (``language_name``, the language's own
+pvm's own, in Chinese, English, German, French, Spanish and Japanese. An instrument may override
+them, or give them for other languages, in ``ui``, keyed by language and then by a name in
+`UI_KEYS`, e.g. ``ui: {it: {next: Avanti, back: Indietro}}``; a text neither gives is shown in
+English (``language_name``, the language's own
 name in the language switch, defaults to pvm's list of names, else the code). ``{page}``,
 ``{pages}``, ``{min}``, ``{max}`` in a text are filled in by the page (see
 app/templates/survey/strings.yaml for every key and its English text).
@@ -52,9 +53,9 @@ UI_KEYS = frozenset(
         "optional", "choose_any", "text_hint", "submit", "next", "back", "progress", "fix_errors",
         "honeypot", "expired", "thanks_heading", "thanks_body", "notfound_heading",
         "notfound_body", "branch_notfound_heading", "branch_notfound_body", "closed_heading",
-        "closed_body", "privacy_heading", "privacy_stored", "privacy_anonymous", "err_required",
-        "err_required_no_na", "err_range", "err_option", "err_too_long", "err_fill_in",
-        "err_invalid", "err_branch", "err_token_missing", "err_token_unknown",
+        "closed_body", "privacy_heading", "privacy_stored", "privacy_anonymous", "privacy_none",
+        "err_required", "err_required_no_na", "err_range", "err_option", "err_too_long",
+        "err_fill_in", "err_invalid", "err_branch", "err_token_missing", "err_token_unknown",
         "err_token_branch", "err_token_used", "err_already_submitted",
     }
 )  # fmt: skip

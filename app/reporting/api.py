@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
 from app.reporting import service
+from app.reporting.schemas import DriversOut, ScoresOut
 from app.reporting.tables import parse_filters
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
@@ -25,6 +26,10 @@ ByQuery = Annotated[
 
 CSV = "text/csv; charset=utf-8"
 SVG = "image/svg+xml"
+# JSON by default; ``format=csv`` returns the same table as a CSV download.
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def download(text: str, filename: str, media_type: str = CSV, *, inline: bool = False) -> Response:
@@ -37,7 +42,7 @@ def download(text: str, filename: str, media_type: str = CSV, *, inline: bool = 
     )
 
 
-@router.get("/surveys/{slug}/scores", response_model=None)
+@router.get("/surveys/{slug}/scores", response_model=ScoresOut, responses=CSV_TOO)
 def scores(
     request: Request,
     principal: OperatorKey,
@@ -64,11 +69,12 @@ def scores(
     )
     if format == "csv":
         return download(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
-    # Plain floats/str/None only: skip jsonable_encoder, which costs more than the statistics.
+    # Plain floats/str/None only: skip jsonable_encoder, which costs more than the statistics
+    # (ScoresOut documents this JSON; tests/reporting/test_schemas.py holds it to it).
     return JSONResponse(result.to_dict())
 
 
-@router.get("/surveys/{slug}/drivers")
+@router.get("/surveys/{slug}/drivers", response_model=DriversOut)
 def drivers(
     request: Request,
     principal: OperatorKey,
@@ -90,7 +96,7 @@ def drivers(
     return report.to_dict()
 
 
-@router.get("/surveys/{slug}/trends", response_model=None)
+@router.get("/surveys/{slug}/trends", response_model=ScoresOut, responses=CSV_TOO)
 def trends(
     request: Request,
     principal: OperatorKey,

@@ -22,7 +22,7 @@ import yaml
 from app.instruments.spec import InstrumentSpec, ItemSpec, na_label
 
 STRINGS_PATH = Path(__file__).resolve().parents[1] / "templates" / "survey" / "strings.yaml"
-UI_LANGS = ("zh", "en")  # languages strings.yaml covers; zh is the default without a survey
+UI_LANGS = ("zh", "en")  # the languages of pages without a survey; zh is the default
 FALLBACK = "en"
 
 # Each language by its own name, for the language switch. An instrument in a language missing
@@ -91,7 +91,7 @@ def language_name(code: str, spec: InstrumentSpec | None = None) -> str:
     """A language by its own name: the instrument's ``ui`` or pvm's texts, else the list above,
     else the code."""
     given = spec.ui.get(code, {}).get("language_name") if spec is not None else None
-    own = _strings()[code]["language_name"] if code in UI_LANGS else None
+    own = _builtin(code).get("language_name") if code in _strings() else None
     return (
         given or own or LANGUAGE_NAMES.get(code) or LANGUAGE_NAMES.get(code.split("-")[0]) or code
     )
@@ -103,12 +103,24 @@ def _strings() -> dict[str, Any]:
     return dict(yaml.safe_load(STRINGS_PATH.read_text(encoding="utf-8")))
 
 
+def _builtin(lang: str) -> dict[str, str]:
+    """pvm's own texts in ``lang`` (strings.yaml), or in its primary language (``de`` for
+    ``de-CH``; not across Chinese scripts); empty when pvm has none."""
+    strings = _strings()
+    primary = lang.split("-")[0]
+    if lang in strings and lang != "errors":
+        return dict(strings[lang])
+    if primary in strings and primary not in ("zh", "errors"):
+        return dict(strings[primary])
+    return {}
+
+
 def ui_strings(lang: str, spec: InstrumentSpec | None = None) -> dict[str, str]:
-    """Interface texts in ``lang``: pvm's own (zh, en), then the instrument's ``ui``; English
-    for any text neither gives."""
+    """Interface texts in ``lang``: pvm's own (zh, en, de, fr, es, ja), then the instrument's
+    ``ui``; English for any text neither gives."""
     strings = _strings()
     texts = dict(strings[FALLBACK])
-    texts.update(strings.get(lang, {}) if lang in UI_LANGS else {})
+    texts.update(_builtin(lang))
     if spec is not None:
         texts.update(spec.ui.get(lang, {}))
     return texts

@@ -117,8 +117,10 @@ def _page(
     **context: Any,
 ) -> HTMLResponse:
     t = ui_strings(lang, spec)
-    privacy = ""
-    if survey is not None:
+    # What is stored, on every respondent page: the survey's rule, or (no survey) nothing.
+    if survey is None:
+        privacy = t["privacy_none"]
+    else:
         privacy = t["privacy_anonymous"] if survey.anonymous else t["privacy_stored"]
     response = templates.TemplateResponse(
         request,
@@ -235,6 +237,7 @@ def _render_form(
     labels = {f"answers.{q.code}": q.text for block in book[page] for q in block.questions}
     labels |= {f"attributes.{a['code']}": a["label"] for a in attributes}
     labels |= {"branch": t["branch"], "token": t["token"]}
+    numbers = {q.field: q.number for block in book[page] for q in block.questions}
     nonce = CSRF.nonce(request)
     response = _page(
         request,
@@ -266,12 +269,30 @@ def _render_form(
         errors=errors,
         general_errors=general,
         labels=labels,
+        summary=error_summary(errors, numbers),
     )
     # Not no-store: Back after submitting must show the page with its submission id (a fresh
     # copy would carry a new id and store the answers twice). Revalidated on every normal load.
     response.headers["Cache-Control"] = "private, no-cache"
     CSRF.set_cookie(request, response, nonce)
     return response
+
+
+def error_summary(
+    errors: dict[str, str], numbers: dict[str, int]
+) -> list[tuple[str, list[tuple[str, int | None]]]]:
+    """The error summary above the form: one line per message, in the order of the page, with
+    the (field, question number) pairs it is about; more than three questions that share a
+    message (35 unanswered ones) share a line instead of repeating it 35 times."""
+    shared: dict[str, int] = {}
+    for name, msg in errors.items():
+        shared[msg] = shared.get(msg, 0) + (name in numbers)
+    lines: dict[str, list[tuple[str, int | None]]] = {}
+    for name, msg in errors.items():
+        # a line each for other fields and for messages about a few (<= 3) questions
+        key = msg if name in numbers and shared[msg] > 3 else f"{msg}\0{name}"
+        lines.setdefault(key, []).append((name, numbers.get(name)))
+    return [(key.split("\0")[0], fields) for key, fields in lines.items()]
 
 
 # ---- submission ------------------------------------------------------------------------------

@@ -83,3 +83,57 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+# ---- offline pages and accessibility -------------------------------------------------------
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def block_internet(target: Any) -> list[str]:
+    """Abort every request of ``target`` (a page or a browser context) that leaves this machine,
+    as on a network with no internet; returns the list of URLs it refused, for the assertion."""
+    from urllib.parse import urlsplit
+
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        if urlsplit(url).scheme in ("data", "blob") or urlsplit(url).hostname in LOOPBACK:
+            r.continue_()
+        else:
+            refused.append(url)
+            r.abort()
+
+    target.route("**/*", route)
+    return refused
+
+
+SERIOUS = ("serious", "critical")
+# WCAG 2.x A and AA rules (colour contrast AA among them) and axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core (bundled by axe-playwright-python) on the page as it is now: its serious and
+    critical violations, each with the rule, its help text and the offending elements."""
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
+    results = axe_module.Axe().run(
+        page,
+        options={"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]},
+    )
+    return [
+        {
+            "rule": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:10],
+        }
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+
+
+def assert_accessible(page: Any, where: str = "") -> None:
+    """Fail with axe-core's findings when the page has any serious or critical violation."""
+    found = axe_violations(page)
+    assert found == [], f"{where or page.url}: {found}"

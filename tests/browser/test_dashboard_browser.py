@@ -83,7 +83,7 @@ def served(live_app: FastAPI, live_url: str) -> tuple[str, dict[str, str]]:
         )  # fmt: skip
         session.commit()
         survey = surveys.create_survey(
-            session, data=SurveyCreate(slug="telecom", min_group_size=170)
+            session, data=SurveyCreate(slug="telecom", instrument_version=1, min_group_size=170)
         )
         csvio.import_csv(session, survey=survey, data=TELECOM_CSV.read_bytes())
         _, br01 = create_api_key(session, role="operator", branches=["BR01"])

@@ -23,7 +23,7 @@ from app.surveys.schemas import SurveyCreate
 from tests.browser.conftest import BROWSER_MARKS, SHOTS
 from tests.conftest import DATA_DIR
 
-SPEC = get_instrument("telecom-pv")
+SPEC = get_instrument("telecom-pv", version=1)
 VISIT = load_instrument(DATA_DIR / "paged_instrument.yaml")
 REPO = Path(__file__).resolve().parents[2]
 SHOT_DIR = SHOTS or REPO / "var" / "screenshots"
@@ -46,7 +46,7 @@ def served(
             session.add_all(Branch(code=f"BR{i:02d}", name=f"第{i}营业厅") for i in range(1, 4))
             session.add(Branch(code="BR09", name="Filiale Mitte"))
             session.commit()
-            service.create_survey(session, data=SurveyCreate(slug="web"))
+            service.create_survey(session, data=SurveyCreate(slug="web", instrument_version=1))
             service.create_survey(session, data=SurveyCreate(slug="visit", instrument="visit"))
         yield live_url, live_app
 

@@ -61,7 +61,7 @@ def test_default_model_with_fiml_is_the_instrument_model(
     r = post_fit(client, researcher_headers)
     assert r.status_code == 202, r.text
     assert r.json()["spec"]["missing"] == "fiml"
-    default = get_instrument("telecom-pv").default_model
+    default = get_instrument("telecom-pv", version=1).default_model
     assert "".join(r.json()["spec"]["model"].split()) == "".join(default.split())
     done = wait_done(client, researcher_headers, r.json()["id"])
     assert done["status"] == "done", done["error"]

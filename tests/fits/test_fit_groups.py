@@ -140,6 +140,29 @@ def test_fewer_than_two_usable_groups_is_422(
     set_min_group_size(session, telecom_survey, 400)  # only consumer (913) is left
     text = post_rejected(client, researcher_headers, **GROUPED, invariance=True)
     assert "at least two usable groups" in text and "key_account" in text and "350" in text
+    assert json.loads(text)["detail"][0]["field"] == "group"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"compare_paths": ["LOY ~ TAN1"]}, "compare_paths", "LOY ~ TAN1 is not a free parameter"),
+        ({"model": CORE + "\nX =~ NOPE1 + NOPE2"}, "model", "unknown variable(s) in the model"),
+        ({"model": CORE + "\nd := zz*2"}, "model", "unknown label(s) in d := zz*2"),
+    ],
+)
+def test_the_engines_check_names_the_field(
+    client: TestClient,
+    researcher_headers: dict[str, str],
+    telecom_survey: Survey,
+    body: dict[str, Any],
+    field: str,
+    message: str,
+) -> None:
+    (error,) = json.loads(post_rejected(client, researcher_headers, **{**GROUPED, **body}))[
+        "detail"
+    ]
+    assert error["field"] == field and message in error["msg"], error
 
 
 def test_path_difference_across_customer_types_matches_lavaan(

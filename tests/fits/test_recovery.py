@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -29,9 +31,9 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def orphan(session: Session, survey: Survey, **fields: Any) -> str:
-    """A job row as a crashed process would leave it."""
-    spec = FitCreate(model=MODEL, missing="listwise").canonical(model=MODEL)
+def orphan(session: Session, survey: Survey, *, bootstrap: int = 0, **fields: Any) -> str:
+    """A job row as a crashed process would leave it (``fields`` override the row's values)."""
+    spec = FitCreate(model=MODEL, missing="listwise", bootstrap=bootstrap).canonical(model=MODEL)
     row = FitJob(
         id=uuid.uuid4().hex,
         survey_id=survey.id,
@@ -101,3 +103,27 @@ def test_a_job_taken_over_cannot_be_overwritten_by_its_old_runner(
     assert job is not None and job.status == "queued" and job.runner == "new:2:b"
     assert service.claim_job(session, fit_id=fit_id, runner="new:2:b")
     assert not service.claim_job(session, fit_id=fit_id, runner="third:3:c")
+
+
+def test_shutdown_stops_every_thread_of_the_local_runner(
+    app: FastAPI, session: Session, telecom_survey: Survey
+) -> None:
+    """A running fit stops at its next progress report, its heartbeat with it, and the sweeper
+    and pool threads end before ``shutdown`` returns: nothing of the app runs on after it."""
+    before = set(threading.enumerate())  # the app's own runner included
+    runner = LocalRunner(app.state.sessionmaker, workers=1)
+    runner.start()
+    fit_id = orphan(session, telecom_survey, bootstrap=1000, status="queued", attempts=0)
+    runner.submit(fit_id)
+    for _ in range(600):  # the fit is under way: its heartbeat thread runs
+        if any(t.name == f"fit-beat-{fit_id}" for t in threading.enumerate()):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the fit never started")
+    runner.shutdown()
+    left = [t.name for t in threading.enumerate() if t.is_alive() and t not in before]
+    assert not [n for n in left if n.startswith(("pvm-fit", "fit-beat-", "fit-sweeper"))], left
+    session.expire_all()
+    stopped = session.get(FitJob, fit_id)
+    assert stopped is not None and stopped.status == "running" and stopped.result is None

@@ -183,39 +183,42 @@ def test_new_content_is_a_new_version_fielded_one_stays(
     factory, survey, researcher_headers, operator_headers, session
 ) -> None:
     c = factory.client
-    factory.survey("idle")  # no responses: follows the new version
+    factory.survey("idle", instrument_version=None)  # current (2), no responses: follows
     assert factory.submit("telecom", {"branch": "BR01", "answers": factory.answers(4)}).status_code
     assert factory.count("telecom") == 1
     doc = telecom()
     doc["items"][0]["text"]["en"] = "The service halls are pleasant."
     r = post_yaml(c, doc, researcher_headers)
     assert r.status_code == 201, r.text
-    assert (r.json()["version"], r.json()["created"]) == (2, True)  # version 1 is taken
+    # versions 1 and 2 are the bundled files
+    assert (r.json()["version"], r.json()["created"]) == (3, True)
     pinned = c.get("/api/v1/surveys/telecom", headers=operator_headers).json()
     assert pinned["instrument_version"] == 1  # has responses: never changes
-    assert c.get("/api/v1/surveys/idle", headers=operator_headers).json()["instrument_version"] == 2
-    # the fielded version is unchanged; the latest is the default
-    v1 = c.get(f"{UPLOAD}/telecom-pv?version=1", headers=operator_headers).json()
-    assert v1["items"][0]["text"]["en"] != "The service halls are pleasant."
+    assert c.get("/api/v1/surveys/idle", headers=operator_headers).json()["instrument_version"] == 3
+    # the earlier versions are unchanged; the latest is the default
+    for old in (1, 2):
+        body = c.get(f"{UPLOAD}/telecom-pv?version={old}", headers=operator_headers).json()
+        assert body["items"][0]["text"]["en"] != "The service halls are pleasant."
     latest = c.get(f"{UPLOAD}/telecom-pv", headers=operator_headers).json()
-    assert latest["version"] == 2 and latest["items"][0]["text"]["en"].startswith("The service")
+    assert latest["version"] == 3 and latest["items"][0]["text"]["en"].startswith("The service")
     listed = c.get(UPLOAD, headers=operator_headers).json()
-    assert [i["version"] for i in listed if i["id"] == "telecom-pv"] == [2]
+    assert [i["version"] for i in listed if i["id"] == "telecom-pv"] == [3]
     versions = c.get(f"{UPLOAD}/telecom-pv/versions", headers=operator_headers).json()
     assert [(v["version"], v["current"], v["fielded"], v["surveys"]) for v in versions] == [
         (1, False, True, 1),
-        (2, True, False, 1),
+        (2, False, False, 0),
+        (3, True, False, 1),
     ]
-    assert [v["source"] for v in versions] == ["file", "api"]
+    assert [v["source"] for v in versions] == ["file", "file", "api"]
     # a response to the fielded survey is still checked against version 1
     assert factory.submit("telecom", {"branch": "BR01", "answers": factory.answers(5)}).status_code
-    # uploading version 1's content again is idempotent: 200, version 1, nothing new
+    # uploading version 2's content again is idempotent: 200, version 2, nothing new
     again = post_yaml(c, telecom(), researcher_headers)
-    assert (again.status_code, again.json()["version"]) == (200, 1)
+    assert (again.status_code, again.json()["version"]) == (200, 2)
     # downloading the current version and sending it back changes nothing either
     back = {k: v for k, v in latest.items() if k != "content_hash"}
-    assert post_json(c, back, researcher_headers).json()["version"] == 2
-    assert len(c.get(f"{UPLOAD}/telecom-pv/versions", headers=operator_headers).json()) == 2
+    assert post_json(c, back, researcher_headers).json()["version"] == 3
+    assert len(c.get(f"{UPLOAD}/telecom-pv/versions", headers=operator_headers).json()) == 3
     # a higher free version number in the document is kept
     doc["items"][0]["text"]["en"] = "Third wording."
     doc["version"] = 7

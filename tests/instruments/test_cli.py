@@ -29,7 +29,7 @@ def test_validate_ok(capsys) -> None:
     assert cli.main(["instruments", "validate", str(EXAMPLE)]) == 0
     assert capsys.readouterr().out.strip() == "ok: cafe-visit version 1, 12 items"
     assert cli.main(["instruments", "validate", str(TELECOM)]) == 0
-    assert capsys.readouterr().out.strip() == "ok: telecom-pv version 1, 37 items"
+    assert capsys.readouterr().out.strip() == "ok: telecom-pv version 2, 43 items"
 
 
 def test_validate_json_file(capsys, tmp_path) -> None:
@@ -75,7 +75,7 @@ def test_add_and_list(cli_env, capsys, app, session) -> None:
     assert [r[0] for r in rows] == sorted({r[0] for r in rows})
     listed = {r[0]: r[1:3] for r in rows}
     assert listed["cafe-visit"] == ["version 1", "12 items"]
-    assert listed["telecom-pv"] == ["version 1", "37 items"]
+    assert listed["telecom-pv"] == ["version 2", "43 items"]
 
 
 def test_add_refuses_an_invalid_document(cli_env, capsys, app, session, tmp_path) -> None:

@@ -23,17 +23,16 @@ LIBRARY_DIR = Path(__file__).resolve().parents[2] / "instruments"
 FILES = sorted(LIBRARY_DIR.glob("*.yaml"))
 EXPECTED = {
     "telecom-pv",
-    "telecom-pv-2026",
     "retail-pv",
     "benefit-sacrifice",
     "servqual-gap",
     "csi",
 }
-# Factors with two indicators, each explained in a comment in its file.
-TWO_INDICATORS = {("telecom-pv", "PV")}
+# Factors with two indicators (id, version, construct), each explained in a comment in its file.
+TWO_INDICATORS = {("telecom-pv", 1, "PV")}
 # telecom-pv version 1 is the fielded instrument of INSTRUMENT.md and the reference data; the
-# library's conventions (sections, source, outcome, no two-in-one items) start with its revision.
-LEGACY = {"telecom-pv"}
+# library's conventions (sections, source, outcome, no two-in-one items) start with version 2.
+LEGACY = {("telecom-pv", 1)}
 
 
 def spec_of(path: Path) -> InstrumentSpec:
@@ -74,7 +73,7 @@ def test_model_constructs_carry_their_items(path: Path) -> None:
     for construct, indicators in blocks.items():
         assert sorted(indicators) == sorted(spec.construct_items[construct]), construct
         assert len(set(indicators)) == len(indicators)
-        if (spec.id, construct) not in TWO_INDICATORS:
+        if (spec.id, spec.version, construct) not in TWO_INDICATORS:
             assert len(indicators) >= 3, f"{spec.id}: {construct} has {len(indicators)} items"
     assert spec.default_outcome in blocks
 
@@ -96,7 +95,9 @@ def test_simulated_data_fit_the_default_model(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in FILES if spec_of(p).id not in LEGACY], ids=lambda p: p.name
+    "path",
+    [p for p in FILES if (spec_of(p).id, spec_of(p).version) not in LEGACY],
+    ids=lambda p: p.name,
 )
 def test_library_conventions(path: Path) -> None:
     spec = spec_of(path)
@@ -124,8 +125,9 @@ def test_library_conventions(path: Path) -> None:
 
 
 def test_telecom_revision() -> None:
-    old, new = get_instrument("telecom-pv"), get_instrument("telecom-pv-2026")
+    old, new = get_instrument("telecom-pv", version=1), get_instrument("telecom-pv")
     assert old.version == 1 and "NQ1" in old.item_codes  # the fielded version is untouched
+    assert new.version == 2 and new.id == old.id
     assert new.construct_codes == old.construct_codes
     assert "NQ1" not in new.item_codes
     nq = {c: new.items_by_code[c].text["en"] for c in new.construct_items["NQ"]}
@@ -191,12 +193,12 @@ def test_csi() -> None:
 SCALE_ONLY = sorted(
     s.id
     for s in (spec_of(p) for p in FILES)
-    if s.id not in LEGACY and all(i.type == "scale" for i in s.items)
+    if (s.id, s.version) not in LEGACY and all(i.type == "scale" for i in s.items)
 )
 
 
 def test_scale_only_instruments_are_known() -> None:
-    assert set(SCALE_ONLY) == EXPECTED - LEGACY - {"csi"}
+    assert sorted(EXPECTED - {"csi"}) == SCALE_ONLY
 
 
 @pytest.mark.parametrize("instrument_id", SCALE_ONLY)
@@ -210,7 +212,10 @@ def test_fielded_end_to_end(factory, researcher_headers, instrument_id: str) -> 
         headers=researcher_headers,
     )
     assert r.status_code == 201, r.text
-    assert (r.json()["instrument_id"], r.json()["instrument_version"]) == (instrument_id, 1)
+    assert (r.json()["instrument_id"], r.json()["instrument_version"]) == (
+        instrument_id,
+        spec.version,
+    )
     for lang in spec.languages:
         page = c.get(f"/s/lib?branch=BR01&lang={lang}")
         assert page.status_code == 200 and spec.title[lang] in page.text

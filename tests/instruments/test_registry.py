@@ -8,14 +8,29 @@ import yaml
 from app.instruments.registry import (
     InstrumentError,
     InstrumentNotFound,
+    bundled_versions,
     get_instrument,
     list_instruments,
     load_instrument,
     parse_instrument,
 )
-from app.stats.simulate import CONSTRUCT_ITEMS
 
-REPO_FILE = Path(__file__).resolve().parents[2] / "instruments" / "telecom-pv.yaml"
+LIBRARY = Path(__file__).resolve().parents[2] / "instruments"
+# telecom-pv version 1, the instrument of INSTRUMENT.md and of tests/data/telecom_1500.csv
+REPO_FILE = LIBRARY / "telecom-pv.v1.yaml"
+CURRENT_FILE = LIBRARY / "telecom-pv.yaml"
+CONSTRUCT_ITEMS = {
+    "TAN": ["TAN1", "TAN2", "TAN3"],
+    "REL": ["REL1", "REL2", "REL3", "REL4"],
+    "RES": ["RES1", "RES2", "RES3", "RES4"],
+    "ASS": ["ASS1", "ASS2", "ASS3", "ASS4"],
+    "EMP": ["EMP1", "EMP2", "EMP3", "EMP4", "EMP5"],
+    "NQ": ["NQ1", "NQ2", "NQ3", "NQ4"],
+    "PV": ["PV1", "PV2"],
+    "SAT": ["SAT1", "SAT2", "SAT3"],
+    "CCI": ["CCI1", "CCI2", "CCI3", "CCI4"],
+    "LOY": ["LOY1", "LOY2", "LOY3", "LOY4"],
+}
 
 DEFAULT_MODEL = """\
 TAN =~ TAN1 + TAN2 + TAN3
@@ -83,11 +98,18 @@ def test_item_codes_follow_csv_reference_order() -> None:
     assert header.strip().split(",")[3:] == load_instrument(REPO_FILE).item_codes
 
 
-def test_get_instrument_reads_the_repository_file() -> None:
+def test_get_instrument_reads_the_repository_files() -> None:
     spec = get_instrument("telecom-pv")
-    assert spec.content_hash == load_instrument(REPO_FILE).content_hash
-    assert get_instrument("telecom-pv", version=1) is spec
-    assert "telecom-pv" in [s.id for s in list_instruments()]
+    assert spec.version == 2
+    assert spec.content_hash == load_instrument(CURRENT_FILE).content_hash
+    assert get_instrument("telecom-pv", version=2) is spec
+    old = get_instrument("telecom-pv", version=1)
+    assert old.content_hash == load_instrument(REPO_FILE).content_hash
+    assert [s.version for s in list_instruments() if s.id == "telecom-pv"] == [2]
+    bundled = [(s.id, s.version) for s in bundled_versions()]
+    assert bundled.index(("telecom-pv", 1)) + 1 == bundled.index(("telecom-pv", 2))
+    assert [s.version for s in bundled_versions("telecom-pv")] == [1, 2]
+    assert "telecom-pv-2026" not in {s.id for s in bundled_versions()}
 
 
 def test_content_hash_is_stable_and_content_sensitive(raw: dict[str, Any]) -> None:
@@ -128,6 +150,30 @@ def test_env_override_and_archived_versions(
     assert old.version == 1
     assert old.items[0].text["en"] == raw["items"][0]["text"]["en"]
     assert [s.version for s in list_instruments()] == [2]
+    assert [s.version for s in bundled_versions()] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "message"),
+    [
+        ("telecom-pv.v1.yaml", 3, "id and version must be 'telecom-pv' and 1"),
+        ("telecom-pv.v2.yaml", 2, "an archived version must be below the current 2"),
+    ],
+)
+def test_a_mislabelled_archived_file_is_refused(
+    tmp_path: Path,
+    raw: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    version: int,
+    message: str,
+) -> None:
+    current = {**mutate(raw), "version": 2}
+    (tmp_path / "telecom-pv.yaml").write_text(yaml.safe_dump(current, allow_unicode=True))
+    (tmp_path / name).write_text(yaml.safe_dump({**mutate(raw), "version": version}))
+    monkeypatch.setenv("PVM_INSTRUMENTS_DIR", str(tmp_path))
+    with pytest.raises(InstrumentError, match=message):
+        bundled_versions()
 
 
 def test_file_id_must_match_file_name(

@@ -15,7 +15,7 @@ import pytest
 from app.instruments.registry import get_instrument
 from tests.reporting import reference as ref
 
-CONSTRUCTS = get_instrument("telecom-pv").construct_items
+CONSTRUCTS = get_instrument("telecom-pv", version=1).construct_items
 SCALES = {c: (1.0, 7.0) for c in CONSTRUCTS}
 TOL = 1e-6
 

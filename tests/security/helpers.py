@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.instruments.registry import get_instrument
 
-ITEMS = get_instrument("telecom-pv").item_codes
+ITEMS = get_instrument("telecom-pv", version=1).item_codes
 
 
 def set_limits(app: FastAPI, **limits: Any) -> Settings:

@@ -1,4 +1,6 @@
-"""Run the real service as a subprocess (``pvm serve``) on a free loopback port."""
+"""Run the real service as a subprocess (``pvm serve``) on a free loopback port, and send it
+bursts of concurrent requests (``burst``: tests/security/test_bursts.py and
+benchmarks/bench_bursts.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,35 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def burst(count: int, task: Callable[[int], int]) -> list[int]:
+    """Run ``task(i)`` in ``count`` threads released together; their status codes (-1 for a
+    connection error)."""
+    barrier = threading.Barrier(count)
+    codes: list[int] = [0] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            codes[i] = task(i)
+        except httpx.HTTPError:
+            codes[i] = -1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return codes
 
 
 def free_port() -> int:

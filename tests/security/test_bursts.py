@@ -16,13 +16,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.security.server import Server, free_port
+from tests.security.server import Server, burst, free_port
 
 SLOW_S = 5.0
 ANSWERS = None
@@ -59,26 +59,6 @@ class Probe:
     @property
     def worst(self) -> float:
         return max(seconds for _, seconds in self.results)
-
-
-def burst(count: int, task: Callable[[int], int]) -> list[int]:
-    """Run ``task(i)`` in ``count`` threads released together; their status codes."""
-    barrier = threading.Barrier(count)
-    codes: list[int] = [0] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            codes[i] = task(i)
-        except httpx.HTTPError:
-            codes[i] = -1
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return codes
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from app.instruments.registry import get_instrument
 from tests.reporting import reference as ref
 
-SPEC = get_instrument("telecom-pv")
+SPEC = get_instrument("telecom-pv", version=1)
 CONSTRUCTS = SPEC.construct_items
 K = 5
 LATTICE = 60

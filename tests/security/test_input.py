@@ -72,7 +72,7 @@ def test_user_text_is_escaped_on_every_page(factory, session, admin_headers, ope
     factory.branches()
     r = factory.client.post(
         "/api/v1/surveys",
-        json={"slug": "esc", "title": {"en": SCRIPT, "zh": IMG}},
+        json={"slug": "esc", "instrument_version": 1, "title": {"en": SCRIPT, "zh": IMG}},
         headers=admin_headers,
     )
     assert r.status_code == 201

@@ -24,7 +24,7 @@ from app.stats.scores import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "telecom_1500.csv"
-CONSTRUCTS = get_instrument("telecom-pv").construct_items
+CONSTRUCTS = get_instrument("telecom-pv", version=1).construct_items
 ABS = 1e-9
 
 

@@ -59,11 +59,22 @@ def test_demo_loads_once(cli_env, capsys, app, session) -> None:
     out = capsys.readouterr().out
     assert "/s/demo?branch=BR01&lang=zh" in out and "/docs" in out and "/dashboard/demo" in out
     assert re.search(r"researcher key:\s+pvm_", out) and re.search(r"operator key:\s+pvm_", out)
-    from app.surveys.service import count_responses, get_survey, list_branches
+    from app.surveys.service import (
+        count_responses,
+        get_survey,
+        list_branches,
+        load_item_frame,
+        survey_spec,
+    )
 
     demo = get_survey(session, slug="demo")
     assert (demo.min_group_size, demo.instrument_id, demo.is_open) == (5, "telecom-pv", True)
+    assert demo.instrument_version == 2  # the current version, with the population model
     assert count_responses(session, survey=demo) == 300
+    spec = survey_spec(demo)
+    frame = load_item_frame(session, survey=demo)
+    assert frame[spec.na_items].isna().any().all()  # networks some customers do not use
+    assert set(frame["customer_type"]) == {"key_account", "business", "consumer"}
     assert len(list_branches(session)) == 12
     br01 = list_branches(session, codes=["BR01"])[0]  # named in both languages
     assert (br01.name_in("zh"), br01.name_in("en")) == ("北京朝阳", "Beijing Chaoyang")
@@ -75,7 +86,7 @@ def test_demo_loads_once(cli_env, capsys, app, session) -> None:
     assert roles == ["operator", "operator", "researcher", "researcher"]
 
 
-@pytest.mark.parametrize("instrument", ["retail-pv", "telecom-pv-2026"])
+@pytest.mark.parametrize("instrument", ["retail-pv", "csi"])
 def test_demo_any_instrument(cli_env, capsys, app, session, instrument) -> None:
     from app.stats.sem import fit_model
     from app.surveys.service import count_responses, get_survey, load_item_frame, survey_spec

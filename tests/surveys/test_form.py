@@ -29,7 +29,7 @@ from app.surveys.questionnaire import STRINGS_PATH as STRINGS
 from app.surveys.schemas import SurveyUpdate
 from tests.conftest import DATA_DIR
 
-SPEC = get_instrument("telecom-pv")
+SPEC = get_instrument("telecom-pv", version=1)
 REPO_INSTRUMENTS = Path(__file__).resolve().parents[2] / "instruments"
 ITEMS = SPEC.item_codes
 
@@ -679,9 +679,10 @@ def test_branch_is_chosen_on_the_first_page_and_carried(client: TestClient, visi
     first = client.get("/s/visit?lang=de").text
     assert '<select name="branch"' in first
     r = go(client, first, "next", **PAGE1)
-    # German interface texts the instrument does not give are shown in English
+    # German interface texts the instrument does not give are pvm's own German ones
     assert '<html lang="de">' in r.text and '<label for="branch">Filiale</label>' in r.text
-    assert r.status_code == 422 and error_beside(r.text, "branch") == "Please choose a branch."
+    assert r.status_code == 422
+    assert error_beside(r.text, "branch") == "Bitte wählen Sie eine Filiale."
     second = go(client, r.text, "next", branch="BR02")
     assert second.status_code == 200
     assert fields_of(second.text)["branch"] == "BR02"
@@ -690,8 +691,10 @@ def test_branch_is_chosen_on_the_first_page_and_carried(client: TestClient, visi
 
 
 def test_interface_texts_of_an_instrument_are_checked() -> None:
-    assert set(yaml.safe_load(STRINGS.read_text(encoding="utf-8"))["en"]) == UI_KEYS
-    assert set(yaml.safe_load(STRINGS.read_text(encoding="utf-8"))["zh"]) == UI_KEYS
+    strings = yaml.safe_load(STRINGS.read_text(encoding="utf-8"))
+    assert set(strings) == {"zh", "en", "de", "fr", "es", "ja", "errors"}
+    for lang in ("zh", "en", "de", "fr", "es", "ja"):
+        assert set(strings[lang]) == UI_KEYS, lang
     doc = yaml.safe_load((DATA_DIR / "paged_instrument.yaml").read_text(encoding="utf-8"))
     doc["ui"] = {"de": {"nxt": "Weiter", "next": " "}, "fr": {"next": "Suivant"}}
     with pytest.raises(InstrumentError) as info:

@@ -12,7 +12,8 @@ from app.surveys import service
 from app.surveys.models import Instrument
 from app.surveys.schemas import SurveyCreate
 
-SOURCE = Path(__file__).resolve().parents[2] / "instruments" / "telecom-pv.yaml"
+# version 1 alone, as the current file of a folder of its own (the edits below make version 2)
+SOURCE = Path(__file__).resolve().parents[2] / "instruments" / "telecom-pv.v1.yaml"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from app.instruments.registry import get_instrument
 from app.surveys.models import Response
 
 URL = "/api/v1/surveys/telecom/responses"
-ITEMS = get_instrument("telecom-pv").answer_codes
+ITEMS = get_instrument("telecom-pv", version=1).answer_codes
 
 
 def body(factory, **overrides: Any) -> dict[str, Any]:

@@ -39,12 +39,16 @@ def test_instruments(factory, operator_headers) -> None:
     ids = [i["id"] for i in listed]
     assert sorted(ids) == sorted(s.id for s in list_instruments())
     telecom = next(i for i in listed if i["id"] == "telecom-pv")
-    assert telecom["version"] == 1
+    assert telecom["version"] == 2  # the current version; 1 stays readable
     assert {"zh", "en"} <= set(telecom["title"])
     assert [c["code"] for c in telecom["constructs"]][:2] == ["TAN", "REL"]
     full = factory.client.get("/api/v1/instruments/telecom-pv", headers=operator_headers).json()
-    assert len(full["items"]) == 37
-    assert {i["code"] for i in full["items"] if i["allow_na"]} == {"NQ1", "NQ2", "NQ3", "NQ4"}
+    assert len(full["items"]) == 43
+    assert {i["code"] for i in full["items"] if i["allow_na"]} == {f"NQ{k}" for k in range(2, 7)}
+    url = "/api/v1/instruments/telecom-pv?version=1"
+    v1 = factory.client.get(url, headers=operator_headers).json()
+    assert len(v1["items"]) == 37
+    assert {i["code"] for i in v1["items"] if i["allow_na"]} == {"NQ1", "NQ2", "NQ3", "NQ4"}
     assert "PV  ~" in full["default_model"] or "PV ~" in full["default_model"]
     assert len(full["content_hash"]) == 64
     r = factory.client.get("/api/v1/instruments/nope", headers=operator_headers)
@@ -65,15 +69,25 @@ def test_survey_create_read_list(factory, survey, researcher_headers, operator_h
     )
     assert r.status_code == 201, r.text
     body = r.json()
+    # a new survey gets the current version (2); the fixture's survey stays on version 1
     assert (body["slug"], body["instrument_id"], body["instrument_version"]) == (
         "2026q4",
         "telecom-pv",
-        1,
+        2,
     )
+    assert (
+        c.get("/api/v1/surveys/telecom", headers=operator_headers).json()["instrument_version"] == 1
+    )
+    r = c.post(
+        "/api/v1/surveys",
+        json={"slug": "old", "instrument": "telecom-pv", "instrument_version": 1},
+        headers=researcher_headers,
+    )
+    assert r.status_code == 201 and r.json()["instrument_version"] == 1
     assert body["min_group_size"] == 8 and body["status"] == "open"
     assert c.get("/api/v1/surveys/2026q4", headers=operator_headers).json()["title"] == {"en": "Q4"}
     slugs = [s["slug"] for s in c.get("/api/v1/surveys", headers=operator_headers).json()]
-    assert slugs == ["telecom", "2026q4"]
+    assert slugs == ["telecom", "2026q4", "old"]
     assert (
         c.post("/api/v1/surveys", json={"slug": "2026q4"}, headers=researcher_headers).status_code
         == 409

@@ -1,15 +1,16 @@
 """PLS path modelling (PLS-SEM) and consistent PLS, checked against seminr.
 
 Public API: ``fit_pls(data, model, scheme=, consistent=, missing=) -> PlsResult``,
-``bootstrap_pls(result, draws=, seed=, interval=) -> PlsBootstrap``,
-``parse_pls``; quality criteria ``reliability``, ``htmt``, ``fornell_larcker``,
-``cross_loadings``, ``total_effects``, ``indirect_effects``, ``f_squared``, ``inner_vif``,
-``item_vif``; ``pls_result_dict`` (the API's JSON). The model text is lavaan-style:
-``=~`` reflective, ``<~`` formative (mode B), ``~`` paths.
+``bootstrap_pls(result, draws=, seed=, interval=) -> PlsBootstrap``, ``parse_pls``,
+``check_pls`` (the checks ``fit_pls`` starts with, without estimating); quality criteria
+``reliability``, ``htmt``, ``fornell_larcker``, ``cross_loadings``, ``total_effects``,
+``indirect_effects``, ``f_squared``, ``inner_vif``, ``item_vif``; ``pls_result_dict`` (the
+API's JSON). The model text is lavaan-style: ``=~`` reflective, ``<~`` formative (mode B),
+``~`` paths.
 """
 
 from app.stats.pls.bootstrap import PlsBootstrap, bootstrap_pls
-from app.stats.pls.estimate import SCHEMES, PlsResult, fit_pls, solve_pls
+from app.stats.pls.estimate import SCHEMES, PlsResult, check_pls, fit_pls, solve_pls
 from app.stats.pls.evaluate import (
     cross_loadings,
     f_squared,
@@ -32,6 +33,7 @@ __all__ = [
     "PlsResult",
     "PlsSpec",
     "bootstrap_pls",
+    "check_pls",
     "cross_loadings",
     "f_squared",
     "fit_pls",

@@ -12,6 +12,7 @@ the numbers agree with it (tests/stats/pls).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from app.stats.pls.spec import PlsSpec, parse_pls
-from app.stats.sem import ModelError
+from app.stats.sem import ModelError, require_variables
 
 Scheme = Literal["path", "factorial", "centroid"]
 Missing = Literal["mean", "listwise"]
@@ -78,26 +79,49 @@ def _rho_a(block_cor: np.ndarray, w: np.ndarray) -> float:
     return float((w @ w) ** 2 * (w @ s @ w) / (w @ ww @ w))
 
 
-def _prepare(data: pd.DataFrame, spec: PlsSpec, missing: str) -> tuple[np.ndarray, int]:
-    unknown = [i for i in spec.items if i not in data.columns]
-    if unknown:
-        raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
+def check_pls(
+    data: pd.DataFrame,
+    model: str | PlsSpec,
+    *,
+    missing: str = "mean",
+    variables: Collection[str] | None = None,
+) -> PlsSpec:
+    """The checks `fit_pls` starts with, without estimating: the syntax, the items (in `data`,
+    and among `variables` when given), the missing-data rule and enough rows under it.
+
+    Raises
+    ------
+    ModelError
+        ``field`` ``missing`` for an unknown rule, else ``model``; ``variables`` lists unknown
+        items.
+    """
+    spec = model if isinstance(model, PlsSpec) else parse_pls(model)
+    if missing not in ("mean", "listwise"):
+        raise ModelError("missing must be 'mean' or 'listwise'", field="missing")
+    known = set(data.columns) if variables is None else set(variables) & set(data.columns)
+    require_variables(spec.items, known)
+    observed = data[spec.items].notna().to_numpy()
+    if missing == "listwise":
+        n = int(observed.all(axis=1).sum())
+    else:
+        if not observed.any(axis=0).all():
+            raise ModelError("an item has no answers")
+        n = len(data)
+    if n < 3:
+        raise ModelError(f"too few rows: {n}")
+    return spec
+
+
+def _prepare(data: pd.DataFrame, model: str | PlsSpec, missing: str) -> tuple[PlsSpec, np.ndarray]:
+    """The checked spec and the item matrix after the missing-data rule, shape (n, p)."""
+    spec = check_pls(data, model, missing=missing)
     try:
         x = data[spec.items].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"model variables must be numeric: {exc}") from exc
     if missing == "listwise":
-        x = x[~np.isnan(x).any(axis=1)]
-    elif missing == "mean":
-        means = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
-        if np.isnan(x).all(axis=0).any():
-            raise ModelError("an item has no answers")
-        x = np.where(np.isnan(x), means, x)
-    else:
-        raise ModelError("missing must be 'mean' or 'listwise'")
-    if x.shape[0] < 3:
-        raise ModelError(f"too few rows: {x.shape[0]}")
-    return x, x.shape[0]
+        return spec, x[~np.isnan(x).any(axis=1)]
+    return spec, np.where(np.isnan(x), np.nanmean(x, axis=0), x)
 
 
 def fit_pls(
@@ -131,10 +155,10 @@ def fit_pls(
     ModelError
         Bad syntax, unknown or non-numeric items, constant items, too few rows.
     """
-    spec = model if isinstance(model, PlsSpec) else parse_pls(model)
     if scheme not in SCHEMES:
-        raise ModelError(f"scheme must be one of {SCHEMES}")
-    raw, n = _prepare(data, spec, missing)
+        raise ModelError(f"scheme must be one of {SCHEMES}", field="scheme")
+    spec, raw = _prepare(data, model, missing)
+    n = raw.shape[0]
     mean, sd = raw.mean(axis=0), raw.std(axis=0, ddof=1)
     if np.any(sd == 0):
         bad = [i for i, s in zip(spec.items, sd, strict=True) if s == 0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 
 from app.stats.pls.estimate import PlsResult, fit_pls
 from app.stats.pls.spec import PlsSpec
@@ -107,8 +108,6 @@ def f_squared(res: PlsResult) -> Matrix:
 
 
 def _refit(res: PlsResult, spec: PlsSpec) -> PlsResult:
-    import pandas as pd
-
     frame = pd.DataFrame(res.data, columns=res.items)
     return fit_pls(
         frame,

@@ -2,6 +2,9 @@
 
 The public API (what the web layers and notebooks use; everything else is internal):
 
+* ``check_model(data, model, ...)`` is the one validation entry point: options, syntax,
+  variables, ``:=`` labels, paths to compare, rows per group (no moments); a ``ModelError``
+  names the argument at fault in ``field``. ``prepare`` starts with it.
 * ``fit_model(data, model, ...)`` fits a model in lavaan syntax, optionally with a bootstrap;
   ``prepare`` + ``Problem.refit`` + ``summarize`` are its steps, for callers that refit.
 * ``parse_model`` and ``build_partable`` read lavaan syntax into a parameter table;
@@ -10,6 +13,8 @@ The public API (what the web layers and notebooks use; everything else is intern
   measurement invariance; ``path_difference``: one path across groups.
 * ``apply_bootstrap``: percentile bootstrap intervals for a fitted ``Problem``.
 * ``saturated_em``: EM moments of the saturated model under missing data.
+* ``fit_ordinal``, ``categorical_stats``, ``ordered_names``: ordered indicators (``ordered=``,
+  WLSMV/DWLS; ``fit_model(..., ordered=...)`` dispatches to ``fit_ordinal``).
 
 See README.md in this directory for the module map and the parameter-table layout.
 """
@@ -29,18 +34,21 @@ from app.stats.sem.invariance import (
     screen_groups,
     usable_data,
 )
+from app.stats.sem.ordinal import categorical_stats, fit_ordinal, ordered_names
 from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
 from app.stats.sem.problem import Problem, prepare
 from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult, finite_or_none
-from app.stats.sem.summary import definitions, summarize
+from app.stats.sem.summary import summarize
 from app.stats.sem.syntax import parse_model
+from app.stats.sem.validate import CheckedModel, check_model, definitions, require_variables
 
 __all__ = [
     "DELTA_CFI",
     "GROUP_EQUAL",
     "LEVELS",
     "BootstrapInfo",
+    "CheckedModel",
     "Estimate",
     "ExcludedGroup",
     "InvarianceLevel",
@@ -54,14 +62,19 @@ __all__ = [
     "SemResult",
     "apply_bootstrap",
     "build_partable",
+    "categorical_stats",
+    "check_model",
     "chisq_difference",
     "definitions",
     "finite_or_none",
     "fit_invariance",
     "fit_model",
+    "fit_ordinal",
+    "ordered_names",
     "parse_model",
     "path_difference",
     "prepare",
+    "require_variables",
     "saturated_em",
     "screen_groups",
     "summarize",

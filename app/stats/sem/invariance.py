@@ -26,6 +26,7 @@ from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem, prepare
 from app.stats.sem.results import SemResult, finite_or_none
 from app.stats.sem.summary import summarize
+from app.stats.sem.validate import group_labels, require_variables
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "configural": (),
@@ -162,11 +163,8 @@ def screen_groups(
         Group labels in order of first appearance.
     excluded : list of ExcludedGroup
     """
-    if group not in data.columns:
-        raise ModelError(f"unknown group variable: {group}")
-    unknown = [v for v in variables if v not in data.columns]
-    if unknown:
-        raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
+    group_labels(data, group)  # ModelError for an unknown group column
+    require_variables(variables, data.columns)
     listwise = {"ml": "fiml"}.get(missing, missing) == "listwise"
     labels = data[group].dropna().astype(str)
     values = data.loc[labels.index, list(variables)].apply(pd.to_numeric, errors="coerce")

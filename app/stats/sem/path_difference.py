@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.errors import ModelError
 from app.stats.sem.invariance import (
     ExcludedGroup,
     chisq_difference,
@@ -29,6 +28,7 @@ from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import ParRow
 from app.stats.sem.problem import Problem, fixed_x_values, prepare
 from app.stats.sem.results import finite_or_none
+from app.stats.sem.validate import free_path_rows
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,7 @@ def path_difference(
         base = prepare(
             sub, model, estimator=estimator, missing=missing, group=group, group_equal=group_equal
         )
-        rows = [r for r in base.partable.rows if (r.lhs, r.op, r.rhs) == tuple(path)]
-        if not rows or any(not r.free for r in rows):
-            raise ModelError(f"{' '.join(path)} is not a free parameter in every group")
+        rows = free_path_rows(base.partable, path)
         free_res = fit_warm(_retie(base, rows, tie=False), None)
         con_res = fit_warm(_retie(base, rows, tie=True), estimate_map(free_res))
     d_chisq, d_df, d_p = chisq_difference(con_res, free_res)

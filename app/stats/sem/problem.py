@@ -15,12 +15,10 @@ from app.stats.sem.errors import ModelError
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.optimize import Optimum, fit_ml
-from app.stats.sem.partable import ParTable, build_partable
+from app.stats.sem.partable import ParTable
+from app.stats.sem.validate import check_model
 
 log = logging.getLogger(__name__)
-
-ESTIMATORS = ("ML", "MLR")
-MISSING = ("fiml", "listwise")
 
 
 @dataclass(frozen=True)
@@ -61,15 +59,6 @@ class Problem:
         return "observed" if self.missing == "fiml" else "expected"
 
 
-def _group_labels(df: pd.DataFrame, group: str | None) -> list[str | None]:
-    if group is None:
-        return [None]
-    if group not in df.columns:
-        raise ModelError(f"unknown group variable: {group}")
-    vals = df[group].dropna()
-    return [str(v) for v in pd.unique(vals.astype(str))]
-
-
 def prepare(
     data: pd.DataFrame,
     model: str,
@@ -79,48 +68,30 @@ def prepare(
     group: str | None = None,
     group_equal: Sequence[str] = (),
 ) -> Problem:
-    """Parse the model, check it against the data and split the data by group.
+    """Check the model against the data (:func:`check_model`), then split the data by group
+    and compute each group's moments.
 
     Raises
     ------
     ModelError
-        Bad syntax, unknown variables or options, too few rows, a singular covariance matrix
-        (the message names the variables and why: constant or linearly dependent items).
+        As :func:`check_model` (bad syntax, unknown variables or options, too few rows), non
+        numeric variables, a singular covariance matrix (the message names the variables and
+        why: constant or linearly dependent items).
     """
-    if estimator.upper() not in ESTIMATORS:
-        raise ModelError(f"estimator must be one of {ESTIMATORS}")
-    missing = {"ml": "fiml", "fiml": "fiml", "listwise": "listwise"}.get(missing, missing)
-    if missing not in MISSING:
-        raise ModelError(f"missing must be one of {MISSING}")
-    if not isinstance(model, str) or not model.strip():
-        raise ModelError("empty model")
-    groups = _group_labels(data, group)
-    meanstructure = missing == "fiml" or len(groups) > 1
-    pt = build_partable(model, groups=groups, meanstructure=meanstructure, group_equal=group_equal)
-    unknown = [v for v in pt.names.ov if v not in data.columns]
-    if unknown:
-        raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
+    checked = check_model(
+        data, model, estimator=estimator, missing=missing, group=group, group_equal=group_equal
+    )
+    pt = checked.partable
     try:
         values = data[pt.names.ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"model variables must be numeric: {exc}") from exc
-    gcol = data[group].astype(str).to_numpy() if group is not None else None
-    if group is not None:
-        values = values[data[group].notna().to_numpy()]
-        gcol = gcol[data[group].notna().to_numpy()]  # type: ignore[index]
     gdata: list[GroupData] = []
-    p = len(pt.names.ov)
-    for label in groups:
-        X = values if gcol is None else values[gcol == label]
-        # listwise: complete rows only; FIML: every row with at least one value (as lavaan)
-        drop = np.isnan(X).any(axis=1) if missing == "listwise" else np.isnan(X).all(axis=1)
-        X = X[~drop]
+    for label, rows in zip(checked.groups, checked.rows, strict=True):
         where = "" if label is None else f" in group {label}"
-        if X.shape[0] < 2 or (missing == "listwise" and X.shape[0] <= p):
-            raise ModelError(f"too few rows{where}: {X.shape[0]} for {p} variables")
-        gdata.append(group_data(X, pt.names.ov, where))
+        gdata.append(group_data(values[rows], pt.names.ov, where))
     lm = LisrelModel(pt, fixed_x_values(pt, gdata))
-    return Problem(pt, lm, gdata, meanstructure, estimator.upper(), missing)
+    return Problem(pt, lm, gdata, checked.meanstructure, checked.estimator, checked.missing)
 
 
 def fixed_x_values(pt: ParTable, data: list[GroupData]) -> dict[tuple, float]:

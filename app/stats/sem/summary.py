@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import math
 
 import numpy as np
 
 from app.stats.sem._threads import single_thread_blas
-from app.stats.sem.defined import compile_expr, delta_method, evaluate, names_in
+from app.stats.sem.defined import delta_method, evaluate
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import fit_measures
 from app.stats.sem.inference import information, safe_inverse, wald
@@ -17,20 +16,7 @@ from app.stats.sem.partable import ParTable
 from app.stats.sem.problem import Problem
 from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult
 from app.stats.sem.standardize import r_squared, std_all
-
-
-def definitions(pt: ParTable) -> list[tuple[str, str, ast.Expression, list[str]]]:
-    out: list[tuple[str, str, ast.Expression, list[str]]] = []
-    known = {r.label for r in pt.rows if r.label} | {r.plabel for r in pt.rows}
-    for d in pt.definitions:
-        tree = compile_expr(d.expr)
-        used = names_in(tree)
-        missing = [u for u in used if u not in known]
-        if missing:
-            raise ModelError(f"unknown label(s) in {d.name} := {d.expr}: {missing}")
-        out.append((d.name, d.expr, tree, used))
-        known.add(d.name)
-    return out
+from app.stats.sem.validate import definitions
 
 
 def row_values(prob: Problem, theta: np.ndarray) -> np.ndarray:

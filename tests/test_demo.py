@@ -1,26 +1,36 @@
+"""Demo data (app/demo.py): the telecom population model read from the instrument (both
+versions of telecom-pv), and the fallback for any instrument."""
+
 from datetime import UTC, datetime
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from app.instruments.registry import get_instrument
-from app.stats.simulate import (
-    CONSTRUCT_ITEMS,
-    FRAME_COLUMNS,
-    ITEM_CODES,
+from app.demo import (
+    DEMO_BRANCHES,
     PopulationModel,
+    demo_frame,
+    population_problems,
     simulate_responses,
 )
+from app.instruments.registry import get_instrument
 
 BRANCHES = [f"BR{i:02d}" for i in range(1, 9)]
 START = datetime(2026, 1, 1, tzinfo=UTC)
+V1 = get_instrument("telecom-pv", version=1)
+V2 = get_instrument("telecom-pv", version=2)
+CONSTRUCT_ITEMS = V1.construct_items
+ITEM_CODES = V1.item_codes
+FRAME_COLUMNS = ["branch", "customer_type", "tenure", "submitted_at", *ITEM_CODES]
 NQ = CONSTRUCT_ITEMS["NQ"]
+simulate_v1 = partial(simulate_responses, V1)
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    return simulate_responses(20_000, seed=7, branches=BRANCHES, start=START, months=12)
+    return simulate_v1(20_000, seed=7, branches=BRANCHES, start=START, months=12)
 
 
 def scale_scores(df: pd.DataFrame) -> pd.DataFrame:
@@ -29,17 +39,42 @@ def scale_scores(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def test_item_codes_are_the_instruments() -> None:
-    spec = get_instrument("telecom-pv")
-    assert spec.item_codes == ITEM_CODES
-    assert spec.construct_items == CONSTRUCT_ITEMS
-    assert ["branch", "customer_type", "tenure", "submitted_at", *ITEM_CODES] == FRAME_COLUMNS
+def test_both_telecom_versions_fit_the_population_model() -> None:
+    assert population_problems(V1) == [] and population_problems(V2) == []
+    retail = get_instrument("retail-pv")
+    assert "no construct TAN" in population_problems(retail)
+    with pytest.raises(ValueError, match="does not fit the population model"):
+        simulate_responses(retail, 10, seed=1, branches=BRANCHES, start=START)
+
+
+def test_version_2_items_and_networks() -> None:
+    df = simulate_responses(V2, 20_000, seed=7, branches=BRANCHES, start=START)
+    assert list(df.columns) == ["branch", "customer_type", "tenure", "submitted_at", *V2.item_codes]
+    missing = df[V2.item_codes].isna().mean()
+    na_able = [c for c in V2.item_codes if V2.items_by_code[c].allow_na]
+    assert sorted(missing[missing > 0].index) == sorted(na_able)
+    use = PopulationModel().use_p
+    for code in na_able:  # the share not using a network, within 3 binomial SDs
+        p = 1 - use[code]
+        assert abs(missing[code] - p) < 3 * np.sqrt(p * (1 - p) / 20_000), code
+    r = df[V2.construct_items["PV"]].astype("float64").corr().to_numpy()
+    assert r[np.triu_indices(3, 1)].min() > 0.35
+
+
+def test_demo_frame_picks_the_generator() -> None:
+    frame = demo_frame(V2, 50, seed=1, start=START)
+    assert set(frame["branch"]) <= {code for code, _, _ in DEMO_BRANCHES}
+    assert frame["submitted_at"].map(type).eq(str).all()
+    assert list(frame.columns)[4:] == V2.item_codes
+    retail = get_instrument("retail-pv")
+    other = demo_frame(retail, 50, seed=1, start=START)
+    assert set(retail.item_codes) <= set(other.columns) and len(other) == 50
 
 
 def test_seeded_reproducibility() -> None:
-    a = simulate_responses(500, seed=3, branches=BRANCHES, start=START, months=6)
-    b = simulate_responses(500, seed=3, branches=BRANCHES, start=START, months=6)
-    c = simulate_responses(500, seed=4, branches=BRANCHES, start=START, months=6)
+    a = simulate_v1(500, seed=3, branches=BRANCHES, start=START, months=6)
+    b = simulate_v1(500, seed=3, branches=BRANCHES, start=START, months=6)
+    c = simulate_v1(500, seed=4, branches=BRANCHES, start=START, months=6)
     pd.testing.assert_frame_equal(a, b)
     assert not a[ITEM_CODES].equals(c[ITEM_CODES])
 
@@ -116,16 +151,16 @@ def test_groups_differ(frame: pd.DataFrame) -> None:
 
 def test_model_parameters_matter() -> None:
     flat = PopulationModel(beta_pv=(0.0,) * 6)
-    df = simulate_responses(5000, seed=1, branches=BRANCHES, start=START, months=3, model=flat)
+    df = simulate_v1(5000, seed=1, branches=BRANCHES, start=START, months=3, model=flat)
     r = scale_scores(df).corr()
     assert abs(r.loc["REL", "PV"]) < 0.1
 
 
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="branch"):
-        simulate_responses(10, seed=1, branches=[], start=START, months=1)
+        simulate_v1(10, seed=1, branches=[], start=START, months=1)
     with pytest.raises(ValueError, match="n must be"):
-        simulate_responses(-1, seed=1, branches=BRANCHES, start=START, months=1)
+        simulate_v1(-1, seed=1, branches=BRANCHES, start=START, months=1)
     with pytest.raises(ValueError, match="months"):
-        simulate_responses(10, seed=1, branches=BRANCHES, start=START, months=0)
-    assert len(simulate_responses(0, seed=1, branches=BRANCHES, start=START, months=1)) == 0
+        simulate_v1(10, seed=1, branches=BRANCHES, start=START, months=0)
+    assert len(simulate_v1(0, seed=1, branches=BRANCHES, start=START, months=1)) == 0
