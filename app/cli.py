@@ -108,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app.auth.service import create_api_key
-    from app.demo import DEMO_BRANCHES
+    from app.demo import DEMO_BRANCH_NAMES_ZH, DEMO_BRANCHES
     from app.errors import DomainError, InvalidInput, NotFound
     from app.surveys.csvio import import_csv
     from app.surveys.models import Branch
@@ -119,10 +119,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # telecom-pv keeps the slug of its first demo; other instruments get a survey each
     slug = "demo" if args.instrument == "telecom-pv" else f"demo-{args.instrument}"
     with _session() as session:
-        existing = set(session.scalars(select(Branch.code)))
-        session.add_all(
-            Branch(code=c, name=n, region=r) for c, n, r in DEMO_BRANCHES if c not in existing
-        )
+        existing = {b.code: b for b in session.scalars(select(Branch))}
+        for c, n, r in DEMO_BRANCHES:
+            names = {"zh": DEMO_BRANCH_NAMES_ZH[c], "en": n}
+            if c not in existing:
+                session.add(Branch(code=c, name=n, region=r, names=names))
+            elif not existing[c].names:  # a demo loaded before branches had names per language
+                existing[c].names = names
         session.commit()
         try:
             try:

@@ -44,6 +44,21 @@ DEMO_BRANCHES = [
     ("BR11", "Chongqing Yuzhong", "West"),
     ("BR12", "Xi'an Beilin", "West"),
 ]
+# The demo branches' Chinese names (the English ones are the names above).
+DEMO_BRANCH_NAMES_ZH = {
+    "BR01": "北京朝阳",
+    "BR02": "北京海淀",
+    "BR03": "天津和平",
+    "BR04": "上海浦东",
+    "BR05": "杭州西湖",
+    "BR06": "南京鼓楼",
+    "BR07": "广州天河",
+    "BR08": "深圳福田",
+    "BR09": "厦门思明",
+    "BR10": "成都锦江",
+    "BR11": "重庆渝中",
+    "BR12": "西安碑林",
+}
 DRIVERS: tuple[str, ...] = ("TAN", "REL", "RES", "ASS", "EMP", "NQ")
 OUTCOMES: tuple[str, ...] = ("PV", "SAT", "CCI", "LOY")
 CUSTOMER_TYPES: tuple[str, ...] = ("key_account", "business", "consumer")

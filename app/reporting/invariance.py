@@ -48,12 +48,25 @@ RECHECK_AFTER = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class InvarianceStatus:
-    """What the dashboard shows. ``state``: running | holds | fails | unknown | unavailable."""
+    """What the dashboard shows, as data (the page words it in the reader's language).
+
+    ``state``: running | holds | fails | unknown | unavailable. Branches outside the viewer's
+    scope are never named: ``left_out`` holds the visible ones, ``others`` counts the rest.
+    """
 
     state: str
-    message: str
     fit_id: str | None = None
-    previous: str | None = None  # the last finished verdict while a newer check runs
+    progress: float = 0.0
+    delta_cfi: float | None = None
+    delta_p: float | None = None
+    nobs: int | None = None
+    groups: int = 0
+    left_out: tuple[str, ...] = ()
+    others: int = 0
+    not_covered: tuple[str, ...] = ()
+    error: str | None = None  # why it is unavailable (only for unscoped keys)
+    previous: InvarianceStatus | None = None  # the last finished check while a newer one runs
+    limit: float = DELTA_CFI_LIMIT
 
 
 def check_model(survey: Survey) -> tuple[str, list[str]]:
@@ -121,39 +134,24 @@ def branch_invariance(
         try:
             submission = fits.create_fit(session, survey=survey, data=spec)
         except DomainError as exc:
-            return InvarianceStatus("unavailable", _unavailable(exc, scope))
+            return InvarianceStatus("unavailable", error=_unavailable(exc, scope))
         current = submission.job
         if submission.created and submit is not None:
             submit(current.id)
     if current.status == "done":
         return verdict(current, left_out, scope=scope)
     if current.status == "failed":
-        why = f": {current.error}" if scope is None else ""
-        return InvarianceStatus("unavailable", f"The invariance check across branches failed{why}")
-    previous = latest.message if latest is not None else None
+        why = (current.error or "") if scope is None else None
+        return InvarianceStatus("unavailable", fit_id=current.id, error=why or None)
     return InvarianceStatus(
-        "running",
-        f"Invariance check across branches running ({current.progress:.0%}); reload later.",
-        current.id,
-        previous,
+        "running", fit_id=current.id, progress=float(current.progress or 0.0), previous=latest
     )
 
 
-def _unavailable(exc: DomainError, scope: Sequence[str] | None) -> str:
+def _unavailable(exc: DomainError, scope: Sequence[str] | None) -> str | None:
     if scope is not None:  # the reason may name other branches
-        return "No invariance check across branches is available yet."
-    detail = exc.detail if isinstance(exc.detail, str) else exc.detail[0].get("msg", "")
-    return f"No invariance check across branches: {detail}"
-
-
-def _skipped(skipped: list[dict[str, Any]], scope: Sequence[str] | None) -> str:
-    """The left-out branches: named when the viewer may see them, else only counted."""
-    named = [e for e in skipped if scope is None or str(e.get("group")) in set(scope)]
-    parts = [f"{e['group']} ({e['reason']})" for e in named]
-    others = len(skipped) - len(named)
-    if others:
-        parts.append(f"{others} other branch{'es' if others > 1 else ''}")
-    return ", ".join(parts)
+        return None
+    return str(exc.detail if isinstance(exc.detail, str) else exc.detail[0].get("msg", ""))
 
 
 def verdict(
@@ -168,30 +166,18 @@ def verdict(
         (s for s in result.get("invariance") or [] if s.get("level") == "scalar"), {}
     )
     d_cfi, d_p = scalar.get("delta.cfi"), scalar.get("delta.pvalue")
-    n = result.get("nobs")
-    groups = len(result.get("groups") or [])
-    where = f"{groups} branches, {n} responses, fit {job.id[:8]}"
-    skipped = result.get("excluded_groups") or []
-    if skipped:
-        where += "; left out: " + _skipped(skipped, scope)
-    if left_out:
-        where += f"; not covered: {', '.join(left_out)} (items allow N/A)"
-    if d_cfi is None:
-        return InvarianceStatus(
-            "unknown", f"Scalar invariance across branches could not be assessed ({where}).", job.id
-        )
-    if d_cfi < DELTA_CFI_LIMIT:
-        return InvarianceStatus(
-            "fails",
-            f"Scalar invariance across branches is rejected (ΔCFI = {d_cfi:.3f}"
-            + (f", Δχ² p = {d_p:.3g}" if d_p is not None else "")
-            + f"; {where}): the items may not mean the same in every branch, so differences "
-            "of branch means are not sound.",
-            job.id,
-        )
+    skipped = [str(e.get("group")) for e in result.get("excluded_groups") or []]
+    named = tuple(g for g in skipped if scope is None or g in set(scope))
+    state = "unknown" if d_cfi is None else "fails" if d_cfi < DELTA_CFI_LIMIT else "holds"
     return InvarianceStatus(
-        "holds",
-        f"Scalar invariance across branches holds (ΔCFI = {d_cfi:.3f} ≥ {DELTA_CFI_LIMIT}; "
-        f"{where}): branch means can be compared.",
-        job.id,
+        state,
+        fit_id=job.id,
+        progress=1.0,
+        delta_cfi=d_cfi,
+        delta_p=d_p,
+        nobs=result.get("nobs"),
+        groups=len(result.get("groups") or []),
+        left_out=named,
+        others=len(skipped) - len(named),
+        not_covered=tuple(left_out),
     )

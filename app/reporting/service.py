@@ -162,6 +162,10 @@ class DriversReport:
     method: str
     by_branch: tuple[tuple[str, int, bool, tuple[str, ...]], ...]
     fit: dict[str, Any]
+    # what the importances stand on, for pages that explain it in their own words
+    fit_sampled: bool = False
+    fit_n_responses: int = 0  # the survey's responses when the model was fitted
+    n_responses: int = 0  # the survey's responses now (in the viewer's tables)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.ipa.to_dict()
@@ -247,6 +251,9 @@ def get_drivers(
         method=_method(outcome, fit, n_all, branch, target.n, survey.min_group_size, target),
         by_branch=tuple(by_branch) if not branch else (),
         fit={"nobs": fit.nobs, "converged": fit.converged, "data_fingerprint": fit.fingerprint},
+        fit_sampled=fit.sampled,
+        fit_n_responses=fit.n_responses,
+        n_responses=n_all,
     )
 
 

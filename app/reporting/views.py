@@ -7,30 +7,39 @@ session, and revoking the key ends it at once. The form carries a
 CSRF token (:mod:`app.security.csrf`); failed logins lock the client out under the bad-token
 limits (:mod:`app.security.lockout`): 429 with Retry-After. Every figure comes
 from ``app.reporting.service``, so suppression and branch scope are those of the JSON API.
+
+Every page and download is in the reader's language (:mod:`app.reporting.i18n`: ``?lang=``,
+remembered in a cookie, else Accept-Language); :mod:`app.reporting.page` words the numbers.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from app.auth.service import Principal, authenticate
 from app.auth.sessions import SESSION_TTL, end_session, session_principal, start_session
 from app.deps import SessionDep, SurveyDep, split_codes
-from app.errors import DomainError, Unauthorized
+from app.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.fits.api import start_runner
+from app.reporting import page as words
 from app.reporting import service
 from app.reporting.api import SVG, download
+from app.reporting.charts import heat_table_svg, ipa_svg, trend_svg
+from app.reporting.i18n import COOKIE as LANG_COOKIE
+from app.reporting.i18n import LANGS, Labels, html_lang, page_lang, texts
 from app.reporting.invariance import branch_invariance
-from app.reporting.tables import parse_filters
+from app.reporting.tables import FILTER_PREFIX, parse_filters
 from app.security.csrf import DASHBOARD_LOGIN
 from app.security.headers import DASHBOARD_CSP, secure_page
 from app.security.lockout import locked_for, record_failure
-from app.stats.charts import heat_table_svg, index_colour, index_range, ipa_svg, significance_mark
-from app.stats.charts import trend_svg as trend_chart
 from app.stats.scores import GroupScores
+from app.surveys.models import Survey
+from app.surveys.service import branch_display_names, get_survey
 from app.surveys.specs import survey_spec
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -40,6 +49,8 @@ COOKIE_MAX_AGE = int(SESSION_TTL.total_seconds())
 LEGACY_COOKIE = "pvm_key"  # held the raw key before sessions: ignored, deleted at log in/out
 CSRF = DASHBOARD_LOGIN
 LOGIN_LOCKOUT = "dashboard-login"  # counter key of failed logins per client
+LANG_MAX_AGE = 365 * 86400
+REFRESH_S = 15  # the page reloads itself this often while the invariance check runs
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
@@ -70,28 +81,86 @@ def _templates(request: Request) -> Any:
     return request.app.state.templates
 
 
+# ---- language --------------------------------------------------------------------------------
+def reader_lang(
+    request: Request, survey: Survey | None = None, form_lang: str | None = None
+) -> str:
+    """The page's language: ``?lang`` (or the login form's), the cookie, Accept-Language, the
+    instrument's first language."""
+    preferred = survey_spec(survey).languages if survey is not None else ()
+    return page_lang(
+        requested=form_lang or request.query_params.get("lang"),
+        cookie=request.cookies.get(LANG_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+        preferred=preferred,
+    )
+
+
+def labels_for(session: Session, survey: Survey, lang: str) -> Labels:
+    return Labels(texts(lang), survey_spec(survey), branch_display_names(session, lang=lang))
+
+
+def _lang_links(request: Request, lang: str) -> list[tuple[str, str, str, bool]]:
+    """(code, own name, href, current) of each language: plain links keeping the query."""
+    links = []
+    for code in LANGS:
+        params = {k: v for k, v in request.query_params.items() if k != "lang"} | {"lang": code}
+        name = texts(code)("language_name")
+        links.append((code, name, f"{request.url.path}?{urlencode(params)}", code == lang))
+    return links
+
+
+def _remember(request: Request, response: Response, lang: str) -> Response:
+    """A language chosen by ``?lang`` (or the login form) is kept for the next pages."""
+    if request.cookies.get(LANG_COOKIE) != lang:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=LANG_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/dashboard",
+        )
+    return response
+
+
+def _page(request: Request, name: str, context: dict[str, Any], lang: str, status: int = 200,
+          headers: dict[str, str] | None = None) -> HTMLResponse:  # fmt: skip
+    t = texts(lang)
+    full = {"t": t, "lang": lang, "html_lang": html_lang(lang),
+            "lang_links": _lang_links(request, lang), **context}  # fmt: skip
+    response: HTMLResponse = _templates(request).TemplateResponse(
+        request, name, full, status_code=status, headers=headers
+    )
+    if request.query_params.get("lang") in LANGS:
+        _remember(request, response, lang)
+    return secure_page(response, csp=DASHBOARD_CSP)
+
+
+# ---- login -----------------------------------------------------------------------------------
 def _login(
     request: Request,
     slug: str,
     error: str | None,
     status: int,
     headers: dict[str, str] | None = None,
+    *,
+    lang: str | None = None,
+    **values: object,
 ) -> HTMLResponse:
+    lang = lang or reader_lang(request)
+    t = texts(lang)
     nonce = CSRF.nonce(request)
-    page: HTMLResponse = _templates(request).TemplateResponse(
-        request,
-        "reporting/login.html",
-        {
-            "next": f"/dashboard/{slug}",
-            "slug": slug,
-            "error": error,
-            "csrf_token": CSRF.sign(request, nonce),
-        },
-        status_code=status,
-        headers=headers,
-    )
+    context = {
+        "next": f"/dashboard/{slug}",
+        "slug": slug,
+        "error": t(error, **values) if error else None,
+        "csrf_token": CSRF.sign(request, nonce),
+    }
+    page = _page(request, "reporting/login.html", context, lang, status, headers)
     CSRF.set_cookie(request, page, nonce)
-    return secure_page(page, csp=DASHBOARD_CSP)
+    return page
 
 
 @router.post("/login", response_model=None)
@@ -101,19 +170,23 @@ def login(
     key: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=300)] = "/dashboard",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    lang: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     slug = next.removeprefix("/dashboard/").split("?")[0].split("/")[0]
+    chosen = reader_lang(request, form_lang=lang if lang in LANGS else None)
     wait = locked_for(request, kind=LOGIN_LOCKOUT)
     if wait:
         minutes = max(1, -(-wait // 60))
-        message = f"Too many failed logins from this address; try again in {minutes} min."
-        return _login(request, slug, message, 429, {"Retry-After": str(wait)})
+        return _login(
+            request, slug, "login_locked", 429, {"Retry-After": str(wait)}, lang=chosen,
+            minutes=minutes,
+        )  # fmt: skip
     if not CSRF.valid(request, csrf_token):
-        return _login(request, slug, "The login form expired; please try again.", 403)
+        return _login(request, slug, "login_expired", 403, lang=chosen)
     principal = authenticate(session, raw_key=key.strip())
     if principal is None or principal.key_id is None:
         record_failure(request, kind=LOGIN_LOCKOUT)
-        return _login(request, slug, "This key is not valid.", 401)
+        return _login(request, slug, "login_invalid", 401, lang=chosen)
     session_id = start_session(session, key_id=principal.key_id)
     target = next if next.startswith("/dashboard/") and "//" not in next else "/dashboard"
     response = RedirectResponse(target, status_code=303)
@@ -127,6 +200,8 @@ def login(
         secure=request.url.scheme == "https",
         path="/dashboard",
     )
+    if lang in LANGS:
+        _remember(request, response, lang)
     return response
 
 
@@ -147,6 +222,32 @@ def dashboard_home(request: Request) -> Response:
     return _login(request, "", None, 200)
 
 
+# ---- the dashboard ---------------------------------------------------------------------------
+FIELD_KEYS = {"by": "field_by", "branch": "field_branch", "outcome": "field_outcome",
+              "month": "field_month", "month_from": "field_month", "month_to": "field_month",
+              "filter": "field_filter"}  # fmt: skip
+
+
+def _error_page(request: Request, exc: DomainError, lang: str, slug: str) -> HTMLResponse:
+    """A refused request as a page in the reader's language, naming the field at fault."""
+    t = texts(lang)
+    lines: list[str] = []
+    if isinstance(exc, InvalidInput):
+        for e in exc.errors:
+            loc = e.get("loc") or ()
+            name = str(loc[-1]) if loc else "filter"
+            label = t(FIELD_KEYS.get(name, "field_filter"))
+            if name.startswith(FILTER_PREFIX):
+                label = f"{label} ({name})"
+            lines.append(t("error_field", field=label, message=t("error_bad_value")))
+    elif isinstance(exc, Forbidden):
+        lines.append(t("error_forbidden"))
+    elif isinstance(exc, NotFound):
+        lines.append(t("error_notfound"))
+    context = {"title": t("error_title"), "lines": lines, "back": f"/dashboard/{slug}"}
+    return _page(request, "reporting/error.html", context, lang, exc.status_code)
+
+
 @router.get("/{slug}", response_model=None)
 def dashboard(
     request: Request,
@@ -159,9 +260,29 @@ def dashboard(
 ) -> Response:
     if principal is None:
         return _login(request, slug, None, 401)
-    from app.surveys.service import get_survey
+    try:
+        survey = get_survey(session, slug=slug)
+    except NotFound as exc:
+        return _error_page(request, exc, reader_lang(request), slug)
+    lang = reader_lang(request, survey)
+    try:
+        context = _dashboard_context(request, session, survey, principal, branch, by, outcome,
+                                     lang)  # fmt: skip
+    except DomainError as exc:
+        return _error_page(request, exc, lang, slug)
+    return _page(request, "reporting/dashboard.html", context, lang)
 
-    survey = get_survey(session, slug=slug)
+
+def _dashboard_context(
+    request: Request,
+    session: Session,
+    survey: Survey,
+    principal: Principal,
+    branch: str | None,
+    by: str,
+    outcome: str | None,
+    lang: str,
+) -> dict[str, Any]:
     codes = split_codes(branch)
     filters = parse_filters(request.query_params)
     scores = service.get_scores(
@@ -170,6 +291,9 @@ def dashboard(
     trends = service.get_trends(
         session, survey=survey, scope=principal.branches, branches=codes, filters=filters
     )
+    labels = labels_for(session, survey, lang)
+    t = labels.t
+    spec = survey_spec(survey)
     drivers, drivers_error = None, None
     visible = service.visible_branches(session, scope=principal.branches, requested=None)
     shown = codes or visible
@@ -184,38 +308,64 @@ def dashboard(
             filters=filters,
         )
     except DomainError as exc:
-        drivers_error = str(exc.detail if isinstance(exc.detail, str) else exc.detail[0]["msg"])
-    spec = survey_spec(survey)
-    lang = spec.languages[0] if "en" not in spec.languages else "en"
-    rows = [("branch", "Branches"), ("month", "Months")]
-    rows += [(a.code, a.label.get(lang) or a.code) for a in spec.attributes]
-    lo, hi = index_range(scores)
-    all_codes = visible if visible is not None else sorted(service.branch_codes(session))
-    query = request.url.query
-    context = {
+        if isinstance(exc, InvalidInput) and any(
+            (e.get("loc") or ("",))[-1] == "outcome" and outcome for e in exc.errors
+        ):
+            raise  # a bad ?outcome is the reader's error, not the data's
+        drivers_error = t("drivers_unavailable")
+    all_codes = visible if visible is not None else service.branch_codes(session)
+    rows = [("branch", t("rows_branch")), ("month", t("rows_month"))]
+    rows += [(a, labels.attribute(a)) for a in spec.attribute_codes]
+    status = branch_invariance(
+        session, survey=survey, submit=_submitter(request), scope=principal.branches
+    )
+    query = {k: v for k, v in request.query_params.items()}
+    query["lang"] = lang
+    focus_names = [labels.construct(c) for c in drivers.ipa.concentrate] if drivers else []
+    return {
         "survey": survey,
-        "title": survey.title.get("en") or survey.title.get("zh") or survey.slug,
-        "scores": scores,
+        "title": survey.title.get(lang)
+        or spec.title.get(lang)
+        or next(iter(survey.title.values()), survey.slug),  # fmt: skip
+        "n_text": t("responses", n=t.count(scores.overall.n)),
+        "scoped_names": t.join(labels.group("branch", b) for b in all_codes)
+        if principal.branches is not None
+        else "",
         "by": by,
-        "outcome": drivers.outcome if drivers else outcome,
-        "branch_filter": codes or [],
-        "branches": all_codes,
-        "scoped": principal.branches is not None,
-        "colour": lambda v: index_colour(v, lo, hi),
-        "mark": significance_mark,
-        "row_options": rows,
-        "outcome_options": spec.construct_codes,
-        "ipa_svg": ipa_svg(drivers.ipa) if drivers else None,
-        "drivers": drivers,
-        "drivers_error": drivers_error,
-        "trend_svg": trend_chart(trends),
-        "invariance": branch_invariance(
-            session, survey=survey, submit=_submitter(request), scope=principal.branches
+        "rows_name": labels.rows(by),
+        "outcome": drivers.outcome if drivers else (outcome or spec.default_outcome),
+        "outcome_name": labels.construct(
+            drivers.outcome if drivers else (outcome or spec.default_outcome)
         ),
-        "q": ("?" + query) if query else "",
+        "branch_filter": codes or [],
+        "branches": [(b, labels.group("branch", b)) for b in all_codes],
+        "scoped": principal.branches is not None,
+        "constructs": [(c, labels.construct(c)) for c in scores.constructs],
+        "rows": words.score_rows(scores, labels),
+        "legend": words.legend(labels),
+        "row_options": rows,
+        "outcome_options": [(c, labels.construct(c)) for c in spec.construct_codes],
+        "ipa_svg": words.drivers_chart(drivers, labels) if drivers else None,
+        "drivers": drivers,
+        "drivers_group": labels.group("branch", drivers.group) if drivers and drivers.group else "",
+        "driver_lines": words.driver_lines(drivers, labels) if drivers else [],
+        "focus": t.join(focus_names),
+        "per_branch": [
+            (labels.group("branch", b), n, sup, t.join(labels.construct(c) for c in conc))
+            for b, n, sup, conc in (drivers.by_branch if drivers else ())
+        ],
+        "drivers_method": words.drivers_method(
+            drivers, labels, min_group_size=survey.min_group_size
+        )
+        if drivers
+        else [],
+        "drivers_error": drivers_error,
+        "trends": words.trends(trends, labels),
+        "verdict": words.verdict(status, labels),
+        "refresh_s": REFRESH_S,
+        "q": "?" + urlencode(query),
+        "lang_value": lang,
     }
-    page = _templates(request).TemplateResponse(request, "reporting/dashboard.html", context)
-    return secure_page(page, csp=DASHBOARD_CSP)
 
 
 def _submitter(request: Request) -> Any:
@@ -249,15 +399,23 @@ def _download_scores(
 DownloadScores = Annotated[GroupScores, Depends(_download_scores)]
 
 
+def _download_labels(request: Request, session: SessionDep, survey: SurveyDep) -> Labels:
+    return labels_for(session, survey, reader_lang(request, survey))
+
+
+DownloadLabels = Annotated[Labels, Depends(_download_labels)]
+
+
 @router.get("/{slug}/scores.csv", response_model=None)
-def scores_csv(result: DownloadScores, survey: SurveyDep) -> Response:
-    return download(service.scores_csv(result), f"{survey.slug}-scores.csv")
+def scores_csv(result: DownloadScores, labels: DownloadLabels, survey: SurveyDep) -> Response:
+    # a byte order mark: spreadsheet programs then read the Chinese names as UTF-8
+    text = "\ufeff" + words.scores_csv(result, labels)
+    return download(text, f"{survey.slug}-scores-{labels.t.lang}.csv")
 
 
 @router.get("/{slug}/scores.svg", response_model=None)
-def scores_svg(result: DownloadScores, survey: SurveyDep) -> Response:
-    title = f"Index by {result.by}"
-    return _svg(heat_table_svg(result, title=title), f"{survey.slug}-scores.svg")
+def scores_svg(result: DownloadScores, labels: DownloadLabels, survey: SurveyDep) -> Response:
+    return _svg(heat_table_svg(result, labels), f"{survey.slug}-scores.svg")
 
 
 @router.get("/{slug}/ipa.svg", response_model=None)
@@ -266,6 +424,7 @@ def ipa_download(
     request: Request,
     survey: SurveyDep,
     session: SessionDep,
+    labels: DownloadLabels,
     branch: BranchQuery = None,
     outcome: OutcomeQuery = None,
 ) -> Response:
@@ -279,7 +438,7 @@ def ipa_download(
         scope=principal.branches,
         filters=parse_filters(request.query_params),
     )
-    return _svg(ipa_svg(report.ipa), f"{survey.slug}-ipa-{report.outcome}.svg")
+    return _svg(ipa_svg(report.ipa, labels), f"{survey.slug}-ipa-{report.outcome}.svg")
 
 
 @router.get("/{slug}/trends.svg", response_model=None)
@@ -288,6 +447,7 @@ def trends_download(
     request: Request,
     survey: SurveyDep,
     session: SessionDep,
+    labels: DownloadLabels,
     branch: BranchQuery = None,
 ) -> Response:
     trends = service.get_trends(
@@ -297,4 +457,4 @@ def trends_download(
         branches=split_codes(branch),
         filters=parse_filters(request.query_params),
     )
-    return _svg(trend_chart(trends), f"{survey.slug}-trends.svg")
+    return _svg(trend_svg(trends, labels), f"{survey.slug}-trends.svg")

@@ -135,6 +135,9 @@ class ConstructScore:
     df: float | None = None
     p_unadjusted: float | None = None
     p: float | None = None  # Holm-adjusted across the groups of this construct
+    # Holm-adjusted across every shown cell of the table (all groups x constructs, nps items
+    # left out): the family of a table read as a whole, e.g. its colours.
+    p_table: float | None = None
 
     def to_dict(self, *, vs_rest: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -331,6 +334,10 @@ def group_scores(
     t, df, p_raw = welch(m1, v1, n1, m2, v2, n2)
     p_raw = np.where(suppressed[:, None], np.nan, p_raw)
     p_adj = np.apply_along_axis(holm, 0, p_raw) if p_raw.size else p_raw
+    p_tab = np.full(p_raw.shape, np.nan)
+    k = len(constructs)
+    if p_raw.size:
+        p_tab[:, :k] = holm(p_raw[:, :k].ravel()).reshape(p_raw[:, :k].shape)
 
     # Plain Python floats: building thousands of cells from numpy scalars dominates otherwise.
     L = {
@@ -346,6 +353,7 @@ def group_scores(
             "df": df,
             "p_raw": p_raw,
             "p_adj": p_adj,
+            "p_tab": p_tab,
         }.items()
     }
     out_groups = []
@@ -367,6 +375,7 @@ def group_scores(
                     df=_opt(L["df"][i][j]),
                     p_unadjusted=_opt(L["p_raw"][i][j]),
                     p=_opt(L["p_adj"][i][j]),
+                    p_table=_opt(L["p_tab"][i][j]),
                 )
         reason = SMALL_GROUP if suppressed[i] else None
         shown_n = None if published is None else int(stands_on[i])

@@ -29,6 +29,7 @@ from app.surveys import csvio, labelled, lifecycle, service
 from app.surveys.schemas import (
     BranchCreate,
     BranchRead,
+    BranchUpdate,
     ClientInfo,
     EraseByToken,
     Erased,
@@ -50,6 +51,15 @@ router = APIRouter(prefix="/api/v1")
 @router.post("/branches", status_code=201, response_model=BranchRead, tags=["branches"])
 def create_branch(data: BranchCreate, session: SessionDep, _: AdminKey) -> Any:
     return service.create_branch(session, data=data)
+
+
+@router.patch("/branches/{code}", response_model=BranchRead, tags=["branches"])
+def update_branch(code: str, data: BranchUpdate, session: SessionDep, principal: AdminKey) -> Any:
+    """Rename a branch, per language too: ``{"names": {"zh": "北京朝阳", "en": "Beijing
+    Chaoyang"}}`` (merged into the stored names; ``null`` removes a language). A branch-scoped
+    admin key changes only its branches."""
+    check_branch_scope(principal, code)
+    return service.update_branch(session, code=code, data=data)
 
 
 @router.get("/branches", response_model=list[BranchRead], tags=["branches"])

@@ -66,7 +66,56 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_branches_set_name(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.errors import DomainError
+    from app.main import open_session
+    from app.surveys.schemas import BranchUpdate
+    from app.surveys.service import update_branch
+
+    try:
+        data = BranchUpdate(names={args.lang: args.name or None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"error: {args.lang!r}: {first['msg']}", file=sys.stderr)
+        return 2
+    with open_session() as session:
+        try:
+            branch = update_branch(session, code=args.code, data=data)
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+        shown = branch.name_in(args.lang)
+    print(f"branch {args.code} in {args.lang}: {shown}")
+    return 0
+
+
+def cmd_branches_list(args: argparse.Namespace) -> int:
+    from app.main import open_session
+    from app.surveys.service import list_branches
+
+    with open_session() as session:
+        for b in list_branches(session):
+            names = "  ".join(f"{k}={v}" for k, v in sorted((b.names or {}).items()))
+            print(f"{b.code:<12} {b.name:<30} {names}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    branches = sub.add_parser("branches", help="branches and their names").add_subparsers(
+        dest="branches", required=True
+    )
+    set_name = branches.add_parser(
+        "set-name", help="name a branch in one language (an empty NAME removes it)"
+    )
+    set_name.add_argument("code", help="the branch code, e.g. BR01")
+    set_name.add_argument("lang", help="a language tag, e.g. zh or en")
+    set_name.add_argument("name", help="the branch's name in that language")
+    set_name.set_defaults(func=cmd_branches_set_name)
+    branches.add_parser("list", help="every branch with its names").set_defaults(
+        func=cmd_branches_list
+    )
     responses = sub.add_parser("responses", help="delete stored responses").add_subparsers(
         dest="responses", required=True
     )

@@ -44,6 +44,27 @@ class Branch(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The name per language ({"zh": "北京朝阳", "en": "Beijing Chaoyang"}); `name` is the fallback.
+    names: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+
+    def name_in(self, lang: str) -> str:
+        """The branch as a reader of ``lang`` sees it (:func:`branch_display_name`)."""
+        return branch_display_name(self.code, self.name, self.names, lang)
+
+
+def branch_display_name(
+    code: str, name: str | None, names: dict[str, str] | None, lang: str
+) -> str:
+    """The one rule for a branch's name in a language: ``names[lang]``, else a name of the same
+    primary language (``zh`` for ``zh-CN`` and back), else ``name``, else the code."""
+    names = names or {}
+    if names.get(lang):
+        return names[lang]
+    primary = lang.lower().split("-")[0]
+    for tag, text in names.items():
+        if text and tag.lower().split("-")[0] == primary:
+            return text
+    return name or code
 
 
 class Instrument(Base):

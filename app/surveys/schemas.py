@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # A title per language code (e.g. {"zh": ..., "en": ...}): bounded like every stored field.
@@ -15,6 +15,8 @@ Title = dict[
     Annotated[str, Field(min_length=1, max_length=16)], Annotated[str, Field(max_length=500)]
 ]
 BranchCode = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+LangTag = Annotated[str, Field(pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$", max_length=16)]
+BranchName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class BranchCreate(BaseModel):
@@ -22,6 +24,18 @@ class BranchCreate(BaseModel):
     code: str = BranchCode
     name: str = Field(min_length=1, max_length=200)
     region: str | None = Field(default=None, max_length=200)
+    # The name per language, e.g. {"zh": "北京朝阳", "en": "Beijing Chaoyang"}.
+    names: Annotated[dict[LangTag, BranchName], Field(max_length=20)] | None = None
+
+
+class BranchUpdate(BaseModel):
+    """Changes to a branch. ``names`` is merged into the stored names: a language set to null
+    loses its name (the branch then shows ``name`` in that language)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    region: str | None = Field(default=None, max_length=200)
+    names: Annotated[dict[LangTag, BranchName | None], Field(max_length=20)] | None = None
 
 
 class BranchRead(BaseModel):
@@ -29,6 +43,12 @@ class BranchRead(BaseModel):
     code: str
     name: str
     region: str | None
+    names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("names", mode="before")
+    @classmethod
+    def _no_names(cls, v: Any) -> Any:
+        return v or {}
 
 
 class SurveyCreate(BaseModel):

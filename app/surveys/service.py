@@ -40,6 +40,7 @@ from app.surveys.lifecycle import audit_privacy_change, privacy_settings
 from app.surveys.models import Branch, Response, Survey, utcnow
 from app.surveys.schemas import (
     BranchCreate,
+    BranchUpdate,
     ClientInfo,
     ResponseCreate,
     SurveyCreate,
@@ -82,9 +83,43 @@ def create_branch(session: Session, *, data: BranchCreate) -> Branch:
     taken = f"branch {data.code} already exists"
     if session.scalar(select(Branch.id).where(Branch.code == data.code)) is not None:
         raise Conflict(taken)
-    branch = Branch(code=data.code, name=data.name, region=data.region)
+    branch = Branch(code=data.code, name=data.name, region=data.region, names=data.names)
     _commit_new(session, branch, taken=taken)
     return branch
+
+
+def get_branch(session: Session, *, code: str) -> Branch:
+    branch = session.scalar(select(Branch).where(Branch.code == code))
+    if branch is None:
+        raise NotFound(f"branch {code} not found")
+    return branch
+
+
+def update_branch(session: Session, *, code: str, data: BranchUpdate) -> Branch:
+    """Change a branch's name, region or names per language (merged; null removes one)."""
+    begin_write(session)
+    branch = get_branch(session, code=code)
+    if data.name is not None:
+        branch.name = data.name
+    if "region" in data.model_fields_set:
+        branch.region = data.region
+    if data.names is not None:
+        names = dict(branch.names or {})
+        for lang, text in data.names.items():
+            if text is None:
+                names.pop(lang, None)
+            else:
+                names[lang] = text
+        branch.names = names or None  # a new dict: the JSON column sees the change
+    session.commit()
+    return branch
+
+
+def branch_display_names(
+    session: Session, *, lang: str, codes: Sequence[str] | None = None
+) -> dict[str, str]:
+    """{code: name in ``lang``} of the branches (``codes``, else all)."""
+    return {b.code: b.name_in(lang) for b in list_branches(session, codes=codes)}
 
 
 def list_branches(session: Session, *, codes: Sequence[str] | None = None) -> list[Branch]:

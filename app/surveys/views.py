@@ -185,8 +185,8 @@ def _lang_links(
 
 
 def branch_name(branch: Branch, lang: str) -> str:
-    """A branch as respondents see it (branches have one name today)."""
-    return branch.name
+    """A branch as respondents see it: its name in the page's language."""
+    return branch.name_in(lang)
 
 
 def _render_form(

@@ -4,7 +4,7 @@ The name is not part of the fit's spec (it does not change the cache key); listi
 fits (``GET /api/v1/surveys/{slug}/fits``) pages them newest first, hence the index.
 
 Revision ID: 0410_fit_names
-Revises: 0340_instrument_source
+Revises: 0400_branch_names
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0410_fit_names"
-down_revision: str | Sequence[str] | None = "0340_instrument_source"
+down_revision: str | Sequence[str] | None = "0400_branch_names"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

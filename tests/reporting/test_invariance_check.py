@@ -1,5 +1,6 @@
 """The dashboard's own scalar-invariance check across branches: queued once per data state
-through the fit-job machinery, "running" until done, then a note (holds) or a warning (fails)."""
+through the fit-job machinery, "running" until done (the page then refreshes itself), then a
+plain verdict (holds) or a warning (fails), the statistics behind a disclosure."""
 
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ def test_dashboard_runs_the_check_once_per_data_state(
     telecom_survey.min_group_size = 196  # four branches of 196..204 responses: a quicker fit
     session.merge(telecom_survey)
     session.commit()
+    client.headers["Accept-Language"] = "en"
     first = client.get("/dashboard/telecom", headers=operator_headers)
     assert first.status_code == 200
     (job,) = check_jobs(session)
     assert 'id="invariance-running"' in first.text or 'id="invariance-holds"' in first.text
     assert f'data-fit-id="{job.id}"' in first.text
+    if 'id="invariance-running"' in first.text:  # refreshes itself while the check runs
+        assert '<meta http-equiv="refresh"' in first.text
     again = client.get("/dashboard/telecom", headers=operator_headers)
     assert again.status_code == 200 and len(check_jobs(session)) == 1  # no second job
 
@@ -60,8 +64,11 @@ def test_dashboard_runs_the_check_once_per_data_state(
     }
     page = client.get("/dashboard/telecom", headers=operator_headers).text
     assert 'id="invariance-holds"' in page and 'id="invariance-warning"' not in page
-    assert "Scalar invariance across branches holds" in page
-    assert "not covered: NQ" in page and "BR02 (184 usable rows" in page
+    assert "Scores can be compared across branches." in page
+    assert '<meta http-equiv="refresh"' not in page  # done: no more refreshing
+    assert "Constructs not covered" in page and "Network quality" in page
+    assert "Branches left out" in page and "Branch BR02" in page
+    assert "ΔCFI = " in page  # the statistics, behind the disclosure
     assert len(check_jobs(session)) == 1
 
     # New data within the hour: the recent check is shown, nothing queued.
@@ -78,7 +85,7 @@ def test_dashboard_runs_the_check_once_per_data_state(
     jobs = check_jobs(session)
     assert len(jobs) == 2 and jobs[1].data_fingerprint != jobs[0].data_fingerprint
     if 'id="invariance-running"' in page:
-        assert "Last finished check, on earlier data: Scalar invariance" in page
+        assert "The last check, on earlier data, said: Scores can be compared" in page
     assert wait_done(client, researcher_headers, jobs[1].id)["status"] == "done"
 
 
@@ -109,9 +116,13 @@ def test_failed_scalar_level_shows_the_warning(
         )
     )
     session.commit()
-    page = client.get("/dashboard/telecom", headers=operator_headers).text
+    page = client.get("/dashboard/telecom?lang=en", headers=operator_headers).text
     assert 'id="invariance-warning"' in page and 'role="alert"' in page
-    assert "ΔCFI = -0.031" in page and "not sound" in page
+    assert "Compare with care" in page and "ΔCFI = -0.031" in page
+    # plain words first: the verdict comes before its statistics
+    assert page.index("Compare with care") < page.index("<details") < page.index("ΔCFI")
+    zh = client.get("/dashboard/telecom?lang=zh", headers=operator_headers).text
+    assert "比较时请谨慎" in zh and "Compare with care" not in zh
     assert len(check_jobs(session)) == 1  # the stored check is used, nothing queued
 
 
@@ -144,9 +155,10 @@ def test_a_scoped_operator_sees_no_other_branch_named_in_the_note(
         )
     )
     session.commit()
+    client.headers["Accept-Language"] = "en"
     everyone = client.get("/dashboard/telecom", headers=factory.key("operator")).text
-    assert "BR05 (n=3" in everyone and "BR09 (n=2" in everyone
+    assert "Branch BR05" in everyone and "Branch BR09" in everyone
     mine = client.get("/dashboard/telecom", headers=factory.key("operator", branches=["BR01"]))
     assert mine.status_code == 200
-    assert "BR01 (n=4" in mine.text and "2 other branches" in mine.text
+    assert "Branch BR01" in mine.text and "2 other branches" in mine.text
     assert "BR05" not in mine.text and "BR09" not in mine.text

@@ -71,8 +71,8 @@ Scoped = Literal["same", "refused", "hidden"]
 class Call:
     """One request: ``path`` with {slug}/{fit_id} filled in (or a callable of the world);
     ``json``/``data``/``files`` may be callables of the world (so that creations are unique
-    per caller). ``out_of_scope`` overrides request parts (params, json, files) so that the
-    request names branch BR02."""
+    per caller). ``out_of_scope`` overrides request parts (path, params, json, files) so that
+    the request names branch BR02."""
 
     access: str
     ok: int
@@ -138,6 +138,14 @@ ROUTES: dict[tuple[str, str], Call] = {
         "admin", 201, "same", json=lambda w: {"code": f"X{next(_seq)}", "name": "x"}
     ),
     ("GET", "/api/v1/branches"): Call("operator", 200, "same"),
+    ("PATCH", "/api/v1/branches/{code}"): Call(
+        "admin",
+        200,
+        "same",
+        path="/api/v1/branches/BR01",
+        json={"names": {"zh": "一号厅"}},
+        out_of_scope={"path": "/api/v1/branches/BR02"},
+    ),
     ("GET", "/api/v1/instruments"): Call("operator", 200, "same"),
     ("GET", "/api/v1/instruments/{instrument_id}"): Call(
         "operator", 200, "same", path="/api/v1/instruments/telecom-pv"
@@ -370,7 +378,7 @@ def _request(
     def value(x: Callable[[World], Any] | Any) -> Any:
         return x(world) if callable(x) else x
 
-    path = value(call.path) or template
+    path = value(extra.get("path", call.path)) or template
     path = path.replace("{slug}", "telecom").replace("{fit_id}", world.fit_id)
     headers = world.headers[caller]
     world.client.cookies.clear()  # the dashboard key cookie of a previous caller

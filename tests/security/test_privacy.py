@@ -161,7 +161,9 @@ def test_exports_and_charts_leak_no_small_group(factory, small_branch) -> None:
             leaks.append(f"{url} {params}")
     assert not leaks, leaks
     # the trend chart draws no value labels: with only the small branch it must draw no series
-    r = factory.client.get("/dashboard/telecom/trends.svg", params={"branch": SMALL}, headers=h)
+    r = factory.client.get(
+        "/dashboard/telecom/trends.svg", params={"branch": SMALL, "lang": "en"}, headers=h
+    )
     assert r.status_code == 200 and "Not enough responses" in r.text and ">TAN<" not in r.text
 
 
@@ -174,7 +176,7 @@ def test_drivers_of_a_small_branch_hide_its_performance(factory, small_branch) -
     assert report["suppressed"] is True
     assert all(d.get("performance") is None for d in report["drivers"]), report["drivers"]
     svg = factory.client.get(
-        "/dashboard/telecom/ipa.svg", params={"branch": SMALL}, headers=small_branch
+        "/dashboard/telecom/ipa.svg", params={"branch": SMALL, "lang": "en"}, headers=small_branch
     )
     assert svg.status_code == 200 and "Not enough responses" in svg.text and ">REL<" not in svg.text
 

@@ -76,6 +76,8 @@ def test_demo_loads_once(cli_env, capsys, app, session) -> None:
     assert frame[spec.na_items].isna().any().all()  # networks some customers do not use
     assert set(frame["customer_type"]) == {"key_account", "business", "consumer"}
     assert len(list_branches(session)) == 12
+    br01 = list_branches(session, codes=["BR01"])[0]  # named in both languages
+    assert (br01.name_in("zh"), br01.name_in("en")) == ("北京朝阳", "Beijing Chaoyang")
     session.commit()
     assert cli.main(["demo", "--responses", "300"]) == 0
     assert "kept" in capsys.readouterr().out
@@ -117,3 +119,18 @@ def test_demo_any_instrument(cli_env, capsys, app, session, instrument) -> None:
 def test_demo_unknown_instrument(cli_env, capsys, app) -> None:
     assert cli.main(["demo", "--instrument", "no-such-thing", "--responses", "10"]) == 2
     assert "unknown instrument no-such-thing" in capsys.readouterr().err
+
+
+def test_branches_set_name(cli_env, capsys, factory, survey) -> None:
+    assert cli.main(["branches", "set-name", "BR01", "zh", "北京朝阳"]) == 0
+    assert "BR01 in zh: 北京朝阳" in capsys.readouterr().out
+    listed = factory.client.get("/api/v1/branches", headers=factory.key("admin")).json()
+    assert next(b for b in listed if b["code"] == "BR01")["names"] == {"zh": "北京朝阳"}
+    assert cli.main(["branches", "list"]) == 0
+    assert "zh=北京朝阳" in capsys.readouterr().out
+    assert cli.main(["branches", "set-name", "BR01", "zh", ""]) == 0  # removes it again
+    assert "BR01 in zh: Branch BR01" in capsys.readouterr().out
+    assert cli.main(["branches", "set-name", "BR99", "zh", "x"]) == 1
+    assert "BR99" in capsys.readouterr().err
+    assert cli.main(["branches", "set-name", "BR01", "not a tag", "x"]) == 2
+    assert "not a tag" in capsys.readouterr().err

@@ -16,7 +16,8 @@ def test_branches_create_list_and_duplicate(factory, admin_headers, operator_hea
         json={"code": "BR01", "name": "One", "region": "N"},
         headers=admin_headers,
     )
-    assert r.status_code == 201 and r.json() == {"code": "BR01", "name": "One", "region": "N"}
+    assert r.status_code == 201
+    assert r.json() == {"code": "BR01", "name": "One", "region": "N", "names": {}}
     r = c.post("/api/v1/branches", json={"code": "BR01", "name": "Again"}, headers=admin_headers)
     assert r.status_code == 409
     r = c.post("/api/v1/branches", json={"code": "bad code!", "name": "x"}, headers=admin_headers)

@@ -23,8 +23,10 @@
   }
 
   function inlineSvg(link) {
+    // one chart: draw it; several (the trend panels): the download link's SVG holds them all
     var section = link.closest("section");
-    return section ? section.querySelector(".chart svg") : null;
+    var svgs = section ? section.querySelectorAll(".chart svg") : [];
+    return svgs.length === 1 ? svgs[0] : null;
   }
 
   function fetchedSvg(url) {
@@ -94,7 +96,8 @@
     button.type = "button";
     button.className = "png";
     button.textContent = "PNG";
-    button.title = "Download this chart as a PNG image (2x)";
+    // the page gives the words in its language
+    button.title = link.getAttribute("data-png-title") || "PNG";
     button.addEventListener("click", function () {
       var inline = inlineSvg(link);
       button.disabled = true;
@@ -104,7 +107,8 @@
         .then(function (blob) { save(blob, link.getAttribute("data-png")); })
         .catch(function (err) {
           button.setAttribute("data-error", String(err && err.message || err));
-          button.title = "PNG failed: " + button.getAttribute("data-error");
+          button.title = (link.getAttribute("data-png-failed") || "PNG") + ": " +
+            button.getAttribute("data-error");
         })
         .then(function () { button.disabled = false; });
     });
