@@ -132,6 +132,10 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/docs"): Call("public", 200, "same"),
     ("GET", "/docs/oauth2-redirect"): Call("public", 200, "same"),
     ("GET", "/redoc"): Call("public", 200, "same"),
+    # the docs' own Swagger UI / ReDoc assets (fastapi-offline), served without internet
+    ("GET", "/static-offline-docs"): Call(
+        "public", 200, "same", path="/static-offline-docs/swagger-ui.css"
+    ),
     ("GET", "/static"): Call("public", 200, "same", path="/static/form.css"),
     # surveys (H3)
     ("POST", "/api/v1/branches"): Call(
@@ -223,6 +227,16 @@ ROUTES: dict[tuple[str, str], Call] = {
     # world.fit_id was fitted on every branch by an unscoped key: hidden from scoped keys
     ("GET", "/api/v1/fits/{fit_id}"): Call("researcher", 200, "hidden"),
     ("GET", "/api/v1/fits/{fit_id}/diagram.svg"): Call("researcher", 200, "hidden"),
+    ("GET", "/api/v1/fits/{fit_id}/tables"): Call("researcher", 200, "hidden"),
+    ("GET", "/api/v1/fits/{fit_id}/results.xlsx"): Call("researcher", 200, "hidden"),
+    ("GET", "/api/v1/fits/{fit_id}/{table}.{fmt}"): Call(
+        "researcher", 200, "hidden", path=lambda w: f"/api/v1/fits/{w.fit_id}/estimates.csv"
+    ),
+    # a branch-scoped key lists only the fits of its scope (world.fit_id is not among them)
+    ("GET", "/api/v1/surveys/{slug}/fits"): Call("researcher", 200, "same"),
+    ("POST", "/api/v1/fits/compare"): Call(
+        "researcher", 200, "hidden", json=lambda w: {"fits": [w.fit_id, w.new_fit()]}
+    ),
     # a fresh copy of world.fit_id per request, owned by the (unscoped) researcher key
     ("DELETE", "/api/v1/fits/{fit_id}"): Call(
         "researcher", 204, "hidden", path=lambda w: f"/api/v1/fits/{w.new_fit()}"
