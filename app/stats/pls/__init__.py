@@ -4,7 +4,8 @@ Public API: ``fit_pls(data, model, scheme=, consistent=, missing=) -> PlsResult`
 ``bootstrap_pls(result, draws=, seed=, interval=) -> PlsBootstrap``,
 ``parse_pls``; quality criteria ``reliability``, ``htmt``, ``fornell_larcker``,
 ``cross_loadings``, ``total_effects``, ``indirect_effects``, ``f_squared``, ``inner_vif``,
-``item_vif``; ``pls_result_dict`` (the API's JSON). The model text is lavaan-style:
+``item_vif``, ``srmr``; ``predict_pls`` (PLSpredict), ``ipma``, ``pls_mga`` (PLS-MGA,
+permutation test, MICOM); ``pls_result_dict`` (the API's JSON). The model text is lavaan-style:
 ``=~`` reflective, ``<~`` formative (mode B), ``~`` paths.
 """
 
@@ -20,14 +21,21 @@ from app.stats.pls.evaluate import (
     inner_vif,
     item_vif,
     reliability,
+    srmr,
     total_effects,
 )
+from app.stats.pls.ipma import Ipma, ipma
+from app.stats.pls.mga import PlsMga, pls_mga
+from app.stats.pls.predict import PlsPredict, predict_pls
 from app.stats.pls.report import pls_result_dict
 from app.stats.pls.spec import Construct, PlsSpec, parse_pls
 
 __all__ = [
     "SCHEMES",
     "Construct",
+    "Ipma",
+    "PlsMga",
+    "PlsPredict",
     "PlsBootstrap",
     "PlsResult",
     "PlsSpec",
@@ -40,10 +48,14 @@ __all__ = [
     "htmt_from_cor",
     "indirect_effects",
     "inner_vif",
+    "ipma",
     "item_vif",
     "parse_pls",
+    "pls_mga",
     "pls_result_dict",
+    "predict_pls",
     "reliability",
     "solve_pls",
+    "srmr",
     "total_effects",
 ]

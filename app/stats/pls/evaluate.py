@@ -168,3 +168,30 @@ def fornell_larcker(res: PlsResult) -> Matrix:
         }
         for i, a in enumerate(res.constructs)
     }
+
+
+def implied_correlation(res: PlsResult) -> np.ndarray:
+    """Model-implied item correlations (p, p) of the saturated model, as cSEM's ``fit()`` and
+    SmartPLS build them for SRMR: within a composite block (mode A or B) the observed item
+    correlations; within a common-factor block (PLSc reflective) ``λλ'``; between blocks
+    ``λ_a ρ_ab λ_b'`` with ρ the construct correlations (disattenuated under PLSc) and, for
+    composites, λ = the items' correlations with their composite score. Diagonal 1."""
+    R = _cor(res.data)
+    lam = res.loadings
+    implied = lam @ res.construct_cor @ lam.T
+    items = res.items
+    for c in res.spec.constructs:
+        idx = [items.index(i) for i in c.items]
+        if not (res.consistent and c.reflective and len(idx) > 1):
+            implied[np.ix_(idx, idx)] = R[np.ix_(idx, idx)]
+    np.fill_diagonal(implied, 1.0)
+    return implied
+
+
+def srmr(res: PlsResult) -> float:
+    """Standardized root mean square residual of the saturated model (SmartPLS's and cSEM's
+    "SRMR"): sqrt of the mean squared difference between observed and implied item
+    correlations over the lower triangle including the diagonal, p(p+1)/2 elements."""
+    resid = _cor(res.data) - implied_correlation(res)
+    low = np.tril_indices(resid.shape[0])
+    return float(np.sqrt(np.mean(resid[low] ** 2)))

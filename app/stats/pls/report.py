@@ -17,6 +17,7 @@ from app.stats.pls.evaluate import (
     inner_vif,
     item_vif,
     reliability,
+    srmr,
     total_effects,
 )
 
@@ -88,6 +89,7 @@ def pls_result_dict(res: PlsResult, boot: PlsBootstrap | None = None) -> dict[st
             c: {"alpha": v["alpha"], "rhoA": v["rhoA"], "rhoC": v["rhoC"], "ave": v["AVE"]}
             for c, v in rel.items()
         },
+        "srmr": _num(srmr(res)),
         "htmt": {a: {b: _num(v) for b, v in row.items()} for a, row in htmt(res).items()},
         "effects": effects,
         "f2": {s: {t: _num(v) for t, v in row.items()} for s, row in f_squared(res).items()},
