@@ -29,6 +29,7 @@ from app.fits.access import data_branches, job_branches
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
+from app.fits.pls import mga_groups
 from app.fits.schemas import FitCreate, FitRead
 from app.stats.pls import parse_pls
 from app.stats.sem import ModelError, build_partable, usable_data
@@ -116,6 +117,34 @@ def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = N
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
+def _ipma_spec(spec: dict[str, Any], instrument: Any) -> dict[str, Any]:
+    """The IPMA options resolved: the target (default: the instrument's outcome) and each
+    model item's scale range (the instrument's), so the job needs no instrument."""
+    try:
+        pls = parse_pls(spec["model"])
+    except ModelError as exc:
+        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+    target = spec["ipma"].get("target") or instrument.default_outcome
+    if target not in pls.names:
+        raise InvalidInput(
+            [
+                field_error(
+                    "ipma.target",
+                    msg=f"{target} is not a construct of the model ({', '.join(pls.names)})",
+                )
+            ]
+        )
+    scale: dict[str, list[int]] = {}
+    for item in pls.items:
+        if item not in instrument.numeric_codes:
+            raise InvalidInput(
+                [field_error("model", msg=f"not a scale or 0-10 item of the instrument: {item}")]
+            )
+        s = instrument.item_scale(item)
+        scale[item] = [s.min, s.max]
+    return {"target": target, "scale": scale}
+
+
 def _check_pls(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[str]) -> None:
     """The PLS model's syntax and variables, and enough complete rows for listwise."""
     try:
@@ -144,6 +173,11 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
     """
     if spec.get("method") == "pls":
         _check_pls(frame, spec, items=items)
+        if spec.get("mga") is not None:
+            try:
+                mga_groups(frame, spec["mga"])
+            except ModelError as exc:
+                raise InvalidInput([field_error("mga.groups", msg=str(exc))]) from exc
         return
     try:
         group = spec.get("group")
@@ -218,6 +252,12 @@ def create_fit(
     spec = data.canonical(model=model, min_group_size=survey.min_group_size)
     if not spec["model"]:
         raise InvalidInput([field_error("model", msg="the model is empty")])
+    if spec.get("mga") is not None and spec["mga"]["group"] not in groupable:
+        raise InvalidInput([field_error("mga.group", msg=f"must be one of {', '.join(groupable)}")])
+    if spec.get("mga") is not None:
+        spec["mga"]["min_group_size"] = int(survey.min_group_size)
+    if spec.get("ipma") is not None:
+        spec["ipma"] = _ipma_spec(spec, instrument)
     scope = None if principal is None or principal.branches is None else sorted(principal.branches)
     if principal is not None:
         principal.scope(data.filters.branch)  # Forbidden for a branch outside the scope
