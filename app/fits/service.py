@@ -222,6 +222,32 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
         raise InvalidInput([field_error("model", msg=str(exc))]) from exc
 
 
+def resolve_spec(data: FitCreate, *, survey: Survey) -> dict[str, Any]:
+    """The canonical spec of a request on ``survey``: the model resolved (the instrument's by
+    default), groups checked, and the PLS options completed from the instrument (IPMA target
+    and scale ranges, the survey's ``min_group_size`` for MGA).
+
+    Raises InvalidInput naming the field (422).
+    """
+    instrument = survey_spec(survey)
+    model = data.model if data.model is not None else instrument.default_model
+    groupable = ["branch", *instrument.attribute_codes]
+    if data.group is not None and data.group not in groupable:
+        raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
+    spec = data.canonical(model=model, min_group_size=survey.min_group_size)
+    if not spec["model"]:
+        raise InvalidInput([field_error("model", msg="the model is empty")])
+    if spec.get("mga") is not None:
+        if spec["mga"]["group"] not in groupable:
+            raise InvalidInput(
+                [field_error("mga.group", msg=f"must be one of {', '.join(groupable)}")]
+            )
+        spec["mga"]["min_group_size"] = int(survey.min_group_size)
+    if spec.get("ipma") is not None:
+        spec["ipma"] = _ipma_spec(spec, instrument)
+    return spec
+
+
 def create_fit(
     session: Session,
     *,
@@ -245,19 +271,7 @@ def create_fit(
         A job limit is reached (429).
     """
     instrument = survey_spec(survey)
-    model = data.model if data.model is not None else instrument.default_model
-    groupable = ["branch", *instrument.attribute_codes]
-    if data.group is not None and data.group not in groupable:
-        raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
-    spec = data.canonical(model=model, min_group_size=survey.min_group_size)
-    if not spec["model"]:
-        raise InvalidInput([field_error("model", msg="the model is empty")])
-    if spec.get("mga") is not None and spec["mga"]["group"] not in groupable:
-        raise InvalidInput([field_error("mga.group", msg=f"must be one of {', '.join(groupable)}")])
-    if spec.get("mga") is not None:
-        spec["mga"]["min_group_size"] = int(survey.min_group_size)
-    if spec.get("ipma") is not None:
-        spec["ipma"] = _ipma_spec(spec, instrument)
+    spec = resolve_spec(data, survey=survey)
     scope = None if principal is None or principal.branches is None else sorted(principal.branches)
     if principal is not None:
         principal.scope(data.filters.branch)  # Forbidden for a branch outside the scope
