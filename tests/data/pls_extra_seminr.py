@@ -35,6 +35,7 @@ from pls_seminr import (
     MOBI_PATHS,
     TEL_BLOCKS,
     TEL_PATHS,
+    items,
     seminr_model,
     syntax,
 )
@@ -282,6 +283,51 @@ def mga_case(name, data, blocks, paths, *, column, group1, draws, permutations, 
     }
 
 
+TEL_DEFAULT_BLOCKS = {
+    "TAN": items("TAN", 3),
+    "REL": items("REL", 4),
+    "RES": items("RES", 4),
+    "ASS": items("ASS", 4),
+    "EMP": items("EMP", 5),
+    "NQ": items("NQ", 4),
+    "PV": items("PV", 2),
+    "SAT": items("SAT", 3),
+    "CCI": items("CCI", 4),
+    "LOY": items("LOY", 4),
+}
+TEL_DEFAULT_PATHS = [
+    ("TAN", ["PV"]),
+    ("REL", ["PV"]),
+    ("RES", ["PV"]),
+    ("ASS", ["PV"]),
+    ("EMP", ["PV"]),
+    ("NQ", ["PV"]),
+    ("PV", ["SAT", "CCI", "LOY"]),
+    ("CCI", ["LOY"]),
+    ("SAT", ["LOY"]),
+]
+
+
+def index_case(name, data, blocks, paths):
+    """The weights behind ``scores?index=pls``: the instrument's default model as mode-A
+    composites, mean replacement; seminr's standardized weights and the (mean-replaced) items'
+    sds, from which the test forms the normalized unstandardized weights by hand."""
+    model = estimate(data, blocks, paths, reflective=False)
+    x = model.data
+    return {
+        "name": name,
+        "model": syntax(blocks, paths),
+        "weights": {
+            c: {i: float(model.outer_weights.get(i, c)) for i in its} for c, its in blocks.items()
+        },
+        "sd": {
+            i: float(x.values[:, x.columns.index(i)].std(ddof=1))
+            for its in blocks.values()
+            for i in its
+        },
+    }
+
+
 def main():
     mobi = pd.read_csv(HERE / "mobi.csv")
     corp = pd.read_csv(HERE / "corp_rep.csv")
@@ -328,8 +374,10 @@ def main():
             missing=-99,
         ),
     ]
+    index = [index_case("telecom_default", tel, TEL_DEFAULT_BLOCKS, TEL_DEFAULT_PATHS)]
     out = {
         "source": f"seminr (Python port) {s.__version__} and hand computations on its estimates",
+        "index": index,
         "srmr": srmr,
         "predict": predict,
         "ipma": ipma,

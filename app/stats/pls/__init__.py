@@ -24,7 +24,7 @@ from app.stats.pls.evaluate import (
     srmr,
     total_effects,
 )
-from app.stats.pls.ipma import Ipma, ipma
+from app.stats.pls.ipma import Ipma, index_weights, ipma, respondent_index
 from app.stats.pls.mga import PlsMga, pls_mga
 from app.stats.pls.predict import PlsPredict, predict_pls
 from app.stats.pls.report import pls_result_dict
@@ -48,6 +48,7 @@ __all__ = [
     "htmt_from_cor",
     "indirect_effects",
     "inner_vif",
+    "index_weights",
     "ipma",
     "item_vif",
     "parse_pls",
@@ -55,6 +56,7 @@ __all__ = [
     "pls_result_dict",
     "predict_pls",
     "reliability",
+    "respondent_index",
     "solve_pls",
     "srmr",
     "total_effects",

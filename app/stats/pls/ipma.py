@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from app.stats.pls.estimate import PlsResult
 from app.stats.pls.evaluate import total_effects
@@ -125,3 +126,41 @@ def ipma(
         item_performance={i: float(means[k]) for k, i in enumerate(res.items)},
         item_importance=item_importance,
     )
+
+
+def index_weights(
+    res: PlsResult, scale: Mapping[str, tuple[float, float]]
+) -> dict[str, dict[str, float]]:
+    """ACSI-style index weights: per construct, its items' unstandardized weights (on the
+    0-100 rescaled items) normalized to sum to one, as :func:`ipma` uses them."""
+    _, w = rescaled_weights(res, scale)
+    return {
+        c.name: {i: float(w[res.items.index(i), res.constructs.index(c.name)]) for i in c.items}
+        for c in res.spec.constructs
+    }
+
+
+def respondent_index(
+    items: pd.DataFrame,
+    weights: Mapping[str, Mapping[str, float]],
+    scale: Mapping[str, tuple[float, float]],
+) -> pd.DataFrame:
+    """Each respondent's weighted 0-100 score per construct: ``sum w_i (x_i - min_i) /
+    (max_i - min_i) * 100 / sum w_i`` over the items they answered (the weights of the
+    answered items renormalized, as the equal-weight index averages the answered items); NaN
+    when no item (or no positive weight) is answered. A group's mean of these scores is its
+    ACSI-style index, ``sum w_i (mean_i - min_i) / (max_i - min_i) * 100``, when every item
+    is answered."""
+    out = {}
+    for construct, row in weights.items():
+        codes = list(row)
+        w = np.array([row[i] for i in codes], dtype=float)
+        lo = np.array([scale[i][0] for i in codes], dtype=float)
+        hi = np.array([scale[i][1] for i in codes], dtype=float)
+        x = (items[codes].to_numpy(dtype=float) - lo) / (hi - lo) * 100.0
+        answered = ~np.isnan(x)
+        total = (answered * w).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(answered, x, 0.0) @ w / total
+        out[construct] = np.where(total > 1e-12, score, np.nan)
+    return pd.DataFrame(out, index=items.index)
