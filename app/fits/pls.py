@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE
-from app.stats.pls import bootstrap_pls, fit_pls, ipma, parse_pls, pls_mga, pls_result_dict
+from app.stats.pls import (
+    blindfolding,
+    bootstrap_pls,
+    fit_pls,
+    ipma,
+    parse_pls,
+    pls_mga,
+    pls_result_dict,
+)
 from app.stats.pls import predict_pls as plspredict
 from app.stats.sem import ModelError
 
@@ -78,6 +86,7 @@ def run_pls(
                 }
                 for i in p.items
             ],
+            "blindfolding": blindfolding(res).to_dict(),
         }
     if spec.get("ipma") is not None:
         scale = {i: (float(lo), float(hi)) for i, (lo, hi) in spec["ipma"]["scale"].items()}

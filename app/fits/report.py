@@ -176,6 +176,11 @@ def _pls_lines(result: dict[str, Any]) -> list[str]:
         for row in predict["items"]:
             keys: tuple[str, ...] = ("pls.rmse", "lm.rmse", "pls.mae", "lm.mae", "q2predict")
             out.append(f"    {row['item']:<26}{''.join(_num(row.get(k)) for k in keys)}")
+        blind = predict.get("blindfolding") or {}
+        if blind:
+            out += ["", f"Blindfolding (omission distance {blind['distance']}):{'':2}{'Q2':>9}"]
+            for row in blind["constructs"]:
+                out.append(f"    {row['construct']:<26}{_num(row.get('q2'))}")
     ipma = result.get("ipma")
     if ipma:
         out += ["", f"IPMA of {ipma['target']}:", f"{'':30}{'Perform.':>9}{'Import.':>9}"]

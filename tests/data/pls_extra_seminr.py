@@ -12,7 +12,8 @@ tests/data/pls_extra_seminr.json. pvm never imports seminr.
   draws them (numpy PCG64 with the seed, one permutation per repetition, R's cut() folds), so
   both see the same folds. Q2predict (seminr has none) by hand: 1 - SSE(PLS) / SSE(mean of the
   training fold), per item. Repetitions: each metric averaged over the repetitions.
-- Blindfolding Q2: neither seminr nor plspm has it; the test recomputes it independently.
+- Blindfolding Q2: neither seminr nor plspm has it. Computed here point by point with every
+  round re-estimated by seminr (omission distance 7, SmartPLS's cross-validated redundancy).
 - IPMA: seminr has none. By hand from seminr's standardized weights, item sds, construct scores
   and total effects: items rescaled to 0-100 on the given scale range, weights / sd of the
   rescaled item normalized to sum to one per block, performance = weighted mean, importance =
@@ -328,6 +329,59 @@ def index_case(name, data, blocks, paths):
     }
 
 
+def blindfolding_case(name, data, blocks, paths, *, distance, formative=()):
+    """Blindfolding Q² (cross-validated redundancy; seminr has none): every round re-estimated
+    by seminr on the data with the round's points replaced by their item's remaining mean,
+    the omitted points predicted from seminr's estimates of that round."""
+    model = estimate(data, blocks, paths, reflective=False, formative=formative)
+    full = pd.DataFrame(model.data.values, columns=list(model.data.columns))
+    n = len(full)
+    out = {}
+    for dv in model.sm_matrix.all_endogenous():
+        its = blocks[dv]
+        antecedents = model.sm_matrix.construct_antecedents(dv)
+        sse = sso = 0.0
+        for d in range(distance):
+            omitted = [
+                (case, item)
+                for case in range(n)
+                for j, item in enumerate(its)
+                if (case * len(its) + j) % distance == d
+            ]
+            if not omitted:
+                continue
+            x = full.copy()
+            for item in its:
+                rows = [case for case, it in omitted if it == item]
+                keep = [r for r in range(n) if r not in set(rows)]
+                x.loc[rows, item] = full.loc[keep, item].mean()
+            mm, sm = seminr_model(blocks, paths, reflective=False, formative=formative)
+            fit = s.estimate_pls(x, mm, sm)
+            for case, item in omitted:
+                score = 0.0
+                for a in antecedents:
+                    lv = sum(
+                        (x.loc[case, i] - fit.mean_data[i])
+                        / fit.sd_data[i]
+                        * fit.outer_weights.get(i, a)
+                        for i in blocks[a]
+                    )
+                    score += fit.path_coef.get(a, dv) * lv
+                hat = (
+                    fit.mean_data[item]
+                    + fit.sd_data[item] * fit.outer_loadings.get(item, dv) * score
+                )
+                sse += (full.loc[case, item] - hat) ** 2
+                sso += (full.loc[case, item] - fit.mean_data[item]) ** 2
+        out[dv] = {"sse": float(sse), "sso": float(sso), "q2": float(1 - sse / sso)}
+    return {
+        "name": name,
+        "model": syntax(blocks, paths, formative),
+        "distance": distance,
+        "constructs": out,
+    }
+
+
 def main():
     mobi = pd.read_csv(HERE / "mobi.csv")
     corp = pd.read_csv(HERE / "corp_rep.csv")
@@ -374,10 +428,20 @@ def main():
             missing=-99,
         ),
     ]
+    blind = [
+        blindfolding_case(
+            "corp_rep",
+            corp.replace(-99, np.nan),
+            CORP_BLOCKS,
+            CORP_PATHS,
+            distance=7,
+        )
+    ]
     index = [index_case("telecom_default", tel, TEL_DEFAULT_BLOCKS, TEL_DEFAULT_PATHS)]
     out = {
         "source": f"seminr (Python port) {s.__version__} and hand computations on its estimates",
         "index": index,
+        "blindfolding": blind,
         "srmr": srmr,
         "predict": predict,
         "ipma": ipma,

@@ -55,7 +55,7 @@ def test_pvm_fit_method_pls(pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str])
     assert pvm_fit(model, *options) == 0
     out, _ = capsys.readouterr()
     assert "SRMR (saturated model)" in out and "PV ~ REL" in out and "REL <= REL1" in out
-    assert "PLSpredict (5 folds x 1)" in out and "IPMA of PV" in out
+    assert "PLSpredict (5 folds x 1)" in out and "IPMA of PV" in out and "Blindfolding" in out
     assert pvm_fit(model, *options, "--json") == 0
     result = json.loads(capsys.readouterr().out)
     assert result["method"] == "pls" and result["consistent"] is False

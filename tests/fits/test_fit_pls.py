@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.stats.pls import bootstrap_pls, fit_pls, ipma, pls_mga, predict_pls, srmr
+from app.stats.pls import (
+    blindfolding,
+    bootstrap_pls,
+    fit_pls,
+    ipma,
+    pls_mga,
+    predict_pls,
+    srmr,
+)
 from app.surveys import service
 from app.surveys.models import Survey
 from tests.fits.test_fit_api import post_fit, post_rejected, wait_done
@@ -105,6 +113,9 @@ def test_pls_predict_ipma_and_mga_through_the_api(
     assert set(rows) == {"PV1", "PV2"}
     assert rows["PV1"]["q2predict"] == pytest.approx(p.q2predict["PV1"], abs=1e-12)
     assert rows["PV2"]["lm.rmse"] == pytest.approx(p.lm_rmse["PV2"], abs=1e-12)
+    q2 = blindfolding(direct).q2["PV"]
+    blind = result["predict"]["blindfolding"]
+    assert blind["distance"] == 7 and blind["constructs"][0]["q2"] == pytest.approx(q2, abs=1e-12)
     assert result["ipma"]["target"] == "PV"
     scale = {i: (1.0, 7.0) for i in direct.items}
     expected = ipma(direct, "PV", scale)

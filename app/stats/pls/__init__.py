@@ -4,8 +4,9 @@ Public API: ``fit_pls(data, model, scheme=, consistent=, missing=) -> PlsResult`
 ``bootstrap_pls(result, draws=, seed=, interval=) -> PlsBootstrap``,
 ``parse_pls``; quality criteria ``reliability``, ``htmt``, ``fornell_larcker``,
 ``cross_loadings``, ``total_effects``, ``indirect_effects``, ``f_squared``, ``inner_vif``,
-``item_vif``, ``srmr``; ``predict_pls`` (PLSpredict), ``ipma``, ``pls_mga`` (PLS-MGA,
-permutation test, MICOM); ``pls_result_dict`` (the API's JSON). The model text is lavaan-style:
+``item_vif``, ``srmr``; ``predict_pls`` (PLSpredict), ``blindfolding`` (Q²), ``ipma`` and
+``index_weights``/``respondent_index`` (ACSI-style indices), ``pls_mga`` (PLS-MGA, permutation
+test, MICOM); ``pls_result_dict`` (the API's JSON). The model text is lavaan-style:
 ``=~`` reflective, ``<~`` formative (mode B), ``~`` paths.
 """
 
@@ -26,11 +27,12 @@ from app.stats.pls.evaluate import (
 )
 from app.stats.pls.ipma import Ipma, index_weights, ipma, respondent_index
 from app.stats.pls.mga import PlsMga, pls_mga
-from app.stats.pls.predict import PlsPredict, predict_pls
+from app.stats.pls.predict import Blindfolding, PlsPredict, blindfolding, predict_pls
 from app.stats.pls.report import pls_result_dict
 from app.stats.pls.spec import Construct, PlsSpec, parse_pls
 
 __all__ = [
+    "Blindfolding",
     "SCHEMES",
     "Construct",
     "Ipma",
@@ -39,6 +41,7 @@ __all__ = [
     "PlsBootstrap",
     "PlsResult",
     "PlsSpec",
+    "blindfolding",
     "bootstrap_pls",
     "cross_loadings",
     "f_squared",

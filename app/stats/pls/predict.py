@@ -139,3 +139,85 @@ def predict_pls(
         q2predict=table("q2"),
         predictions=first,
     )
+
+
+@dataclass(frozen=True)
+class Blindfolding:
+    """Stone-Geisser Q² by blindfolding (cross-validated redundancy) per endogenous construct."""
+
+    distance: int
+    sse: dict[str, float]
+    sso: dict[str, float]
+
+    @property
+    def q2(self) -> dict[str, float]:
+        return {c: 1.0 - self.sse[c] / self.sso[c] for c in self.sse}
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "distance": self.distance,
+            "constructs": [
+                {"construct": c, "sse": self.sse[c], "sso": self.sso[c], "q2": q}
+                for c, q in self.q2.items()
+            ],
+        }
+
+
+def blindfolding(res: PlsResult, *, distance: int = 7) -> Blindfolding:
+    """Blindfolding with omission distance ``distance`` (SmartPLS's cross-validated redundancy).
+
+    For each endogenous construct, its data points are numbered case by case (case 1's items,
+    then case 2's, ...); round d omits the points numbered d, d + D, d + 2D, ..., replaces each
+    by the mean of its item's remaining values and re-estimates the model. An omitted value is
+    predicted as ``mean + sd * loading * (sum of path * antecedent score)`` from that round's
+    estimates (its item means and sds, weights, loadings and paths), the antecedent scores
+    from the case's own (unomitted) items. Q² = 1 - SSE / SSO, SSO the squared deviations of
+    the omitted values from the round's item means, summed over the rounds and items.
+
+    Raises
+    ------
+    ModelError
+        ``distance`` below 2 or not below the number of rows, or a round cannot be estimated.
+    """
+    n = res.nobs
+    if not 2 <= distance < n:
+        raise ModelError(f"the omission distance must be between 2 and {n - 1}")
+    spec = res.spec
+    sse: dict[str, float] = {}
+    sso: dict[str, float] = {}
+    for dv in spec.endogenous:
+        cols = [res.items.index(i) for i in spec.construct(dv).items]
+        k = len(cols)
+        number = np.arange(n * k).reshape(n, k)
+        t = res.constructs.index(dv)
+        ante = [res.constructs.index(a) for a in spec.antecedents(dv)]
+        e = o = 0.0
+        for d in range(distance):
+            omit = number % distance == d
+            if not omit.any():
+                continue
+            x = res.data.copy()
+            block = x[:, cols]
+            kept_mean = np.array([block[~omit[:, j], j].mean() for j in range(k)], dtype=float)
+            block[omit] = np.broadcast_to(kept_mean, block.shape)[omit]
+            x[:, cols] = block
+            frame = pd.DataFrame(x, columns=res.items)
+            model = fit_pls(
+                frame,
+                spec,
+                scheme=res.scheme,  # type: ignore[arg-type]
+                consistent=res.consistent,
+                missing="listwise",
+            )
+            scores = (x - model.item_mean) / model.item_sd @ model.weights
+            predicted = scores[:, ante] @ model.paths[ante, t]
+            for j, c in enumerate(cols):
+                rows = omit[:, j]
+                if not rows.any():
+                    continue
+                hat = model.item_mean[c] + model.item_sd[c] * model.loadings[c, t] * predicted
+                actual = res.data[rows, c]
+                e += float(((actual - hat[rows]) ** 2).sum())
+                o += float(((actual - model.item_mean[c]) ** 2).sum())
+        sse[dv], sso[dv] = e, o
+    return Blindfolding(distance, sse, sso)

@@ -19,7 +19,7 @@ from app.stats.pls import fit_pls
 from app.stats.pls.evaluate import srmr
 from app.stats.pls.ipma import ipma
 from app.stats.pls.mga import pls_mga
-from app.stats.pls.predict import cut_folds, predict_pls
+from app.stats.pls.predict import blindfolding, cut_folds, predict_pls
 from app.stats.sem import ModelError
 from tests.conftest import DATA_DIR
 
@@ -55,6 +55,19 @@ def test_plspredict_agrees_with_seminr(ref: dict) -> None:
             assert mine[item] == pytest.approx(value, abs=1e-9), (key, item)
     order = [out.items.index(i) for i in ref["items"]]
     np.testing.assert_allclose(out.predictions[:3, order], ref["first_rows_rep1"], atol=1e-9)
+
+
+@pytest.mark.parametrize("ref", REF["blindfolding"], ids=lambda r: r["name"])
+def test_blindfolding_q2_agrees_with_rounds_estimated_by_seminr(ref: dict) -> None:
+    res = fit_pls(data_of(ref["name"]), ref["model"], consistent=False)
+    out = blindfolding(res, distance=ref["distance"])
+    assert set(out.q2) == set(ref["constructs"])
+    for c, e in ref["constructs"].items():
+        assert out.sse[c] == pytest.approx(e["sse"], abs=1e-8)
+        assert out.sso[c] == pytest.approx(e["sso"], abs=1e-8)
+        assert out.q2[c] == pytest.approx(e["q2"], abs=1e-10)
+    with pytest.raises(ModelError, match="omission distance"):
+        blindfolding(res, distance=1)
 
 
 def test_plspredict_refuses_bad_folds() -> None:
