@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from app.stats.pls.estimate import PlsResult, fit_pls
+from app.stats.pls.estimate import PlsResult, fit_pls, layout
 from app.stats.pls.spec import PlsSpec
 
 Matrix = dict[str, dict[str, float]]
@@ -58,19 +58,27 @@ def htmt(res: PlsResult) -> Matrix:
 
 def htmt_from_cor(R: np.ndarray, spec: PlsSpec) -> Matrix:
     """HTMT from the correlation matrix ``R`` (p, p) of ``spec.items``."""
-    items = spec.items
-    blocks = {c.name: [items.index(i) for i in c.items] for c in spec.constructs}
-    mono: dict[str, float] = {}
-    for name, idx in blocks.items():
-        k = len(idx)
-        sub = np.abs(R[np.ix_(idx, idx)])
-        mono[name] = 1.0 if k == 1 else float(sub[np.triu_indices(k, 1)].mean())
-    out: Matrix = {c: {} for c in blocks}
-    for a, ia in blocks.items():
-        for b, ib in blocks.items():
-            if a != b:
-                hetero = float(np.abs(R[np.ix_(ia, ib)]).mean())
-                out[a][b] = hetero / np.sqrt(mono[a] * mono[b])
+    names = spec.names
+    h = htmt_matrix(R, spec)
+    return {
+        a: {b: float(h[i, j]) for j, b in enumerate(names) if j != i} for i, a in enumerate(names)
+    }
+
+
+def htmt_matrix(R: np.ndarray, spec: PlsSpec) -> np.ndarray:
+    """(m, m) HTMT of every pair of constructs: mean absolute heterotrait correlation over the
+    geometric mean of the two blocks' mean absolute monotrait (off-diagonal) correlations; a
+    single-item block's monotrait value is 1. The diagonal is meaningless (set to 1)."""
+    mask = layout(spec).mask
+    A = np.abs(R)
+    k = mask.sum(axis=0)
+    sums = mask.T @ A @ mask
+    within = np.diag(sums) - mask.T @ np.diag(A)
+    pairs = k * (k - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mono = np.where(k > 1, within / np.where(pairs > 0, pairs, 1.0), 1.0)
+        out = sums / np.outer(k, k) / np.sqrt(np.outer(mono, mono))
+    np.fill_diagonal(out, 1.0)
     return out
 
 
