@@ -49,7 +49,14 @@ def test_pls_fit_through_the_api(
     again = post_fit(client, researcher_headers, method="pls", model=MODEL, bootstrap=100, seed=4)
     assert again.status_code == 200 and again.json()["id"] == done["id"]
     diagram = client.get(f"/api/v1/fits/{done['id']}/diagram.svg", headers=researcher_headers)
-    assert diagram.status_code == 409 and "PLS" in diagram.text
+    assert diagram.status_code == 200 and diagram.headers["content-type"].startswith("image/svg")
+    svg = diagram.text
+    assert "PLS: loadings (mode A) and weights (mode B" in svg and "SRMR = " in svg
+    assert f"{direct.path('REL', 'PV'):.2f}" in svg  # the path coefficient's label
+    # NQ is mode B: its weights label the arrows, REL's loadings label its edges
+    assert f">{direct.weight('NQ2', 'NQ'):.2f}<" in svg
+    rel1 = direct.loadings[direct.items.index("REL1"), direct.constructs.index("REL")]
+    assert f">{rel1:.2f}<" in svg
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,15 @@ def pls_result_dict(res: PlsResult, boot: PlsBootstrap | None = None) -> dict[st
         "consistent": res.consistent,
         "converged": res.converged,
         "iterations": res.iterations,
+        "constructs": [
+            {
+                "name": c.name,
+                "items": list(c.items),
+                "mode": "B" if (not c.reflective and len(c.items) > 1) else "A",
+                "reflective": c.reflective,
+            }
+            for c in spec.constructs
+        ],
         "estimates": rows,
         "r2": {k: _num(v) for k, v in res.r2.items()},
         "r2.adj": {k: _num(v) for k, v in res.r2_adj.items()},
