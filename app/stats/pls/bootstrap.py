@@ -149,12 +149,13 @@ def bootstrap_pls(
     where = _gather(res, keys)
     estimate = _statistics(res, _cor(res.data), where)
     n = res.nobs
-    indices = np.random.default_rng(seed).integers(0, n, size=(draws, n))
+    # row by row from one generator: the same numbers as one (draws, n) matrix, in O(n) memory
+    rng = np.random.default_rng(seed)
     rows = []
     for b in range(draws):
         try:
             with np.errstate(invalid="ignore", divide="ignore"):
-                values = _statistics(res, _cor(res.data[indices[b]]), where)
+                values = _statistics(res, _cor(res.data[rng.integers(0, n, size=n)]), where)
         except (ModelError, np.linalg.LinAlgError):
             continue
         if np.all(np.isfinite(values)):

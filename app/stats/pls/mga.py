@@ -123,9 +123,13 @@ def _fit(res: PlsResult, rows: np.ndarray) -> PlsResult:
     )
 
 
-def _boot_paths(res: PlsResult, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def _boot_paths(res: PlsResult, x: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
+    """Paths of ``draws`` resamples of ``x``, each drawn in turn from ``rng`` (the numbers of
+    one (draws, n) matrix, in O(n) memory)."""
     out = []
-    for idx in indices:
+    n = x.shape[0]
+    for _ in range(draws):
+        idx = rng.integers(0, n, size=n)
         sample = x[idx]
         if np.any(sample.std(axis=0) == 0):
             continue
@@ -184,11 +188,9 @@ def pls_mga(
         raise ModelError("draws and permutations must be at least 2")
     n = res.nobs
     rng = np.random.default_rng(seed)
-    idx1 = rng.integers(0, n1, size=(draws, n1))
-    idx2 = rng.integers(0, n2, size=(draws, n2))
     g1, g2 = _fit(res, keep), _fit(res, ~keep)
-    b1 = _boot_paths(res, res.data[keep], idx1)
-    b2 = _boot_paths(res, res.data[~keep], idx2)
+    b1 = _boot_paths(res, res.data[keep], rng, draws)
+    b2 = _boot_paths(res, res.data[~keep], rng, draws)
     j = min(len(b1), len(b2))
     if j < 2:
         raise ModelError("fewer than two bootstrap draws could be estimated in a group")
