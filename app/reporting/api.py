@@ -82,6 +82,20 @@ def scores(
     return JSONResponse(result.to_dict() | extra)
 
 
+@router.get("/surveys/{slug}/ipma")
+def pls_ipma(
+    principal: OperatorKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    outcome: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """Importance-performance map analysis of the PLS-weighted model (the weights of
+    ``scores?index=pls``) for ``outcome`` (default: the instrument's outcome): per construct and
+    item the 0-100 performance and the unstandardized total effect on the outcome, pooled over
+    every response (like ``/drivers``' importances)."""
+    return service.get_pls_ipma(session, survey=survey, outcome=outcome)
+
+
 @router.get("/surveys/{slug}/drivers")
 def drivers(
     request: Request,

@@ -16,7 +16,7 @@ ACSI does); the weights' own sampling error is not in them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from app.instruments.spec import model_paths
 from app.reporting.aggregates import cell_groups
 from app.reporting.disclosure import Scoring
 from app.stats.disclosure import ALL, COUNT
-from app.stats.pls import fit_pls, index_weights, respondent_index
+from app.stats.pls import PlsResult, fit_pls, index_weights, ipma, respondent_index
 from app.stats.sem import ModelError
 from app.surveys.models import Response, Survey
 from app.surveys.specs import survey_spec
@@ -48,6 +48,7 @@ class PlsIndex:
     nobs: int
     weights: dict[str, dict[str, float]]
     scale: dict[str, tuple[float, float]]
+    fit: PlsResult = field(repr=False)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -121,7 +122,7 @@ def pls_index(session: Session, *, survey: Survey) -> PlsIndex:
         attributes=base.attributes,
         min_group_size=base.min_group_size,
     )
-    return PlsIndex(raw, scoring, model, res.nobs, weights, scale)
+    return PlsIndex(raw, scoring, model, res.nobs, weights, scale, res)
 
 
 def _cells(keys: pd.DataFrame, scores: pd.DataFrame, attributes: list[str]) -> pd.DataFrame:
@@ -163,3 +164,25 @@ def _cells(keys: pd.DataFrame, scores: pd.DataFrame, attributes: list[str]) -> p
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
     return out.astype({"n": np.int64, "sum": float, "sumsq": float})
+
+
+def pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) -> dict[str, Any]:
+    """Importance-performance map of the PLS-weighted model for ``outcome`` (default: the
+    instrument's outcome), pooled over every response like the driver importances.
+
+    Raises InvalidInput (``outcome``) when it is not a construct of the model.
+    """
+    weighted = pls_index(session, survey=survey)
+    target = outcome or survey_spec(survey).default_outcome
+    if target not in weighted.fit.constructs:
+        raise InvalidInput(
+            [
+                field_error(
+                    "outcome",
+                    msg=f"{target} is not a construct of the model "
+                    f"({', '.join(weighted.fit.constructs)})",
+                )
+            ]
+        )
+    out = ipma(weighted.fit, target, weighted.scale).to_dict()
+    return out | {"model": weighted.model, "nobs": weighted.nobs}

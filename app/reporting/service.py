@@ -29,7 +29,7 @@ from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.reporting.aggregates import read_cells
 from app.reporting.disclosure import Scoring, branch_names, protected_cells
 from app.reporting.importance import importance_fit
-from app.reporting.plsindex import PlsIndex, pls_index
+from app.reporting.plsindex import PlsIndex, pls_index, pls_ipma
 from app.reporting.tables import Filters, check_by, check_filters, score_table
 from app.stats.disclosure import ALL
 from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
@@ -118,6 +118,12 @@ def get_pls_scores(
         weighted=weighted,
     )
     return table, weighted
+
+
+def get_pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) -> dict[str, Any]:
+    """IPMA (0-100 performance, unstandardized total effects) of the PLS-weighted model for
+    ``outcome``, pooled over every response (app/reporting/plsindex.py)."""
+    return pls_ipma(session, survey=survey, outcome=outcome)
 
 
 def get_trends(

@@ -118,3 +118,27 @@ def test_pls_index_csv_and_bad_values(client, telecom_survey, operator_headers):
     assert r.status_code == 200 and "pls-scores-by-branch" in r.headers["content-disposition"]
     r = client.get("/api/v1/surveys/telecom/scores?index=acsi", headers=operator_headers)
     assert r.status_code == 422 and "index" in r.text
+
+
+def test_pls_ipma_for_the_outcome(client, telecom_survey, operator_headers, session):
+    r = client.get("/api/v1/surveys/telecom/ipma", headers=operator_headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["target"] == "PV" and body["nobs"] == 1500  # the instrument's outcome
+    # performance by hand: seminr's weights over the item means (mean replacement keeps them)
+    frame = people(session, telecom_survey.id, {})
+    survey = session.get(Survey, telecom_survey.id)
+    codes = surveys.survey_spec(survey).answer_codes
+    rows = session.scalars(select(Response).where(Response.survey_id == survey.id)).all()
+    answers = pd.DataFrame(
+        [[np.nan if v in (None, "na") else v for v in r.answers] for r in rows], columns=codes
+    ).astype(float)
+    assert len(frame) == len(answers)
+    perf = {row["construct"]: row for row in body["constructs"]}
+    for c, w in hand_weights().items():
+        expected = sum(wi * (answers[i].mean() - 1) / 6 * 100 for i, wi in w.items())
+        assert perf[c]["performance"] == pytest.approx(expected, abs=1e-8), c
+    assert perf["PV"]["importance"] is None and perf["LOY"]["importance"] is None
+    assert perf["REL"]["importance"] is not None
+    bad = client.get("/api/v1/surveys/telecom/ipma?outcome=NOPE", headers=operator_headers)
+    assert bad.status_code == 422 and "outcome" in bad.text
