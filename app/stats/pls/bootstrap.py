@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from app.stats.pls.estimate import PlsResult, solve_pls
 from app.stats.pls.evaluate import htmt_matrix
@@ -116,6 +117,19 @@ def _statistics(
     return np.array([mats[s][i, j] for s, i, j in where])
 
 
+def _resample_cor(centred: np.ndarray, full_var: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Correlation matrix of the resample that takes row i ``counts[i]`` times, from the
+    column-centred data (a weighted cross-product: no copy of the resampled rows)."""
+    n = counts.sum()
+    mean = counts @ centred / n
+    cov = (centred * counts[:, None]).T @ centred / n - np.outer(mean, mean)
+    var = np.diag(cov)
+    if np.any(var <= 1e-12 * full_var):
+        raise ModelError("an item is constant in this resample")
+    sd = np.sqrt(var)
+    return cov / np.outer(sd, sd)
+
+
 def _cor(x: np.ndarray) -> np.ndarray:
     if np.any(x.std(axis=0) == 0):
         raise ModelError("an item is constant in this resample")
@@ -151,17 +165,21 @@ def bootstrap_pls(
     n = res.nobs
     # row by row from one generator: the same numbers as one (draws, n) matrix, in O(n) memory
     rng = np.random.default_rng(seed)
+    centred = res.data - res.data.mean(axis=0)
+    full_var = centred.var(axis=0)
     rows = []
-    for b in range(draws):
-        try:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = _statistics(res, _cor(res.data[rng.integers(0, n, size=n)]), where)
-        except (ModelError, np.linalg.LinAlgError):
-            continue
-        if np.all(np.isfinite(values)):
-            rows.append(values)
-        if progress is not None and (b + 1) % 100 == 0:
-            progress((b + 1) / draws)
+    with threadpool_limits(1):  # small matrices: one BLAS thread beats several fighting
+        for b in range(draws):
+            counts = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(float)
+            try:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    values = _statistics(res, _resample_cor(centred, full_var, counts), where)
+            except (ModelError, np.linalg.LinAlgError):
+                continue
+            if np.all(np.isfinite(values)):
+                rows.append(values)
+            if progress is not None and (b + 1) % 100 == 0:
+                progress((b + 1) / draws)
     if len(rows) < 2:
         raise ModelError(f"only {len(rows)} of {draws} bootstrap draws could be estimated")
     samples = np.array(rows)
