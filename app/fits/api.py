@@ -27,7 +27,7 @@ from app.deps import ResearcherKey, SessionDep, SettingsDep, SurveyDep, split_co
 from app.errors import Conflict, InvalidInput, NotFound
 from app.fits import service
 from app.fits.access import can_read, check_remove
-from app.fits.diagram import render_svg
+from app.fits.diagram import render_pls_svg, render_svg
 from app.fits.limits import FitLimits
 from app.fits.models import STATUSES, TERMINAL, FitJob
 from app.fits.schemas import FitCompare, FitComparison, FitCreate, FitPage, FitRead
@@ -235,10 +235,12 @@ def fit_diagram(
     """Path diagram with standardized estimates (SVG)."""
     if job.status != "done" or job.result is None:
         raise Conflict(f"fit {fit_id} is {job.status}; the diagram needs a finished fit")
-    if job.result.get("method") == "pls":
-        raise Conflict("path diagrams are drawn for CB-SEM fits; PLS fits have none yet")
     read = service.to_read(session, job)
-    svg = render_svg(job.result, title=f"{read.survey}: fit {fit_id[:8]}", group=group)
+    title = f"{read.survey}: fit {fit_id[:8]}"
+    if job.result.get("method") == "pls":
+        svg = render_pls_svg(job.result, title=title)
+    else:
+        svg = render_svg(job.result, title=title, group=group)
     return HttpResponse(svg, media_type="image/svg+xml")
 
 

@@ -66,10 +66,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     model = Path(args.model).read_text(encoding="utf-8") if args.model else None
     try:
+        pls: dict[str, Any] = {}
+        if args.method == "pls":
+            pls = {"scheme": args.scheme, "consistent": not args.composite}
+            pls["bootstrap_ci"] = args.bootstrap_ci
+            if args.predict:
+                folds, _, reps = args.predict.partition("x")
+                pls["predict"] = {"folds": int(folds), "repetitions": int(reps or 10)}
+            if args.ipma is not None:
+                pls["ipma"] = {"target": args.ipma or None}
+            if args.mga:
+                groups = args.mga_groups.split(",") if args.mga_groups else None
+                pls["mga"] = {"group": args.mga, "groups": groups}
         spec_in = FitCreate(
             model=model,
+            method=args.method,
+            **pls,
             estimator=args.estimator,
-            missing=args.missing,
+            **({"missing": args.missing} if args.missing else {}),
             std_lv=args.std_lv,
             group=args.group,
             group_equal=args.group_equal.split(",") if args.group_equal else [],
@@ -90,11 +104,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine)() as session, bar:
             bar.update(0.0, "loading data")
             survey = get_survey(session, slug=args.survey)
-            service.check_syntax(model or survey_spec(survey).default_model)
-            spec = spec_in.canonical(
-                model=model or survey_spec(survey).default_model,
-                min_group_size=survey.min_group_size,
-            )
+            spec = service.resolve_spec(spec_in, survey=survey)
             frame = load_item_frame(session, survey=survey, filters=service.filters_of(spec))
             service.check_model(frame, spec, items=survey_spec(survey).numeric_codes)
             bar.update(0.05, "fitting")
@@ -273,27 +283,55 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
     fit.add_argument(
         "--missing",
-        choices=["fiml", "listwise", "pairwise"],
-        default="fiml",
-        help='missing data: fiml (default, lavaan\'s missing="ml"), listwise, or pairwise '
-        "(estimator ML only)",
+        choices=["fiml", "listwise", "pairwise", "mean"],
+        default=None,
+        help='missing data: fiml (default for sem, lavaan\'s missing="ml"), listwise, pairwise '
+        "(sem, estimator ML only), or mean (default for pls)",
     )
+    fit.add_argument(
+        "--method", choices=["sem", "pls"], default="sem", help="CB-SEM or PLS path modelling"
+    )
+    fit.add_argument(
+        "--scheme",
+        choices=["path", "factorial", "centroid"],
+        default="path",
+        help="pls: inner weighting scheme (default path)",
+    )
+    fit.add_argument(
+        "--composite", action="store_true", help="pls: no PLSc (=~ blocks as mode-A composites)"
+    )
+    fit.add_argument(
+        "--bootstrap-ci",
+        choices=["perc", "bca"],
+        default="perc",
+        help="bootstrap intervals: percentile (default) or BCa",
+    )
+    fit.add_argument("--predict", metavar="KxR", help="pls: PLSpredict, e.g. 10x10")
+    fit.add_argument(
+        "--ipma",
+        nargs="?",
+        const="",
+        metavar="TARGET",
+        help="pls: importance-performance map (default target: the instrument's outcome)",
+    )
+    fit.add_argument("--mga", metavar="GROUP", help="pls: compare two groups of GROUP")
+    fit.add_argument("--mga-groups", metavar="A,B", help="pls: the two values of --mga")
     fit.add_argument(
         "--estimator",
         choices=["ML", "MLR", "MLM", "GLS", "ULS"],
         default="ML",
-        help="ML (default); MLR (robust se and scaled test, any missing); MLM, GLS, ULS "
+        help="sem: ML (default); MLR (robust se and scaled test, any missing); MLM, GLS, ULS "
         "(complete data: --missing listwise)",
     )
     fit.add_argument(
-        "--std-lv", action="store_true", help="scale latent variables by variance 1 (std.lv)"
+        "--std-lv", action="store_true", help="sem: scale latent variables by variance 1 (std.lv)"
     )
     fit.add_argument(
         "--bootstrap",
         type=int,
         default=0,
         metavar="B",
-        help="bootstrap draws for percentile intervals: 0 (default) or 100..10000",
+        help="bootstrap draws: 0 (default) or 100..10000",
     )
     fit.add_argument("--seed", type=int, default=1, help="bootstrap seed (default 1)")
     fit.add_argument(

@@ -242,21 +242,61 @@ class _Canvas:
         )
 
 
-def render_svg(result: dict[str, Any], *, title: str = "", group: str | None = None) -> str:
-    """Render the API ``result`` object (estimates, r2, fit) as an SVG document string."""
+PLS_NOTE = (
+    "PLS: loadings (mode A) and weights (mode B, arrows into the construct), path "
+    "coefficients; * 95% bootstrap interval excludes 0"
+)
+
+
+def render_pls_svg(result: dict[str, Any], *, title: str = "") -> str:
+    """A PLS ``result`` (method pls) drawn like a CB-SEM one: mode-A constructs with their
+    loadings, mode-B constructs with their weights on arrows from the items, the path
+    coefficients (starred when the bootstrap interval excludes 0), R² and SRMR."""
+    modes = {c["name"]: c["mode"] for c in result.get("constructs") or []}
+    rows = []
+    for e in result.get("estimates") or []:
+        op, lhs = e["op"], e["lhs"]
+        mode_b = modes.get(lhs) == "B"
+        if (op == "=~" and mode_b) or (op == "<=" and not mode_b):
+            continue
+        lo, hi = e.get("ci.lower"), e.get("ci.upper")
+        significant = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        row = {"lhs": lhs, "op": op, "rhs": e["rhs"], "std.all": e.get("est")}
+        row["pvalue"] = 0.01 if op == "~" and significant else None
+        rows.append(row)
+    pseudo = {
+        "estimates": rows,
+        "r2": result.get("r2") or {},
+        "fit": {"srmr": result.get("srmr")},
+        "nobs": result.get("nobs"),
+    }
+    return render_svg(pseudo, title=title, note=PLS_NOTE)
+
+
+def render_svg(
+    result: dict[str, Any], *, title: str = "", group: str | None = None, note: str | None = None
+) -> str:
+    """Render the API ``result`` object (estimates, r2, fit) as an SVG document string.
+
+    Rows with op ``<=`` (PLS mode-B weights, lhs construct, rhs item) are drawn as arrows
+    from the item into the construct."""
     all_est = list(result.get("estimates") or [])
     grp = _pick_group(all_est, group)
     est = [e for e in all_est if grp is None or e.get("group") == grp]
     r2_all = result.get("r2") or {}
     r2 = r2_all.get(grp, {}) if grp is not None and isinstance(r2_all.get(grp), dict) else r2_all
 
-    latents = list(dict.fromkeys(e["lhs"] for e in est if e["op"] == "=~"))
+    latents = list(dict.fromkeys(e["lhs"] for e in est if e["op"] in ("=~", "<=")))
     nodes: dict[str, _Node] = {name: _Node(name, True) for name in latents}
     preds: dict[str, list[str]] = {}
     loadings: list[dict[str, Any]] = []
     paths: list[dict[str, Any]] = []
+    latents += [
+        n for n in dict.fromkeys(e["lhs"] for e in est if e["op"] == "<=") if n not in nodes
+    ]
+    nodes.update({name: _Node(name, True) for name in latents if name not in nodes})
     for e in est:
-        if e["op"] == "=~" and e["rhs"] not in nodes:
+        if e["op"] in ("=~", "<=") and e["rhs"] not in nodes:
             nodes[e["lhs"]].indicators.append(e["rhs"])
             loadings.append(e)
     indicator_of = {i: n.name for n in nodes.values() for i in n.indicators}
@@ -311,7 +351,9 @@ def render_svg(result: dict[str, Any], *, title: str = "", group: str | None = N
         cv.label(*_bezier(a, c, b, t), text)
 
     for e in loadings:
-        edge(e["lhs"], e["rhs"], t=0.68, text=_fmt(e.get("std.all")), width=1.0, color="#666")
+        src, dst = (e["rhs"], e["lhs"]) if e["op"] == "<=" else (e["lhs"], e["rhs"])
+        t_label = 0.32 if e["op"] == "<=" else 0.68
+        edge(src, dst, t=t_label, text=_fmt(e.get("std.all")), width=1.0, color="#666")
     for e in paths:
         std = e.get("std.all")
         width = 1.0 + 2.5 * min(abs(float(std)), 1.0) if isinstance(std, int | float) else 1.0
@@ -352,7 +394,7 @@ def render_svg(result: dict[str, Any], *, title: str = "", group: str | None = N
         cv.text(n.x, n.y + dy, n.name, size=13 if n.latent else 11, weight="bold")
         if r2v is not None:
             cv.text(n.x, n.y + 12, f"R² = {_fmt(r2v)}", size=10, fill="#333")
-    return _document(cv, pos, result, title, grp, table)
+    return _document(cv, pos, result, title, grp, table, note)
 
 
 def _box(x: float, y: float) -> str:
@@ -434,6 +476,7 @@ def _document(
     title: str,
     grp: str | None,
     table: list[dict[str, Any]],
+    note: str | None = None,
 ) -> str:
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
@@ -457,7 +500,7 @@ def _document(
         max_y = max(max_y, ty + 16 * (len(table) + 1) + 10)
     widest = max([len(head), len(_fit_line(result, grp))] + [len(text) + 9 for text in warns])
     max_x = max(max_x, min_x + 20 + 6.5 * widest)
-    note = "Standardized estimates (std.all); * p < .05, ** p < .01, *** p < .001"
+    note = note or "Standardized estimates (std.all); * p < .05, ** p < .01, *** p < .001"
     cv.text(min_x + 10, max_y - 8, note, size=10, anchor="start", fill="#666")
     w, h = max_x - min_x, max_y - min_y
     return (

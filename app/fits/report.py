@@ -165,6 +165,77 @@ def estimate_block(estimates: list[dict[str, Any]], r2: dict[str, Any]) -> list[
     return out
 
 
+def _pls_lines(result: dict[str, Any]) -> list[str]:
+    """A PLS result: settings, SRMR, estimates (weights, loadings, paths), R², reliability and
+    the optional PLSpredict, IPMA and two-group blocks."""
+    boot = result.get("bootstrap") or {}
+    out = [
+        _line("Method", "PLS" + (" (consistent, PLSc)" if result.get("consistent") else "")),
+        _line("Inner weighting scheme", result.get("scheme", "")),
+        _line("Missing data", result.get("missing", "")),
+        _line("Number of observations", result.get("nobs", "")),
+        _line("Bootstrap draws (succeeded)", f"{boot.get('succeeded')}/{boot.get('draws')}")
+        if boot
+        else _line("Bootstrap draws", 0),
+        _line("SRMR (saturated model)", result.get("srmr")),
+        "",
+        f"{'':30}{'Estimate':>9}{'Std.Err':>9}{'CI low':>9}{'CI high':>9}",
+    ]
+    titles = {"<=": "Weights", "=~": "Loadings", "~": "Paths"}
+    for op, heading in titles.items():
+        out.append(f"{heading}:")
+        for e in result.get("estimates") or []:
+            if e["op"] == op:
+                name = f"{e['lhs']} {op} {e['rhs']}"
+                cols = "".join(_num(e.get(k)) for k in ("est", "se", "ci.lower", "ci.upper"))
+                out.append(f"    {name:<26}{cols}")
+    out += ["", f"{'R-Square:':30}{'R2':>9}{'R2 adj':>9}"]
+    for name, value in (result.get("r2") or {}).items():
+        out.append(f"    {name:<26}{_num(value)}{_num((result.get('r2.adj') or {}).get(name))}")
+    out += ["", f"{'Reliability:':30}{'alpha':>9}{'rhoA':>9}{'rhoC':>9}{'AVE':>9}"]
+    for name, rel in (result.get("reliability") or {}).items():
+        cols = "".join(_num(rel.get(k)) for k in ("alpha", "rhoA", "rhoC", "ave"))
+        out.append(f"    {name:<26}{cols}")
+    predict = result.get("predict")
+    if predict:
+        out += [
+            "",
+            f"PLSpredict ({predict['folds']} folds x {predict['repetitions']}):",
+            f"{'':30}{'PLS RMSE':>9}{'LM RMSE':>9}{'PLS MAE':>9}{'LM MAE':>9}{'Q2pred':>9}",
+        ]
+        for row in predict["items"]:
+            keys: tuple[str, ...] = ("pls.rmse", "lm.rmse", "pls.mae", "lm.mae", "q2predict")
+            out.append(f"    {row['item']:<26}{''.join(_num(row.get(k)) for k in keys)}")
+        blind = predict.get("blindfolding") or {}
+        if blind:
+            out += ["", f"Blindfolding (omission distance {blind['distance']}):{'':2}{'Q2':>9}"]
+            for row in blind["constructs"]:
+                out.append(f"    {row['construct']:<26}{_num(row.get('q2'))}")
+    ipma = result.get("ipma")
+    if ipma:
+        out += ["", f"IPMA of {ipma['target']}:", f"{'':30}{'Perform.':>9}{'Import.':>9}"]
+        for row in ipma["constructs"]:
+            cols = _num(row["performance"], digits=1) + _num(row.get("importance"))
+            out.append(f"    {row['construct']:<26}{cols}")
+    mga = result.get("mga")
+    if mga:
+        g1, g2 = mga["groups"]
+        out += [
+            "",
+            f"Two groups of {mga['group']}: {g1} (n = {mga['n'][0]}) - {g2} (n = {mga['n'][1]}):",
+            f"{'':30}{'Diff':>9}{'p MGA':>9}{'p perm':>9}",
+        ]
+        for row in mga["paths"]:
+            name = f"{row['lhs']} ~ {row['rhs']}"
+            keys = ("diff", "p.henseler.two_sided", "p.permutation")
+            out.append(f"    {name:<26}{''.join(_num(row.get(k)) for k in keys)}")
+        out += ["", f"MICOM:{'':24}{'c':>9}{'p c':>9}{'p mean':>9}{'p var':>9}"]
+        for row in mga["micom"]["constructs"]:
+            keys = ("c", "p.c", "p.mean", "p.logvar")
+            out.append(f"    {row['construct']:<26}{''.join(_num(row.get(k)) for k in keys)}")
+    return [x.replace("None", "") for x in out]
+
+
 def format_result(result: dict[str, Any], *, title: str = "") -> str:
     """The whole report; one block per group when the fit has groups."""
     lines = [title, ""] if title else []
@@ -172,6 +243,8 @@ def format_result(result: dict[str, Any], *, title: str = "") -> str:
     if result.get("converged") is False and not warns:
         warns = ["the model did not converge: no fit measures or standard errors are reported"]
     lines += [f"Warning: {w}" for w in warns] + ([""] if warns else [])
+    if result.get("method") == "pls":
+        return "\n".join(lines + _pls_lines(result)).rstrip() + "\n"
     lines += fit_block(result) + [""]
     estimates = list(result.get("estimates") or [])
     groups = list(dict.fromkeys(e.get("group") for e in estimates))

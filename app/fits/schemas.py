@@ -35,9 +35,51 @@ NEW_FIELDS: dict[str, Any] = {
     "ordered": False,
     "group_partial": [],
     "std_lv": False,
+    "predict": None,
+    "ipma": None,
+    "mga": None,
 }
 # One lavaan group.partial entry: "REL1~1", "TAN=~TAN2", "x1~~x2", "y~x".
 PARTIAL = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~1|~)\s*([A-Za-z_.][\w.]*)?\s*$")
+
+
+class PlsPredictOptions(BaseModel):
+    """PLSpredict: ``folds``-fold cross-validation repeated ``repetitions`` times."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folds: int = Field(default=10, ge=2, le=50)
+    repetitions: int = Field(default=10, ge=1, le=20)
+
+
+class PlsIpmaOptions(BaseModel):
+    """IPMA for ``target`` (default: the instrument's outcome); items rescaled 0-100 on their
+    instrument scale (the service fills ``scale``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = Field(default=None, pattern=r"^[A-Za-z_.][A-Za-z0-9_.]{0,39}$")
+
+
+class PlsMgaOptions(BaseModel):
+    """Two-group PLS comparison by ``group`` (``branch`` or a respondent attribute): Henseler's
+    PLS-MGA on ``draws`` bootstrap draws per group, the permutation test and MICOM on
+    ``permutations`` permutations. ``groups`` names the two values compared (optional when the
+    attribute has exactly two)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+    groups: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    draws: int = Field(default=1000, ge=100, le=5000)
+    permutations: int = Field(default=1000, ge=100, le=5000)
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and v[0] == v[1]:
+            raise ValueError("groups must name two different values")
+        return v
 
 
 class FitFilters(BaseModel):
@@ -156,6 +198,17 @@ class FitCreate(BaseModel):
         "model with it free (both under `group_equal`), with the per-group estimates, in "
         "`result.path_tests`. Needs `group`.",
     )
+    predict: PlsPredictOptions | None = Field(
+        default=None, description="PLS only: PLSpredict (`result.predict`)."
+    )
+    ipma: PlsIpmaOptions | None = Field(
+        default=None, description="PLS only: importance-performance map (`result.ipma`)."
+    )
+    mga: PlsMgaOptions | None = Field(
+        default=None,
+        description="PLS only: two-group comparison, PLS-MGA, permutation test and MICOM "
+        "(`result.mga`).",
+    )
     bootstrap: int = Field(default=0, ge=0, le=10_000)
     seed: int = Field(default=1, ge=0, le=2**31 - 1)
     filters: FitFilters = Field(default_factory=FitFilters)
@@ -211,8 +264,8 @@ class FitCreate(BaseModel):
         if self.method == "pls":
             if self.group is not None:
                 raise ValueError(
-                    "group is not available with method pls (multi-group PLS "
-                    "is not implemented yet)"
+                    "group is not available with method pls; two groups are compared "
+                    'with "mga": {"group": ...}'
                 )
             if self.estimator != "ML":
                 raise ValueError("estimator applies to method sem only")
@@ -235,7 +288,8 @@ class FitCreate(BaseModel):
                 self._ordered_options()
             else:
                 self._continuous_options()
-            changed = [f for f in ("scheme", "consistent") if f in self.model_fields_set]
+            changed: list[str] = [f for f in ("scheme", "consistent") if f in self.model_fields_set]
+            changed += [f for f in ("predict", "ipma", "mga") if getattr(self, f) is not None]
             if changed:
                 raise ValueError(f"{', '.join(changed)} apply to method pls only")
         return self

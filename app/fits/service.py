@@ -29,8 +29,9 @@ from app.fits.access import can_read, data_branches, job_branches
 from app.fits.grouped import DEFAULT_MIN_GROUP_SIZE, parse_path
 from app.fits.limits import FitLimits, check_limits, serialize_creation
 from app.fits.models import ACTIVE, FitJob
+from app.fits.pls import mga_groups
 from app.fits.schemas import FitComparison, FitCreate, FitRead, FitSummary
-from app.stats.pls import check_pls
+from app.stats.pls import check_pls, parse_pls
 from app.stats.sem import ModelError, lrt_table, ordered_names, parse_model, usable_data
 from app.stats.sem import check_model as check_sem
 from app.surveys.frames import as_utc
@@ -117,6 +118,34 @@ def cache_key(*, data_fp: str, spec: dict[str, Any], scope: list[str] | None = N
     return hashlib.sha256(f"{data_fp}\n{canonical}".encode()).hexdigest()
 
 
+def _ipma_spec(spec: dict[str, Any], instrument: Any) -> dict[str, Any]:
+    """The IPMA options resolved: the target (default: the instrument's outcome) and each
+    model item's scale range (the instrument's), so the job needs no instrument."""
+    try:
+        pls = parse_pls(spec["model"])
+    except ModelError as exc:
+        raise InvalidInput([field_error("model", msg=str(exc))]) from exc
+    target = spec["ipma"].get("target") or instrument.default_outcome
+    if target not in pls.names:
+        raise InvalidInput(
+            [
+                field_error(
+                    "ipma.target",
+                    msg=f"{target} is not a construct of the model ({', '.join(pls.names)})",
+                )
+            ]
+        )
+    scale: dict[str, list[int]] = {}
+    for item in pls.items:
+        if item not in instrument.numeric_codes:
+            raise InvalidInput(
+                [field_error("model", msg=f"not a scale or 0-10 item of the instrument: {item}")]
+            )
+        s = instrument.item_scale(item)
+        scale[item] = [s.min, s.max]
+    return {"target": target, "scale": scale}
+
+
 def check_syntax(model: str, *, method: str = "sem") -> None:
     """Syntax errors of the model as the researcher wrote it (before the canonical spec drops
     comments, blank lines and spaces), so their line and column are those of the text sent.
@@ -146,6 +175,11 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
     try:
         if spec.get("method") == "pls":
             check_pls(frame, spec["model"], missing=spec["missing"], variables=items)
+            if spec.get("mga") is not None:
+                try:
+                    mga_groups(frame, spec["mga"])
+                except ModelError as exc:
+                    raise ModelError(str(exc), field="mga.groups") from exc
             return
         group = spec.get("group")
         # ordered models count rows as listwise (pairwise is for ordered items only: FitCreate)
@@ -179,6 +213,33 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
         raise InvalidInput([field_error(exc.field, msg=str(exc))]) from exc
 
 
+def resolve_spec(data: FitCreate, *, survey: Survey) -> dict[str, Any]:
+    """The canonical spec of a request on ``survey``: the model resolved (the instrument's by
+    default), groups checked, and the PLS options completed from the instrument (IPMA target
+    and scale ranges, the survey's ``min_group_size`` for MGA).
+
+    Raises InvalidInput naming the field (422).
+    """
+    instrument = survey_spec(survey)
+    model = data.model if data.model is not None else instrument.default_model
+    check_syntax(model, method=data.method)
+    groupable = ["branch", *instrument.attribute_codes]
+    if data.group is not None and data.group not in groupable:
+        raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
+    spec = data.canonical(model=model, min_group_size=survey.min_group_size)
+    if not spec["model"]:
+        raise InvalidInput([field_error("model", msg="the model is empty")])
+    if spec.get("mga") is not None:
+        if spec["mga"]["group"] not in groupable:
+            raise InvalidInput(
+                [field_error("mga.group", msg=f"must be one of {', '.join(groupable)}")]
+            )
+        spec["mga"]["min_group_size"] = int(survey.min_group_size)
+    if spec.get("ipma") is not None:
+        spec["ipma"] = _ipma_spec(spec, instrument)
+    return spec
+
+
 def create_fit(
     session: Session,
     *,
@@ -202,14 +263,7 @@ def create_fit(
         A job limit is reached (429).
     """
     instrument = survey_spec(survey)
-    model = data.model if data.model is not None else instrument.default_model
-    check_syntax(model, method=data.method)
-    groupable = ["branch", *instrument.attribute_codes]
-    if data.group is not None and data.group not in groupable:
-        raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
-    spec = data.canonical(model=model, min_group_size=survey.min_group_size)
-    if not spec["model"]:
-        raise InvalidInput([field_error("model", msg="the model is empty")])
+    spec = resolve_spec(data, survey=survey)
     scope = None if principal is None or principal.branches is None else sorted(principal.branches)
     if principal is not None:
         principal.scope(data.filters.branch)  # Forbidden for a branch outside the scope

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.fits import service
 from app.fits.broker import TASK_NAME, make_client
 from app.fits.grouped import run_grouped
-from app.stats.pls import bootstrap_pls, fit_pls, pls_result_dict
+from app.fits.pls import run_pls
 from app.stats.sem import ModelError, fit_model
 from app.surveys.models import Survey
 from app.surveys.service import load_item_frame
@@ -59,7 +59,7 @@ def run_fit(
     Raises ModelError for anything the engine refuses, including options it lacks.
     """
     if spec.get("method") == "pls":
-        return _clean(_run_pls(frame, spec, progress=progress))
+        return _clean(run_pls(frame, spec, progress=progress))
     if spec.get("group") is not None:
         return _clean(run_grouped(frame, spec, progress=progress))
     result = fit_model(
@@ -75,29 +75,6 @@ def run_fit(
         progress=progress,
     ).to_dict()
     return _clean(result)
-
-
-def _run_pls(
-    frame: pd.DataFrame, spec: dict[str, Any], *, progress: Callable[[float], None] | None
-) -> dict[str, Any]:
-    res = fit_pls(
-        frame,
-        spec["model"],
-        scheme=spec.get("scheme", "path"),
-        consistent=bool(spec.get("consistent", True)),
-        missing=spec["missing"],
-    )
-    draws = int(spec.get("bootstrap") or 0)
-    boot = None
-    if draws:
-        boot = bootstrap_pls(
-            res,
-            draws=draws,
-            seed=int(spec.get("seed", 1)),
-            interval=spec.get("bootstrap_ci", "perc"),
-            progress=progress,
-        )
-    return pls_result_dict(res, boot)
 
 
 class FitCancelled(Exception):

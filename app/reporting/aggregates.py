@@ -101,7 +101,8 @@ def _attribute_values(row: dict[str, Any], codes: Sequence[str]) -> tuple[str, .
     return tuple("" if (v := attrs.get(c)) is None else str(v) for c in codes)
 
 
-def _groups(rows: Sequence[dict[str, Any]], codes: Sequence[str]) -> list[Group]:
+def cell_groups(rows: Sequence[dict[str, Any]], codes: Sequence[str]) -> list[Group]:
+    """Each response row's atomic cell: ``(branch_id, month, attribute values)``."""
     months = _month(r.get("submitted_at") for r in rows)
     return [
         (int(r["branch_id"]), m, _attribute_values(r, codes))
@@ -150,7 +151,7 @@ def cell_moments(
 def _moments_small(
     rows: Sequence[dict[str, Any]], layout: Layout, out: dict[tuple[Group, str], list[Any]]
 ) -> None:
-    for g, row in zip(_groups(rows, layout.attributes), rows, strict=True):
+    for g, row in zip(cell_groups(rows, layout.attributes), rows, strict=True):
         _add(out, (g, COUNT_CONSTRUCT), 1, 0.0, 0.0)
         answers = row["answers"]
         for construct, where in layout.means:
@@ -175,7 +176,7 @@ def _moments_bulk(
 ) -> None:
     lookup: dict[Group, int] = {}
     codes = np.fromiter(
-        (lookup.setdefault(k, len(lookup)) for k in _groups(rows, layout.attributes)),
+        (lookup.setdefault(k, len(lookup)) for k in cell_groups(rows, layout.attributes)),
         dtype=np.intp,
         count=len(rows),
     )

@@ -53,25 +53,53 @@ def scores(
     month_from: MonthQuery = None,
     month_to: MonthQuery = None,
     format: Literal["json", "csv"] = "json",
+    index: Annotated[
+        Literal["equal", "pls"],
+        Query(
+            description="`equal`: the mean of the construct's items; `pls`: ACSI-style index "
+            "with the items weighted by a PLS fit of the instrument's model on all responses "
+            "(`pls` in the answer holds the model, weights and scale)"
+        ),
+    ] = "equal",
 ) -> Any:
     """0-100 index per group and construct with a 95% CI and a Holm-corrected Welch test of the
     group against the rest, from the protected cells of the disclosure control; groups below
     the survey's ``min_group_size`` show only ``n``. ``attr.<code>=v1,v2`` keeps respondents
     with those values of one attribute."""
-    result = service.get_scores(
-        session,
-        survey=survey,
-        by=by,
-        scope=principal.branches,
-        branches=split_codes(branch),
-        months=(month_from, month_to),
-        filters=parse_filters(request.query_params),
-    )
+    kw: dict[str, Any] = {
+        "survey": survey,
+        "by": by,
+        "scope": principal.branches,
+        "branches": split_codes(branch),
+        "months": (month_from, month_to),
+        "filters": parse_filters(request.query_params),
+    }
+    extra: dict[str, Any] = {}
+    if index == "pls":
+        result, weighted = service.get_pls_scores(session, **kw)
+        extra = {"index": "pls", "pls": weighted.info()}
+    else:
+        result = service.get_scores(session, **kw)
     if format == "csv":
-        return download(service.scores_csv(result), f"{survey.slug}-scores-by-{by}.csv")
+        name = f"{survey.slug}-{'pls-' if extra else ''}scores-by-{by}.csv"
+        return download(service.scores_csv(result), name)
     # Plain floats/str/None only: skip jsonable_encoder, which costs more than the statistics
     # (ScoresOut documents this JSON; tests/reporting/test_schemas.py holds it to it).
-    return JSONResponse(result.to_dict())
+    return JSONResponse(result.to_dict() | extra)
+
+
+@router.get("/surveys/{slug}/ipma")
+def pls_ipma(
+    principal: OperatorKey,
+    survey: SurveyDep,
+    session: SessionDep,
+    outcome: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """Importance-performance map analysis of the PLS-weighted model (the weights of
+    ``scores?index=pls``) for ``outcome`` (default: the instrument's outcome): per construct and
+    item the 0-100 performance and the unstandardized total effect on the outcome, pooled over
+    every response (like ``/drivers``' importances)."""
+    return service.get_pls_ipma(session, survey=survey, outcome=outcome)
 
 
 @router.get("/surveys/{slug}/drivers", response_model=DriversOut)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -66,16 +67,31 @@ def protected_cells(
     branch_ids: Sequence[int] | None = None,
     months: tuple[str | None, str | None] = (None, None),
     scoring: Scoring | None = None,
+    raw: pd.DataFrame | None = None,
 ) -> ProtectedCells:
     """Protected atomic cells of one dimension (``all`` or an attribute code) of a survey.
 
     ``branch`` holds branch codes; a missing attribute value is the group ``unspecified`` and the
     pooled bucket ``other``. Restricting branches or months selects whole ``(branch, month)``
     cells, whose protection does not depend on the selection.
+
+    ``raw``: atomic cells computed elsewhere (the PLS-weighted index's respondent scores, same
+    columns as the maintained ones) instead of the maintained aggregates; they pass the same
+    selection and protection.
     """
     scoring = scoring or Scoring.of(survey)
     dims = [ALL] if dim == ALL else [ALL, dim]
-    raw = read_cells(session, survey=survey, dims=dims, branch_ids=branch_ids, months=months)
+    if raw is None:
+        raw = read_cells(session, survey=survey, dims=dims, branch_ids=branch_ids, months=months)
+    else:
+        keep = raw["dim"].isin(dims).to_numpy()
+        if branch_ids is not None:
+            keep &= raw["branch"].isin(list(branch_ids)).to_numpy()
+        if months[0] is not None:
+            keep &= (raw["month"] >= months[0]).to_numpy()
+        if months[1] is not None:
+            keep &= (raw["month"] <= months[1]).to_numpy()
+        raw = raw[keep]
     res = protect(
         raw,
         k=survey.min_group_size,

@@ -94,6 +94,13 @@ class ScoresOut(_Out):
     gaps: list[GapDefinition] | None = Field(default=None, description="absent without gaps")
     overall: GroupOut
     groups: list[GroupOut]
+    index: Literal["pls"] | None = Field(
+        default=None, description="`pls` for `index=pls` (PLS-weighted ACSI-style indices)"
+    )
+    pls: dict[str, Any] | None = Field(
+        default=None,
+        description="with `index=pls`: the model, the normalized outer weights and the scales",
+    )
 
 
 class DriverPointOut(_Out):

@@ -29,6 +29,7 @@ from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.reporting.aggregates import read_cells
 from app.reporting.disclosure import Scoring, branch_names, protected_cells
 from app.reporting.importance import importance_fit
+from app.reporting.plsindex import PlsIndex, pls_index, pls_ipma
 from app.reporting.tables import Filters, check_by, check_filters, score_table
 from app.stats.disclosure import ALL
 from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
@@ -73,13 +74,18 @@ def get_scores(
     branches: Sequence[str] | None = None,
     months: tuple[str | None, str | None] = (None, None),
     filters: Filters | None = None,
+    weighted: PlsIndex | None = None,
 ) -> GroupScores:
-    """Index, CI and Holm-corrected Welch test vs the rest, per group, on protected cells."""
-    scoring = Scoring.of(survey)
+    """Index, CI and Holm-corrected Welch test vs the rest, per group, on protected cells
+    (of the maintained aggregates, or of the PLS-weighted respondent scores of ``weighted``:
+    :func:`get_pls_scores`)."""
+    scoring = Scoring.of(survey) if weighted is None else weighted.scoring
     check_by(scoring, by)
     flt = check_filters(survey, by, filters)
     visible = visible_branches(session, scope=scope, requested=branches)
     kw: dict[str, Any] = {"survey": survey, "scoring": scoring, "months": months, "flt": flt}
+    if weighted is not None:
+        kw["raw"] = weighted.raw
     everything = score_table(session, by=by, branch_ids=None, **kw)
     if by == "branch":
         return everything if visible is None else everything.only(visible)
@@ -87,6 +93,37 @@ def get_scores(
         return everything
     mine = score_table(session, by=by, branch_ids=_ids(session, visible), **kw)
     return replace(mine, overall=everything.overall)
+
+
+def get_pls_scores(
+    session: Session,
+    *,
+    survey: Survey,
+    by: str = "branch",
+    scope: Sequence[str] | None = None,
+    branches: Sequence[str] | None = None,
+    months: tuple[str | None, str | None] = (None, None),
+    filters: Filters | None = None,
+) -> tuple[GroupScores, PlsIndex]:
+    """:func:`get_scores` with ACSI-style PLS-weighted indices (app/reporting/plsindex.py)."""
+    weighted = pls_index(session, survey=survey)
+    table = get_scores(
+        session,
+        survey=survey,
+        by=by,
+        scope=scope,
+        branches=branches,
+        months=months,
+        filters=filters,
+        weighted=weighted,
+    )
+    return table, weighted
+
+
+def get_pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) -> dict[str, Any]:
+    """IPMA (0-100 performance, unstandardized total effects) of the PLS-weighted model for
+    ``outcome``, pooled over every response (app/reporting/plsindex.py)."""
+    return pls_ipma(session, survey=survey, outcome=outcome)
 
 
 def get_trends(

@@ -94,11 +94,19 @@ def score_table(
     months: tuple[str | None, str | None],
     flt: Filter | None,
     trend: bool = False,
+    raw: pd.DataFrame | None = None,
 ) -> GroupScores:
-    """One score table from the protected cells of one dimension."""
+    """One score table from the protected cells of one dimension (of the maintained
+    aggregates, or of ``raw`` atomic cells: see :func:`protected_cells`)."""
     dim = by if by in scoring.attributes else (flt[0] if flt else ALL)
     cells = protected_cells(
-        session, survey=survey, dim=dim, branch_ids=branch_ids, months=months, scoring=scoring
+        session,
+        survey=survey,
+        dim=dim,
+        branch_ids=branch_ids,
+        months=months,
+        scoring=scoring,
+        raw=raw,
     )
     moments, counts = cells.moments, cells.counts
     if flt is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,3 +47,18 @@ def test_pvm_fit_prints_fit_measures_and_estimates(
 def test_pvm_fit_reports_model_errors(pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str]) -> None:
     assert pvm_fit("F =~ TAN1 + NOPE1\n") == 1
     assert "NOPE1" in capsys.readouterr().err
+
+
+def test_pvm_fit_method_pls(pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str]) -> None:
+    model = "REL =~ REL1 + REL2 + REL3 + REL4\nPV =~ PV1 + PV2\nPV ~ REL\n"
+    options = ("--method", "pls", "--composite", "--predict", "5x1", "--ipma", "PV")
+    assert pvm_fit(model, *options) == 0
+    out, _ = capsys.readouterr()
+    assert "SRMR (saturated model)" in out and "PV ~ REL" in out and "REL <= REL1" in out
+    assert "PLSpredict (5 folds x 1)" in out and "IPMA of PV" in out and "Blindfolding" in out
+    assert pvm_fit(model, *options, "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"] == "pls" and result["consistent"] is False
+    assert result["ipma"]["target"] == "PV" and len(result["predict"]["items"]) == 2
+    assert pvm_fit(model, "--method", "pls", "--ipma", "SAT") == 1
+    assert "ipma.target" in capsys.readouterr().err

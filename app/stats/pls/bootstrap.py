@@ -18,9 +18,10 @@ from typing import Literal
 
 import numpy as np
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from app.stats.pls.estimate import PlsResult, solve_pls
-from app.stats.pls.evaluate import htmt_from_cor
+from app.stats.pls.evaluate import htmt_matrix
 from app.stats.sem import ModelError
 
 Interval = Literal["perc", "bca"]
@@ -83,26 +84,50 @@ def _total(paths: np.ndarray) -> np.ndarray:
     return np.linalg.inv(np.eye(m) - paths) - np.eye(m)
 
 
+def _gather(res: PlsResult, keys: list[tuple[str, str, str]]) -> list[tuple[int, int, int]]:
+    """For each key: (source matrix 0-4, row, column), the matrices being weights, loadings,
+    paths, total effects and HTMT."""
+    items, names = res.items, res.constructs
+    out = []
+    for lhs, op, rhs in keys:
+        if op == "<=":
+            out.append((0, items.index(rhs), names.index(lhs)))
+        elif op == "=~":
+            out.append((1, items.index(rhs), names.index(lhs)))
+        elif op == "~":
+            out.append((2, names.index(rhs), names.index(lhs)))
+        elif op == "total":
+            out.append((3, names.index(rhs), names.index(lhs)))
+        else:
+            out.append((4, names.index(lhs), names.index(rhs)))
+    return out
+
+
 def _statistics(
-    res: PlsResult, R_items: np.ndarray, keys: list[tuple[str, str, str]]
+    res: PlsResult, R_items: np.ndarray, where: list[tuple[int, int, int]]
 ) -> np.ndarray:
     core = solve_pls(R_items, res.spec, scheme=res.scheme, consistent=res.consistent)
-    te = _total(core.paths)
-    ht = htmt_from_cor(R_items, res.spec)
-    items, names = res.items, res.constructs
-    out = np.empty(len(keys))
-    for k, (lhs, op, rhs) in enumerate(keys):
-        if op == "<=":
-            out[k] = core.weights[items.index(rhs), names.index(lhs)]
-        elif op == "=~":
-            out[k] = core.loadings[items.index(rhs), names.index(lhs)]
-        elif op == "~":
-            out[k] = core.paths[names.index(rhs), names.index(lhs)]
-        elif op == "total":
-            out[k] = te[names.index(rhs), names.index(lhs)]
-        else:
-            out[k] = ht[lhs][rhs]
-    return out
+    mats = (
+        core.weights,
+        core.loadings,
+        core.paths,
+        _total(core.paths),
+        htmt_matrix(R_items, res.spec),
+    )
+    return np.array([mats[s][i, j] for s, i, j in where])
+
+
+def _resample_cor(centred: np.ndarray, full_var: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Correlation matrix of the resample that takes row i ``counts[i]`` times, from the
+    column-centred data (a weighted cross-product: no copy of the resampled rows)."""
+    n = counts.sum()
+    mean = counts @ centred / n
+    cov = (centred * counts[:, None]).T @ centred / n - np.outer(mean, mean)
+    var = np.diag(cov)
+    if np.any(var <= 1e-12 * full_var):
+        raise ModelError("an item is constant in this resample")
+    sd = np.sqrt(var)
+    return cov / np.outer(sd, sd)
 
 
 def _cor(x: np.ndarray) -> np.ndarray:
@@ -135,20 +160,26 @@ def bootstrap_pls(
     if interval not in ("perc", "bca"):
         raise ModelError("interval must be 'perc' or 'bca'")
     keys = statistic_keys(res)
-    estimate = _statistics(res, _cor(res.data), keys)
+    where = _gather(res, keys)
+    estimate = _statistics(res, _cor(res.data), where)
     n = res.nobs
-    indices = np.random.default_rng(seed).integers(0, n, size=(draws, n))
+    # row by row from one generator: the same numbers as one (draws, n) matrix, in O(n) memory
+    rng = np.random.default_rng(seed)
+    centred = res.data - res.data.mean(axis=0)
+    full_var = centred.var(axis=0)
     rows = []
-    for b in range(draws):
-        try:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = _statistics(res, _cor(res.data[indices[b]]), keys)
-        except (ModelError, np.linalg.LinAlgError):
-            continue
-        if np.all(np.isfinite(values)):
-            rows.append(values)
-        if progress is not None and (b + 1) % 100 == 0:
-            progress((b + 1) / draws)
+    with threadpool_limits(1):  # small matrices: one BLAS thread beats several fighting
+        for b in range(draws):
+            counts = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(float)
+            try:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    values = _statistics(res, _resample_cor(centred, full_var, counts), where)
+            except (ModelError, np.linalg.LinAlgError):
+                continue
+            if np.all(np.isfinite(values)):
+                rows.append(values)
+            if progress is not None and (b + 1) % 100 == 0:
+                progress((b + 1) / draws)
     if len(rows) < 2:
         raise ModelError(f"only {len(rows)} of {draws} bootstrap draws could be estimated")
     samples = np.array(rows)
@@ -157,14 +188,14 @@ def bootstrap_pls(
         lower = np.quantile(samples, alpha, axis=0, method="linear")
         upper = np.quantile(samples, 1 - alpha, axis=0, method="linear")
     else:
-        accel = _acceleration(res, keys)
+        accel = _acceleration(res, where)
         lower, upper = _bca(samples, estimate, accel, alpha)
     if progress is not None:
         progress(1.0)
     return PlsBootstrap(keys, estimate, samples, draws, seed, interval, level, lower, upper)
 
 
-def _acceleration(res: PlsResult, keys: list[tuple[str, str, str]]) -> np.ndarray:
+def _acceleration(res: PlsResult, where: list[tuple[int, int, int]]) -> np.ndarray:
     """Jackknife acceleration (Efron 1987): every row left out once, or, past 200 rows,
     200 contiguous groups of rows left out in turn."""
     n = res.nobs
@@ -173,7 +204,7 @@ def _acceleration(res: PlsResult, keys: list[tuple[str, str, str]]) -> np.ndarra
     for g in groups:
         keep = np.ones(n, dtype=bool)
         keep[g] = False
-        jack.append(_statistics(res, _cor(res.data[keep]), keys))
+        jack.append(_statistics(res, _cor(res.data[keep]), where))
     values = np.array(jack)
     d = values.mean(axis=0) - values
     num = (d**3).sum(axis=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -218,6 +219,47 @@ class Core:
     diff: float
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Index structures of a spec, built once per spec (:func:`layout`) so the iterations
+    and every bootstrap draw skip Python-level look-ups."""
+
+    blocks: tuple[np.ndarray, ...]  # item indices of each construct
+    mask: np.ndarray  # (p, m) 1 where item i belongs to construct j
+    P: np.ndarray  # (m, m) 1 for a path i -> j
+    mode_b: tuple[bool, ...]  # mode-B weights (formative, more than one item)
+    block_ix: tuple[tuple[np.ndarray, ...], ...]  # np.ix_ of each block
+    ante: tuple[tuple[int, np.ndarray, tuple[np.ndarray, ...]], ...]  # (j, antecedents,
+    # np.ix_(antecedents, antecedents)) of each endogenous construct
+    plsc_blocks: tuple[bool, ...]  # reflective with more than one item
+
+
+@lru_cache(maxsize=64)
+def layout(spec: PlsSpec) -> Layout:
+    items, names = spec.items, spec.names
+    p, m = len(items), len(names)
+    blocks = tuple(np.array([items.index(i) for i in c.items]) for c in spec.constructs)
+    mask = np.zeros((p, m))
+    for j, idx in enumerate(blocks):
+        mask[idx, j] = 1.0
+    P = np.zeros((m, m))
+    for s, t in spec.paths:
+        P[names.index(s), names.index(t)] = 1.0
+    ante = []
+    for dv in spec.endogenous:
+        a = np.array([names.index(x) for x in spec.antecedents(dv)])
+        ante.append((names.index(dv), a, np.ix_(a, a)))
+    return Layout(
+        blocks=blocks,
+        mask=mask,
+        P=P,
+        mode_b=tuple(not c.reflective and len(c.items) > 1 for c in spec.constructs),
+        block_ix=tuple(np.ix_(idx, idx) for idx in blocks),
+        ante=tuple(ante),
+        plsc_blocks=tuple(c.reflective and len(c.items) > 1 for c in spec.constructs),
+    )
+
+
 def solve_pls(
     R: np.ndarray,
     spec: PlsSpec,
@@ -233,30 +275,22 @@ def solve_pls(
     R = Z'Z/(n-1): scores Z W have covariance W'RW, mode-A weights are R W, mode-B weights
     solve a block of R. Bootstrap draws then cost one correlation matrix each.
     """
-    items, names = spec.items, spec.names
-    p, m = len(items), len(names)
-    blocks = [[items.index(i) for i in c.items] for c in spec.constructs]
-    mask = np.zeros((p, m))
-    for j, idx in enumerate(blocks):
-        mask[idx, j] = 1.0
-    P = np.zeros((m, m))
-    for s, t in spec.paths:
-        P[names.index(s), names.index(t)] = 1.0
+    lay = layout(spec)
+    names = spec.names
+    mask, P = lay.mask, lay.P
+    m = len(names)
 
     w = mask.copy()
     iterations, diff = 0, np.inf
     while True:
         w1 = w / _sd(w, R)
-        inner = _inner_weights(scheme, w1.T @ R @ w1, P, spec, names)
+        inner = _inner_weights(scheme, w1.T @ R @ w1, P, lay)
         w2 = w1 @ inner
         w2 = w2 / _sd(w2, R)
-        new = np.zeros_like(w)
-        for j, (c, idx) in enumerate(zip(spec.constructs, blocks, strict=True)):
-            cov = R[idx, :] @ w2[:, j]
-            if c.reflective or len(idx) == 1:  # mode A
-                new[idx, j] = cov
-            else:  # mode B
-                new[idx, j] = np.linalg.solve(R[np.ix_(idx, idx)], cov)
+        new = (R @ w2) * mask  # mode A: covariances of the items with the inner proxy
+        for j, idx in enumerate(lay.blocks):
+            if lay.mode_b[j]:
+                new[idx, j] = np.linalg.solve(R[lay.block_ix[j]], new[idx, j])
         last, w = w, new / _sd(new, R)
         diff = float(np.abs(w - last).sum())
         if diff < tol or iterations >= max_iter:
@@ -266,27 +300,24 @@ def solve_pls(
     raw_loadings = (R @ w) * mask
     raw_cor = w.T @ R @ w
     rho = {
-        c.name: 1.0
-        if (not c.reflective or len(c.items) == 1)
-        else _rho_a(R[np.ix_(idx, idx)], w[idx, j])
-        for j, (c, idx) in enumerate(zip(spec.constructs, blocks, strict=True))
+        c.name: _rho_a(R[lay.block_ix[j]], w[lay.blocks[j], j]) if lay.plsc_blocks[j] else 1.0
+        for j, c in enumerate(spec.constructs)
     }
-    plsc = consistent and any(c.reflective and len(c.items) > 1 for c in spec.constructs)
+    plsc = consistent and any(lay.plsc_blocks)
     cor, loadings = raw_cor, raw_loadings
     if plsc:
         r = np.array([rho[c] for c in names])
         cor = raw_cor / np.sqrt(np.outer(r, r))
         np.fill_diagonal(cor, 1.0)
         loadings = raw_loadings.copy()
-        for j, (c, idx) in enumerate(zip(spec.constructs, blocks, strict=True)):
+        for j, c in enumerate(spec.constructs):
             if c.reflective:
+                idx = lay.blocks[j]
                 wj = w[idx, j]
                 loadings[idx, j] = wj * np.sqrt(rho[c.name]) / (wj @ wj)
     paths = np.zeros((m, m))
-    for dv in spec.endogenous:
-        j = names.index(dv)
-        ante = [names.index(a) for a in spec.antecedents(dv)]
-        paths[ante, j] = np.linalg.solve(cor[np.ix_(ante, ante)], cor[ante, j])
+    for j, ante, ix in lay.ante:
+        paths[ante, j] = np.linalg.solve(cor[ix], cor[ante, j])
     return Core(w, loadings, cor, paths, rho, plsc, iterations, diff)
 
 
@@ -297,17 +328,13 @@ def _sd(w: np.ndarray, R: np.ndarray) -> np.ndarray:
     return np.sqrt(var)
 
 
-def _inner_weights(
-    scheme: str, cor: np.ndarray, P: np.ndarray, spec: PlsSpec, names: list[str]
-) -> np.ndarray:
+def _inner_weights(scheme: str, cor: np.ndarray, P: np.ndarray, lay: Layout) -> np.ndarray:
     """Inner weights E (m, m): the proxy of construct j is sum_i score_i E[i, j]."""
     if scheme == "factorial":
         return cor * (P + P.T)
     if scheme == "centroid":
         return np.sign(cor) * (P + P.T)
     inner = cor * P.T  # successors: their correlation
-    for dv in spec.endogenous:
-        j = names.index(dv)
-        ante = [names.index(a) for a in spec.antecedents(dv)]
-        inner[ante, j] = np.linalg.solve(cor[np.ix_(ante, ante)], cor[ante, j])  # regression
+    for j, ante, ix in lay.ante:
+        inner[ante, j] = np.linalg.solve(cor[ix], cor[ante, j])  # regression
     return inner

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from app.stats.pls.estimate import PlsResult, fit_pls
+from app.stats.pls.estimate import PlsResult, fit_pls, layout
 from app.stats.pls.spec import PlsSpec
 
 Matrix = dict[str, dict[str, float]]
@@ -59,19 +59,27 @@ def htmt(res: PlsResult) -> Matrix:
 
 def htmt_from_cor(R: np.ndarray, spec: PlsSpec) -> Matrix:
     """HTMT from the correlation matrix ``R`` (p, p) of ``spec.items``."""
-    items = spec.items
-    blocks = {c.name: [items.index(i) for i in c.items] for c in spec.constructs}
-    mono: dict[str, float] = {}
-    for name, idx in blocks.items():
-        k = len(idx)
-        sub = np.abs(R[np.ix_(idx, idx)])
-        mono[name] = 1.0 if k == 1 else float(sub[np.triu_indices(k, 1)].mean())
-    out: Matrix = {c: {} for c in blocks}
-    for a, ia in blocks.items():
-        for b, ib in blocks.items():
-            if a != b:
-                hetero = float(np.abs(R[np.ix_(ia, ib)]).mean())
-                out[a][b] = hetero / np.sqrt(mono[a] * mono[b])
+    names = spec.names
+    h = htmt_matrix(R, spec)
+    return {
+        a: {b: float(h[i, j]) for j, b in enumerate(names) if j != i} for i, a in enumerate(names)
+    }
+
+
+def htmt_matrix(R: np.ndarray, spec: PlsSpec) -> np.ndarray:
+    """(m, m) HTMT of every pair of constructs: mean absolute heterotrait correlation over the
+    geometric mean of the two blocks' mean absolute monotrait (off-diagonal) correlations; a
+    single-item block's monotrait value is 1. The diagonal is meaningless (set to 1)."""
+    mask = layout(spec).mask
+    A = np.abs(R)
+    k = mask.sum(axis=0)
+    sums = mask.T @ A @ mask
+    within = np.diag(sums) - mask.T @ np.diag(A)
+    pairs = k * (k - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mono = np.where(k > 1, within / np.where(pairs > 0, pairs, 1.0), 1.0)
+        out = sums / np.outer(k, k) / np.sqrt(np.outer(mono, mono))
+    np.fill_diagonal(out, 1.0)
     return out
 
 
@@ -167,3 +175,30 @@ def fornell_larcker(res: PlsResult) -> Matrix:
         }
         for i, a in enumerate(res.constructs)
     }
+
+
+def implied_correlation(res: PlsResult) -> np.ndarray:
+    """Model-implied item correlations (p, p) of the saturated model, as cSEM's ``fit()`` and
+    SmartPLS build them for SRMR: within a composite block (mode A or B) the observed item
+    correlations; within a common-factor block (PLSc reflective) ``λλ'``; between blocks
+    ``λ_a ρ_ab λ_b'`` with ρ the construct correlations (disattenuated under PLSc) and, for
+    composites, λ = the items' correlations with their composite score. Diagonal 1."""
+    R = _cor(res.data)
+    lam = res.loadings
+    implied = lam @ res.construct_cor @ lam.T
+    items = res.items
+    for c in res.spec.constructs:
+        idx = [items.index(i) for i in c.items]
+        if not (res.consistent and c.reflective and len(idx) > 1):
+            implied[np.ix_(idx, idx)] = R[np.ix_(idx, idx)]
+    np.fill_diagonal(implied, 1.0)
+    return implied
+
+
+def srmr(res: PlsResult) -> float:
+    """Standardized root mean square residual of the saturated model (SmartPLS's and cSEM's
+    "SRMR"): sqrt of the mean squared difference between observed and implied item
+    correlations over the lower triangle including the diagonal, p(p+1)/2 elements."""
+    resid = _cor(res.data) - implied_correlation(res)
+    low = np.tril_indices(resid.shape[0])
+    return float(np.sqrt(np.mean(resid[low] ** 2)))

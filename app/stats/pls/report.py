@@ -17,6 +17,7 @@ from app.stats.pls.evaluate import (
     inner_vif,
     item_vif,
     reliability,
+    srmr,
     total_effects,
 )
 
@@ -81,6 +82,15 @@ def pls_result_dict(res: PlsResult, boot: PlsBootstrap | None = None) -> dict[st
         "consistent": res.consistent,
         "converged": res.converged,
         "iterations": res.iterations,
+        "constructs": [
+            {
+                "name": c.name,
+                "items": list(c.items),
+                "mode": "B" if (not c.reflective and len(c.items) > 1) else "A",
+                "reflective": c.reflective,
+            }
+            for c in spec.constructs
+        ],
         "estimates": rows,
         "r2": {k: _num(v) for k, v in res.r2.items()},
         "r2.adj": {k: _num(v) for k, v in res.r2_adj.items()},
@@ -88,6 +98,7 @@ def pls_result_dict(res: PlsResult, boot: PlsBootstrap | None = None) -> dict[st
             c: {"alpha": v["alpha"], "rhoA": v["rhoA"], "rhoC": v["rhoC"], "ave": v["AVE"]}
             for c, v in rel.items()
         },
+        "srmr": _num(srmr(res)),
         "htmt": {a: {b: _num(v) for b, v in row.items()} for a, row in htmt(res).items()},
         "effects": effects,
         "f2": {s: {t: _num(v) for t, v in row.items()} for s, row in f_squared(res).items()},
