@@ -51,10 +51,15 @@ def site(
         with live_app.state.sessionmaker() as session:
             session.add(Branch(code="BR01", name="北京朝阳营业厅"))
             session.commit()
-            service.create_survey(session, data=SurveyCreate(slug="web"))
+            # telecom-pv version 1: the one-page questionnaire (version 2 is paged)
+            service.create_survey(session, data=SurveyCreate(slug="web", instrument_version=1))
             service.create_survey(session, data=SurveyCreate(slug="visit", instrument="visit"))
-            service.create_survey(session, data=SurveyCreate(slug="anon", anonymous=True))
-            shut = service.create_survey(session, data=SurveyCreate(slug="shut"))
+            service.create_survey(
+                session, data=SurveyCreate(slug="anon", anonymous=True, instrument_version=1)
+            )
+            shut = service.create_survey(
+                session, data=SurveyCreate(slug="shut", instrument_version=1)
+            )
             service.update_survey(session, survey=shut, data=SurveyUpdate(status="closed"))
         yield live_url
 
