@@ -244,6 +244,8 @@ ROUTES: dict[tuple[str, str], Call] = {
     # reporting (H5)
     ("GET", "/api/v1/surveys/{slug}/scores"): Call("operator", 200, "same", out_of_scope=BR02),
     ("GET", "/api/v1/surveys/{slug}/drivers"): Call("operator", 200, "same", out_of_scope=BR02),
+    # IPMA of the PLS-weighted model, pooled over every response (like /drivers' importances)
+    ("GET", "/api/v1/surveys/{slug}/ipma"): Call("operator", 200, "same"),
     ("GET", "/api/v1/surveys/{slug}/trends"): Call("operator", 200, "same", out_of_scope=BR02),
     ("POST", "/dashboard/login"): Call("dashboard", 303, "same"),
     ("POST", "/dashboard/logout"): Call("public", 303, "same"),
