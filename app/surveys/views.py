@@ -48,6 +48,7 @@ from app.surveys.questionnaire import (
     page_number,
     page_of_field,
     pages,
+    survey_title,
     ui_strings,
 )
 from app.surveys.schemas import ClientInfo, ResponseCreate
@@ -169,8 +170,7 @@ def _find_survey(session: Session, slug: str) -> Survey | None:
 
 
 def _title(survey: Survey, spec: InstrumentSpec, lang: str) -> str:
-    titles = survey.title or spec.title
-    return titles.get(lang) or spec.title.get(lang) or next(iter(titles.values()), "")
+    return survey_title(survey.title, spec, lang)
 
 
 def _lang_links(
