@@ -40,7 +40,13 @@ class Settings(BaseSettings):
     fit_max_bootstrap_queued: int = Field(default=50_000, ge=0)  # draws of all active jobs
     fit_max_bootstrap_queued_per_key: int = Field(default=20_000, ge=0)
     fit_retry_after_s: int = Field(default=30, ge=1)
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = "http://127.0.0.1:8000"  # printed by `pvm demo`
+    # The address respondents reach pvm at, encoded in branch QR codes and posters
+    # (``{public_url}/s/{slug}?branch={code}``); unset: the base URL of the request.
+    public_url: str | None = None
+    # A .ttf/.ttc font with Chinese/Japanese glyphs for the posters (app/surveys/posters.py);
+    # unset: the first of the common system CJK fonts found.
+    poster_font: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -53,6 +53,7 @@ UI_KEYS = frozenset(
         "optional", "choose_any", "text_hint", "submit", "next", "back", "progress", "fix_errors",
         "honeypot", "expired", "thanks_heading", "thanks_body", "notfound_heading",
         "notfound_body", "branch_notfound_heading", "branch_notfound_body", "closed_heading",
+        "poster_invite", "notyet_heading", "notyet_body",
         "closed_body", "privacy_heading", "privacy_stored", "privacy_anonymous", "privacy_none",
         "err_required", "err_required_no_na", "err_range", "err_option", "err_too_long",
         "err_fill_in", "err_invalid", "err_branch", "err_token_missing", "err_token_unknown",

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi import Response as HttpResponse
 from fastapi.responses import FileResponse, PlainTextResponse
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
-from app.auth.service import create_tokens
+from app.auth.service import Principal, create_tokens
+from app.config import Settings
 from app.deps import (
     AdminKey,
     OperatorKey,
@@ -25,7 +27,8 @@ from app.deps import (
     check_branch_scope,
     split_codes,
 )
-from app.surveys import csvio, labelled, lifecycle, service
+from app.surveys import csvio, labelled, lifecycle, posters, service
+from app.surveys.models import Branch, Survey
 from app.surveys.schemas import (
     BranchCreate,
     BranchRead,
@@ -357,3 +360,94 @@ def erase_response_by_token(
         session, survey=survey, token=data.token, actor=principal.actor(), scope=principal.branches
     )
     return Erased(deleted=erased)
+
+
+# ---- branch QR codes and posters (issue 17) ---------------------------------------------------
+LangQuery = Annotated[
+    str | None,
+    Query(description="a language of the instrument (default: its first); the poster's texts"),
+]
+
+
+def _branch_url(
+    survey: Survey,
+    code: str,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    request: Request,
+) -> tuple[Branch, str]:
+    """The branch (403 outside the key's scope, 404 unknown) and its questionnaire URL."""
+    check_branch_scope(principal, code)
+    branch = service.get_branch(session, code=code)
+    base = settings.public_url or str(request.base_url)
+    return branch, posters.questionnaire_url(base, survey.slug, branch.code)
+
+
+@router.get(
+    "/surveys/{slug}/branches/{code}/qr.svg",
+    response_class=HttpResponse,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    tags=["surveys"],
+)
+def branch_qr_svg(
+    code: str,
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: OperatorKey,
+    settings: SettingsDep,
+    request: Request,
+) -> HttpResponse:
+    """The QR code of the branch's questionnaire URL ``{PVM_PUBLIC_URL}/s/{slug}?branch={code}``
+    (PVM_PUBLIC_URL unset: this server's address as the request reached it)."""
+    _, url = _branch_url(survey, code, session, principal, settings, request)
+    return HttpResponse(posters.qr_svg(url), media_type="image/svg+xml")
+
+
+@router.get(
+    "/surveys/{slug}/branches/{code}/qr.png",
+    response_class=HttpResponse,
+    responses={200: {"content": {"image/png": {}}}},
+    tags=["surveys"],
+)
+def branch_qr_png(
+    code: str,
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: OperatorKey,
+    settings: SettingsDep,
+    request: Request,
+    scale: Annotated[int, Query(ge=1, le=40, description="pixels per module")] = 8,
+) -> HttpResponse:
+    """The branch's QR code as a PNG (``scale`` pixels per module, a 4-module quiet zone)."""
+    _, url = _branch_url(survey, code, session, principal, settings, request)
+    return HttpResponse(posters.qr_png(url, scale=scale), media_type="image/png")
+
+
+@router.get(
+    "/surveys/{slug}/branches/{code}/poster.pdf",
+    response_class=HttpResponse,
+    responses={200: {"content": {"application/pdf": {}}}},
+    tags=["surveys"],
+)
+def branch_poster(
+    code: str,
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: OperatorKey,
+    settings: SettingsDep,
+    request: Request,
+    lang: LangQuery = None,
+) -> HttpResponse:
+    """A printable A4 poster for the branch in one language of the instrument: the survey's
+    title, an invitation, the QR code with its URL under it, and the branch's name."""
+    lang = posters.poster_lang(survey_spec(survey), lang)
+    branch, url = _branch_url(survey, code, session, principal, settings, request)
+    font = posters.poster_font(settings.poster_font)
+    pdf = posters.poster_pdf(posters.poster_text(survey, branch, lang, url), font=font)
+    filename = f"{survey.slug}-{branch.code}-{lang}.pdf"
+    return HttpResponse(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

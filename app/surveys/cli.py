@@ -1,4 +1,5 @@
-"""``pvm responses delete|erase`` and ``pvm retention run`` (audited as ``cli``)."""
+"""``pvm surveys set``, ``pvm branches``, ``pvm responses delete|erase`` and ``pvm retention
+run`` (audited as ``cli``)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,58 @@ def cmd_branches_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_surveys_set(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.audit.service import CLI
+    from app.errors import DomainError
+    from app.main import open_session
+    from app.surveys.frames import as_utc
+    from app.surveys.schemas import SurveyUpdate
+    from app.surveys.service import get_survey, update_survey
+
+    changes: dict[str, Any] = {}
+    if args.status is not None:
+        changes["status"] = args.status
+    for name in ("opens_at", "closes_at"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value or None  # "" clears the date
+    if not changes:
+        print("error: give --status, --opens-at or --closes-at", file=sys.stderr)
+        return 2
+    try:
+        data = SurveyUpdate.model_validate(changes)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]).replace("_", "-")
+        print(f"error: --{field}: {first['msg']}", file=sys.stderr)
+        return 2
+    with open_session() as session:
+        try:
+            survey = get_survey(session, slug=args.survey)
+            survey = update_survey(session, survey=survey, data=data, actor=CLI)
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+        opens = as_utc(survey.opens_at).isoformat() if survey.opens_at else "-"
+        closes = as_utc(survey.closes_at).isoformat() if survey.closes_at else "-"
+        print(f"survey {survey.slug}: {survey.status}, opens {opens}, closes {closes}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    surveys = sub.add_parser("surveys", help="survey settings").add_subparsers(
+        dest="surveys", required=True
+    )
+    set_ = surveys.add_parser(
+        "set", help="status and opening/closing times (ISO 8601 with a time zone; '' clears)"
+    )
+    set_.add_argument("survey", help="the survey's slug")
+    set_.add_argument("--status", choices=("draft", "open", "closed", "archived"))
+    set_.add_argument("--opens-at", dest="opens_at", help="e.g. 2027-01-01T09:00+08:00")
+    set_.add_argument("--closes-at", dest="closes_at", help="e.g. 2027-03-31T18:00+08:00")
+    set_.set_defaults(func=cmd_surveys_set)
     branches = sub.add_parser("branches", help="branches and their names").add_subparsers(
         dest="branches", required=True
     )

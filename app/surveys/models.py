@@ -33,6 +33,13 @@ from app.db import Base
 CHANNELS = ("api", "web", "import")
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """A stored time as aware UTC: SQLite gives back the naive UTC wall-clock fields."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -99,14 +106,39 @@ class Survey(Base):
     min_group_size: Mapped[int] = mapped_column(Integer, default=5)
     requires_token: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # draft, open, closed or archived; an open survey takes submissions between its opening
+    # and closing times (either may be unset).
     status: Mapped[str] = mapped_column(String(16), default="open")
+    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     instrument: Mapped[Instrument] = relationship(lazy="joined")
 
+    def closed_reason(self, now: datetime | None = None) -> str | None:
+        """None while the survey takes submissions, else why not: the one rule for the API
+        (409 with this text) and the questionnaire (its friendly page)."""
+        now = now or utcnow()
+        opens_at, closes_at = _aware(self.opens_at), _aware(self.closes_at)
+        if self.status != "open":
+            return f"survey {self.slug} is {self.status}: it takes no responses"
+        if opens_at is not None and now < opens_at:
+            return f"survey {self.slug} opens at {opens_at.isoformat()}"
+        if closes_at is not None and now >= closes_at:
+            return f"survey {self.slug} closed at {closes_at.isoformat()}"
+        return None
+
     @property
     def is_open(self) -> bool:
-        return self.status == "open"
+        return self.closed_reason() is None
+
+    @property
+    def not_yet_open(self) -> bool:
+        """A draft, or an open survey before its opening time (the page says "not yet")."""
+        if self.status == "draft":
+            return True
+        opens_at = _aware(self.opens_at)
+        return self.status == "open" and opens_at is not None and utcnow() < opens_at
 
 
 class Response(Base):

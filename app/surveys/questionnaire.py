@@ -126,6 +126,12 @@ def ui_strings(lang: str, spec: InstrumentSpec | None = None) -> dict[str, str]:
     return texts
 
 
+def survey_title(titles: Mapping[str, str], spec: InstrumentSpec, lang: str) -> str:
+    """A survey's title in ``lang``: the survey's own titles, else the instrument's."""
+    titles = titles or spec.title
+    return titles.get(lang) or spec.title.get(lang) or next(iter(titles.values()), "")
+
+
 def fill(text: str, **values: object) -> str:
     """``text`` with ``{name}`` placeholders replaced (unknown braces are left as they are)."""
     for name, value in values.items():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # A title per language code (e.g. {"zh": ..., "en": ...}): bounded like every stored field.
@@ -63,12 +63,18 @@ class SurveyCreate(BaseModel):
     anonymous: bool = False
 
 
+SurveyStatus = Literal["draft", "open", "closed", "archived"]
+
+
 class SurveyUpdate(BaseModel):
     """Changes to a survey. Weakening privacy (``min_group_size`` lowered, ``requires_token``
     or ``anonymous`` switched off) needs an admin key."""
 
     model_config = ConfigDict(extra="forbid")
-    status: Literal["open", "closed"] | None = None
+    status: SurveyStatus | None = None
+    # Submissions are taken from opens_at until closes_at (time zone required; null clears).
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
     title: Annotated[Title, Field(max_length=20)] | None = None
     min_group_size: int | None = Field(default=None, ge=1, le=10_000)
     requires_token: bool | None = None
@@ -85,6 +91,8 @@ class SurveyRead(BaseModel):
     requires_token: bool
     anonymous: bool
     status: str
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
     created_at: datetime
 
 

@@ -215,6 +215,16 @@ def update_survey(
     before = privacy_settings(survey)
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(survey, name, value)
+    for name in ("opens_at", "closes_at"):  # null clears a date
+        if name in data.model_fields_set and getattr(data, name) is None:
+            setattr(survey, name, None)
+    if (
+        survey.opens_at is not None
+        and survey.closes_at is not None
+        and as_utc(survey.closes_at) <= as_utc(survey.opens_at)
+    ):
+        session.rollback()
+        raise InvalidInput([field_error("closes_at", msg="must be after opens_at")])
     audit_privacy_change(session, survey=survey, before=before, actor=actor)
     session.commit()
     return survey
@@ -294,8 +304,9 @@ def submit_response(
         replayed = _replay(session, survey=survey, key=idempotency_key, digest=digest)
         if replayed is not None:
             return replayed, False
-    if not survey.is_open:
-        raise Conflict(f"survey {survey.slug} is closed")
+    closed = survey.closed_reason()
+    if closed is not None:
+        raise Conflict(closed)
     spec = survey_spec(survey)
     errors: list[dict[str, Any]] = []
     branch_id = session.scalar(select(Branch.id).where(Branch.code == payload.branch))

@@ -48,6 +48,7 @@ from app.surveys.questionnaire import (
     page_number,
     page_of_field,
     pages,
+    survey_title,
     ui_strings,
 )
 from app.surveys.schemas import ClientInfo, ResponseCreate
@@ -140,7 +141,14 @@ def _page(
     return secure_page(response, csp=FORM_CSP)
 
 
-MESSAGE_STATUS = {"notfound": 404, "branch_notfound": 404, "closed": 410}
+MESSAGE_STATUS = {"notfound": 404, "branch_notfound": 404, "closed": 410, "notyet": 409}
+
+
+def _unavailable(survey: Survey | None) -> str:
+    """The message of a questionnaire that takes no answers (Survey.closed_reason)."""
+    if survey is None:
+        return "notfound"
+    return "notyet" if survey.not_yet_open else "closed"
 
 
 def _message(
@@ -169,8 +177,7 @@ def _find_survey(session: Session, slug: str) -> Survey | None:
 
 
 def _title(survey: Survey, spec: InstrumentSpec, lang: str) -> str:
-    titles = survey.title or spec.title
-    return titles.get(lang) or spec.title.get(lang) or next(iter(titles.values()), "")
+    return survey_title(survey.title, spec, lang)
 
 
 def _lang_links(
@@ -415,7 +422,7 @@ def questionnaire(
     spec = service.survey_spec(survey) if survey is not None else None
     lang = _lang(request, lang, spec)
     if survey is None or not survey.is_open:
-        return _message(request, lang=lang, kind="closed" if survey else "notfound", survey=survey)
+        return _message(request, lang=lang, kind=_unavailable(survey), survey=survey)
     if branch and branch not in service.branch_ids(session, codes=[branch]):
         return _message(request, lang=lang, kind="branch_notfound", survey=survey)
     values: Fields = {"token": token} if token else {}
@@ -442,7 +449,7 @@ def submit(
     spec = service.survey_spec(survey) if survey is not None else None
     lang = _lang(request, field_text(fields, "lang") or request.query_params.get("lang"), spec)
     if survey is None or not survey.is_open:
-        return _message(request, lang=lang, kind="closed" if survey else "notfound", survey=survey)
+        return _message(request, lang=lang, kind=_unavailable(survey), survey=survey)
     thanks_url = f"/s/{slug}/thanks?{urlencode({'lang': lang})}"
     if fields.get(HONEYPOT):
         logger.info("honeypot filled on survey %s; submission dropped", slug)

@@ -169,6 +169,17 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("PATCH", "/api/v1/surveys/{slug}"): Call(
         "researcher", 200, "refused", json={"min_group_size": 5}
     ),
+    # branch QR codes and posters (issue 17)
+    **{
+        ("GET", f"/api/v1/surveys/{{slug}}/branches/{{code}}/{name}"): Call(
+            "operator",
+            200,
+            "same",
+            path=f"/api/v1/surveys/telecom/branches/BR01/{name}",
+            out_of_scope={"path": f"/api/v1/surveys/telecom/branches/BR02/{name}"},
+        )
+        for name in ("qr.svg", "qr.png", "poster.pdf")
+    },
     ("POST", "/api/v1/surveys/{slug}/tokens"): Call(
         "admin",
         201,

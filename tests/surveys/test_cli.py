@@ -134,3 +134,40 @@ def test_branches_set_name(cli_env, capsys, factory, survey) -> None:
     assert "BR99" in capsys.readouterr().err
     assert cli.main(["branches", "set-name", "BR01", "not a tag", "x"]) == 2
     assert "not a tag" in capsys.readouterr().err
+
+
+def test_surveys_set_lifecycle(cli_env, capsys, factory, survey) -> None:
+    args = [
+        "surveys",
+        "set",
+        "telecom",
+        "--status",
+        "draft",
+        "--closes-at",
+        "2027-03-31T18:00+08:00",
+    ]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "draft" in out and "2027-03-31T10:00:00+00:00" in out
+    r = factory.submit("telecom", {"branch": "BR01", "answers": factory.answers()})
+    assert r.status_code == 409 and "draft" in r.json()["detail"]
+    assert cli.main(["surveys", "set", "telecom", "--status", "open", "--closes-at", ""]) == 0
+    assert "open, opens -, closes -" in capsys.readouterr().out
+    r = factory.submit("telecom", {"branch": "BR01", "answers": factory.answers()})
+    assert r.status_code == 201
+    # bad input names the option; nothing changes
+    assert cli.main(["surveys", "set", "telecom", "--opens-at", "tomorrow"]) == 2
+    assert "--opens-at" in capsys.readouterr().err
+    args = [
+        "surveys",
+        "set",
+        "telecom",
+        "--opens-at",
+        "2027-02-01T00:00Z",
+        "--closes-at",
+        "2027-01-01T00:00Z",
+    ]
+    assert cli.main(args) == 1
+    assert "closes_at" in capsys.readouterr().err
+    assert cli.main(["surveys", "set", "nope", "--status", "open"]) == 1
+    assert cli.main(["surveys", "set", "telecom"]) == 2
