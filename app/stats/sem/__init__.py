@@ -41,8 +41,8 @@ from app.stats.sem.ordinal import categorical_stats, fit_ordinal, ordered_names
 from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
 from app.stats.sem.problem import Problem, prepare
-from app.stats.sem.scores import factor_scores
 from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult, finite_or_none
+from app.stats.sem.scores import factor_scores
 from app.stats.sem.summary import summarize
 from app.stats.sem.syntax import parse_model
 from app.stats.sem.validate import CheckedModel, check_model, definitions, require_variables

@@ -30,7 +30,11 @@ CASES = {
     "hs_ml": (HS, "HS", {"missing": "listwise"}),
     "hs_fiml": (_hs_missing(), "HS", {"missing": "fiml"}),
     "pd_ml": (PD, "PD", {"missing": "listwise"}),
-    "hs_groups": (HS, "HS", {"missing": "listwise", "group": "school", "group_equal": ["loadings"]}),
+    "hs_groups": (
+        HS,
+        "HS",
+        {"missing": "listwise", "group": "school", "group_equal": ["loadings"]},
+    ),
 }
 
 
