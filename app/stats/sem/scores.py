@@ -61,10 +61,14 @@ def factor_scores(
     missing: str = "fiml",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    share_labels: bool = True,
     group_partial: Sequence[str] = (),
     std_lv: bool = False,
 ) -> pd.DataFrame:
     """Fit the model (as :func:`app.stats.sem.fit_model`) and score every row it used.
+
+    ``share_labels=False`` is the configural model of an invariance sequence (a label does not
+    tie the groups).
 
     Returns
     -------
@@ -92,6 +96,7 @@ def factor_scores(
             missing=missing,
             group=group,
             group_equal=group_equal,
+            share_labels=share_labels,
             group_partial=group_partial,
             std_lv=std_lv,
         )
