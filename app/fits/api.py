@@ -31,6 +31,7 @@ from app.fits.diagram import render_pls_svg, render_svg
 from app.fits.limits import FitLimits
 from app.fits.models import STATUSES, TERMINAL, FitJob
 from app.fits.schemas import FitCompare, FitComparison, FitCreate, FitPage, FitRead
+from app.fits.scores import scores_table
 from app.fits.tables import fit_tables
 from app.fits.worker import Runner, make_runner
 from app.tables import Format, download, pick
@@ -289,6 +290,33 @@ def list_tables(job: ReadableFit) -> dict[str, Any]:
 def download_results(job: ReadableFit) -> HttpResponse:
     """Every table of a finished fit in one XLSX workbook, one sheet per table."""
     return download(fit_tables(_finished(job)), "xlsx", filename=f"fit-{job.id[:8]}")
+
+
+@router.get(
+    "/fits/{fit_id}/scores.{fmt}",
+    response_class=HttpResponse,
+    responses={
+        200: {"content": {"text/csv": {}}},
+        404: {"description": "no such fit"},
+        409: {"description": "the fit is not finished, or its responses changed since"},
+        422: {"description": "bad `method`, or a fit without factor scores (PLS, ordered)"},
+    },
+)
+def download_scores(
+    job: ReadableFit,
+    session: SessionDep,
+    fmt: Annotated[Format, Path(description="csv or xlsx")],
+    method: Annotated[
+        str, Query(max_length=20, description="regression (default) or bartlett")
+    ] = "regression",
+) -> HttpResponse:
+    """Factor scores per respondent (lavaan's ``lavPredict``: ``regression`` or ``bartlett``)
+    of a finished SEM fit: ``response_id``, ``group`` for grouped fits, one column per latent
+    variable; only the rows the fit used (its filters and the creating key's scope). Under
+    FIML a row scores on the items it answered (Bartlett: empty where none of a factor's
+    items was answered), as lavaan. Individual data: researcher and admin keys only."""
+    table = scores_table(session, job, method=method)
+    return download([table], fmt, filename=f"fit-{job.id[:8]}-{table.name}")
 
 
 @router.get(

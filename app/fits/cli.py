@@ -69,7 +69,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         pls: dict[str, Any] = {}
         if args.method == "pls":
             pls = {"scheme": args.scheme, "consistent": not args.composite}
-            pls["bootstrap_ci"] = args.bootstrap_ci
             if args.predict:
                 folds, _, reps = args.predict.partition("x")
                 pls["predict"] = {"folds": int(folds), "repetitions": int(reps or 10)}
@@ -78,11 +77,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
             if args.mga:
                 groups = args.mga_groups.split(",") if args.mga_groups else None
                 pls["mga"] = {"group": args.mga, "groups": groups}
+        ordered: bool | list[str] = False
+        if args.ordered is not None:
+            ordered = True if args.ordered == "all" else [v for v in args.ordered.split(",") if v]
         spec_in = FitCreate(
             model=model,
+            name=args.name,
             method=args.method,
             **pls,
-            estimator=args.estimator,
+            bootstrap_ci=args.bootstrap_ci,
+            ordered=ordered,
+            group_partial=[v.strip() for v in args.group_partial.split(",")]
+            if args.group_partial
+            else [],
+            estimator=args.estimator or ("WLSMV" if ordered else "ML"),
             **({"missing": args.missing} if args.missing else {}),
             std_lv=args.std_lv,
             group=args.group,
@@ -124,7 +132,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        print(format_result(result, title=f"pvm fit of survey {args.survey}"), end="")
+        title = args.name or f"pvm fit of survey {args.survey}"
+        print(format_result(result, title=title), end="")
     return 0
 
 
@@ -318,10 +327,20 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument("--mga-groups", metavar="A,B", help="pls: the two values of --mga")
     fit.add_argument(
         "--estimator",
-        choices=["ML", "MLR", "MLM", "GLS", "ULS"],
-        default="ML",
-        help="sem: ML (default); MLR (robust se and scaled test, any missing); MLM, GLS, ULS "
-        "(complete data: --missing listwise)",
+        choices=["ML", "MLR", "MLM", "GLS", "ULS", "WLSMV", "DWLS"],
+        default=None,
+        help="sem: ML (default; WLSMV with --ordered); MLR (robust se and scaled test, any "
+        "missing); MLM, GLS, ULS (complete data: --missing listwise); WLSMV, DWLS (ordered "
+        "items: needs --ordered)",
+    )
+    fit.add_argument(
+        "--ordered",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="ITEMS",
+        help="sem: treat items as ordinal (lavaan's ordered; WLSMV by default): alone every "
+        "observed variable of the model, or the comma-separated items, e.g. TAN1,TAN2",
     )
     fit.add_argument(
         "--std-lv", action="store_true", help="sem: scale latent variables by variance 1 (std.lv)"
@@ -339,12 +358,20 @@ def add_commands(subparsers: Any) -> None:
     )
     fit.add_argument("--group-equal", default=None, help="e.g. loadings,intercepts")
     fit.add_argument(
+        "--group-partial",
+        default=None,
+        metavar="PARAMS",
+        help="parameters left free across groups despite --group-equal (lavaan's "
+        'group.partial), comma-separated, e.g. "REL1~1,TAN =~ TAN2"',
+    )
+    fit.add_argument(
         "--invariance", action="store_true", help="configural -> metric -> scalar (needs --group)"
     )
     fit.add_argument(
         "--compare-path", action="append", metavar="PATH", help='e.g. "CCI ~ PV" (repeatable)'
     )
     fit.add_argument("--branches", default=None, help="only these branches (comma-separated)")
+    fit.add_argument("--name", default=None, help="a name for this fit (the report's title)")
     fit.add_argument("--json", action="store_true", help="print the result object as JSON")
     fit.add_argument(
         "--out",

@@ -62,3 +62,28 @@ def test_pvm_fit_method_pls(pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str])
     assert result["ipma"]["target"] == "PV" and len(result["predict"]["items"]) == 2
     assert pvm_fit(model, "--method", "pls", "--ipma", "SAT") == 1
     assert "ipma.target" in capsys.readouterr().err
+
+
+def test_pvm_fit_request_options(pvm_fit: PvmFit, capsys: pytest.CaptureFixture[str]) -> None:
+    """--name, --ordered (all or items) with --estimator WLSMV/DWLS, --group-partial and
+    --bootstrap-ci reach the fit as the API's fields do."""
+    model = "TAN =~ TAN1 + TAN2 + TAN3\nREL =~ REL1 + REL2 + REL3 + REL4\n"
+    options = ("--missing", "listwise", "--ordered", "--estimator", "DWLS", "--json")
+    assert pvm_fit(model, *options) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["estimator"] == "DWLS"
+    assert any(e["op"] == "|" for e in result["estimates"])  # thresholds: ordinal items
+    assert pvm_fit(model, "--missing", "listwise", "--ordered", "TAN1,TAN2", "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {e["lhs"] for e in result["estimates"] if e["op"] == "|"} == {"TAN1", "TAN2"}
+
+    grouped = ("--missing", "listwise", "--group", "customer_type", "--group-equal", "intercepts")
+    assert pvm_fit(model, *grouped, "--json") == 0
+    equal = json.loads(capsys.readouterr().out)
+    assert pvm_fit(model, *grouped, "--group-partial", "REL1~1", "--json") == 0
+    partial = json.loads(capsys.readouterr().out)
+    freed = len(partial["groups"]) - 1  # REL1's intercept free in every group but the first
+    assert partial["fit"]["df"] == equal["fit"]["df"] - freed
+
+    assert pvm_fit(model, "--missing", "listwise", "--name", "My CFA") == 0
+    assert capsys.readouterr().out.startswith("My CFA")

@@ -243,6 +243,14 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/fits/{fit_id}/{table}.{fmt}"): Call(
         "researcher", 200, "hidden", path=lambda w: f"/api/v1/fits/{w.fit_id}/estimates.csv"
     ),
+    # 409 once other calls of the matrix have added responses after world.fit_id ran
+    ("GET", "/api/v1/fits/{fit_id}/scores.{fmt}"): Call(
+        "researcher",
+        200,
+        "hidden",
+        path=lambda w: f"/api/v1/fits/{w.fit_id}/scores.csv",
+        also_ok=(409,),
+    ),
     # a branch-scoped key lists only the fits of its scope (world.fit_id is not among them)
     ("GET", "/api/v1/surveys/{slug}/fits"): Call("researcher", 200, "same"),
     ("POST", "/api/v1/fits/compare"): Call(

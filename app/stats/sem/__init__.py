@@ -13,6 +13,7 @@ The public API (what the web layers and notebooks use; everything else is intern
   measurement invariance; ``path_difference``: one path across groups.
 * ``lrt_table``: lavaan's ``lavTestLRT`` table of nested fits (from their fit measures).
 * ``apply_bootstrap``: percentile bootstrap intervals for a fitted ``Problem``.
+* ``factor_scores``: lavaan's ``lavPredict`` (regression or Bartlett scores per row).
 * ``saturated_em``: EM moments of the saturated model under missing data.
 * ``fit_ordinal``, ``categorical_stats``, ``ordered_names``: ordered indicators (``ordered=``,
   WLSMV/DWLS; ``fit_model(..., ordered=...)`` dispatches to ``fit_ordinal``).
@@ -41,6 +42,7 @@ from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
 from app.stats.sem.problem import Problem, prepare
 from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult, finite_or_none
+from app.stats.sem.scores import factor_scores
 from app.stats.sem.summary import summarize
 from app.stats.sem.syntax import parse_model
 from app.stats.sem.validate import CheckedModel, check_model, definitions, require_variables
@@ -69,6 +71,7 @@ __all__ = [
     "chisq_difference",
     "definitions",
     "finite_or_none",
+    "factor_scores",
     "fit_invariance",
     "fit_model",
     "fit_ordinal",
