@@ -151,7 +151,11 @@ def add_commands(sub: Any) -> None:
         "set", help="status and opening/closing times (ISO 8601 with a time zone; '' clears)"
     )
     set_.add_argument("survey", help="the survey's slug")
-    set_.add_argument("--status", choices=("draft", "open", "closed", "archived"))
+    set_.add_argument(
+        "--status",
+        choices=("draft", "open", "closed", "archived"),
+        help="only an open survey takes answers (between its opening and closing times)",
+    )
     set_.add_argument("--opens-at", dest="opens_at", help="e.g. 2027-01-01T09:00+08:00")
     set_.add_argument("--closes-at", dest="closes_at", help="e.g. 2027-03-31T18:00+08:00")
     set_.set_defaults(func=cmd_surveys_set)
