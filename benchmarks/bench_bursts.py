@@ -43,7 +43,7 @@ from app.main import prepare_database
 from app.surveys.models import Branch
 from app.surveys.schemas import SurveyCreate
 from app.surveys.service import create_survey
-from tests.security.server import burst
+from tests.server import burst
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ITEMS = get_instrument("telecom-pv", version=1).item_codes  # the survey is on version 1

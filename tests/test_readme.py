@@ -8,13 +8,11 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.surveys.test_serve import free_port
+from tests.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "readme-bootstrap-admin-key-123"
@@ -30,7 +28,6 @@ def readme_block() -> str:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_readme_api_walkthrough_runs(tmp_path: Path) -> None:
-    port = free_port()
     env = {
         **os.environ,
         "PVM_DATABASE_URL": f"sqlite:///{tmp_path / 'readme.db'}",
@@ -48,27 +45,12 @@ def test_the_readme_api_walkthrough_runs(tmp_path: Path) -> None:
         timeout=300,
     )
     assert demo.returncode == 0, demo.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
+    server_env = {k: env[k] for k in ("PVM_SECRET_KEY", "PVM_BOOTSTRAP_ADMIN_KEY")}
+    with Server(env["PVM_DATABASE_URL"], workers=1, log_dir=tmp_path, **server_env) as server:
         work = tmp_path / "paste"
         work.mkdir()
         (work / "tests").symlink_to(ROOT / "tests")  # "from the repository's root"
-        script = readme_block().replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}")
+        script = readme_block().replace("http://127.0.0.1:8000", server.base)
         run = subprocess.run(
             ["bash", "-c", "set -eo pipefail\n" + script],
             env={**env, "KEY": ADMIN},
@@ -83,6 +65,3 @@ def test_the_readme_api_walkthrough_runs(tmp_path: Path) -> None:
         header = (work / "estimates.csv").read_text().splitlines()[0]
         assert header.startswith("lhs,op,rhs,label,group,est,se,") and "se.std" in header
         assert "<svg" in (work / "model.svg").read_text()[:200]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security.server import Server, burst, free_port
+from tests.server import Server, burst, free_port
 
 SLOW_S = 5.0
 ANSWERS = None

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import create_api_key
 from app.surveys.models import Response
-from tests.security.server import Server, free_port
+from tests.server import Server, free_port
 
 CLIENTS = 6
 BEFORE_KILL = 60  # acknowledged responses before the kill

@@ -16,7 +16,7 @@ from app.cli import build_parser
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Factory
-from tests.security.server import Server, free_port
+from tests.server import Server, free_port
 
 URL = "/api/v1/surveys/telecom/responses"
 

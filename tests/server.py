@@ -1,6 +1,7 @@
-"""Run the real service as a subprocess (``pvm serve``) on a free loopback port, and send it
-bursts of concurrent requests (``burst``: tests/security/test_bursts.py and
-benchmarks/bench_bursts.py)."""
+"""The one way the tests run the real service: ``Server`` starts ``pvm serve`` as a subprocess on a
+free loopback port (crash, burst, kill, README and serve tests), ``serve_in_thread`` serves an
+app object already built by a fixture (the browser tests); ``burst`` sends concurrent requests
+(tests/security/test_bursts.py and benchmarks/bench_bursts.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,10 +50,24 @@ def free_port() -> int:
 
 
 class Server:
-    """``pvm serve --workers N`` in its own process group, so SIGKILL takes every worker."""
+    """``pvm serve --workers N`` in its own process group, so SIGKILL takes every worker.
 
-    def __init__(self, database_url: str, *, port: int, workers: int = 2, **env: str) -> None:
-        self.database_url, self.port, self.workers = database_url, port, workers
+    ``port`` defaults to a free one; keyword arguments are extra environment variables
+    (``PVM_BROKER_URL`` and ``PVM_BOOTSTRAP_ADMIN_KEY`` are dropped unless given). Output goes to
+    ``log`` (a file in ``log_dir`` when given), shown when the server fails to start."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        port: int | None = None,
+        workers: int = 2,
+        log_dir: Path | None = None,
+        **env: str,
+    ) -> None:
+        self.database_url, self.workers = database_url, workers
+        self.port = port or free_port()
+        self.log = (log_dir / f"serve-{self.port}.log") if log_dir else None
         self.env = {
             **os.environ,
             "PVM_DATABASE_URL": database_url,
@@ -62,22 +79,25 @@ class Server:
         for name in ("PVM_BROKER_URL", "PVM_BOOTSTRAP_ADMIN_KEY"):
             if name not in env:
                 self.env.pop(name, None)
-        self.base = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> Server:
         cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
+        out = open(self.log, "wb") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*cmd, "--workers", str(self.workers)],
             cwd=ROOT,
             env=self.env,
             start_new_session=True,
-            stdout=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if self.log else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
+                output = self.log.read_text() if self.log else ""
+                raise RuntimeError(f"server exited with {self.proc.returncode}\n{output}")
             try:
                 if httpx.get(f"{self.base}/openapi.json", timeout=1).status_code == 200:
                     return self
@@ -100,3 +120,31 @@ class Server:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def serve_in_thread(app: object) -> Iterator[str]:
+    """Serve an app object built in this process (so a test can share its database and
+    settings) with uvicorn in a daemon thread; yields its base URL on 127.0.0.1."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
