@@ -58,10 +58,10 @@ def test_invariance_by_customer_type_matches_lavaan(
     levels = result["invariance"]
     assert [lv["level"] for lv in levels] == ["configural", "metric", "scalar"]
     for got, want in zip(levels, INVARIANCE["levels"], strict=True):
-        assert got["chisq"] == pytest.approx(want["chisq"], rel=1e-3), got["level"]
+        assert got["chisq"] == pytest.approx(want["chisq"], rel=1e-6), got["level"]
         assert got["df"] == want["df"]
         for k in ("cfi", "rmsea", "srmr"):
-            assert got[k] == pytest.approx(want[k], abs=1e-3), (got["level"], k)
+            assert got[k] == pytest.approx(want[k], abs=1e-6), (got["level"], k)
         assert got["verdict"] == "holds"
     assert levels[0]["delta.chisq"] is None
     for prev, cur in zip(levels, levels[1:], strict=False):
@@ -85,7 +85,7 @@ def test_invariance_by_customer_type_matches_lavaan(
     }
     got = {(e["lhs"], e["op"], e["rhs"], e["group"]): e["est"] for e in result["estimates"]}
     for key, value in want.items():
-        assert got[key] == pytest.approx(value, abs=1e-3), key
+        assert got[key] == pytest.approx(value, abs=1e-5), key
     assert result["excluded_groups"] == []
     assert "path_tests" not in result
 
@@ -176,17 +176,17 @@ def test_path_difference_across_customer_types_matches_lavaan(
     (test,) = result["path_tests"]
     assert test["path"] == {"lhs": "CCI", "op": "~", "rhs": "PV"}
     assert test["delta.df"] == PATH_TEST["delta.df"]
-    assert test["delta.chisq"] == pytest.approx(PATH_TEST["delta.chisq"], rel=1e-3)
-    assert test["delta.pvalue"] == pytest.approx(PATH_TEST["delta.pvalue"], abs=1e-3)
+    assert test["delta.chisq"] == pytest.approx(PATH_TEST["delta.chisq"], rel=1e-6)
+    assert test["delta.pvalue"] == pytest.approx(PATH_TEST["delta.pvalue"], abs=1e-6)
     assert test["free"]["df"] == PATH_TEST["free"]["df"]
     assert test["constrained"]["chisq"] == pytest.approx(
-        PATH_TEST["constrained"]["chisq"], rel=1e-3
+        PATH_TEST["constrained"]["chisq"], rel=1e-6
     )
     assert test["verdict"] == "no evidence that it differs across groups"
     got = {g["group"]: g for g in test["per_group"]}
     for want in PATH_TEST["per_group"]:
-        assert got[want["group"]]["est"] == pytest.approx(want["est"], abs=1e-3)
-        assert got[want["group"]]["se"] == pytest.approx(want["se"], abs=1e-3)
+        assert got[want["group"]]["est"] == pytest.approx(want["est"], abs=1e-5)
+        assert got[want["group"]]["se"] == pytest.approx(want["se"], rel=1e-4)
 
 
 @pytest.mark.parametrize(
