@@ -312,10 +312,7 @@ def group_scores(
     constructs = list(constructs)
     keys = constructs + [c for c in nps if c not in constructs]
     groups, arr = _cells_arrays(cells, key or by, keys)
-    own = dict(scales or {})
-    own.update({c: NPS_SCALE for c in nps})
-    lo = np.array([own.get(c, scale)[0] for c in keys], dtype=float)
-    hi = np.array([own.get(c, scale)[1] for c in keys], dtype=float)
+    lo, hi = _scale_bounds(keys, scale, scales, nps)
     counts = np.array(
         [
             group_counts.get(g, 0) if group_counts is not None else int(arr[i, :, 0].max(initial=0))
@@ -328,55 +325,10 @@ def group_scores(
     )
     suppressed = stands_on < min_group_size
     total = arr.sum(axis=0, keepdims=True)
-    rest = total - arr
-    n1, m1, v1, idx1, half = _score_block(arr, level, lo, hi)
-    n2, m2, v2, idx2, _ = _score_block(rest, level, lo, hi)
-    t, df, p_raw = welch(m1, v1, n1, m2, v2, n2)
-    p_raw = np.where(suppressed[:, None], np.nan, p_raw)
-    p_adj = np.apply_along_axis(holm, 0, p_raw) if p_raw.size else p_raw
-    p_tab = np.full(p_raw.shape, np.nan)
-    k = len(constructs)
-    if p_raw.size:
-        p_tab[:, :k] = holm(p_raw[:, :k].ravel()).reshape(p_raw[:, :k].shape)
-
-    # Plain Python floats: building thousands of cells from numpy scalars dominates otherwise.
-    L = {
-        k: v.tolist()
-        for k, v in {
-            "n": n1,
-            "m": m1,
-            "v": np.sqrt(v1),
-            "idx": idx1,
-            "half": half,
-            "diff": idx1 - idx2,
-            "t": t,
-            "df": df,
-            "p_raw": p_raw,
-            "p_adj": p_adj,
-            "p_tab": p_tab,
-        }.items()
-    }
+    table = _against_rest(arr, total - arr, suppressed, len(constructs), level, lo, hi)
     out_groups = []
     for i, g in enumerate(groups):
-        per: dict[str, ConstructScore] = {}
-        if not suppressed[i]:
-            for j, c in enumerate(keys):
-                if L["n"][i][j] == 0:
-                    continue
-                idx = L["idx"][i][j]
-                per[c] = ConstructScore(
-                    n=int(L["n"][i][j]),
-                    mean=L["m"][i][j],
-                    sd=L["v"][i][j],
-                    index=idx,
-                    ci=_ci(idx, L["half"][i][j]),
-                    diff=_opt(L["diff"][i][j]),
-                    t=_opt(L["t"][i][j]),
-                    df=_opt(L["df"][i][j]),
-                    p_unadjusted=_opt(L["p_raw"][i][j]),
-                    p=_opt(L["p_adj"][i][j]),
-                    p_table=_opt(L["p_tab"][i][j]),
-                )
+        per = {} if suppressed[i] else _construct_scores(table, i, keys)
         reason = SMALL_GROUP if suppressed[i] else None
         shown_n = None if published is None else int(stands_on[i])
         out_groups.append(GroupScore(g, int(counts[i]), bool(suppressed[i]), per, reason, shown_n))
@@ -402,6 +354,84 @@ def group_scores(
         gaps=tuple(gaps),
     )
     return res if compare else _without_tests(res)
+
+
+def _scale_bounds(
+    keys: Sequence[str],
+    scale: tuple[float, float],
+    scales: Mapping[str, tuple[float, float]] | None,
+    nps: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` per key: the construct's own scale, NPS's -100..100 scale for nps items,
+    else ``scale``."""
+    own = dict(scales or {})
+    own.update({c: NPS_SCALE for c in nps})
+    lo = np.array([own.get(c, scale)[0] for c in keys], dtype=float)
+    hi = np.array([own.get(c, scale)[1] for c in keys], dtype=float)
+    return lo, hi
+
+
+def _against_rest(
+    arr: np.ndarray,
+    rest: np.ndarray,
+    suppressed: np.ndarray,
+    k: int,
+    level: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> dict[str, list[list[float]]]:
+    """Each group's index, CI half-width and Welch test against the rest of the sample, as
+    nested lists ``[group][key]``. ``p_adj`` is Holm-adjusted per construct across groups,
+    ``p_tab`` across the whole table of the first ``k`` (non-nps) keys; suppressed groups stay
+    out of both families."""
+    n1, m1, v1, idx1, half = _score_block(arr, level, lo, hi)
+    n2, m2, v2, idx2, _ = _score_block(rest, level, lo, hi)
+    t, df, p_raw = welch(m1, v1, n1, m2, v2, n2)
+    p_raw = np.where(suppressed[:, None], np.nan, p_raw)
+    p_adj = np.apply_along_axis(holm, 0, p_raw) if p_raw.size else p_raw
+    p_tab = np.full(p_raw.shape, np.nan)
+    if p_raw.size:
+        p_tab[:, :k] = holm(p_raw[:, :k].ravel()).reshape(p_raw[:, :k].shape)
+    # Plain Python floats: building thousands of cells from numpy scalars dominates otherwise.
+    columns = {
+        "n": n1,
+        "m": m1,
+        "v": np.sqrt(v1),
+        "idx": idx1,
+        "half": half,
+        "diff": idx1 - idx2,
+        "t": t,
+        "df": df,
+        "p_raw": p_raw,
+        "p_adj": p_adj,
+        "p_tab": p_tab,
+    }
+    return {name: values.tolist() for name, values in columns.items()}
+
+
+def _construct_scores(
+    table: Mapping[str, list[list[float]]], i: int, keys: Sequence[str]
+) -> dict[str, ConstructScore]:
+    """Group ``i``'s row of :func:`_against_rest`'s table; keys nobody answered left out."""
+    per: dict[str, ConstructScore] = {}
+    for j, c in enumerate(keys):
+        if table["n"][i][j] == 0:
+            continue
+        idx = table["idx"][i][j]
+        per[c] = ConstructScore(
+            n=int(table["n"][i][j]),
+            mean=table["m"][i][j],
+            sd=table["v"][i][j],
+            index=idx,
+            ci=_ci(idx, table["half"][i][j]),
+            diff=_opt(table["diff"][i][j]),
+            t=_opt(table["t"][i][j]),
+            df=_opt(table["df"][i][j]),
+            p_unadjusted=_opt(table["p_raw"][i][j]),
+            p=_opt(table["p_adj"][i][j]),
+            p_table=_opt(table["p_tab"][i][j]),
+        )
+    return per
 
 
 def _opt(x: float) -> float | None:
