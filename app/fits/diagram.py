@@ -286,15 +286,33 @@ def render_svg(
     r2_all = result.get("r2") or {}
     r2 = r2_all.get(grp, {}) if grp is not None and isinstance(r2_all.get(grp), dict) else r2_all
 
+    nodes, preds, loadings, paths = _graph(est)
+    if not nodes:
+        return _empty(title or "no structural parameters to draw")
+    _layers(nodes, preds)
+    _place(nodes, preds)
+    pos = _positions(nodes)
+    indicator_of = {i: n.name for n in nodes.values() for i in n.indicators}
+    cv = _Canvas()
+    _draw_edges(cv, pos, nodes, loadings, paths)
+    table = _draw_covariances(cv, pos, nodes, indicator_of, est)
+    _draw_nodes(cv, pos, nodes, preds, r2)
+    return _document(cv, pos, result, title, grp, table, note)
+
+
+_Pos = dict[str, tuple[float, float, bool]]
+
+
+def _graph(
+    est: list[dict[str, Any]],
+) -> tuple[dict[str, _Node], dict[str, list[str]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The nodes (constructs, and observed variables in paths), each node's predecessors, the
+    loading rows (item under its construct) and the path rows (with ``src``/``dst``)."""
     latents = list(dict.fromkeys(e["lhs"] for e in est if e["op"] in ("=~", "<=")))
     nodes: dict[str, _Node] = {name: _Node(name, True) for name in latents}
     preds: dict[str, list[str]] = {}
     loadings: list[dict[str, Any]] = []
     paths: list[dict[str, Any]] = []
-    latents += [
-        n for n in dict.fromkeys(e["lhs"] for e in est if e["op"] == "<=") if n not in nodes
-    ]
-    nodes.update({name: _Node(name, True) for name in latents if name not in nodes})
     for e in est:
         if e["op"] in ("=~", "<=") and e["rhs"] not in nodes:
             nodes[e["lhs"]].indicators.append(e["rhs"])
@@ -310,14 +328,13 @@ def render_svg(
                 nodes[v] = _Node(v, False)
         preds.setdefault(dst, []).append(src)
         paths.append({**e, "src": src, "dst": dst})
-    if not nodes:
-        return _empty(title or "no structural parameters to draw")
-    _layers(nodes, preds)
-    _place(nodes, preds)
+    return nodes, preds, loadings, paths
 
-    pos: dict[str, tuple[float, float, bool]] = {
-        n.name: (n.x, n.y, n.latent) for n in nodes.values()
-    }
+
+def _positions(nodes: dict[str, _Node]) -> _Pos:
+    """Centre and shape of every node and indicator box; indicators in a row above or below
+    their construct, or a column beside it (``_Node.side``)."""
+    pos: _Pos = {n.name: (n.x, n.y, n.latent) for n in nodes.values()}
     for n in nodes.values():
         k = len(n.indicators)
         for i, ind in enumerate(n.indicators):
@@ -331,10 +348,19 @@ def render_svg(
             else:
                 dx = -SIDE_GAP if n.side == "left" else SIDE_GAP
                 pos[ind] = (n.x + dx, n.y + (i - (k - 1) / 2) * V_PITCH, False)
+    return pos
 
-    cv = _Canvas()
 
-    obstacles = [(x, y, lat) for x, y, lat in pos.values()]
+def _draw_edges(
+    cv: _Canvas,
+    pos: _Pos,
+    nodes: dict[str, _Node],
+    loadings: list[dict[str, Any]],
+    paths: list[dict[str, Any]],
+) -> None:
+    """Loadings (grey, standardized value) and paths (blue, width by |std.all|, stars by p);
+    arrows between constructs curve around the other nodes."""
+    obstacles = list(pos.values())
 
     def edge(src: str, dst: str, *, t: float, text: str, width: float, color: str) -> None:
         (x1, y1, l1), (x2, y2, l2) = pos[src], pos[dst]
@@ -360,6 +386,17 @@ def render_svg(
         text = _fmt(std) + _stars(e.get("pvalue"))
         edge(e["src"], e["dst"], t=0.42, text=text, width=width, color="#1a4f8b")
 
+
+def _draw_covariances(
+    cv: _Canvas,
+    pos: _Pos,
+    nodes: dict[str, _Node],
+    indicator_of: dict[str, str],
+    est: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Covariance arcs where they can be drawn clearly (constructs in one layer, at most
+    ``MAX_COV_ARCS`` of them; residual covariances within one construct's indicators); the
+    rest are returned for the table under the diagram."""
     covs = [e for e in est if e["op"] == "~~" and e["lhs"] != e["rhs"]]
     covs = [e for e in covs if e["lhs"] in pos and e["rhs"] in pos]
     n_factor_covs = sum(1 for e in covs if e["lhs"] in nodes and e["rhs"] in nodes)
@@ -369,14 +406,23 @@ def render_svg(
         if lhs in nodes and rhs in nodes:
             drawable = nodes[lhs].layer == nodes[rhs].layer and n_factor_covs <= MAX_COV_ARCS
         else:  # residual covariance: an arc only within one factor's indicators
-            drawable = indicator_of.get(lhs) is not None and indicator_of.get(
-                lhs
-            ) == indicator_of.get(rhs)
+            owner = indicator_of.get(lhs)
+            drawable = owner is not None and owner == indicator_of.get(rhs)
         if drawable:
             _cov_arc(cv, pos, e, nodes, indicator_of)
         else:
             table.append(e)
+    return table
 
+
+def _draw_nodes(
+    cv: _Canvas,
+    pos: _Pos,
+    nodes: dict[str, _Node],
+    preds: dict[str, list[str]],
+    r2: dict[str, Any],
+) -> None:
+    """Indicator boxes, construct ellipses (observed variables as boxes), names and R²."""
     for n in nodes.values():
         for ind in n.indicators:
             x, y, _ = pos[ind]
@@ -394,7 +440,6 @@ def render_svg(
         cv.text(n.x, n.y + dy, n.name, size=13 if n.latent else 11, weight="bold")
         if r2v is not None:
             cv.text(n.x, n.y + 12, f"R² = {_fmt(r2v)}", size=10, fill="#333")
-    return _document(cv, pos, result, title, grp, table, note)
 
 
 def _box(x: float, y: float) -> str:
