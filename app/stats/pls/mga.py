@@ -186,7 +186,6 @@ def pls_mga(
         raise ModelError(f"each group needs at least 3 rows (have {n1} and {n2})")
     if draws < 2 or permutations < 2:
         raise ModelError("draws and permutations must be at least 2")
-    n = res.nobs
     rng = np.random.default_rng(seed)
     g1, g2 = _fit(res, keep), _fit(res, ~keep)
     b1 = _boot_paths(res, res.data[keep], rng, draws)
@@ -195,53 +194,12 @@ def pls_mga(
     if j < 2:
         raise ModelError("fewer than two bootstrap draws could be estimated in a group")
 
-    z = (res.data - res.item_mean) / res.item_sd
-    blocks = [[res.items.index(i) for i in c.items] for c in res.spec.constructs]
-    pooled_scores = res.scores
-
-    def composite_c(a: PlsResult, b: PlsResult) -> np.ndarray:
-        out = np.empty(len(blocks))
-        for k, idx in enumerate(blocks):
-            sa, sb = z[:, idx] @ a.weights[idx, k], z[:, idx] @ b.weights[idx, k]
-            out[k] = np.corrcoef(sa, sb)[0, 1]
-        return out
-
-    def path_diff(a: PlsResult, b: PlsResult) -> np.ndarray:
-        return np.array([a.path(s, t) - b.path(s, t) for s, t in res.spec.paths])
-
-    def moments(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a, b = pooled_scores[mask], pooled_scores[~mask]
-        mean = a.mean(axis=0) - b.mean(axis=0)
-        logvar = np.log(a.var(axis=0, ddof=1)) - np.log(b.var(axis=0, ddof=1))
-        return mean, logvar
-
-    obs_diff, obs_c = path_diff(g1, g2), composite_c(g1, g2)
-    obs_mean, obs_logvar = moments(keep)
-    order = np.concatenate([np.flatnonzero(keep), np.flatnonzero(~keep)])
-    diffs, cs, means, logvars = [], [], [], []
-    for _ in range(permutations):
-        perm = rng.permutation(n)
-        mask = np.zeros(n, dtype=bool)
-        mask[order[perm[:n1]]] = True
-        try:
-            p1, p2 = _fit(res, mask), _fit(res, ~mask)
-        except (ModelError, np.linalg.LinAlgError):
-            continue
-        diffs.append(path_diff(p1, p2))
-        cs.append(composite_c(p1, p2))
-        m, v = moments(mask)
-        means.append(m)
-        logvars.append(v)
-    done = len(diffs)
+    obs = _differences(res, g1, g2, keep)
+    perm = _permutation_differences(res, keep, n1, rng, permutations)
+    done = len(perm.path)
     if done < 2:
         raise ModelError("fewer than two permutations could be estimated")
-    d_perm, c_perm = np.array(diffs), np.array(cs)
-    m_perm, v_perm = np.array(means), np.array(logvars)
-
-    def p_abs(perm: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        return (1 + (np.abs(perm) >= np.abs(obs) - 1e-12).sum(axis=0)) / (1 + done)
-
-    p_diff = p_abs(d_perm, obs_diff)
+    p_diff = _p_abs(perm.path, obs.path, done)
     paths = []
     for k, (s, t) in enumerate(res.spec.paths):
         ph = henseler_p(b1[:j, k], b2[:j, k])
@@ -251,35 +209,13 @@ def pls_mga(
                 target=t,
                 group1=g1.path(s, t),
                 group2=g2.path(s, t),
-                diff=float(obs_diff[k]),
+                diff=float(obs.path[k]),
                 p_henseler=ph,
                 p_henseler_two_sided=2 * min(ph, 1 - ph),
                 p_permutation=float(p_diff[k]),
             )
         )
-    p_c = (1 + (c_perm <= obs_c + 1e-12).sum(axis=0)) / (1 + done)
-    p_mean, p_logvar = p_abs(m_perm, obs_mean), p_abs(v_perm, obs_logvar)
-    micom = [
-        Micom(
-            construct=c,
-            c=float(obs_c[k]),
-            c_quantile_5=float(np.quantile(c_perm[:, k], 0.05)),
-            p_c=float(p_c[k]),
-            mean_diff=float(obs_mean[k]),
-            mean_ci=(
-                float(np.quantile(m_perm[:, k], 0.025)),
-                float(np.quantile(m_perm[:, k], 0.975)),
-            ),
-            p_mean=float(p_mean[k]),
-            logvar_diff=float(obs_logvar[k]),
-            logvar_ci=(
-                float(np.quantile(v_perm[:, k], 0.025)),
-                float(np.quantile(v_perm[:, k], 0.975)),
-            ),
-            p_logvar=float(p_logvar[k]),
-        )
-        for k, c in enumerate(res.constructs)
-    ]
+    micom = _micom(res, obs, perm, done)
     return PlsMga(
         groups=labels,
         n=(n1, n2),
@@ -291,3 +227,86 @@ def pls_mga(
         paths=paths,
         micom=micom,
     )
+
+
+@dataclass(frozen=True)
+class _Diffs:
+    """Group-1-minus-group-2 differences: path coefficients, the composite correlation c
+    (MICOM step 2), and the composites' mean and log-variance (step 3); one row per
+    permutation when stacked."""
+
+    path: np.ndarray
+    c: np.ndarray
+    mean: np.ndarray
+    logvar: np.ndarray
+
+
+def _differences(res: PlsResult, a: PlsResult, b: PlsResult, mask: np.ndarray) -> _Diffs:
+    z = (res.data - res.item_mean) / res.item_sd
+    c = np.empty(len(res.spec.constructs))
+    for k, con in enumerate(res.spec.constructs):
+        idx = [res.items.index(i) for i in con.items]
+        sa, sb = z[:, idx] @ a.weights[idx, k], z[:, idx] @ b.weights[idx, k]
+        c[k] = np.corrcoef(sa, sb)[0, 1]
+    path = np.array([a.path(s, t) - b.path(s, t) for s, t in res.spec.paths])
+    s1, s2 = res.scores[mask], res.scores[~mask]
+    mean = s1.mean(axis=0) - s2.mean(axis=0)
+    logvar = np.log(s1.var(axis=0, ddof=1)) - np.log(s2.var(axis=0, ddof=1))
+    return _Diffs(path, c, mean, logvar)
+
+
+def _permutation_differences(
+    res: PlsResult, keep: np.ndarray, n1: int, rng: np.random.Generator, permutations: int
+) -> _Diffs:
+    """The differences under ``permutations`` random reassignments of the rows to groups of
+    the observed sizes; reassignments that cannot be estimated are skipped."""
+    n = res.nobs
+    order = np.concatenate([np.flatnonzero(keep), np.flatnonzero(~keep)])
+    rows: list[_Diffs] = []
+    for _ in range(permutations):
+        perm = rng.permutation(n)
+        mask = np.zeros(n, dtype=bool)
+        mask[order[perm[:n1]]] = True
+        try:
+            p1, p2 = _fit(res, mask), _fit(res, ~mask)
+        except (ModelError, np.linalg.LinAlgError):
+            continue
+        rows.append(_differences(res, p1, p2, mask))
+    width = (len(res.spec.paths), len(res.constructs))
+    return _Diffs(
+        np.array([r.path for r in rows]).reshape(-1, width[0]),
+        np.array([r.c for r in rows]).reshape(-1, width[1]),
+        np.array([r.mean for r in rows]).reshape(-1, width[1]),
+        np.array([r.logvar for r in rows]).reshape(-1, width[1]),
+    )
+
+
+def _p_abs(perm: np.ndarray, obs: np.ndarray, done: int) -> np.ndarray:
+    """Two-sided permutation p: share of permutations at least as extreme (with the observed)."""
+    return (1 + (np.abs(perm) >= np.abs(obs) - 1e-12).sum(axis=0)) / (1 + done)
+
+
+def _micom(res: PlsResult, obs: _Diffs, perm: _Diffs, done: int) -> list[Micom]:
+    """MICOM steps 2 and 3 per construct: c against its 5% permutation quantile (one-sided),
+    mean and log-variance differences against their 95% permutation intervals."""
+    p_c = (1 + (perm.c <= obs.c + 1e-12).sum(axis=0)) / (1 + done)
+    p_mean, p_logvar = _p_abs(perm.mean, obs.mean, done), _p_abs(perm.logvar, obs.logvar, done)
+
+    def interval(x: np.ndarray) -> tuple[float, float]:
+        return float(np.quantile(x, 0.025)), float(np.quantile(x, 0.975))
+
+    return [
+        Micom(
+            construct=c,
+            c=float(obs.c[k]),
+            c_quantile_5=float(np.quantile(perm.c[:, k], 0.05)),
+            p_c=float(p_c[k]),
+            mean_diff=float(obs.mean[k]),
+            mean_ci=interval(perm.mean[:, k]),
+            p_mean=float(p_mean[k]),
+            logvar_diff=float(obs.logvar[k]),
+            logvar_ci=interval(perm.logvar[:, k]),
+            p_logvar=float(p_logvar[k]),
+        )
+        for k, c in enumerate(res.constructs)
+    ]
