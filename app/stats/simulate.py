@@ -98,24 +98,65 @@ def simulate_model(
     if not 0.0 < loading_range[0] <= loading_range[1] < 1.0:
         raise ValueError("loadings must lie in (0, 1)")
     blocks, paths = _model_structure(model)
-    unknown = sorted(lat for lat in (extra_items or {}).values() if lat not in blocks)
+    reflects = _reflected_latents(blocks, extra_items or {}, scales)
+    rng = np.random.default_rng(seed)
+    order = _causal_order(list(blocks), paths)
+    pos = {lat: j for j, lat in enumerate(order)}
+    eta, cov = _latent_scores(
+        n, order, paths, rng, exogenous_corr=exogenous_corr, path_range=path_range, max_r2=max_r2
+    )
+    data: dict[str, object] = {}
+    for code, lats in reflects.items():
+        idx = [pos[lat] for lat in lats]
+        lam = rng.uniform(*loading_range, size=len(idx))
+        common = float(lam @ cov[np.ix_(idx, idx)] @ lam)
+        unique = np.sqrt(max(1.0 - common, 1.0 - loading_range[1] ** 2))
+        x = eta[:, idx] @ lam + unique * rng.standard_normal(n)
+        lo, hi = scales[code]
+        centre, spread = lo + 0.58 * (hi - lo), (hi - lo + 1) / 5.8
+        values = np.clip(np.rint(centre + spread * x), lo, hi).astype(np.int64)
+        data[code] = pd.arrays.IntegerArray(values, np.zeros(n, dtype=bool))
+    return pd.DataFrame(data, columns=list(reflects), copy=False)
+
+
+def _reflected_latents(
+    blocks: Mapping[str, list[str]],
+    extra_items: Mapping[str, str],
+    scales: Mapping[str, tuple[int, int]],
+) -> dict[str, list[str]]:
+    """``{item: latents it reflects}``: indicators in model order, then the extra items;
+    ValueError for an extra item of an unknown latent or an item without a usable scale."""
+    unknown = sorted(lat for lat in extra_items.values() if lat not in blocks)
     if unknown:
         raise ValueError(f"extra items reflect unknown latents: {', '.join(unknown)}")
-    reflects: dict[str, list[str]] = {}  # item -> the latents it reflects
+    reflects: dict[str, list[str]] = {}
     for lat, inds in blocks.items():
         for code in inds:
             reflects.setdefault(code, []).append(lat)
-    for code, lat in (extra_items or {}).items():
+    for code, lat in extra_items.items():
         reflects.setdefault(code, []).append(lat)
     bad = [c for c in reflects if c not in scales or scales[c][1] <= scales[c][0]]
     if bad:
         raise ValueError(f"no scale (min < max) for: {', '.join(bad)}")
+    return reflects
 
-    rng = np.random.default_rng(seed)
-    order = _causal_order(list(blocks), paths)
+
+def _latent_scores(
+    n: int,
+    order: list[str],
+    paths: Mapping[str, list[str]],
+    rng: np.random.Generator,
+    *,
+    exogenous_corr: float,
+    path_range: tuple[float, float],
+    max_r2: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latent scores ``(n, len(order))`` in causal order and their population covariance
+    (unit variances): exogenous latents correlated ``exogenous_corr``, each endogenous one a
+    regression on its predictors with coefficients from ``path_range`` (shrunk to R² <=
+    ``max_r2``) plus a residual."""
     pos = {lat: j for j, lat in enumerate(order)}
     exo = [j for j, lat in enumerate(order) if lat not in paths]
-    # Latent covariance matrix, filled in causal order (every latent has variance 1).
     cov = np.eye(len(order))
     cov[np.ix_(exo, exo)] = exogenous_corr + (1.0 - exogenous_corr) * np.eye(len(exo))
     eta = np.zeros((n, len(order)))
@@ -129,16 +170,4 @@ def simulate_model(
             explained = max_r2
         cov[y, :y] = cov[:y, y] = beta @ cov[xs, :y]
         eta[:, y] = eta[:, xs] @ beta + np.sqrt(1.0 - explained) * rng.standard_normal(n)
-
-    data: dict[str, object] = {}
-    for code, lats in reflects.items():
-        idx = [pos[lat] for lat in lats]
-        lam = rng.uniform(*loading_range, size=len(idx))
-        common = float(lam @ cov[np.ix_(idx, idx)] @ lam)
-        unique = np.sqrt(max(1.0 - common, 1.0 - loading_range[1] ** 2))
-        x = eta[:, idx] @ lam + unique * rng.standard_normal(n)
-        lo, hi = scales[code]
-        centre, spread = lo + 0.58 * (hi - lo), (hi - lo + 1) / 5.8
-        values = np.clip(np.rint(centre + spread * x), lo, hi).astype(np.int64)
-        data[code] = pd.arrays.IntegerArray(values, np.zeros(n, dtype=bool))
-    return pd.DataFrame(data, columns=list(reflects), copy=False)
+    return eta, cov
