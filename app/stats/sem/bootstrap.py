@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,7 @@ from app.stats.sem.likelihood import GroupData, expected_information, loglik
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem, fixed_x_values
-from app.stats.sem.results import SemResult, finite_or_none
+from app.stats.sem.results import BootstrapInfo, SemResult
 from app.stats.sem.summary import defined_values
 
 log = logging.getLogger(__name__)
@@ -60,58 +59,6 @@ DROP_REASONS = {NOT_CONVERGED: "not converged", FAILED: "numerical failure"}
 # by ~1e-7 relative, far below the Monte-Carlo error of any bootstrap quantity.
 GTOL = 1e-7
 CHUNK = 25  # replicates per task: small enough for smooth progress, large enough to amortise IPC
-
-
-@dataclass(frozen=True)
-class BootstrapInfo:
-    """Bootstrap summary stored in ``SemResult.extra["bootstrap"]``.
-
-    Attributes
-    ----------
-    B : int
-        Replicates requested.
-    n_ok : int
-        Replicates that converged (used for the intervals and the se).
-    n_failed : int
-        Replicates dropped (no convergence or a numerical failure), as lavaan drops them.
-    seed : int
-    level : float
-        Confidence level of the intervals.
-    se : list of float
-        Bootstrap standard error of each row of ``SemResult.estimates`` (0 for fixed rows).
-    interval : {"perc", "bca"}
-    dropped : dict
-        Dropped replicates by reason (``"not converged"``, ``"numerical failure"``).
-    inadmissible : int
-        Kept replicates with a negative variance estimate (lavaan keeps them too).
-    """
-
-    B: int
-    n_ok: int
-    n_failed: int
-    seed: int
-    level: float
-    se: list[float]
-    interval: str = "perc"
-    dropped: dict[str, int] = dataclasses.field(default_factory=dict)
-    inadmissible: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "draws": self.B,
-            "succeeded": self.n_ok,
-            "dropped": dict(self.dropped),
-            "inadmissible": self.inadmissible,
-            "interval": self.interval,
-            "seed": self.seed,
-            "level": self.level,
-            # the names of the first release, kept for scripts that read them
-            "B": self.B,
-            "n_ok": self.n_ok,
-            "n_failed": self.n_failed,
-            "ci.type": self.interval,
-            "se": [finite_or_none(s) for s in self.se],
-        }
 
 
 def refit_replicate(
@@ -453,7 +400,7 @@ def apply_bootstrap(
     -------
     SemResult
         ``ci.lower``/``ci.upper`` of free and defined rows are the bootstrap bounds (fixed
-        rows keep ``est``); ``se``, z and p stay model-based; ``extra["bootstrap"]`` is a
+        rows keep ``est``); ``se``, z and p stay model-based; ``bootstrap`` is a
         :class:`BootstrapInfo` with the bootstrap se, the interval type and the replicates
         requested, kept and dropped (by reason).
 
@@ -528,7 +475,7 @@ def apply_bootstrap(
         dropped=dropped,
         inadmissible=_inadmissible(prob, good),
     )
-    return dataclasses.replace(result, estimates=ests, extra={**result.extra, "bootstrap": info})
+    return dataclasses.replace(result, estimates=ests, bootstrap=info)
 
 
 def _inadmissible(prob: Problem, thetas: np.ndarray) -> int:

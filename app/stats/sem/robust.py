@@ -30,6 +30,7 @@ from app.stats.sem.likelihood import GroupData, casewise_scores, expected_inform
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem
+from app.stats.sem.results import RobustTest
 
 
 def special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
@@ -83,7 +84,7 @@ def _trace_h0(
 
 def robust_vcov_and_tests(
     prob: Problem, theta: np.ndarray, info: np.ndarray
-) -> tuple[np.ndarray, dict[str, float]]:
+) -> tuple[np.ndarray, RobustTest]:
     """Sandwich covariance of theta and the scaled fit measures.
 
     Parameters
@@ -96,10 +97,11 @@ def robust_vcov_and_tests(
     Returns
     -------
     vcov : ndarray, shape (npar, npar)
-    fit : dict
-        chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust,
-        rmsea.robust, rmsea.ci.lower.robust, rmsea.ci.upper.robust, rmsea.pvalue.robust (and
-        the baseline's scaling factor, baseline.chisq.scaling.factor).
+    test : RobustTest
+        ``robust.huber.white`` / ``yuan.bentler.mplus``: chisq.scaled, df.scaled,
+        pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust, rmsea.robust,
+        rmsea.ci.lower.robust, rmsea.ci.upper.robust, rmsea.pvalue.robust (and the baseline's
+        scaling factor, baseline.chisq.scaling.factor).
     """
     ms = prob.meanstructure
     if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
@@ -156,17 +158,19 @@ def robust_vcov_and_tests(
     if math.isfinite(x3s):
         lo_r, hi_r = rmsea_ci(x3s, df, n, G, c_hat=c3)
         p_r = float(stats.ncx2.sf(x3s, df, n * df / c3 * 0.05**2 / G))
-    fit = {
-        "chisq.scaled": x2s,
-        "df.scaled": float(df),
-        "pvalue.scaled": float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
-        "chisq.scaling.factor": c,
-        "baseline.chisq.scaling.factor": cb,
-        "cfi.robust": cfi_r,
-        "tli.robust": tli_r,
-        "rmsea.robust": rmsea_r,
-        "rmsea.ci.lower.robust": lo_r,
-        "rmsea.ci.upper.robust": hi_r,
-        "rmsea.pvalue.robust": p_r,
-    }
-    return vcov, fit
+    test = RobustTest(
+        se="robust.huber.white",
+        test="yuan.bentler.mplus",
+        chisq_scaled=x2s,
+        df_scaled=float(df),
+        pvalue_scaled=float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
+        scaling_factor=c,
+        baseline_scaling_factor=cb,
+        cfi_robust=cfi_r,
+        tli_robust=tli_r,
+        rmsea_robust=rmsea_r,
+        rmsea_ci_lower_robust=lo_r,
+        rmsea_ci_upper_robust=hi_r,
+        rmsea_pvalue_robust=p_r,
+    )
+    return vcov, test

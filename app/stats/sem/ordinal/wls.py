@@ -38,7 +38,7 @@ from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.optimize import start_values
 from app.stats.sem.ordinal.polychoric import CategoricalStats, categorical_stats, lower_vech
 from app.stats.sem.partable import ParTable, build_partable
-from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult
+from app.stats.sem.results import Estimate, MeasurementMatrices, OrdinalInfo, SemResult
 from app.stats.sem.standardize import r_squared, std_all
 
 ESTIMATORS = ("WLSMV", "DWLS")
@@ -745,7 +745,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         theta=theta,
         vcov=vcov,
         n_iter=opt.n_iter,
-        extra={"parameterization": prob.parameterization, "ordered": list(prob.ordered)},
+        ordinal=OrdinalInfo(prob.parameterization, list(prob.ordered)),
     )
 
 
