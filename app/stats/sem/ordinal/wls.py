@@ -631,15 +631,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
     mats = prob.matrices(theta)
     pt, lm = prob.partable, prob.model
     labels = pt.groups
-    vals = np.empty(len(pt.rows))
-    for k, (r, t) in enumerate(zip(pt.rows, lm.targets, strict=True)):
-        gm = mats[r.group - 1]
-        if r.free:
-            vals[k] = theta[r.free - 1]
-        elif t.mat <= 3:
-            vals[k] = [gm.lambda_, gm.theta, gm.psi, gm.beta][t.mat][t.i, t.j]
-        else:
-            vals[k] = r.ustart
+    vals = _row_values(prob, theta, mats)
     se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
     std = std_all(lm, mats, vals)
     z, pv, lo, hi = wald(vals, se)
@@ -662,57 +654,13 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         for k, r in enumerate(pt.rows)
     ]
     estimates: list[Estimate] = []
-    for g, cs in enumerate(prob.stats):
+    for g in range(G):
         grp = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1]
         user = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1 and r.user]
         rest = [e for e in grp if e not in user]
-        idx = prob.th_index[g]
-        tv, ts = theta[idx], se_free[idx]
-        tz, tp, tlo, thi = wald(tv, ts)
-        sd = np.sqrt(np.diag(mats[g].sigma))[cs.th_var]
-        th_est = [
-            Estimate(
-                cs.names[int(cs.th_var[k])],
-                "|",
-                cs.th_names[k],
-                "",
-                labels[g],
-                tv[k],
-                ts[k],
-                tz[k],
-                tp[k],
-                tlo[k],
-                thi[k],
-                tv[k] / sd[k],
-                int(idx[k]) + 1,
-            )
-            for k in range(tv.size)
-        ]
-        didx = prob.delta_index[g]
-        d = prob.scales(theta, g, mats[g])
-        dse = np.where(didx >= 0, se_free[np.maximum(didx, 0)], 0.0)
-        dz, dp, dlo, dhi = wald(d, dse)
-        scal = [
-            Estimate(
-                v,
-                "~*~",
-                v,
-                "",
-                labels[g],
-                d[j],
-                dse[j],
-                dz[j],
-                dp[j],
-                dlo[j],
-                dhi[j],
-                1.0,  # lavaan: std.all of a scaling factor is 1
-                int(didx[j]) + 1 if didx[j] >= 0 else 0,
-            )
-            for j, v in enumerate(lm.ov)
-            if v in prob.ordered
-        ]
+        th_est = _threshold_estimates(prob, g, theta, se_free, mats[g])
+        scal = _scaling_estimates(prob, g, theta, se_free, mats[g])
         estimates += user + th_est + rest + scal
-    fit = _fit_measures(prob, opt, st)
     r2s = r_squared(lm, mats)
     r2: dict = r2s[0] if G == 1 else {str(g): d for g, d in zip(labels, r2s, strict=True)}
     matrices = [
@@ -736,7 +684,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         estimator=prob.estimator,
         missing=prob.missing,
         converged=opt.converged,
-        fit=fit,
+        fit=_fit_measures(prob, opt, st),
         estimates=estimates,
         r2=r2,
         groups=labels,
@@ -747,6 +695,81 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         n_iter=opt.n_iter,
         ordinal=OrdinalInfo(prob.parameterization, list(prob.ordered)),
     )
+
+
+def _row_values(prob: OrdinalProblem, theta: np.ndarray, mats: list[GroupMatrices]) -> np.ndarray:
+    """Estimate of every parameter-table row (free from theta, fixed from the matrices or
+    ``ustart``), shape (len(rows),)."""
+    pt, lm = prob.partable, prob.model
+    vals = np.empty(len(pt.rows))
+    for k, (r, t) in enumerate(zip(pt.rows, lm.targets, strict=True)):
+        gm = mats[r.group - 1]
+        if r.free:
+            vals[k] = theta[r.free - 1]
+        elif t.mat <= 3:
+            vals[k] = [gm.lambda_, gm.theta, gm.psi, gm.beta][t.mat][t.i, t.j]
+        else:
+            vals[k] = r.ustart
+    return vals
+
+
+def _threshold_estimates(
+    prob: OrdinalProblem, g: int, theta: np.ndarray, se_free: np.ndarray, gm: GroupMatrices
+) -> list[Estimate]:
+    """Group ``g``'s ``|`` rows (std.all: the threshold over the model-implied sd)."""
+    cs, label = prob.stats[g], prob.partable.groups[g]
+    idx = prob.th_index[g]
+    tv, ts = theta[idx], se_free[idx]
+    tz, tp, tlo, thi = wald(tv, ts)
+    sd = np.sqrt(np.diag(gm.sigma))[cs.th_var]
+    return [
+        Estimate(
+            cs.names[int(cs.th_var[k])],
+            "|",
+            cs.th_names[k],
+            "",
+            label,
+            tv[k],
+            ts[k],
+            tz[k],
+            tp[k],
+            tlo[k],
+            thi[k],
+            tv[k] / sd[k],
+            int(idx[k]) + 1,
+        )
+        for k in range(tv.size)
+    ]
+
+
+def _scaling_estimates(
+    prob: OrdinalProblem, g: int, theta: np.ndarray, se_free: np.ndarray, gm: GroupMatrices
+) -> list[Estimate]:
+    """Group ``g``'s ``~*~`` scaling-factor rows of the ordered indicators."""
+    label = prob.partable.groups[g]
+    didx = prob.delta_index[g]
+    d = prob.scales(theta, g, gm)
+    dse = np.where(didx >= 0, se_free[np.maximum(didx, 0)], 0.0)
+    dz, dp, dlo, dhi = wald(d, dse)
+    return [
+        Estimate(
+            v,
+            "~*~",
+            v,
+            "",
+            label,
+            d[j],
+            dse[j],
+            dz[j],
+            dp[j],
+            dlo[j],
+            dhi[j],
+            1.0,  # lavaan: std.all of a scaling factor is 1
+            int(didx[j]) + 1 if didx[j] >= 0 else 0,
+        )
+        for j, v in enumerate(prob.model.ov)
+        if v in prob.ordered
+    ]
 
 
 def fit_ordinal(
