@@ -27,7 +27,7 @@ from app.stats.sem.fitmeasures import (
 from app.stats.sem.h1info import saturated_trace
 from app.stats.sem.inference import observed_information, safe_inverse
 from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
-from app.stats.sem.model import LisrelModel
+from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem
 from app.stats.sem.results import RobustTest
@@ -82,6 +82,26 @@ def _trace_h0(
     return float(np.sum(B0 * safe_inverse(info).T)), B0
 
 
+def _baseline_trace(
+    bmodel: LisrelModel, bms: bool, data: list[GroupData], complete: bool
+) -> tuple[float, list[list[GroupMatrices]]]:
+    """The independence model's own h0 trace, summed over groups, and its matrices per group
+    (expected information with complete data, observed otherwise)."""
+    tb_sum = 0.0
+    bmats = []
+    for gd in data:
+        bth = special_theta(bmodel, gd, "baseline")
+        binfo = (
+            expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
+            if complete
+            else observed_information(bmodel, bth, [gd], bms)
+        )
+        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo)
+        tb_sum += tb
+        bmats.append(bmodel.matrices(bth))
+    return tb_sum, bmats
+
+
 def robust_vcov_and_tests(
     prob: Problem, theta: np.ndarray, info: np.ndarray
 ) -> tuple[np.ndarray, RobustTest]:
@@ -112,20 +132,8 @@ def robust_vcov_and_tests(
     complete = all(gd.complete for gd in prob.data)
     ov = prob.model.ov
     trace_h1 = sum(_trace_h1(gd, ov, ms, complete) for gd in prob.data)
-    # baseline (independence) model: its own h0 trace
     bmodel, bms = special_model(ov, "baseline", ms)
-    tb_sum = 0.0
-    bmats = []
-    for gd in prob.data:
-        bth = special_theta(bmodel, gd, "baseline")
-        binfo = (
-            expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
-            if complete
-            else observed_information(bmodel, bth, [gd], bms)
-        )
-        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo)
-        tb_sum += tb
-        bmats.append(bmodel.matrices(bth))
+    tb_sum, bmats = _baseline_trace(bmodel, bms, prob.data, complete)
     n = sum(gd.n for gd in prob.data)
     G = len(prob.data)
     df, dfb = degrees_of_freedom(len(ov), 0, G, ms, prob.partable.npar)

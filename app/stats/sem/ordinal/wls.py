@@ -236,19 +236,7 @@ def prepare_ordinal(
         Unknown variables or options, continuous variables mixed in, too few rows.
     """
     est = estimator.upper()
-    if est not in ESTIMATORS:
-        raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
-    if missing not in ("listwise", "pairwise"):
-        raise ModelError('ordered variables: missing must be "listwise" or "pairwise"')
-    if parameterization not in ("delta", "theta"):
-        raise ModelError('parameterization must be "delta" or "theta"')
-    bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
-    if bad:
-        raise ModelError(f"group_equal with ordered variables: unknown or unsupported {bad}")
-    if not isinstance(model, str) or not model.strip():
-        raise ModelError("empty model")
-    if group_equal and group is None:
-        raise ModelError("group_equal needs a group")
+    _check_options(est, missing, parameterization, group_equal, model, group)
     ge = set(group_equal)
     if ge & {"thresholds", "intercepts"}:
         ge |= {"thresholds", "intercepts"}
@@ -263,8 +251,57 @@ def prepare_ordinal(
         meanstructure=True,
         group_equal=sorted(ge - {"thresholds"}),
     )
+    _check_partable(pt, data)
     ov = pt.names.ov
-    unknown = [v for v in ov if v not in data.columns]
+    ord_names = ordered_names(ordered, ov, est)
+    stats_ = _group_stats(data, ov, ord_names, labels, group, missing)
+    equal_th = "thresholds" in ge and len(labels) > 1
+    pt2 = _delta_partable(pt, ord_names, parameterization, equal_th)
+    th_index, delta_index, k = _parameter_indices(
+        stats_, ov, ord_names, labels, pt2.npar, equal_th, parameterization
+    )
+    return OrdinalProblem(
+        pt2,
+        LisrelModel(pt2),
+        stats_,
+        est,
+        ord_names,
+        th_index,
+        delta_index,
+        k,
+        parameterization,
+        missing,
+    )
+
+
+def _check_options(
+    est: str,
+    missing: str,
+    parameterization: str,
+    group_equal: Sequence[str],
+    model: str,
+    group: str | None,
+) -> None:
+    """The options of an ordinal fit (a ModelError naming the first one at fault)."""
+    if est not in ESTIMATORS:
+        raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
+    if missing not in ("listwise", "pairwise"):
+        raise ModelError('ordered variables: missing must be "listwise" or "pairwise"')
+    if parameterization not in ("delta", "theta"):
+        raise ModelError('parameterization must be "delta" or "theta"')
+    bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
+    if bad:
+        raise ModelError(f"group_equal with ordered variables: unknown or unsupported {bad}")
+    if not isinstance(model, str) or not model.strip():
+        raise ModelError("empty model")
+    if group_equal and group is None:
+        raise ModelError("group_equal needs a group")
+
+
+def _check_partable(pt: ParTable, data: pd.DataFrame) -> None:
+    """Variables in the data; no syntax intercepts and no observed covariates (not supported
+    with ordered variables yet)."""
+    unknown = [v for v in pt.names.ov if v not in data.columns]
     if unknown:
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
     if any(r.op == "~1" and r.user for r in pt.rows):
@@ -274,7 +311,18 @@ def prepare_ordinal(
             "ordered variables: observed covariates (y ~ x with x observed: "
             f"{', '.join(pt.names.ov_x)}) are not supported yet (lavaan's conditional.x)"
         )
-    ord_names = ordered_names(ordered, ov, est)
+
+
+def _group_stats(
+    data: pd.DataFrame,
+    ov: list[str],
+    ord_names: list[str],
+    labels: list[str | None],
+    group: str | None,
+    missing: str,
+) -> list[CategoricalStats]:
+    """Categorical statistics of each group's rows (listwise: complete rows; pairwise: every
+    row with a value, as lavaan)."""
     try:
         X = data[ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
@@ -286,16 +334,36 @@ def prepare_ordinal(
     stats_: list[CategoricalStats] = []
     for label in labels:
         Xg = X if gcol is None else X[gcol == label]
-        # listwise: complete rows; pairwise: every row with a value (as lavaan)
         miss = np.isnan(Xg)
         Xg = Xg[~(miss.any(axis=1) if missing == "listwise" else miss.all(axis=1))]
         where = "" if label is None else f" in group {label}"
         if Xg.shape[0] <= len(ov):
             raise ModelError(f"too few rows{where}: {Xg.shape[0]} for {len(ov)} variables")
         stats_.append(categorical_stats(Xg, ov, [v in ord_names for v in ov], where=where))
-    equal_th = "thresholds" in ge and len(labels) > 1
-    pt2 = _delta_partable(pt, ord_names, parameterization, equal_th)
-    q = pt2.npar
+    return stats_
+
+
+def _parameter_indices(
+    stats_: list[CategoricalStats],
+    ov: list[str],
+    ord_names: list[str],
+    labels: list[str | None],
+    q: int,
+    equal_th: bool,
+    parameterization: str,
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """Positions in theta of each group's thresholds and scaling factors, after the ``q``
+    parameters of the table.
+
+    Returns
+    -------
+    th_index : list of ndarray
+        Per group, the thresholds' positions (shared by every group with ``equal_th``).
+    delta_index : list of ndarray, shape (p,)
+        Per group and variable, the free scaling factor's position or -1 (fixed at 1).
+    k : int
+        Number of parameters.
+    """
     th_index: list[np.ndarray] = []
     k = q
     for g, cs in enumerate(stats_):
@@ -321,18 +389,7 @@ def prepare_ordinal(
             idx[iord] = np.arange(k, k + len(iord))
             k += len(iord)
         delta_index.append(idx)
-    return OrdinalProblem(
-        pt2,
-        LisrelModel(pt2),
-        stats_,
-        est,
-        ord_names,
-        th_index,
-        delta_index,
-        k,
-        parameterization,
-        missing,
-    )
+    return th_index, delta_index, k
 
 
 def _delta_partable(
@@ -631,28 +688,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
     mats = prob.matrices(theta)
     pt, lm = prob.partable, prob.model
     labels = pt.groups
-    vals = _row_values(prob, theta, mats)
-    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
-    std = std_all(lm, mats, vals)
-    z, pv, lo, hi = wald(vals, se)
-    ests = [
-        Estimate(
-            r.lhs,
-            r.op,
-            r.rhs,
-            r.label,
-            labels[r.group - 1],
-            vals[k],
-            se[k],
-            z[k],
-            pv[k],
-            lo[k],
-            hi[k],
-            std[k],
-            r.free,
-        )
-        for k, r in enumerate(pt.rows)
-    ]
+    ests = _table_estimates(prob, mats, _row_values(prob, theta, mats), se_free)
     estimates: list[Estimate] = []
     for g in range(G):
         grp = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1]
@@ -711,6 +747,34 @@ def _row_values(prob: OrdinalProblem, theta: np.ndarray, mats: list[GroupMatrice
         else:
             vals[k] = r.ustart
     return vals
+
+
+def _table_estimates(
+    prob: OrdinalProblem, mats: list[GroupMatrices], vals: np.ndarray, se_free: np.ndarray
+) -> list[Estimate]:
+    """One Estimate per parameter-table row (Wald tests, std.all), in table order."""
+    pt, labels = prob.partable, prob.partable.groups
+    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
+    std = std_all(prob.model, mats, vals)
+    z, pv, lo, hi = wald(vals, se)
+    return [
+        Estimate(
+            r.lhs,
+            r.op,
+            r.rhs,
+            r.label,
+            labels[r.group - 1],
+            vals[k],
+            se[k],
+            z[k],
+            pv[k],
+            lo[k],
+            hi[k],
+            std[k],
+            r.free,
+        )
+        for k, r in enumerate(pt.rows)
+    ]
 
 
 def _threshold_estimates(
