@@ -524,17 +524,7 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, st: _Stacked) -> dict[s
         "df": df,
         "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else math.nan,
     }
-    # baseline: thresholds (and means, variances) free in every group, covariances 0
-    Tb = 0.0
-    blocks = []
-    for g, cs in enumerate(prob.stats):
-        nth = cs.wls_th.size + cs.num_idx.size
-        r = lower_vech(cs.cov)
-        Tb += (cs.n - 1) * float(np.sum(prob.weights(g)[nth:] * r * r))
-        Db = np.zeros((cs.wls_obs.size, nth))
-        Db[:nth] = np.eye(nth)
-        blocks.append(Db)
-    Db_all = block_diag(*blocks)
+    Tb, Db_all = _baseline_test(prob)
     dfb = k - Db_all.shape[1]
     fit.update(
         {"baseline.chisq": Tb, "baseline.df": dfb, "baseline.pvalue": stats.chi2.sf(Tb, dfb)}
@@ -554,39 +544,80 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, st: _Stacked) -> dict[s
         }
     )
     if prob.estimator == "WLSMV":
-        ss = _scaled_shifted(T, df, st)
-        stb = _Stacked(st.v, st.gamma, Db_all, safe_inverse(Db_all.T @ (st.v[:, None] * Db_all)))
-        ssb = _scaled_shifted(Tb, dfb, stb)
-        Ts, Tbs = ss["stat"], ssb["stat"]
-        fit.update(
-            {
-                "chisq.scaled": Ts,
-                "df.scaled": df,
-                "pvalue.scaled": float(stats.chi2.sf(Ts, df)) if df > 0 else math.nan,
-                "chisq.scaling.factor": ss["scaling"],
-                "chisq.shift.parameter": ss["shift"],
-                "baseline.chisq.scaled": Tbs,
-                "baseline.df.scaled": dfb,
-                "baseline.pvalue.scaled": float(stats.chi2.sf(Tbs, dfb)),
-                "baseline.chisq.scaling.factor": ssb["scaling"],
-            }
-        )
-        fit.update(_robust_catml(prob, opt.theta, st, df))
-        cfis, tlis = cfi_tli(Ts, df, Tbs, dfb)
-        los, his = rmsea_ci(Ts, df, nr, G)
-        fit.update(
-            {
-                "cfi.scaled": cfis,
-                "tli.scaled": tlis,
-                "rmsea.scaled": rmsea(Ts, df, nr, G),
-                "rmsea.ci.lower.scaled": los,
-                "rmsea.ci.upper.scaled": his,
-                "rmsea.pvalue.scaled": (
-                    float(stats.ncx2.sf(Ts, df, nr * df * 0.05**2 / G)) if df > 0 else math.nan
-                ),
-            }
-        )
+        fit.update(_scaled_measures(prob, opt, st, T, df, Tb, dfb, Db_all))
     fit["srmr"] = _srmr(prob, opt.theta)
+    return fit
+
+
+def _baseline_test(prob: OrdinalProblem) -> tuple[float, np.ndarray]:
+    """The baseline model's statistic and derivative: thresholds (and means, variances) free
+    in every group, covariances 0.
+
+    Returns
+    -------
+    Tb : float
+    Db_all : ndarray, shape (k, baseline parameters)
+        Block-diagonal over groups.
+    """
+    Tb = 0.0
+    blocks = []
+    for g, cs in enumerate(prob.stats):
+        nth = cs.wls_th.size + cs.num_idx.size
+        r = lower_vech(cs.cov)
+        Tb += (cs.n - 1) * float(np.sum(prob.weights(g)[nth:] * r * r))
+        Db = np.zeros((cs.wls_obs.size, nth))
+        Db[:nth] = np.eye(nth)
+        blocks.append(Db)
+    return Tb, block_diag(*blocks)
+
+
+def _scaled_measures(
+    prob: OrdinalProblem,
+    opt: WlsOptimum,
+    st: _Stacked,
+    T: float,
+    df: int,
+    Tb: float,
+    dfb: int,
+    Db_all: np.ndarray,
+) -> dict[str, float]:
+    """WLSMV's scaled-shifted test of the model and the baseline, the robust measures and
+    CFI/TLI/RMSEA from the scaled statistics."""
+    n, G = prob.ntotal, len(prob.stats)
+    nr = n - G
+    fit: dict[str, float] = {}
+    ss = _scaled_shifted(T, df, st)
+    stb = _Stacked(st.v, st.gamma, Db_all, safe_inverse(Db_all.T @ (st.v[:, None] * Db_all)))
+    ssb = _scaled_shifted(Tb, dfb, stb)
+    Ts, Tbs = ss["stat"], ssb["stat"]
+    fit.update(
+        {
+            "chisq.scaled": Ts,
+            "df.scaled": df,
+            "pvalue.scaled": float(stats.chi2.sf(Ts, df)) if df > 0 else math.nan,
+            "chisq.scaling.factor": ss["scaling"],
+            "chisq.shift.parameter": ss["shift"],
+            "baseline.chisq.scaled": Tbs,
+            "baseline.df.scaled": dfb,
+            "baseline.pvalue.scaled": float(stats.chi2.sf(Tbs, dfb)),
+            "baseline.chisq.scaling.factor": ssb["scaling"],
+        }
+    )
+    fit.update(_robust_catml(prob, opt.theta, st, df))
+    cfis, tlis = cfi_tli(Ts, df, Tbs, dfb)
+    los, his = rmsea_ci(Ts, df, nr, G)
+    fit.update(
+        {
+            "cfi.scaled": cfis,
+            "tli.scaled": tlis,
+            "rmsea.scaled": rmsea(Ts, df, nr, G),
+            "rmsea.ci.lower.scaled": los,
+            "rmsea.ci.upper.scaled": his,
+            "rmsea.pvalue.scaled": (
+                float(stats.ncx2.sf(Ts, df, nr * df * 0.05**2 / G)) if df > 0 else math.nan
+            ),
+        }
+    )
     return fit
 
 
