@@ -102,6 +102,20 @@ def _baseline_trace(
     return tb_sum, bmats
 
 
+def _robust_rmsea(
+    x3: float, c3: float, df: int, n: int, G: int
+) -> tuple[float, float, float, float]:
+    """Robust RMSEA of the statistic ``x3`` with scaling factor ``c3``, its 90% interval and
+    close-fit p-value (lavaan 0.6.13+: both from the scaled robust statistic x3 / c3)."""
+    rmsea_r = rmsea(x3, df, n, G, c3)
+    x3s = x3 / c3 if df > 0 and c3 > 0 else math.nan
+    lo_r = hi_r = p_r = math.nan
+    if math.isfinite(x3s):
+        lo_r, hi_r = rmsea_ci(x3s, df, n, G, c_hat=c3)
+        p_r = float(stats.ncx2.sf(x3s, df, n * df / c3 * 0.05**2 / G))
+    return rmsea_r, lo_r, hi_r, p_r
+
+
 def robust_vcov_and_tests(
     prob: Problem, theta: np.ndarray, info: np.ndarray
 ) -> tuple[np.ndarray, RobustTest]:
@@ -159,13 +173,7 @@ def robust_vcov_and_tests(
         )
         x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
     cfi_r, tli_r = cfi_tli(x3, df, x3b, dfb, c3, c3b)
-    rmsea_r = rmsea(x3, df, n, G, c3)
-    # lavaan 0.6.13+: interval and close-fit test from the scaled robust statistic x3 / c3
-    x3s = x3 / c3 if df > 0 and c3 > 0 else math.nan
-    lo_r = hi_r = p_r = math.nan
-    if math.isfinite(x3s):
-        lo_r, hi_r = rmsea_ci(x3s, df, n, G, c_hat=c3)
-        p_r = float(stats.ncx2.sf(x3s, df, n * df / c3 * 0.05**2 / G))
+    rmsea_r, lo_r, hi_r, p_r = _robust_rmsea(x3, c3, df, n, G)
     test = RobustTest(
         se="robust.huber.white",
         test="yuan.bentler.mplus",
