@@ -42,7 +42,8 @@ def time_pvm(data: pd.DataFrame, model: str, B: int, n_jobs: int) -> tuple[float
         res = summarize(prob, prob.refit(prob.data))
     res = apply_bootstrap(prob, res, B=B, seed=1, n_jobs=n_jobs)
     secs = time.perf_counter() - t0
-    info = res.extra["bootstrap"]
+    info = res.bootstrap
+    assert info is not None
     return secs, info.n_ok, info.n_failed
 
 

@@ -1,6 +1,6 @@
 """The house rules of DESIGN.md that a machine can check: no import cycles in app/ (imports
-inside functions and through importlib count), no private name imported from another module,
-and a scientific core (app/stats) that imports no web, database or other app package."""
+inside functions, under TYPE_CHECKING and through importlib count), no private name of another
+module imported or reached through a module object (``m._x``, ``app.m._x``), and a scientific core (app/stats) that imports no web, database or other app package."""
 
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(name: str, path: Path) -> list[tuple[str, str | None]]:
+def _imports(name: str, path: Path, source: str | None = None) -> list[tuple[str, str | None]]:
     """(module, imported name or None) for every import in the file, at any depth."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found: list[tuple[str, str | None]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
@@ -99,21 +100,111 @@ def test_the_checker_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
+def test_the_graph_sees_deferred_relative_and_importlib_imports() -> None:
+    # imports inside functions, under TYPE_CHECKING, relative and through importlib all count
+    path = MODULES["app.stats.sem.fit"]
+    found = _imports(
+        "app.stats.sem.fit",
+        path,
+        "import importlib\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from app.stats.sem.summary import summarize\n"
+        "def f():\n"
+        "    from . import robust\n"
+        "    from ..efa import efa\n"
+        "    importlib.import_module('app.stats.sem.bootstrap')\n",
+    )
+    assert ("app.stats.sem.summary", "summarize") in found
+    assert ("app.stats.sem", "robust") in found
+    assert ("app.stats.efa", "efa") in found
+    assert ("app.stats.sem.bootstrap", None) in found
+
+
 def test_no_import_cycles_in_app() -> None:
     assert _cycles(_graph()) == []
 
 
-def test_no_private_name_is_imported_from_another_module() -> None:
-    private = [
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` of a chain of attribute accesses on a name, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def _private_uses(name: str, path: Path, source: str | None = None) -> list[str]:
+    """Private names of another app module that the file imports (``from m import _x``) or
+    reaches through a module it imported (``import app.m as m; m._x``, ``app.m._x``)."""
+    found = [
         f"{name} imports {module}.{imported}"
-        for name, path in MODULES.items()
-        for module, imported in _imports(name, path)
-        if module.startswith("app")
+        for module, imported in _imports(name, path, source)
+        if (module == "app" or module.startswith("app."))
         and module != name
         and imported is not None
-        and imported.startswith("_")
-        and not imported.startswith("__")
+        and _is_private(imported)
     ]
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
+    aliases: dict[str, str] = {}  # local name -> app module it is bound to
+    for module, imported in _imports(name, path, source):
+        if imported is not None and f"{module}.{imported}" in MODULES:
+            aliases[imported] = f"{module}.{imported}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name in MODULES:
+                    aliases[alias.asname] = alias.name
+                elif alias.name.split(".")[0] == "app":
+                    aliases["app"] = "app"
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.asname and alias.name in aliases:
+                    aliases[alias.asname] = aliases.pop(alias.name)
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and _is_private(node.attr)):
+            continue
+        owner = _dotted(node.value)
+        if owner is None:
+            continue
+        head, _, rest = owner.partition(".")
+        if head not in aliases:
+            continue
+        module = aliases[head] + (f".{rest}" if rest else "")
+        if module in MODULES and module != name:
+            found.append(f"{name} uses {module}.{node.attr}")
+    return found
+
+
+def test_the_private_name_checker_finds_imports_and_attribute_uses() -> None:
+    here = MODULES["app.fits.cli"]
+    uses = _private_uses(
+        "app.fits.cli",
+        here,
+        "from app.cli import _session\n"
+        "import app.cli as c\n"
+        "from app import cli as c2\n"
+        "import app.cli\n"
+        "def f(self):\n"
+        "    c._a(); c2._b(); app.cli._c(); c.__name__; self._d; c.public()\n",
+    )
+    assert uses == [
+        "app.fits.cli imports app.cli._session",
+        "app.fits.cli uses app.cli._a",
+        "app.fits.cli uses app.cli._b",
+        "app.fits.cli uses app.cli._c",
+    ]
+    # a module's own private names and its own attributes are its business
+    assert _private_uses("app.cli", MODULES["app.cli"], "import app.cli as me\nme._x\n") == []
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    private = [use for name, path in MODULES.items() for use in _private_uses(name, path)]
     assert private == []
 
 

@@ -95,6 +95,12 @@ def fit_block(result: dict[str, Any]) -> list[str]:
         _line("Number of observations", result.get("nobs", "")),
         _line("Number of model parameters", fit.get("npar", "")),
     ]
+    method = result.get("robust")  # MLR/MLM: lavaan's se and test options
+    if method:
+        out += [_line("Standard errors", method.get("se")), _line("Test", method.get("test"))]
+    ordinal = result.get("ordinal")
+    if ordinal:
+        out.append(_line("Parameterization", ordinal.get("parameterization")))
     scaled = _SCALED_TEST
     if result.get("estimator") == "MLM":
         scaled = (("Scaled test statistic (Satorra-Bentler)", "chisq.scaled"), *_SCALED_TEST[1:])

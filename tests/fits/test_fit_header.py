@@ -49,9 +49,12 @@ def test_mlr_text_report_lists_robust_rows(mlr: dict[str, Any]) -> None:
     ]:
         assert f"  {label:<44}{fit[key]:>14.3f}" in text
     assert text.count("90 Percent confidence interval - lower") == 2
+    assert f"  {'Standard errors':<44}robust.huber.white" in text
+    assert f"  {'Test':<44}yuan.bentler.mplus" in text
     assert f"{fit['rmsea.ci.upper.robust']:>14.3f}" in text
     ml = fit_model(load_csv("holzinger_swineford_1939.csv"), HS, missing="listwise").to_dict()
     assert "Robust" not in "\n".join(fit_block(ml))
+    assert "Standard errors" not in "\n".join(fit_block(ml))
 
 
 def test_group_diagram_gives_the_groups_own_n() -> None:
@@ -72,3 +75,15 @@ def test_text_report_says_what_the_bootstrap_did() -> None:
     assert f"  {'Draws requested':<44}{100:>14}" in text
     assert f"  {'Draws succeeded':<44}{res['bootstrap']['succeeded']:>14}" in text
     assert f"  {'Interval':<44}{'perc 95%':>14}" in text
+
+
+def test_text_report_names_the_ordinal_parameterization() -> None:
+    result = {
+        "estimator": "WLSMV",
+        "missing": "listwise",
+        "nobs": 500,
+        "fit": {"npar": 20},
+        "ordinal": {"parameterization": "theta", "ordered": ["x1", "x2"]},
+    }
+    assert f"  {'Parameterization':<44}{'theta':>14}" in fit_block(result)
+    assert not any(line.lstrip().startswith("Parameterization") for line in fit_block({}))

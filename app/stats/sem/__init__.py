@@ -13,6 +13,10 @@ The public API (what the web layers and notebooks use; everything else is intern
   measurement invariance; ``path_difference``: one path across groups.
 * ``lrt_table``: lavaan's ``lavTestLRT`` table of nested fits (from their fit measures).
 * ``apply_bootstrap``: percentile bootstrap intervals for a fitted ``Problem``.
+* Results: ``SemResult`` (``to_dict()`` is API.md's result object) with its ``Estimate`` rows,
+  ``MeasurementMatrices`` per group and, where they apply, ``RobustTest`` (MLR/MLM scaled test
+  and robust indices), ``BootstrapInfo`` (replicates requested, kept, dropped; interval; seed)
+  and ``OrdinalInfo`` (parameterization, ordered indicators).
 * ``factor_scores``: lavaan's ``lavPredict`` (regression or Bartlett scores per row).
 * ``saturated_em``: EM moments of the saturated model under missing data.
 * ``fit_ordinal``, ``categorical_stats``, ``ordered_names``: ordered indicators (``ordered=``,
@@ -21,7 +25,7 @@ The public API (what the web layers and notebooks use; everything else is intern
 See README.md in this directory for the module map and the parameter-table layout.
 """
 
-from app.stats.sem.bootstrap import BootstrapInfo, apply_bootstrap
+from app.stats.sem.bootstrap import apply_bootstrap
 from app.stats.sem.em import SaturatedEM, saturated_em
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fit import fit_model
@@ -41,7 +45,15 @@ from app.stats.sem.ordinal import categorical_stats, fit_ordinal, ordered_names
 from app.stats.sem.partable import GROUP_EQUAL, ParTable, build_partable
 from app.stats.sem.path_difference import PathDifference, path_difference
 from app.stats.sem.problem import Problem, prepare
-from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult, finite_or_none
+from app.stats.sem.results import (
+    BootstrapInfo,
+    Estimate,
+    MeasurementMatrices,
+    OrdinalInfo,
+    RobustTest,
+    SemResult,
+    finite_or_none,
+)
 from app.stats.sem.scores import factor_scores
 from app.stats.sem.summary import summarize
 from app.stats.sem.syntax import parse_model
@@ -59,9 +71,11 @@ __all__ = [
     "InvarianceResult",
     "MeasurementMatrices",
     "ModelError",
+    "OrdinalInfo",
     "ParTable",
     "PathDifference",
     "Problem",
+    "RobustTest",
     "SaturatedEM",
     "SemResult",
     "apply_bootstrap",

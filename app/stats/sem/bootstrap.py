@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,7 @@ from app.stats.sem.likelihood import GroupData, expected_information, loglik
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem, fixed_x_values
-from app.stats.sem.results import SemResult, finite_or_none
+from app.stats.sem.results import BootstrapInfo, Estimate, SemResult
 from app.stats.sem.summary import defined_values
 
 log = logging.getLogger(__name__)
@@ -60,58 +59,6 @@ DROP_REASONS = {NOT_CONVERGED: "not converged", FAILED: "numerical failure"}
 # by ~1e-7 relative, far below the Monte-Carlo error of any bootstrap quantity.
 GTOL = 1e-7
 CHUNK = 25  # replicates per task: small enough for smooth progress, large enough to amortise IPC
-
-
-@dataclass(frozen=True)
-class BootstrapInfo:
-    """Bootstrap summary stored in ``SemResult.extra["bootstrap"]``.
-
-    Attributes
-    ----------
-    B : int
-        Replicates requested.
-    n_ok : int
-        Replicates that converged (used for the intervals and the se).
-    n_failed : int
-        Replicates dropped (no convergence or a numerical failure), as lavaan drops them.
-    seed : int
-    level : float
-        Confidence level of the intervals.
-    se : list of float
-        Bootstrap standard error of each row of ``SemResult.estimates`` (0 for fixed rows).
-    interval : {"perc", "bca"}
-    dropped : dict
-        Dropped replicates by reason (``"not converged"``, ``"numerical failure"``).
-    inadmissible : int
-        Kept replicates with a negative variance estimate (lavaan keeps them too).
-    """
-
-    B: int
-    n_ok: int
-    n_failed: int
-    seed: int
-    level: float
-    se: list[float]
-    interval: str = "perc"
-    dropped: dict[str, int] = dataclasses.field(default_factory=dict)
-    inadmissible: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "draws": self.B,
-            "succeeded": self.n_ok,
-            "dropped": dict(self.dropped),
-            "inadmissible": self.inadmissible,
-            "interval": self.interval,
-            "seed": self.seed,
-            "level": self.level,
-            # the names of the first release, kept for scripts that read them
-            "B": self.B,
-            "n_ok": self.n_ok,
-            "n_failed": self.n_failed,
-            "ci.type": self.interval,
-            "se": [finite_or_none(s) for s in self.se],
-        }
 
 
 def refit_replicate(
@@ -453,7 +400,7 @@ def apply_bootstrap(
     -------
     SemResult
         ``ci.lower``/``ci.upper`` of free and defined rows are the bootstrap bounds (fixed
-        rows keep ``est``); ``se``, z and p stay model-based; ``extra["bootstrap"]`` is a
+        rows keep ``est``); ``se``, z and p stay model-based; ``bootstrap`` is a
         :class:`BootstrapInfo` with the bootstrap se, the interval type and the replicates
         requested, kept and dropped (by reason).
 
@@ -482,28 +429,70 @@ def apply_bootstrap(
     # lavaan: vcov of free parameters divides by R, of defined ones (cov()) by R - 1
     se_free = good.std(axis=0, ddof=0) if good.shape[0] else np.full(good.shape[1], np.nan)
     se_def = defined.std(axis=0, ddof=1) if good.shape[0] > 1 else np.full(defined.shape[1], np.nan)
-    theta0 = np.asarray(result.theta, float)
-    def0 = [e.est for e in result.estimates if e.op == ":="]
     if interval == "bca":
-        n = sum(gd.n for gd in prob.data)
-        if good.shape[0] <= n:
-            raise ModelError(
-                f"BCa intervals need more successful bootstrap draws than rows "
-                f"({good.shape[0]} of {B} succeeded, {n} rows): raise bootstrap or use perc"
-            )
-        acc_free = _acceleration(prob, seed, kept, good)
-        acc_def = _acceleration(prob, seed, kept, defined) if defined.shape[1] else np.zeros(0)
-        ci_free = [
-            bca_interval(good[:, j], float(theta0[j]), float(acc_free[j]), level)
-            for j in range(good.shape[1])
-        ]
-        ci_def = [
-            bca_interval(defined[:, j], float(def0[j]), float(acc_def[j]), level)
-            for j in range(defined.shape[1])
-        ]
+        ci_free, ci_def = _bca_intervals(prob, result, B, seed, kept, good, defined, level)
     else:
         ci_free = [percentile_interval(good[:, j], level) for j in range(good.shape[1])]
         ci_def = [percentile_interval(defined[:, j], level) for j in range(defined.shape[1])]
+    ests, se_rows = _rows_with_intervals(result, ci_free, ci_def, se_free, se_def)
+    info = BootstrapInfo(
+        B,
+        int(good.shape[0]),
+        n_failed,
+        seed,
+        level,
+        se_rows,
+        interval=interval,
+        dropped=dropped,
+        inadmissible=_inadmissible(prob, good),
+    )
+    return dataclasses.replace(result, estimates=ests, bootstrap=info)
+
+
+def _bca_intervals(
+    prob: Problem,
+    result: SemResult,
+    B: int,
+    seed: int,
+    kept: np.ndarray,
+    good: np.ndarray,
+    defined: np.ndarray,
+    level: float,
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """BCa intervals of the free (``good``, (R, npar)) and defined ((R, n_def)) parameters.
+
+    ``kept`` are the indices of the successful replicates among the ``B`` drawn with ``seed``.
+    """
+    n = sum(gd.n for gd in prob.data)
+    if good.shape[0] <= n:
+        raise ModelError(
+            f"BCa intervals need more successful bootstrap draws than rows "
+            f"({good.shape[0]} of {B} succeeded, {n} rows): raise bootstrap or use perc"
+        )
+    theta0 = np.asarray(result.theta, float)
+    def0 = [e.est for e in result.estimates if e.op == ":="]
+    acc_free = _acceleration(prob, seed, kept, good)
+    acc_def = _acceleration(prob, seed, kept, defined) if defined.shape[1] else np.zeros(0)
+    ci_free = [
+        bca_interval(good[:, j], float(theta0[j]), float(acc_free[j]), level)
+        for j in range(good.shape[1])
+    ]
+    ci_def = [
+        bca_interval(defined[:, j], float(def0[j]), float(acc_def[j]), level)
+        for j in range(defined.shape[1])
+    ]
+    return ci_free, ci_def
+
+
+def _rows_with_intervals(
+    result: SemResult,
+    ci_free: list[tuple[float, float]],
+    ci_def: list[tuple[float, float]],
+    se_free: np.ndarray,
+    se_def: np.ndarray,
+) -> tuple[list[Estimate], list[float]]:
+    """The estimates with the bootstrap bounds (fixed rows: ``est``) and each row's
+    bootstrap se (0 for fixed rows)."""
     ests, se_rows, k_def = [], [], 0
     for e in result.estimates:
         if e.op == ":=":
@@ -517,18 +506,7 @@ def apply_bootstrap(
             lo, hi = e.est, e.est
             se_rows.append(0.0)
         ests.append(dataclasses.replace(e, ci_lower=lo, ci_upper=hi))
-    info = BootstrapInfo(
-        B,
-        int(good.shape[0]),
-        n_failed,
-        seed,
-        level,
-        se_rows,
-        interval=interval,
-        dropped=dropped,
-        inadmissible=_inadmissible(prob, good),
-    )
-    return dataclasses.replace(result, estimates=ests, extra={**result.extra, "bootstrap": info})
+    return ests, se_rows
 
 
 def _inadmissible(prob: Problem, thetas: np.ndarray) -> int:

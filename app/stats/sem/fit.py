@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
@@ -12,7 +13,7 @@ from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_inter
 from app.stats.sem.diagnostics import correlation_residuals, modification_indices
 from app.stats.sem.errors import ModelError
 from app.stats.sem.ordinal import ORDINAL_ESTIMATORS, fit_ordinal
-from app.stats.sem.problem import prepare
+from app.stats.sem.problem import Problem, prepare
 from app.stats.sem.results import SemResult
 from app.stats.sem.summary import summarize
 from app.stats.sem.validate import definitions
@@ -85,16 +86,7 @@ def fit_model(
         Bad syntax, unknown variables, too few rows, a singular covariance matrix.
     """
     if ordered or estimator.upper() in ORDINAL_ESTIMATORS:
-        if not ordered:
-            raise ModelError(
-                f"estimator {estimator} needs ordered variables (ordered)", field="ordered"
-            )
-        if bootstrap > 0:
-            raise ModelError("bootstrap is not available with ordered items")
-        if group_partial or std_lv:
-            raise ModelError(
-                "group_partial and std_lv are not available with ordered items", field="ordered"
-            )
+        _check_ordered_options(estimator, ordered, bootstrap, group_partial, std_lv)
         est = estimator.upper() if estimator.upper() in ORDINAL_ESTIMATORS else "WLSMV"
         with single_thread_blas():
             res = fit_ordinal(
@@ -132,15 +124,7 @@ def fit_model(
         opt = prob.refit(prob.data)
         if progress is not None and bootstrap <= 0:
             progress(0.9)
-        result = summarize(prob, opt, defs)
-        mi = None
-        if len(prob.model.ov) <= MAX_MI_VARIABLES:
-            mi = modification_indices(prob.model, opt.theta, prob.data, prob.meanstructure)
-        result = dataclasses.replace(
-            result,
-            modindices=mi,
-            residuals=correlation_residuals(prob.model, opt.theta, prob.data, prob.meanstructure),
-        )
+        result = _with_diagnostics(prob, opt.theta, summarize(prob, opt, defs))
     if bootstrap > 0:
         result = apply_bootstrap(
             prob, result, B=bootstrap, seed=seed, progress=progress, interval=bootstrap_ci
@@ -148,3 +132,36 @@ def fit_model(
     if progress is not None:
         progress(1.0)
     return result
+
+
+def _check_ordered_options(
+    estimator: str,
+    ordered: bool | Sequence[str],
+    bootstrap: int,
+    group_partial: Sequence[str],
+    std_lv: bool,
+) -> None:
+    """What ordered items cannot be combined with (a ModelError naming it)."""
+    if not ordered:
+        raise ModelError(
+            f"estimator {estimator} needs ordered variables (ordered)", field="ordered"
+        )
+    if bootstrap > 0:
+        raise ModelError("bootstrap is not available with ordered items")
+    if group_partial or std_lv:
+        raise ModelError(
+            "group_partial and std_lv are not available with ordered items", field="ordered"
+        )
+
+
+def _with_diagnostics(prob: Problem, theta: np.ndarray, result: SemResult) -> SemResult:
+    """``result`` with modification indices (up to MAX_MI_VARIABLES observed variables) and
+    correlation residuals at ``theta``."""
+    mi = None
+    if len(prob.model.ov) <= MAX_MI_VARIABLES:
+        mi = modification_indices(prob.model, theta, prob.data, prob.meanstructure)
+    return dataclasses.replace(
+        result,
+        modindices=mi,
+        residuals=correlation_residuals(prob.model, theta, prob.data, prob.meanstructure),
+    )

@@ -26,6 +26,7 @@ from app.stats.sem.inference import safe_inverse
 from app.stats.sem.likelihood import GroupData, expected_information, loglik
 from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.problem import Problem
+from app.stats.sem.results import RobustTest
 
 
 def _row_terms(
@@ -62,7 +63,7 @@ def _row_terms(
 
 def mlm_vcov_and_tests(
     prob: Problem, theta: np.ndarray, info: np.ndarray
-) -> tuple[np.ndarray, dict[str, float]]:
+) -> tuple[np.ndarray, RobustTest]:
     """Robust covariance of theta and the Satorra-Bentler scaled fit measures.
 
     Parameters
@@ -76,8 +77,9 @@ def mlm_vcov_and_tests(
     Returns
     -------
     vcov : ndarray, shape (npar, npar)
-    fit : dict
-        lavaan's chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor,
+    test : RobustTest
+        ``robust.sem`` / ``satorra.bentler``: lavaan's chisq.scaled, df.scaled, pvalue.scaled,
+        chisq.scaling.factor,
         baseline.chisq.scaled, baseline.df.scaled, baseline.pvalue.scaled,
         baseline.chisq.scaling.factor, cfi.scaled, tli.scaled, rmsea.scaled, cfi.robust,
         tli.robust, rmsea.robust.
@@ -114,20 +116,22 @@ def mlm_vcov_and_tests(
     x2bs = x2b / cb if dfb > 0 else math.nan
     cfi_s, tli_s = cfi_tli(x2s, df, x2bs, dfb)
     cfi_r, tli_r = cfi_tli(x2, df, x2b, dfb, c, cb)
-    fit = {
-        "chisq.scaled": x2s,
-        "df.scaled": float(df),
-        "pvalue.scaled": float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
-        "chisq.scaling.factor": c,
-        "baseline.chisq.scaled": x2bs,
-        "baseline.df.scaled": float(dfb),
-        "baseline.pvalue.scaled": float(stats.chi2.sf(x2bs, dfb)) if dfb > 0 else math.nan,
-        "baseline.chisq.scaling.factor": cb,
-        "cfi.scaled": cfi_s,
-        "tli.scaled": tli_s,
-        "rmsea.scaled": rmsea(x2s, df, n, G),
-        "cfi.robust": cfi_r,
-        "tli.robust": tli_r,
-        "rmsea.robust": rmsea(x2, df, n, G, c),
-    }
-    return vcov, fit
+    test = RobustTest(
+        se="robust.sem",
+        test="satorra.bentler",
+        chisq_scaled=x2s,
+        df_scaled=float(df),
+        pvalue_scaled=float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
+        scaling_factor=c,
+        baseline_chisq_scaled=x2bs,
+        baseline_df_scaled=float(dfb),
+        baseline_pvalue_scaled=float(stats.chi2.sf(x2bs, dfb)) if dfb > 0 else math.nan,
+        baseline_scaling_factor=cb,
+        cfi_scaled=cfi_s,
+        tli_scaled=tli_s,
+        rmsea_scaled=rmsea(x2s, df, n, G),
+        cfi_robust=cfi_r,
+        tli_robust=tli_r,
+        rmsea_robust=rmsea(x2, df, n, G, c),
+    )
+    return vcov, test

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.stats.sem.partable import ParTable
+from app.stats.sem.partable import ParRow, ParTable
 
 MATS = ("lambda", "theta", "psi", "beta", "nu", "alpha")
 
@@ -60,6 +60,40 @@ class _Target:
     j: int
 
 
+def _phantoms(pt: ParTable) -> list[str]:
+    """Observed variables that need a phantom latent (regressions and covariances with a
+    latent), in table order."""
+    lv_set = set(pt.names.lv)
+    phantom: list[str] = []
+    for r in pt.rows:
+        mixed_cov = r.op == "~~" and (r.lhs in lv_set) != (r.rhs in lv_set)
+        if r.op != "~" and not mixed_cov:
+            continue
+        for v in (r.lhs, r.rhs):
+            if v not in lv_set and v not in phantom:
+                phantom.append(v)
+    return phantom
+
+
+def _target(r: ParRow, oi: dict[str, int], li: dict[str, int]) -> _Target:
+    """Matrix and cell of a row (``oi``/``li``: observed/latent-space positions)."""
+    if r.op == "=~":
+        if r.rhs in li:  # higher-order or phantom indicator
+            return _Target(3, li[r.rhs], li[r.lhs])
+        return _Target(0, oi[r.rhs], li[r.lhs])
+    if r.op == "~":
+        return _Target(3, li[r.lhs], li[r.rhs])
+    if r.op == "~~":
+        if r.lhs in li and r.rhs in li:
+            a, b = sorted((li[r.lhs], li[r.rhs]))
+            return _Target(2, b, a)
+        a, b = sorted((oi[r.lhs], oi[r.rhs]))
+        return _Target(1, b, a)
+    if r.op == "~1":
+        return _Target(5, li[r.lhs], 0) if r.lhs in li else _Target(4, oi[r.lhs], 0)
+    raise ValueError(r.op)  # pragma: no cover - parser rejects other operators
+
+
 class LisrelModel:
     """Maps a :class:`ParTable` onto per-group matrices.
 
@@ -81,76 +115,49 @@ class LisrelModel:
         self.pt = pt
         names = pt.names
         self.ov = list(names.ov)
-        lv_set = set(names.lv)
-        phantom: list[str] = []
-        for r in pt.rows:
-            cand: list[str] = []
-            if r.op == "~":
-                cand = [r.lhs, r.rhs]
-            elif r.op == "=~" and r.rhs not in lv_set:
-                cand = []
-            elif r.op == "~~" and (r.lhs in lv_set) != (r.rhs in lv_set):
-                cand = [r.lhs, r.rhs]
-            for v in cand:
-                if v not in lv_set and v not in phantom:
-                    phantom.append(v)
-        self.phantom = phantom
-        self.lv = list(names.lv) + phantom
+        self.phantom = _phantoms(pt)
+        self.lv = list(names.lv) + self.phantom
         self.p, self.m = len(self.ov), len(self.lv)
         self.ngroups = len(pt.groups)
         oi = {v: k for k, v in enumerate(self.ov)}
         li = {v: k for k, v in enumerate(self.lv)}
-        ph = set(phantom)
-        self.targets: list[_Target] = []
-        for r in pt.rows:
-            if r.op == "=~":
-                if r.rhs in li:  # higher-order or phantom indicator
-                    t = _Target(3, li[r.rhs], li[r.lhs])
-                else:
-                    t = _Target(0, oi[r.rhs], li[r.lhs])
-            elif r.op == "~":
-                t = _Target(3, li[r.lhs], li[r.rhs])
-            elif r.op == "~~":
-                if r.lhs in li and r.rhs in li:
-                    a, b = sorted((li[r.lhs], li[r.rhs]))
-                    t = _Target(2, b, a)
-                else:
-                    a, b = sorted((oi[r.lhs], oi[r.rhs]))
-                    t = _Target(1, b, a)
-            elif r.op == "~1":
-                t = _Target(5, li[r.lhs], 0) if r.lhs in li else _Target(4, oi[r.lhs], 0)
-            else:  # pragma: no cover - parser rejects other operators
-                raise ValueError(r.op)
-            self.targets.append(t)
+        self.targets: list[_Target] = [_target(r, oi, li) for r in pt.rows]
         # constant part (fixed values) and scatter indices of the free part, per group
         self.base: list[list[np.ndarray]] = []
         self.free_idx: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-        fixed_values = fixed_values or {}
+        for g in range(1, self.ngroups + 1):
+            base, free_idx = self._group_layout(g, oi, li, fixed_values or {})
+            self.base.append(base)
+            self.free_idx.append(free_idx)
+
+    def _group_layout(
+        self, g: int, oi: dict[str, int], li: dict[str, int], fixed_values: dict
+    ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        """Group ``g``'s (1-based) fixed matrices and, per matrix, the (i, j, theta index)
+        arrays its free parameters scatter to."""
         p, m = self.p, self.m
         shapes = [(p, m), (p, p), (m, m), (m, m), (p, 1), (m, 1)]
-        for g in range(1, self.ngroups + 1):
-            base = [np.zeros(s) for s in shapes]
-            base[0][[oi[v] for v in ph], [li[v] for v in ph]] = 1.0
-            scatter: list[list[tuple[int, int, int]]] = [[] for _ in MATS]
-            for r, t in zip(pt.rows, self.targets, strict=True):
-                if r.group != g:
-                    continue
-                if r.free:
-                    scatter[t.mat].append((t.i, t.j, r.free - 1))
-                    continue
-                val = r.ustart
-                if r.exo:
-                    val = fixed_values.get((g, r.lhs, r.op, r.rhs), np.nan)
-                base[t.mat][t.i, t.j] = val
-                if t.mat in (1, 2):
-                    base[t.mat][t.j, t.i] = val
-            self.base.append(base)
-            self.free_idx.append(
-                [
-                    tuple(np.array(c, dtype=int).reshape(-1, 3).T)  # type: ignore[misc]
-                    for c in scatter
-                ]
-            )
+        base = [np.zeros(s) for s in shapes]
+        ph = self.phantom
+        base[0][[oi[v] for v in ph], [li[v] for v in ph]] = 1.0
+        scatter: list[list[tuple[int, int, int]]] = [[] for _ in MATS]
+        for r, t in zip(self.pt.rows, self.targets, strict=True):
+            if r.group != g:
+                continue
+            if r.free:
+                scatter[t.mat].append((t.i, t.j, r.free - 1))
+                continue
+            val = r.ustart
+            if r.exo:
+                val = fixed_values.get((g, r.lhs, r.op, r.rhs), np.nan)
+            base[t.mat][t.i, t.j] = val
+            if t.mat in (1, 2):
+                base[t.mat][t.j, t.i] = val
+        free_idx = [
+            tuple(np.array(c, dtype=int).reshape(-1, 3).T)  # type: ignore[misc]
+            for c in scatter
+        ]
+        return base, free_idx  # type: ignore[return-value]
 
     def matrices(self, theta: np.ndarray) -> list[GroupMatrices]:
         """Fill the matrices of every group at the free-parameter vector ``theta`` (npar,)."""

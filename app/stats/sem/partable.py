@@ -209,12 +209,31 @@ def build_partable(
     for f in formulas:
         if len(f.modifiers) not in (1, ngroups):
             raise ModelError(f"c() modifier of {f.lhs} {f.op} {f.rhs} needs {ngroups} values")
-    if any(f.op == "~1" for f in formulas):
-        meanstructure = True
-    if {"intercepts", "means"} & set(group_equal):
+    if any(f.op == "~1" for f in formulas) or {"intercepts", "means"} & set(group_equal):
         meanstructure = True
     names = _var_names(formulas)
-    lv_set = set(names.lv)
+    _check_formulas(formulas, names)
+    rows: list[ParRow] = []
+    for g in range(ngroups):
+        _add_group_rows(rows, formulas, names, g, meanstructure)
+    _auto_fix_first(rows, names, ngroups, std_lv)
+    if std_lv:
+        _fix_lv_variances(rows, names, free_later=ngroups > 1 and "loadings" in group_equal)
+    _auto_fix_single(rows, formulas, names)
+    if ngroups > 1 and "intercepts" in group_equal and "means" not in group_equal:
+        _free_latent_means(rows, names)
+    partial = {partial_key(p) for p in group_partial}
+    unknown = sorted(partial - {k for r in rows for k in (row_key(r), _swapped(r))})
+    if unknown:
+        raise ModelError(f"group_partial names no parameter of the model: {', '.join(unknown)}")
+    _number_free(rows, parsed.constraints, names, group_equal, partial)
+    for r in rows:
+        r.plabel = f".p{r.id}."
+    return ParTable(rows, names, list(groups), meanstructure, parsed.definitions, unshared)
+
+
+def _check_formulas(formulas: list[Formula], names: VarNames) -> None:
+    """Reject a latent measured by itself, a self-regression, a name both latent and observed."""
     for f in formulas:
         if f.op == "=~" and f.lhs == f.rhs:
             raise ModelError(f"latent variable {f.lhs} can not be measured by itself")
@@ -222,84 +241,95 @@ def build_partable(
             raise ModelError(f"{f.lhs} can not be regressed on itself ({f.lhs} ~ {f.rhs})")
         if f.op == "=~" and f.lhs in names.ov:
             raise ModelError(f"{f.lhs} is both latent and observed")
-    ov_nox = [v for v in names.ov if v not in names.ov_x]
 
-    rows: list[ParRow] = []
 
-    def add(lhs: str, op: str, rhs: str, g: int, user: int, mod: Modifier, exo: int = 0) -> None:
-        fixed = mod.fixed
-        rows.append(
-            ParRow(
-                id=len(rows) + 1,
-                lhs=lhs,
-                op=op,
-                rhs=rhs,
-                group=g + 1,
-                user=user,
-                free=0 if fixed is not None or exo else -1,
-                ustart=fixed if fixed is not None else math.nan,
-                exo=exo,
-                label=mod.label or "",
-                wants_free=mod.free,
-            )
-        )
+def _new_row(
+    rows: list[ParRow], lhs: str, op: str, rhs: str, g: int, user: int, mod: Modifier, exo: int
+) -> ParRow:
+    """A row numbered after ``rows``; free (-1, numbered later) unless fixed or exogenous."""
+    fixed = mod.fixed
+    return ParRow(
+        id=len(rows) + 1,
+        lhs=lhs,
+        op=op,
+        rhs=rhs,
+        group=g + 1,
+        user=user,
+        free=0 if fixed is not None or exo else -1,
+        ustart=fixed if fixed is not None else math.nan,
+        exo=exo,
+        label=mod.label or "",
+        wants_free=mod.free,
+    )
 
-    for g in range(ngroups):
-        present: set[tuple[str, str, str]] = set()
-        for f in formulas:
-            k = _key(f.lhs, f.op, f.rhs)
-            if k in present:
-                raise ModelError(f"duplicate parameter: {f.lhs} {f.op} {f.rhs}")
+
+def _add_group_rows(
+    rows: list[ParRow], formulas: list[Formula], names: VarNames, g: int, meanstructure: bool
+) -> None:
+    """Group ``g``'s (0-based) rows: the syntax's, then lavaan's defaults it did not write.
+
+    Defaults: (residual) variances of every non-exogenous observed and every latent variable,
+    covariances among exogenous latents and among pure dependent variables, the fixed.x
+    (co)variances of exogenous observed variables and, with a mean structure, intercepts
+    (free; fixed.x for exogenous ones) and latent means fixed at 0.
+    """
+    present: set[tuple[str, str, str]] = set()
+    for f in formulas:
+        k = _key(f.lhs, f.op, f.rhs)
+        if k in present:
+            raise ModelError(f"duplicate parameter: {f.lhs} {f.op} {f.rhs}")
+        present.add(k)
+        rows.append(_new_row(rows, f.lhs, f.op, f.rhs, g, 1, _mod(f, g), 0))
+
+    def default(lhs: str, op: str, rhs: str, mod: Modifier | None = None, exo: int = 0) -> None:
+        k = _key(lhs, op, rhs)
+        if k not in present:
             present.add(k)
-            add(f.lhs, f.op, f.rhs, g, 1, _mod(f, g))
+            rows.append(_new_row(rows, lhs, op, rhs, g, 0, mod or Modifier(), exo))
 
-        def default(
-            lhs: str,
-            op: str,
-            rhs: str,
-            mod: Modifier | None = None,
-            exo: int = 0,
-            present: set[tuple[str, str, str]] = present,
-            g: int = g,
-        ) -> None:
-            k = _key(lhs, op, rhs)
-            if k not in present:
-                present.add(k)
-                add(lhs, op, rhs, g, 0, mod or Modifier(), exo)
+    ov_nox = [v for v in names.ov if v not in names.ov_x]
+    for v in ov_nox + names.lv:
+        default(v, "~~", v)
+    for a, b in itertools.combinations(names.lv_x, 2):
+        default(a, "~~", b)
+    for a, b in itertools.combinations(names.lvov_y, 2):
+        default(a, "~~", b)
+    for i, a in enumerate(names.ov_x):
+        for b in names.ov_x[i:]:
+            default(a, "~~", b, exo=1)
+    if meanstructure:
+        for v in ov_nox:
+            default(v, "~1", "")
+        for v in names.ov_x:
+            default(v, "~1", "", exo=1)
+        for v in names.lv:
+            default(v, "~1", "", Modifier(fixed=0.0))
 
-        for v in ov_nox + names.lv:
-            default(v, "~~", v)
-        for a, b in itertools.combinations(names.lv_x, 2):
-            default(a, "~~", b)
-        for a, b in itertools.combinations(names.lvov_y, 2):
-            default(a, "~~", b)
-        for i, a in enumerate(names.ov_x):
-            for b in names.ov_x[i:]:
-                default(a, "~~", b, exo=1)
-        if meanstructure:
-            for v in ov_nox:
-                default(v, "~1", "")
-            for v in names.ov_x:
-                default(v, "~1", "", exo=1)
-            for v in names.lv:
-                default(v, "~1", "", Modifier(fixed=0.0))
 
-    # auto.fix.first: the first indicator of every latent variable gets loading 1 unless the
-    # user fixed or freed it explicitly.
+def _auto_fix_first(rows: list[ParRow], names: VarNames, ngroups: int, std_lv: bool) -> None:
+    """lavaan's auto.fix.first: the first loading of every latent is 1 unless the user fixed
+    or freed it explicitly (or ``std_lv``)."""
     for g in range(1, ngroups + 1):
         for lvname in names.lv:
             first = next(r for r in rows if r.group == g and r.op == "=~" and r.lhs == lvname)
             if first.free == -1 and not first.wants_free and not std_lv:
                 first.free, first.ustart = 0, 1.0
-    if std_lv:
-        free_later = ngroups > 1 and "loadings" in group_equal
-        for r in rows:
-            lv_var = r.op == "~~" and r.lhs == r.rhs and r.lhs in lv_set and r.user == 0
-            if lv_var and not (free_later and r.group > 1):
-                r.free, r.ustart = 0, 1.0
 
-    # auto.fix.single: the residual variance of the only (observed) indicator of a latent
-    # variable is fixed to 0 unless the syntax mentions it (lavaan's auto.fix.single).
+
+def _fix_lv_variances(rows: list[ParRow], names: VarNames, *, free_later: bool) -> None:
+    """std.lv: default latent (residual) variances fixed at 1 (groups 2.. free if
+    ``free_later``, lavaan's choice with equal loadings)."""
+    lv_set = set(names.lv)
+    for r in rows:
+        lv_var = r.op == "~~" and r.lhs == r.rhs and r.lhs in lv_set and r.user == 0
+        if lv_var and not (free_later and r.group > 1):
+            r.free, r.ustart = 0, 1.0
+
+
+def _auto_fix_single(rows: list[ParRow], formulas: list[Formula], names: VarNames) -> None:
+    """lavaan's auto.fix.single: the residual variance of the only (observed) indicator of a
+    latent variable is fixed to 0 unless the syntax mentions it."""
+    lv_set = set(names.lv)
     for lvname in names.lv:
         inds = {f.rhs for f in formulas if f.op == "=~" and f.lhs == lvname}
         if len(inds) != 1 or next(iter(inds)) in lv_set:
@@ -309,20 +339,13 @@ def build_partable(
             if r.op == "~~" and r.lhs == ind and r.rhs == ind and r.user == 0:
                 r.free, r.ustart = 0, 0.0
 
-    # group.equal with intercepts: latent means are free in all groups but the first.
-    if ngroups > 1 and "intercepts" in group_equal and "means" not in group_equal:
-        for r in rows:
-            if r.op == "~1" and r.lhs in lv_set and r.group > 1 and r.user == 0:
-                r.free, r.ustart = -1, math.nan
 
-    partial = {partial_key(p) for p in group_partial}
-    unknown = sorted(partial - {k for r in rows for k in (row_key(r), _swapped(r))})
-    if unknown:
-        raise ModelError(f"group_partial names no parameter of the model: {', '.join(unknown)}")
-    _number_free(rows, parsed.constraints, names, group_equal, partial)
+def _free_latent_means(rows: list[ParRow], names: VarNames) -> None:
+    """group.equal with intercepts: latent means are free in all groups but the first."""
+    lv_set = set(names.lv)
     for r in rows:
-        r.plabel = f".p{r.id}."
-    return ParTable(rows, names, list(groups), meanstructure, parsed.definitions, unshared)
+        if r.op == "~1" and r.lhs in lv_set and r.group > 1 and r.user == 0:
+            r.free, r.ustart = -1, math.nan
 
 
 def group_label(label: str, group: int) -> str:

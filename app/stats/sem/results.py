@@ -96,6 +96,172 @@ class MeasurementMatrices:
     nobs: int
 
 
+# lavaan's names of the scaled and robust fit measures, in lavaan's order (a RobustTest field
+# of the same name with "_" for "." holds each; MLR fills some, MLM others)
+ROBUST_MEASURES = (
+    "chisq.scaled",
+    "df.scaled",
+    "pvalue.scaled",
+    "chisq.scaling.factor",
+    "baseline.chisq.scaled",
+    "baseline.df.scaled",
+    "baseline.pvalue.scaled",
+    "baseline.chisq.scaling.factor",
+    "cfi.scaled",
+    "tli.scaled",
+    "rmsea.scaled",
+    "cfi.robust",
+    "tli.robust",
+    "rmsea.robust",
+    "rmsea.ci.lower.robust",
+    "rmsea.ci.upper.robust",
+    "rmsea.pvalue.robust",
+)
+
+
+@dataclass(frozen=True)
+class RobustTest:
+    """Robust standard errors and scaled test statistic of an MLR or MLM fit.
+
+    Every measure is also a key of ``SemResult.fit`` under lavaan's name (``chisq_scaled`` is
+    ``chisq.scaled``, ``scaling_factor`` is ``chisq.scaling.factor``, ...); a measure the
+    estimator does not define is None and absent from the fit measures.
+
+    Attributes
+    ----------
+    se : {"robust.huber.white", "robust.sem"}
+        lavaan's ``se`` option: MLR's sandwich with observed information, MLM's with expected.
+    test : {"yuan.bentler.mplus", "satorra.bentler"}
+        lavaan's ``test`` option: how the chi-square is scaled.
+    chisq_scaled, df_scaled, pvalue_scaled : float
+        Scaled test statistic, its degrees of freedom and p-value.
+    scaling_factor : float
+        ``c`` of ``chisq.scaled = chisq / c``.
+    baseline_scaling_factor : float
+        The independence model's ``c``.
+    cfi_robust, tli_robust, rmsea_robust : float
+        Brosseau-Liard & Savalei's robust indices.
+    rmsea_ci_lower_robust, rmsea_ci_upper_robust, rmsea_pvalue_robust : float or None
+        MLR: 90% interval and close-fit p-value of the robust RMSEA.
+    baseline_chisq_scaled, baseline_df_scaled, baseline_pvalue_scaled : float or None
+        MLM: the independence model's scaled test.
+    cfi_scaled, tli_scaled, rmsea_scaled : float or None
+        MLM: the indices computed from the scaled statistics.
+    """
+
+    se: str
+    test: str
+    chisq_scaled: float
+    df_scaled: float
+    pvalue_scaled: float
+    scaling_factor: float
+    baseline_scaling_factor: float
+    cfi_robust: float
+    tli_robust: float
+    rmsea_robust: float
+    rmsea_ci_lower_robust: float | None = None
+    rmsea_ci_upper_robust: float | None = None
+    rmsea_pvalue_robust: float | None = None
+    baseline_chisq_scaled: float | None = None
+    baseline_df_scaled: float | None = None
+    baseline_pvalue_scaled: float | None = None
+    cfi_scaled: float | None = None
+    tli_scaled: float | None = None
+    rmsea_scaled: float | None = None
+
+    def fit_measures(self) -> dict[str, float]:
+        """The measures this estimator defines, under lavaan's names and in lavaan's order."""
+        out: dict[str, float] = {}
+        for name in ROBUST_MEASURES:
+            value = getattr(self, _robust_field(name))
+            if value is not None:
+                out[name] = value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"se", "test", <lavaan name>: value, ...}`` (JSON-safe)."""
+        measures = {k: finite_or_none(v) for k, v in self.fit_measures().items()}
+        return {"se": self.se, "test": self.test, **measures}
+
+
+def _robust_field(name: str) -> str:
+    """RobustTest's field of a lavaan measure name."""
+    if name.endswith("chisq.scaling.factor"):
+        return name.replace("chisq.scaling.factor", "scaling_factor").replace(".", "_")
+    return name.replace(".", "_")
+
+
+@dataclass(frozen=True)
+class BootstrapInfo:
+    """What :func:`app.stats.sem.apply_bootstrap` did (``SemResult.bootstrap``).
+
+    Attributes
+    ----------
+    B : int
+        Replicates requested.
+    n_ok : int
+        Replicates that converged (used for the intervals and the se).
+    n_failed : int
+        Replicates dropped (no convergence or a numerical failure), as lavaan drops them.
+    seed : int
+    level : float
+        Confidence level of the intervals.
+    se : list of float
+        Bootstrap standard error of each row of ``SemResult.estimates`` (0 for fixed rows).
+    interval : {"perc", "bca"}
+    dropped : dict
+        Dropped replicates by reason (``"not converged"``, ``"numerical failure"``).
+    inadmissible : int
+        Kept replicates with a negative variance estimate (lavaan keeps them too).
+    """
+
+    B: int
+    n_ok: int
+    n_failed: int
+    seed: int
+    level: float
+    se: list[float]
+    interval: str = "perc"
+    dropped: dict[str, int] = field(default_factory=dict)
+    inadmissible: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "draws": self.B,
+            "succeeded": self.n_ok,
+            "dropped": dict(self.dropped),
+            "inadmissible": self.inadmissible,
+            "interval": self.interval,
+            "seed": self.seed,
+            "level": self.level,
+            # the names of the first release, kept for scripts that read them
+            "B": self.B,
+            "n_ok": self.n_ok,
+            "n_failed": self.n_failed,
+            "ci.type": self.interval,
+            "se": [finite_or_none(s) for s in self.se],
+        }
+
+
+@dataclass(frozen=True)
+class OrdinalInfo:
+    """How ordered indicators were treated (``SemResult.ordinal``; thresholds are ``|`` rows).
+
+    Attributes
+    ----------
+    parameterization : {"delta", "theta"}
+        lavaan's ``parameterization``: scaling factors (``~*~``) or residual variances free.
+    ordered : list of str
+        The indicators treated as ordinal, in model order.
+    """
+
+    parameterization: str
+    ordered: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parameterization": self.parameterization, "ordered": list(self.ordered)}
+
+
 @dataclass(frozen=True)
 class SemResult:
     """Result of :func:`app.stats.sem.fit_model`.
@@ -104,6 +270,8 @@ class SemResult:
     ``r2`` is ``{var: r2}`` for one group or ``{group: {var: r2}}`` for several;
     ``matrices`` one :class:`MeasurementMatrices` per group. ``theta`` (npar,) and ``vcov``
     (npar, npar) are the free parameters and their covariance (used by bootstrap/invariance).
+    ``robust`` (MLR, MLM), ``bootstrap`` (after :func:`app.stats.sem.apply_bootstrap`) and
+    ``ordinal`` (ordered indicators) are None when they do not apply.
     """
 
     nobs: int
@@ -119,7 +287,9 @@ class SemResult:
     theta: np.ndarray
     vcov: np.ndarray
     n_iter: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    robust: RobustTest | None = None
+    bootstrap: BootstrapInfo | None = None
+    ordinal: OrdinalInfo | None = None
     modindices: list[Any] | None = None  # diagnostics.ModIndex rows, largest first
     residuals: list[dict[str, Any]] | None = None  # per group: {"cor": ..., "mean": ...}
     # lavaan's admissibility warnings and, first, the optimizer's if it did not converge
@@ -159,9 +329,14 @@ class SemResult:
             out["modindices"] = [m.to_dict() for m in self.modindices]
         if self.residuals is not None:
             out["residuals"] = self._residuals()
-        boot = self.extra.get("bootstrap")
-        if boot is not None:  # draws requested, kept, dropped; interval type; bootstrap se
-            out["bootstrap"] = boot.to_dict()
+        if self.robust is not None:  # se and test types; the measures are also in ``fit``
+            out["robust"] = self.robust.to_dict()
+            if not self.converged:
+                out["robust"].update({k: None for k in self.robust.fit_measures()})
+        if self.bootstrap is not None:  # draws requested, kept, dropped; interval; bootstrap se
+            out["bootstrap"] = self.bootstrap.to_dict()
+        if self.ordinal is not None:
+            out["ordinal"] = self.ordinal.to_dict()
         return out
 
     def _residuals(self) -> dict[str, Any]:

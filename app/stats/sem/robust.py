@@ -27,9 +27,10 @@ from app.stats.sem.fitmeasures import (
 from app.stats.sem.h1info import saturated_trace
 from app.stats.sem.inference import observed_information, safe_inverse
 from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
-from app.stats.sem.model import LisrelModel
+from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.partable import build_partable
 from app.stats.sem.problem import Problem
+from app.stats.sem.results import RobustTest
 
 
 def special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
@@ -81,9 +82,43 @@ def _trace_h0(
     return float(np.sum(B0 * safe_inverse(info).T)), B0
 
 
+def _baseline_trace(
+    bmodel: LisrelModel, bms: bool, data: list[GroupData], complete: bool
+) -> tuple[float, list[list[GroupMatrices]]]:
+    """The independence model's own h0 trace, summed over groups, and its matrices per group
+    (expected information with complete data, observed otherwise)."""
+    tb_sum = 0.0
+    bmats = []
+    for gd in data:
+        bth = special_theta(bmodel, gd, "baseline")
+        binfo = (
+            expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
+            if complete
+            else observed_information(bmodel, bth, [gd], bms)
+        )
+        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo)
+        tb_sum += tb
+        bmats.append(bmodel.matrices(bth))
+    return tb_sum, bmats
+
+
+def _robust_rmsea(
+    x3: float, c3: float, df: int, n: int, G: int
+) -> tuple[float, float, float, float]:
+    """Robust RMSEA of the statistic ``x3`` with scaling factor ``c3``, its 90% interval and
+    close-fit p-value (lavaan 0.6.13+: both from the scaled robust statistic x3 / c3)."""
+    rmsea_r = rmsea(x3, df, n, G, c3)
+    x3s = x3 / c3 if df > 0 and c3 > 0 else math.nan
+    lo_r = hi_r = p_r = math.nan
+    if math.isfinite(x3s):
+        lo_r, hi_r = rmsea_ci(x3s, df, n, G, c_hat=c3)
+        p_r = float(stats.ncx2.sf(x3s, df, n * df / c3 * 0.05**2 / G))
+    return rmsea_r, lo_r, hi_r, p_r
+
+
 def robust_vcov_and_tests(
     prob: Problem, theta: np.ndarray, info: np.ndarray
-) -> tuple[np.ndarray, dict[str, float]]:
+) -> tuple[np.ndarray, RobustTest]:
     """Sandwich covariance of theta and the scaled fit measures.
 
     Parameters
@@ -96,10 +131,11 @@ def robust_vcov_and_tests(
     Returns
     -------
     vcov : ndarray, shape (npar, npar)
-    fit : dict
-        chisq.scaled, df.scaled, pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust,
-        rmsea.robust, rmsea.ci.lower.robust, rmsea.ci.upper.robust, rmsea.pvalue.robust (and
-        the baseline's scaling factor, baseline.chisq.scaling.factor).
+    test : RobustTest
+        ``robust.huber.white`` / ``yuan.bentler.mplus``: chisq.scaled, df.scaled,
+        pvalue.scaled, chisq.scaling.factor, cfi.robust, tli.robust, rmsea.robust,
+        rmsea.ci.lower.robust, rmsea.ci.upper.robust, rmsea.pvalue.robust (and the baseline's
+        scaling factor, baseline.chisq.scaling.factor).
     """
     ms = prob.meanstructure
     if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
@@ -110,20 +146,8 @@ def robust_vcov_and_tests(
     complete = all(gd.complete for gd in prob.data)
     ov = prob.model.ov
     trace_h1 = sum(_trace_h1(gd, ov, ms, complete) for gd in prob.data)
-    # baseline (independence) model: its own h0 trace
     bmodel, bms = special_model(ov, "baseline", ms)
-    tb_sum = 0.0
-    bmats = []
-    for gd in prob.data:
-        bth = special_theta(bmodel, gd, "baseline")
-        binfo = (
-            expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
-            if complete
-            else observed_information(bmodel, bth, [gd], bms)
-        )
-        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo)
-        tb_sum += tb
-        bmats.append(bmodel.matrices(bth))
+    tb_sum, bmats = _baseline_trace(bmodel, bms, prob.data, complete)
     n = sum(gd.n for gd in prob.data)
     G = len(prob.data)
     df, dfb = degrees_of_freedom(len(ov), 0, G, ms, prob.partable.npar)
@@ -149,24 +173,20 @@ def robust_vcov_and_tests(
         )
         x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
     cfi_r, tli_r = cfi_tli(x3, df, x3b, dfb, c3, c3b)
-    rmsea_r = rmsea(x3, df, n, G, c3)
-    # lavaan 0.6.13+: interval and close-fit test from the scaled robust statistic x3 / c3
-    x3s = x3 / c3 if df > 0 and c3 > 0 else math.nan
-    lo_r = hi_r = p_r = math.nan
-    if math.isfinite(x3s):
-        lo_r, hi_r = rmsea_ci(x3s, df, n, G, c_hat=c3)
-        p_r = float(stats.ncx2.sf(x3s, df, n * df / c3 * 0.05**2 / G))
-    fit = {
-        "chisq.scaled": x2s,
-        "df.scaled": float(df),
-        "pvalue.scaled": float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
-        "chisq.scaling.factor": c,
-        "baseline.chisq.scaling.factor": cb,
-        "cfi.robust": cfi_r,
-        "tli.robust": tli_r,
-        "rmsea.robust": rmsea_r,
-        "rmsea.ci.lower.robust": lo_r,
-        "rmsea.ci.upper.robust": hi_r,
-        "rmsea.pvalue.robust": p_r,
-    }
-    return vcov, fit
+    rmsea_r, lo_r, hi_r, p_r = _robust_rmsea(x3, c3, df, n, G)
+    test = RobustTest(
+        se="robust.huber.white",
+        test="yuan.bentler.mplus",
+        chisq_scaled=x2s,
+        df_scaled=float(df),
+        pvalue_scaled=float(stats.chi2.sf(x2s, df)) if df > 0 else math.nan,
+        scaling_factor=c,
+        baseline_scaling_factor=cb,
+        cfi_robust=cfi_r,
+        tli_robust=tli_r,
+        rmsea_robust=rmsea_r,
+        rmsea_ci_lower_robust=lo_r,
+        rmsea_ci_upper_robust=hi_r,
+        rmsea_pvalue_robust=p_r,
+    )
+    return vcov, test

@@ -13,10 +13,11 @@ from app.stats.sem.diagnostics import standardized_se
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import fit_measures
 from app.stats.sem.inference import information, safe_inverse, wald
+from app.stats.sem.model import GroupMatrices
 from app.stats.sem.optimize import Optimum
 from app.stats.sem.partable import ParTable
 from app.stats.sem.problem import Problem
-from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult
+from app.stats.sem.results import Estimate, MeasurementMatrices, RobustTest, SemResult
 from app.stats.sem.standardize import r_squared, std_all
 from app.stats.sem.validate import definitions
 
@@ -66,45 +67,92 @@ def summarize(prob: Problem, opt: Optimum, defs: list | None = None) -> SemResul
 
 
 def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
+    if not math.isfinite(opt.loglik):
+        raise ModelError("the model could not be estimated (non-finite likelihood)")
     pt, lm = prob.partable, prob.model
     if defs is None:
         defs = definitions(pt)
     theta = opt.theta
     mats = lm.matrices(theta)
-    kind = prob.info_kind
+    vcov, robust = _vcov(prob, theta, _information(prob, opt, mats))
+    vals = row_values(prob, theta)
+    ests = _row_estimates(prob, theta, mats, vals, vcov)
+    if defs:
+        ests += _defined_estimates(prob, defs, theta, vcov)
+    fit = _fit(prob, opt, mats)
+    if robust is not None:
+        fit.update(robust.fit_measures())
+    labels = pt.groups
+    r2s = r_squared(lm, mats)
+    r2: dict = r2s[0] if len(labels) == 1 else {str(g): d for g, d in zip(labels, r2s, strict=True)}
+    warnings = admissibility_warnings(pt, vals, lm.lv, mats)
+    if not opt.converged:
+        warnings.insert(0, not_converged_message(opt))
+    return SemResult(
+        nobs=sum(gd.n for gd in prob.data),
+        estimator=prob.estimator,
+        missing=prob.missing,
+        converged=opt.converged,
+        fit=fit,
+        estimates=ests,
+        r2=r2,
+        groups=labels,
+        nobs_group=[gd.n for gd in prob.data],
+        matrices=_measurement_matrices(prob, mats),
+        theta=theta,
+        vcov=vcov,
+        n_iter=opt.n_iter,
+        robust=robust,
+        warnings=warnings,
+    )
+
+
+def _information(prob: Problem, opt: Optimum, mats: list[GroupMatrices]) -> np.ndarray:
+    """Information matrix of the whole sample at the optimum (the kind ``prob`` asks for)."""
     if prob.estimator in ("GLS", "ULS"):
         from app.stats.sem.gls import gls_information
 
-        info = gls_information(lm, mats, prob.data, prob.meanstructure, prob.estimator)
-    elif opt.info is not None and opt.info_kind == kind:
-        info = opt.info  # fit_ml hands it on only if computed at theta (INFO_REUSE_RTOL)
-    else:
-        info = information(lm, theta, prob.data, prob.meanstructure, kind)
-    extra: dict = {}
+        return gls_information(prob.model, mats, prob.data, prob.meanstructure, prob.estimator)
+    if opt.info is not None and opt.info_kind == prob.info_kind:
+        return opt.info  # fit_ml hands it on only if computed at theta (INFO_REUSE_RTOL)
+    return information(prob.model, opt.theta, prob.data, prob.meanstructure, prob.info_kind)
+
+
+def _vcov(
+    prob: Problem, theta: np.ndarray, info: np.ndarray
+) -> tuple[np.ndarray, RobustTest | None]:
+    """Covariance of theta: the sandwich and scaled test under MLR/MLM, else info^-1."""
+    if prob.estimator not in ("MLR", "MLM"):
+        return safe_inverse(info), None
+    if prob.partable.names.ov_x:
+        raise ModelError(
+            f"{prob.estimator} with observed exogenous covariates (fixed.x) is not supported"
+        )
     if prob.estimator == "MLR":
-        if pt.names.ov_x:
-            raise ModelError("MLR with observed exogenous covariates (fixed.x) is not supported")
         from app.stats.sem.robust import robust_vcov_and_tests
 
-        vcov, robust_fit = robust_vcov_and_tests(prob, theta, info)
-        extra["robust"] = robust_fit
-    elif prob.estimator == "MLM":
-        if pt.names.ov_x:
-            raise ModelError("MLM with observed exogenous covariates (fixed.x) is not supported")
-        from app.stats.sem.mlm import mlm_vcov_and_tests
+        return robust_vcov_and_tests(prob, theta, info)
+    from app.stats.sem.mlm import mlm_vcov_and_tests
 
-        vcov, robust_fit = mlm_vcov_and_tests(prob, theta, info)
-        extra["robust"] = robust_fit
-    else:
-        vcov = safe_inverse(info)
+    return mlm_vcov_and_tests(prob, theta, info)
+
+
+def _row_estimates(
+    prob: Problem,
+    theta: np.ndarray,
+    mats: list[GroupMatrices],
+    vals: np.ndarray,
+    vcov: np.ndarray,
+) -> list[Estimate]:
+    """One Estimate per parameter-table row: Wald tests, std.all and its delta-method se."""
+    pt, lm = prob.partable, prob.model
     se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
-    vals = row_values(prob, theta)
     se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
     z, pv, lo, hi = wald(vals, se)
     std = std_all(lm, mats, vals)
     std_se = standardized_se(lm, theta, vals, vcov)
     labels = pt.groups
-    ests = [
+    return [
         Estimate(
             r.lhs,
             r.op,
@@ -123,55 +171,65 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         )
         for k, r in enumerate(pt.rows)
     ]
-    if defs:
 
-        def dfun(th: np.ndarray, *, standardized: bool = False) -> np.ndarray:
-            return defined_values(prob, th, standardized=standardized)
 
-        dval, dcov = delta_method(dfun, theta, vcov)
-        dse = np.sqrt(np.clip(np.diag(dcov), 0, None))
-        dstd, dstd_cov = delta_method(lambda th: dfun(th, standardized=True), theta, vcov)
-        dstd_se = np.sqrt(np.clip(np.diag(dstd_cov), 0, None))
-        dz, dp, dlo, dhi = wald(dval, dse)
-        for k, (name, expr, _t, _u) in enumerate(defs):
-            ests.append(
-                Estimate(
-                    name,
-                    ":=",
-                    expr,
-                    name,
-                    None,
-                    dval[k],
-                    dse[k],
-                    dz[k],
-                    dp[k],
-                    dlo[k],
-                    dhi[k],
-                    dstd[k],
-                    0,
-                    dstd_se[k],
-                )
-            )
-    npar = pt.npar
-    x_idx = [lm.ov.index(v) for v in pt.names.ov_x]
+def _defined_estimates(
+    prob: Problem, defs: list, theta: np.ndarray, vcov: np.ndarray
+) -> list[Estimate]:
+    """The ``:=`` rows: values, delta-method se, Wald tests and standardized values."""
+
+    def dfun(th: np.ndarray, *, standardized: bool = False) -> np.ndarray:
+        return defined_values(prob, th, standardized=standardized)
+
+    dval, dcov = delta_method(dfun, theta, vcov)
+    dse = np.sqrt(np.clip(np.diag(dcov), 0, None))
+    dstd, dstd_cov = delta_method(lambda th: dfun(th, standardized=True), theta, vcov)
+    dstd_se = np.sqrt(np.clip(np.diag(dstd_cov), 0, None))
+    dz, dp, dlo, dhi = wald(dval, dse)
+    return [
+        Estimate(
+            name,
+            ":=",
+            expr,
+            name,
+            None,
+            dval[k],
+            dse[k],
+            dz[k],
+            dp[k],
+            dlo[k],
+            dhi[k],
+            dstd[k],
+            0,
+            dstd_se[k],
+        )
+        for k, (name, expr, _t, _u) in enumerate(defs)
+    ]
+
+
+def _fit(prob: Problem, opt: Optimum, mats: list[GroupMatrices]) -> dict[str, float]:
+    """lavaan's fit measures of the (unscaled) test; GLS/ULS replace the ML-based ones."""
+    lm = prob.model
     fit = fit_measures(
         loglik=opt.loglik,
         data=prob.data,
         mats=mats,
-        npar=npar,
+        npar=prob.partable.npar,
         meanstructure=prob.meanstructure,
-        x_idx=x_idx,
+        x_idx=[lm.ov.index(v) for v in prob.partable.names.ov_x],
     )
     if prob.estimator in ("GLS", "ULS"):
         from app.stats.sem.gls import gls_fit_measures
 
         x2 = -2.0 * opt.loglik
         fit = gls_fit_measures(fit, x2, prob.data, mats, prob.meanstructure, prob.estimator)
-    if "robust" in extra:
-        fit.update(extra["robust"])
-    r2s = r_squared(lm, mats)
-    r2: dict = r2s[0] if len(labels) == 1 else {str(g): d for g, d in zip(labels, r2s, strict=True)}
-    matrices = [
+    return fit
+
+
+def _measurement_matrices(prob: Problem, mats: list[GroupMatrices]) -> list[MeasurementMatrices]:
+    """One MeasurementMatrices per group (what reliability code reads)."""
+    lm, labels = prob.model, prob.partable.groups
+    return [
         MeasurementMatrices(
             labels[g],
             list(lm.ov),
@@ -187,28 +245,6 @@ def _summarize(prob: Problem, opt: Optimum, defs: list | None) -> SemResult:
         )
         for g, gm in enumerate(mats)
     ]
-    if not math.isfinite(opt.loglik):
-        raise ModelError("the model could not be estimated (non-finite likelihood)")
-    warnings = admissibility_warnings(pt, vals, lm.lv, mats)
-    if not opt.converged:
-        warnings.insert(0, not_converged_message(opt))
-    return SemResult(
-        nobs=sum(gd.n for gd in prob.data),
-        estimator=prob.estimator,
-        missing=prob.missing,
-        converged=opt.converged,
-        fit=fit,
-        estimates=ests,
-        r2=r2,
-        groups=labels,
-        nobs_group=[gd.n for gd in prob.data],
-        matrices=matrices,
-        theta=theta,
-        vcov=vcov,
-        n_iter=opt.n_iter,
-        extra=extra,
-        warnings=warnings,
-    )
 
 
 def not_converged_message(opt: Optimum) -> str:

@@ -57,7 +57,7 @@ def _ref_rows() -> dict[tuple[str, str, str], dict]:
 
 def test_percentile_bounds_agree_with_lavaan_within_monte_carlo_error(hs_boot):
     ref = _ref_rows()
-    info = hs_boot.extra["bootstrap"]
+    info = hs_boot.bootstrap
     assert (info.B, info.n_ok, info.n_failed) == (1000, 1000, 0)
     assert len(hs_boot.estimates) == len(ref) == 25  # 24 rows + ab := a*b
     bad = []
@@ -74,7 +74,7 @@ def test_percentile_bounds_agree_with_lavaan_within_monte_carlo_error(hs_boot):
 
 def test_bootstrap_se_agrees_with_lavaans_bootstrap_se(hs_boot):
     ref = _ref_rows()
-    se = hs_boot.extra["bootstrap"].se
+    se = hs_boot.bootstrap.se
     bad = []
     for e, s in zip(hs_boot.estimates, se, strict=True):
         r = ref[(e.lhs, e.op, e.rhs)]
@@ -83,7 +83,7 @@ def test_bootstrap_se_agrees_with_lavaans_bootstrap_se(hs_boot):
         elif abs(s / r["se_boot"] - 1) > SE_REL:
             bad.append(f"{e.lhs}{e.op}{e.rhs}: {s:.4f} vs {r['se_boot']:.4f}")
     assert bad == []
-    d = hs_boot.extra["bootstrap"].to_dict()
+    d = hs_boot.bootstrap.to_dict()
     assert d["ci.type"] == "perc" and len(d["se"]) == len(hs_boot.estimates)
 
 
@@ -109,9 +109,7 @@ def test_bootstrap_se_close_to_ml_se_on_normal_data():
     X = rng.multivariate_normal(m.sample_mean, m.sigma, size=400)
     df = pd.DataFrame(X, columns=m.ov)
     res = fit_model(df, REF["model"], missing="listwise", bootstrap=1000, seed=3)
-    ratios = [
-        s / e.se for e, s in zip(res.estimates, res.extra["bootstrap"].se, strict=True) if e.se > 0
-    ]
+    ratios = [s / e.se for e, s in zip(res.estimates, res.bootstrap.se, strict=True) if e.se > 0]
     assert len(ratios) == 22
     assert max(abs(r - 1) for r in ratios) <= NORMAL_SE_REL, ratios
 
@@ -128,7 +126,7 @@ def test_reproducible_for_a_seed_whatever_the_number_of_workers(hs):
     other = bs.apply_bootstrap(prob, res, B=120, seed=8, n_jobs=2)
     bounds = [[(e.ci_lower, e.ci_upper) for e in r.estimates] for r in (one, two, other)]
     assert bounds[0] == bounds[1]  # bit for bit
-    assert one.extra["bootstrap"].se == two.extra["bootstrap"].se
+    assert one.bootstrap.se == two.bootstrap.se
     assert bounds[0] != bounds[2]
 
 
@@ -162,7 +160,7 @@ def test_failed_replicates_are_dropped_and_counted(hs, monkeypatch):
 
     monkeypatch.setattr(bs, "refit_replicate", flaky)
     out = bs.apply_bootstrap(prob, res, B=100, seed=1, n_jobs=1)
-    info = out.extra["bootstrap"]
+    info = out.bootstrap
     assert (info.n_ok, info.n_failed) == (80, 20)
     assert all(np.isfinite([e.ci_lower, e.ci_upper]).all() for e in out.estimates)
 
@@ -222,7 +220,7 @@ def test_multigroup_fiml_and_fixed_x_models_bootstrap(hs):
     df = load_csv("telecom_1500.csv")
     model = "NQ =~ NQ1 + NQ2 + NQ3 + NQ4\nPV =~ PV1 + PV2\nPV ~ NQ"
     res = fit_model(df, model, missing="fiml", group="customer_type", bootstrap=40, seed=2)
-    assert res.extra["bootstrap"].n_ok == 40
+    assert res.bootstrap.n_ok == 40
     assert all(e.ci_lower <= e.est <= e.ci_upper for e in res.estimates if e.free)
     # observed exogenous covariate: its variance is a sample statistic (fixed.x), re-computed
     # in each replicate, and its row keeps a degenerate interval as in lavaan

@@ -99,7 +99,7 @@ def test_bca_bounds_agree_with_lavaan_within_monte_carlo_error(hs_bca) -> None:
 
 
 def test_result_says_what_the_bootstrap_did(hs_bca) -> None:
-    info = hs_bca.extra["bootstrap"].to_dict()
+    info = hs_bca.bootstrap.to_dict()
     assert {k: info[k] for k in ("draws", "succeeded", "dropped", "interval", "seed")} == {
         "draws": 1000,
         "succeeded": 1000,
@@ -118,7 +118,7 @@ def test_result_says_what_the_bootstrap_did(hs_bca) -> None:
         seed=11,
     )
     # the same draws: the same bootstrap se, other bounds
-    assert perc.extra["bootstrap"].se == hs_bca.extra["bootstrap"].se
+    assert perc.bootstrap.se == hs_bca.bootstrap.se
     assert [e.ci_lower for e in perc.estimates] != [e.ci_lower for e in hs_bca.estimates]
 
 
@@ -140,7 +140,7 @@ def test_dropped_replicates_are_counted_by_reason(hs: pd.DataFrame, monkeypatch)
 
     monkeypatch.setattr(bs, "refit_replicate", flaky)
     out = bs.apply_bootstrap(prob, res, B=100, seed=1, n_jobs=1)
-    info = out.extra["bootstrap"].to_dict()
+    info = out.bootstrap.to_dict()
     assert (info["draws"], info["succeeded"]) == (100, 80)
     assert info["dropped"] == {"not converged": 10, "numerical failure": 10}
 
@@ -169,4 +169,4 @@ def test_same_seed_same_numbers_whatever_the_row_order() -> None:
     one, two = (r.to_dict() for r in runs)
     assert one["estimates"] == two["estimates"]  # bit for bit, bounds included
     assert one["fit"] == two["fit"]
-    assert runs[0].extra["bootstrap"].se == runs[1].extra["bootstrap"].se
+    assert runs[0].bootstrap.se == runs[1].bootstrap.se

@@ -26,6 +26,28 @@ def test_robust_se(hs_mlr):
     assert estimate_mismatches(out["estimates"], ref["estimates"]) == []
 
 
+def test_robust_object_names_the_method_and_repeats_fit(hs_mlr):
+    _, out = hs_mlr
+    robust = dict(out["robust"])
+    assert robust.pop("se") == "robust.huber.white"
+    assert robust.pop("test") == "yuan.bentler.mplus"
+    assert list(robust) == [
+        "chisq.scaled",
+        "df.scaled",
+        "pvalue.scaled",
+        "chisq.scaling.factor",
+        "baseline.chisq.scaling.factor",
+        "cfi.robust",
+        "tli.robust",
+        "rmsea.robust",
+        "rmsea.ci.lower.robust",
+        "rmsea.ci.upper.robust",
+        "rmsea.pvalue.robust",
+    ]
+    assert robust == {k: out["fit"][k] for k in robust}
+    assert "bootstrap" not in out and "ordinal" not in out
+
+
 def test_scaled_test_and_robust_indices(hs_mlr):
     ref, out = hs_mlr
     fit = out["fit"]

@@ -98,6 +98,11 @@ def test_mlm_at_lavaans_estimate_on_the_ecsi_model() -> None:
     own = fit_model(load_csv(case["csv"]), case["model"], **_options(case))
     assert own.converged
     _check_fit(own.fit, case["fit"], 5e-5)
+    assert own.robust is not None
+    assert (own.robust.se, own.robust.test) == ("robust.sem", "satorra.bentler")
+    assert own.robust.rmsea_ci_lower_robust is None  # MLR's, not lavaan's MLM output
+    assert own.robust.fit_measures() == {k: own.fit[k] for k in own.robust.fit_measures()}
+    assert {"cfi.scaled", "baseline.chisq.scaled", "rmsea.robust"} <= set(own.robust.to_dict())
 
 
 def test_pairwise_is_for_ml_only() -> None:

@@ -138,6 +138,7 @@ def test_listed_ordered_items_and_errors() -> None:
     mixed = fit_ordinal(df, model, ordered=items[:-1])  # REL4 continuous
     ops = {(e.lhs, e.op) for e in mixed.estimates if e.free}
     assert ("REL4", "~1") in ops and ("REL4", "|") not in ops and ("REL3", "|") in ops
+    assert mixed.to_dict()["ordinal"] == {"parameterization": "delta", "ordered": items[:-1]}
     with pytest.raises(ModelError, match="not an observed variable of the model: NQ1"):
         fit_ordinal(df, model, ordered=["NQ1"])
     with pytest.raises(ModelError, match="estimator"):
@@ -204,7 +205,7 @@ def test_equal_thresholds_need_the_same_categories() -> None:
 def test_theta_parameterization_matches_lavaan() -> None:
     ref = REF["theta"]["telecom_sem"]
     res = fit_ordinal(_telecom(), REF["models"]["telecom_sem"], parameterization="theta")
-    assert res.converged and res.extra["parameterization"] == "theta"
+    assert res.converged and res.ordinal is not None and res.ordinal.parameterization == "theta"
     mine = {(e.lhs, e.op, e.rhs): e for e in res.estimates}
     for row in ref["estimates"]:
         e = mine[(row["lhs"], row["op"], row["rhs"])]

@@ -435,6 +435,51 @@ def _bvreg_scores(a: NumericMarginal, b: NumericMarginal, rho: float) -> tuple[n
     return tuple(out)
 
 
+def _univariate_scores(
+    marg: list[OrdinalMarginal | NumericMarginal], starts: np.ndarray, num: list[int], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Casewise scores of the univariate likelihoods: thresholds (a continuous variable: its
+    mean), shape (n, nth), and the continuous variances, shape (n, len(num))."""
+    sc_th = np.zeros((n, int(starts[-1])))
+    sc_var = np.zeros((n, len(num)))
+    for k, m in enumerate(marg):
+        if isinstance(m, OrdinalMarginal):
+            sc_th[:, starts[k] : starts[k + 1]] = m.scores
+        else:
+            res = np.nan_to_num(m.z) * np.sqrt(m.var)
+            obs = ~np.isnan(m.z)
+            sc_th[:, starts[k]] = np.where(obs, res / m.var, 0.0)
+            sc_var[:, num.index(k)] = np.where(obs, -1 / (2 * m.var) + res**2 / (2 * m.var**2), 0.0)
+    return sc_th, sc_var
+
+
+def _cov_jacobian_row(
+    mi: OrdinalMarginal | NumericMarginal,
+    mj: OrdinalMarginal | NumericMarginal,
+    i: int,
+    j: int,
+    rho: float,
+    var_idx: dict[int, int],
+    h21: np.ndarray,
+    h22: np.ndarray,
+) -> None:
+    """Fill one pair's row of the delta-method Jacobian that turns a correlation involving
+    continuous variables into a covariance (``h21``: on the variances, in place; ``h22[0]``:
+    on the correlation); a pair of ordinal variables keeps the identity."""
+    vi = mi.var if isinstance(mi, NumericMarginal) else None
+    vj = mj.var if isinstance(mj, NumericMarginal) else None
+    if vi is not None and vj is not None:
+        h21[var_idx[i]] = np.sqrt(vj) * rho / (2 * np.sqrt(vi))
+        h21[var_idx[j]] = np.sqrt(vi) * rho / (2 * np.sqrt(vj))
+        h22[0] = np.sqrt(vi * vj)
+    elif vi is not None:
+        h21[var_idx[i]] = rho / (2 * np.sqrt(vi))
+        h22[0] = np.sqrt(vi)
+    elif vj is not None:
+        h21[var_idx[j]] = rho / (2 * np.sqrt(vj))
+        h22[0] = np.sqrt(vj)
+
+
 def _nacov(marg: list[OrdinalMarginal | NumericMarginal], cor: np.ndarray) -> np.ndarray:
     """n x the asymptotic covariance of lavaan's ``WLS.obs``: Muthen (1984), as lavaan.
 
@@ -452,16 +497,7 @@ def _nacov(marg: list[OrdinalMarginal | NumericMarginal], cor: np.ndarray) -> np
     var_idx = {k: nth + i for i, k in enumerate(num)}
     a11_size = nth + len(num)
     pstar = p * (p - 1) // 2
-    sc_th = np.zeros((n, nth))
-    sc_var = np.zeros((n, len(num)))
-    for k, m in enumerate(marg):
-        if isinstance(m, OrdinalMarginal):
-            sc_th[:, starts[k] : starts[k + 1]] = m.scores
-        else:
-            res = np.nan_to_num(m.z) * np.sqrt(m.var)
-            obs = ~np.isnan(m.z)
-            sc_th[:, starts[k]] = np.where(obs, res / m.var, 0.0)
-            sc_var[:, num.index(k)] = np.where(obs, -1 / (2 * m.var) + res**2 / (2 * m.var**2), 0.0)
+    sc_th, sc_var = _univariate_scores(marg, starts, num, n)
     sc_cor = np.zeros((n, pstar))
     a21 = np.zeros((pstar, a11_size))
     h21 = np.zeros((pstar, a11_size))
@@ -487,18 +523,7 @@ def _nacov(marg: list[OrdinalMarginal | NumericMarginal], cor: np.ndarray) -> np
                 a21[k, var_idx[i]] = s_rho @ dvi
             if dvj is not None:
                 a21[k, var_idx[j]] = s_rho @ dvj
-            vi = mi.var if isinstance(mi, NumericMarginal) else None
-            vj = mj.var if isinstance(mj, NumericMarginal) else None
-            if vi is not None and vj is not None:
-                h21[k, var_idx[i]] = np.sqrt(vj) * rho / (2 * np.sqrt(vi))
-                h21[k, var_idx[j]] = np.sqrt(vi) * rho / (2 * np.sqrt(vj))
-                h22[k] = np.sqrt(vi * vj)
-            elif vi is not None:
-                h21[k, var_idx[i]] = rho / (2 * np.sqrt(vi))
-                h22[k] = np.sqrt(vi)
-            elif vj is not None:
-                h21[k, var_idx[j]] = rho / (2 * np.sqrt(vj))
-                h22[k] = np.sqrt(vj)
+            _cov_jacobian_row(mi, mj, i, j, rho, var_idx, h21[k], h22[k : k + 1])
             k += 1
     sc = np.hstack([sc_th, sc_var, sc_cor])
     inner = sc.T @ sc

@@ -38,7 +38,7 @@ from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.optimize import start_values
 from app.stats.sem.ordinal.polychoric import CategoricalStats, categorical_stats, lower_vech
 from app.stats.sem.partable import ParTable, build_partable
-from app.stats.sem.results import Estimate, MeasurementMatrices, SemResult
+from app.stats.sem.results import Estimate, MeasurementMatrices, OrdinalInfo, SemResult
 from app.stats.sem.standardize import r_squared, std_all
 
 ESTIMATORS = ("WLSMV", "DWLS")
@@ -236,19 +236,7 @@ def prepare_ordinal(
         Unknown variables or options, continuous variables mixed in, too few rows.
     """
     est = estimator.upper()
-    if est not in ESTIMATORS:
-        raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
-    if missing not in ("listwise", "pairwise"):
-        raise ModelError('ordered variables: missing must be "listwise" or "pairwise"')
-    if parameterization not in ("delta", "theta"):
-        raise ModelError('parameterization must be "delta" or "theta"')
-    bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
-    if bad:
-        raise ModelError(f"group_equal with ordered variables: unknown or unsupported {bad}")
-    if not isinstance(model, str) or not model.strip():
-        raise ModelError("empty model")
-    if group_equal and group is None:
-        raise ModelError("group_equal needs a group")
+    _check_options(est, missing, parameterization, group_equal, model, group)
     ge = set(group_equal)
     if ge & {"thresholds", "intercepts"}:
         ge |= {"thresholds", "intercepts"}
@@ -263,8 +251,57 @@ def prepare_ordinal(
         meanstructure=True,
         group_equal=sorted(ge - {"thresholds"}),
     )
+    _check_partable(pt, data)
     ov = pt.names.ov
-    unknown = [v for v in ov if v not in data.columns]
+    ord_names = ordered_names(ordered, ov, est)
+    stats_ = _group_stats(data, ov, ord_names, labels, group, missing)
+    equal_th = "thresholds" in ge and len(labels) > 1
+    pt2 = _delta_partable(pt, ord_names, parameterization, equal_th)
+    th_index, delta_index, k = _parameter_indices(
+        stats_, ov, ord_names, labels, pt2.npar, equal_th, parameterization
+    )
+    return OrdinalProblem(
+        pt2,
+        LisrelModel(pt2),
+        stats_,
+        est,
+        ord_names,
+        th_index,
+        delta_index,
+        k,
+        parameterization,
+        missing,
+    )
+
+
+def _check_options(
+    est: str,
+    missing: str,
+    parameterization: str,
+    group_equal: Sequence[str],
+    model: str,
+    group: str | None,
+) -> None:
+    """The options of an ordinal fit (a ModelError naming the first one at fault)."""
+    if est not in ESTIMATORS:
+        raise ModelError(f"estimator must be one of {ESTIMATORS} for ordered variables")
+    if missing not in ("listwise", "pairwise"):
+        raise ModelError('ordered variables: missing must be "listwise" or "pairwise"')
+    if parameterization not in ("delta", "theta"):
+        raise ModelError('parameterization must be "delta" or "theta"')
+    bad = [g for g in group_equal if g not in ORDINAL_EQUAL]
+    if bad:
+        raise ModelError(f"group_equal with ordered variables: unknown or unsupported {bad}")
+    if not isinstance(model, str) or not model.strip():
+        raise ModelError("empty model")
+    if group_equal and group is None:
+        raise ModelError("group_equal needs a group")
+
+
+def _check_partable(pt: ParTable, data: pd.DataFrame) -> None:
+    """Variables in the data; no syntax intercepts and no observed covariates (not supported
+    with ordered variables yet)."""
+    unknown = [v for v in pt.names.ov if v not in data.columns]
     if unknown:
         raise ModelError(f"unknown variable(s) in the model: {', '.join(unknown)}")
     if any(r.op == "~1" and r.user for r in pt.rows):
@@ -274,7 +311,18 @@ def prepare_ordinal(
             "ordered variables: observed covariates (y ~ x with x observed: "
             f"{', '.join(pt.names.ov_x)}) are not supported yet (lavaan's conditional.x)"
         )
-    ord_names = ordered_names(ordered, ov, est)
+
+
+def _group_stats(
+    data: pd.DataFrame,
+    ov: list[str],
+    ord_names: list[str],
+    labels: list[str | None],
+    group: str | None,
+    missing: str,
+) -> list[CategoricalStats]:
+    """Categorical statistics of each group's rows (listwise: complete rows; pairwise: every
+    row with a value, as lavaan)."""
     try:
         X = data[ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
@@ -286,16 +334,36 @@ def prepare_ordinal(
     stats_: list[CategoricalStats] = []
     for label in labels:
         Xg = X if gcol is None else X[gcol == label]
-        # listwise: complete rows; pairwise: every row with a value (as lavaan)
         miss = np.isnan(Xg)
         Xg = Xg[~(miss.any(axis=1) if missing == "listwise" else miss.all(axis=1))]
         where = "" if label is None else f" in group {label}"
         if Xg.shape[0] <= len(ov):
             raise ModelError(f"too few rows{where}: {Xg.shape[0]} for {len(ov)} variables")
         stats_.append(categorical_stats(Xg, ov, [v in ord_names for v in ov], where=where))
-    equal_th = "thresholds" in ge and len(labels) > 1
-    pt2 = _delta_partable(pt, ord_names, parameterization, equal_th)
-    q = pt2.npar
+    return stats_
+
+
+def _parameter_indices(
+    stats_: list[CategoricalStats],
+    ov: list[str],
+    ord_names: list[str],
+    labels: list[str | None],
+    q: int,
+    equal_th: bool,
+    parameterization: str,
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """Positions in theta of each group's thresholds and scaling factors, after the ``q``
+    parameters of the table.
+
+    Returns
+    -------
+    th_index : list of ndarray
+        Per group, the thresholds' positions (shared by every group with ``equal_th``).
+    delta_index : list of ndarray, shape (p,)
+        Per group and variable, the free scaling factor's position or -1 (fixed at 1).
+    k : int
+        Number of parameters.
+    """
     th_index: list[np.ndarray] = []
     k = q
     for g, cs in enumerate(stats_):
@@ -321,18 +389,7 @@ def prepare_ordinal(
             idx[iord] = np.arange(k, k + len(iord))
             k += len(iord)
         delta_index.append(idx)
-    return OrdinalProblem(
-        pt2,
-        LisrelModel(pt2),
-        stats_,
-        est,
-        ord_names,
-        th_index,
-        delta_index,
-        k,
-        parameterization,
-        missing,
-    )
+    return th_index, delta_index, k
 
 
 def _delta_partable(
@@ -467,17 +524,7 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, st: _Stacked) -> dict[s
         "df": df,
         "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else math.nan,
     }
-    # baseline: thresholds (and means, variances) free in every group, covariances 0
-    Tb = 0.0
-    blocks = []
-    for g, cs in enumerate(prob.stats):
-        nth = cs.wls_th.size + cs.num_idx.size
-        r = lower_vech(cs.cov)
-        Tb += (cs.n - 1) * float(np.sum(prob.weights(g)[nth:] * r * r))
-        Db = np.zeros((cs.wls_obs.size, nth))
-        Db[:nth] = np.eye(nth)
-        blocks.append(Db)
-    Db_all = block_diag(*blocks)
+    Tb, Db_all = _baseline_test(prob)
     dfb = k - Db_all.shape[1]
     fit.update(
         {"baseline.chisq": Tb, "baseline.df": dfb, "baseline.pvalue": stats.chi2.sf(Tb, dfb)}
@@ -497,39 +544,80 @@ def _fit_measures(prob: OrdinalProblem, opt: WlsOptimum, st: _Stacked) -> dict[s
         }
     )
     if prob.estimator == "WLSMV":
-        ss = _scaled_shifted(T, df, st)
-        stb = _Stacked(st.v, st.gamma, Db_all, safe_inverse(Db_all.T @ (st.v[:, None] * Db_all)))
-        ssb = _scaled_shifted(Tb, dfb, stb)
-        Ts, Tbs = ss["stat"], ssb["stat"]
-        fit.update(
-            {
-                "chisq.scaled": Ts,
-                "df.scaled": df,
-                "pvalue.scaled": float(stats.chi2.sf(Ts, df)) if df > 0 else math.nan,
-                "chisq.scaling.factor": ss["scaling"],
-                "chisq.shift.parameter": ss["shift"],
-                "baseline.chisq.scaled": Tbs,
-                "baseline.df.scaled": dfb,
-                "baseline.pvalue.scaled": float(stats.chi2.sf(Tbs, dfb)),
-                "baseline.chisq.scaling.factor": ssb["scaling"],
-            }
-        )
-        fit.update(_robust_catml(prob, opt.theta, st, df))
-        cfis, tlis = cfi_tli(Ts, df, Tbs, dfb)
-        los, his = rmsea_ci(Ts, df, nr, G)
-        fit.update(
-            {
-                "cfi.scaled": cfis,
-                "tli.scaled": tlis,
-                "rmsea.scaled": rmsea(Ts, df, nr, G),
-                "rmsea.ci.lower.scaled": los,
-                "rmsea.ci.upper.scaled": his,
-                "rmsea.pvalue.scaled": (
-                    float(stats.ncx2.sf(Ts, df, nr * df * 0.05**2 / G)) if df > 0 else math.nan
-                ),
-            }
-        )
+        fit.update(_scaled_measures(prob, opt, st, T, df, Tb, dfb, Db_all))
     fit["srmr"] = _srmr(prob, opt.theta)
+    return fit
+
+
+def _baseline_test(prob: OrdinalProblem) -> tuple[float, np.ndarray]:
+    """The baseline model's statistic and derivative: thresholds (and means, variances) free
+    in every group, covariances 0.
+
+    Returns
+    -------
+    Tb : float
+    Db_all : ndarray, shape (k, baseline parameters)
+        Block-diagonal over groups.
+    """
+    Tb = 0.0
+    blocks = []
+    for g, cs in enumerate(prob.stats):
+        nth = cs.wls_th.size + cs.num_idx.size
+        r = lower_vech(cs.cov)
+        Tb += (cs.n - 1) * float(np.sum(prob.weights(g)[nth:] * r * r))
+        Db = np.zeros((cs.wls_obs.size, nth))
+        Db[:nth] = np.eye(nth)
+        blocks.append(Db)
+    return Tb, block_diag(*blocks)
+
+
+def _scaled_measures(
+    prob: OrdinalProblem,
+    opt: WlsOptimum,
+    st: _Stacked,
+    T: float,
+    df: int,
+    Tb: float,
+    dfb: int,
+    Db_all: np.ndarray,
+) -> dict[str, float]:
+    """WLSMV's scaled-shifted test of the model and the baseline, the robust measures and
+    CFI/TLI/RMSEA from the scaled statistics."""
+    n, G = prob.ntotal, len(prob.stats)
+    nr = n - G
+    fit: dict[str, float] = {}
+    ss = _scaled_shifted(T, df, st)
+    stb = _Stacked(st.v, st.gamma, Db_all, safe_inverse(Db_all.T @ (st.v[:, None] * Db_all)))
+    ssb = _scaled_shifted(Tb, dfb, stb)
+    Ts, Tbs = ss["stat"], ssb["stat"]
+    fit.update(
+        {
+            "chisq.scaled": Ts,
+            "df.scaled": df,
+            "pvalue.scaled": float(stats.chi2.sf(Ts, df)) if df > 0 else math.nan,
+            "chisq.scaling.factor": ss["scaling"],
+            "chisq.shift.parameter": ss["shift"],
+            "baseline.chisq.scaled": Tbs,
+            "baseline.df.scaled": dfb,
+            "baseline.pvalue.scaled": float(stats.chi2.sf(Tbs, dfb)),
+            "baseline.chisq.scaling.factor": ssb["scaling"],
+        }
+    )
+    fit.update(_robust_catml(prob, opt.theta, st, df))
+    cfis, tlis = cfi_tli(Ts, df, Tbs, dfb)
+    los, his = rmsea_ci(Ts, df, nr, G)
+    fit.update(
+        {
+            "cfi.scaled": cfis,
+            "tli.scaled": tlis,
+            "rmsea.scaled": rmsea(Ts, df, nr, G),
+            "rmsea.ci.lower.scaled": los,
+            "rmsea.ci.upper.scaled": his,
+            "rmsea.pvalue.scaled": (
+                float(stats.ncx2.sf(Ts, df, nr * df * 0.05**2 / G)) if df > 0 else math.nan
+            ),
+        }
+    )
     return fit
 
 
@@ -631,88 +719,15 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
     mats = prob.matrices(theta)
     pt, lm = prob.partable, prob.model
     labels = pt.groups
-    vals = np.empty(len(pt.rows))
-    for k, (r, t) in enumerate(zip(pt.rows, lm.targets, strict=True)):
-        gm = mats[r.group - 1]
-        if r.free:
-            vals[k] = theta[r.free - 1]
-        elif t.mat <= 3:
-            vals[k] = [gm.lambda_, gm.theta, gm.psi, gm.beta][t.mat][t.i, t.j]
-        else:
-            vals[k] = r.ustart
-    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
-    std = std_all(lm, mats, vals)
-    z, pv, lo, hi = wald(vals, se)
-    ests = [
-        Estimate(
-            r.lhs,
-            r.op,
-            r.rhs,
-            r.label,
-            labels[r.group - 1],
-            vals[k],
-            se[k],
-            z[k],
-            pv[k],
-            lo[k],
-            hi[k],
-            std[k],
-            r.free,
-        )
-        for k, r in enumerate(pt.rows)
-    ]
+    ests = _table_estimates(prob, mats, _row_values(prob, theta, mats), se_free)
     estimates: list[Estimate] = []
-    for g, cs in enumerate(prob.stats):
+    for g in range(G):
         grp = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1]
         user = [e for e, r in zip(ests, pt.rows, strict=True) if r.group == g + 1 and r.user]
         rest = [e for e in grp if e not in user]
-        idx = prob.th_index[g]
-        tv, ts = theta[idx], se_free[idx]
-        tz, tp, tlo, thi = wald(tv, ts)
-        sd = np.sqrt(np.diag(mats[g].sigma))[cs.th_var]
-        th_est = [
-            Estimate(
-                cs.names[int(cs.th_var[k])],
-                "|",
-                cs.th_names[k],
-                "",
-                labels[g],
-                tv[k],
-                ts[k],
-                tz[k],
-                tp[k],
-                tlo[k],
-                thi[k],
-                tv[k] / sd[k],
-                int(idx[k]) + 1,
-            )
-            for k in range(tv.size)
-        ]
-        didx = prob.delta_index[g]
-        d = prob.scales(theta, g, mats[g])
-        dse = np.where(didx >= 0, se_free[np.maximum(didx, 0)], 0.0)
-        dz, dp, dlo, dhi = wald(d, dse)
-        scal = [
-            Estimate(
-                v,
-                "~*~",
-                v,
-                "",
-                labels[g],
-                d[j],
-                dse[j],
-                dz[j],
-                dp[j],
-                dlo[j],
-                dhi[j],
-                1.0,  # lavaan: std.all of a scaling factor is 1
-                int(didx[j]) + 1 if didx[j] >= 0 else 0,
-            )
-            for j, v in enumerate(lm.ov)
-            if v in prob.ordered
-        ]
+        th_est = _threshold_estimates(prob, g, theta, se_free, mats[g])
+        scal = _scaling_estimates(prob, g, theta, se_free, mats[g])
         estimates += user + th_est + rest + scal
-    fit = _fit_measures(prob, opt, st)
     r2s = r_squared(lm, mats)
     r2: dict = r2s[0] if G == 1 else {str(g): d for g, d in zip(labels, r2s, strict=True)}
     matrices = [
@@ -736,7 +751,7 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         estimator=prob.estimator,
         missing=prob.missing,
         converged=opt.converged,
-        fit=fit,
+        fit=_fit_measures(prob, opt, st),
         estimates=estimates,
         r2=r2,
         groups=labels,
@@ -745,8 +760,111 @@ def summarize_ordinal(prob: OrdinalProblem, opt: WlsOptimum) -> SemResult:
         theta=theta,
         vcov=vcov,
         n_iter=opt.n_iter,
-        extra={"parameterization": prob.parameterization, "ordered": list(prob.ordered)},
+        ordinal=OrdinalInfo(prob.parameterization, list(prob.ordered)),
     )
+
+
+def _row_values(prob: OrdinalProblem, theta: np.ndarray, mats: list[GroupMatrices]) -> np.ndarray:
+    """Estimate of every parameter-table row (free from theta, fixed from the matrices or
+    ``ustart``), shape (len(rows),)."""
+    pt, lm = prob.partable, prob.model
+    vals = np.empty(len(pt.rows))
+    for k, (r, t) in enumerate(zip(pt.rows, lm.targets, strict=True)):
+        gm = mats[r.group - 1]
+        if r.free:
+            vals[k] = theta[r.free - 1]
+        elif t.mat <= 3:
+            vals[k] = [gm.lambda_, gm.theta, gm.psi, gm.beta][t.mat][t.i, t.j]
+        else:
+            vals[k] = r.ustart
+    return vals
+
+
+def _table_estimates(
+    prob: OrdinalProblem, mats: list[GroupMatrices], vals: np.ndarray, se_free: np.ndarray
+) -> list[Estimate]:
+    """One Estimate per parameter-table row (Wald tests, std.all), in table order."""
+    pt, labels = prob.partable, prob.partable.groups
+    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
+    std = std_all(prob.model, mats, vals)
+    z, pv, lo, hi = wald(vals, se)
+    return [
+        Estimate(
+            r.lhs,
+            r.op,
+            r.rhs,
+            r.label,
+            labels[r.group - 1],
+            vals[k],
+            se[k],
+            z[k],
+            pv[k],
+            lo[k],
+            hi[k],
+            std[k],
+            r.free,
+        )
+        for k, r in enumerate(pt.rows)
+    ]
+
+
+def _threshold_estimates(
+    prob: OrdinalProblem, g: int, theta: np.ndarray, se_free: np.ndarray, gm: GroupMatrices
+) -> list[Estimate]:
+    """Group ``g``'s ``|`` rows (std.all: the threshold over the model-implied sd)."""
+    cs, label = prob.stats[g], prob.partable.groups[g]
+    idx = prob.th_index[g]
+    tv, ts = theta[idx], se_free[idx]
+    tz, tp, tlo, thi = wald(tv, ts)
+    sd = np.sqrt(np.diag(gm.sigma))[cs.th_var]
+    return [
+        Estimate(
+            cs.names[int(cs.th_var[k])],
+            "|",
+            cs.th_names[k],
+            "",
+            label,
+            tv[k],
+            ts[k],
+            tz[k],
+            tp[k],
+            tlo[k],
+            thi[k],
+            tv[k] / sd[k],
+            int(idx[k]) + 1,
+        )
+        for k in range(tv.size)
+    ]
+
+
+def _scaling_estimates(
+    prob: OrdinalProblem, g: int, theta: np.ndarray, se_free: np.ndarray, gm: GroupMatrices
+) -> list[Estimate]:
+    """Group ``g``'s ``~*~`` scaling-factor rows of the ordered indicators."""
+    label = prob.partable.groups[g]
+    didx = prob.delta_index[g]
+    d = prob.scales(theta, g, gm)
+    dse = np.where(didx >= 0, se_free[np.maximum(didx, 0)], 0.0)
+    dz, dp, dlo, dhi = wald(d, dse)
+    return [
+        Estimate(
+            v,
+            "~*~",
+            v,
+            "",
+            label,
+            d[j],
+            dse[j],
+            dz[j],
+            dp[j],
+            dlo[j],
+            dhi[j],
+            1.0,  # lavaan: std.all of a scaling factor is 1
+            int(didx[j]) + 1 if didx[j] >= 0 else 0,
+        )
+        for j, v in enumerate(prob.model.ov)
+        if v in prob.ordered
+    ]
 
 
 def fit_ordinal(
