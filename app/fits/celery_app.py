@@ -22,6 +22,7 @@ from app.db import make_engine, make_sessionmaker
 from app.fits.broker import DEFAULT_BROKER, TASK_NAME, make_client
 from app.fits.service import new_runner_id
 from app.fits.worker import execute_job
+from app.invitations.jobs import DELIVER_TASK, run_deliver_task
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,16 @@ def run_fit_task(fit_id: str) -> None:
     execute_job(_worker_factory(), fit_id, runner=_runner_id())
 
 
+def run_invitations_task() -> None:
+    run_deliver_task(_worker_factory(), settings=get_settings())
+
+
 def make_celery(broker_url: str, queue: str) -> Celery:
-    """The worker's Celery application: the client's configuration plus the fit task."""
+    """The worker's Celery application: the client's configuration plus the fit task and the
+    invitation delivery task."""
     app = make_client(broker_url, queue)
     app.task(name=TASK_NAME, ignore_result=True)(run_fit_task)
+    app.task(name=DELIVER_TASK, ignore_result=True)(run_invitations_task)
     return app
 
 
