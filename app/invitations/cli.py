@@ -70,9 +70,7 @@ def add_commands(sub: Any) -> None:
         "max_reminders and remind_after_days)",
     )
     remind.add_argument("--survey", help="only this survey's batches (default: every survey)")
-    remind.add_argument(
-        "--send", action="store_true", help="also send them now, from this process"
-    )
+    remind.add_argument("--send", action="store_true", help="also send them now, from this process")
     remind.set_defaults(func=cmd_remind)
     send = inv.add_parser("send", help="send every due message now, from this process")
     send.set_defaults(func=cmd_send)

@@ -77,9 +77,9 @@ class Quota(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["stop", "keep"] = "stop"
     default: QuotaCount | None = None
-    branches: Annotated[
-        dict[Annotated[str, BranchCode], QuotaCount], Field(max_length=10_000)
-    ] = Field(default_factory=dict)
+    branches: Annotated[dict[Annotated[str, BranchCode], QuotaCount], Field(max_length=10_000)] = (
+        Field(default_factory=dict)
+    )
 
 
 class SurveyUpdate(BaseModel):
