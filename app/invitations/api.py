@@ -6,9 +6,9 @@ import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -18,7 +18,15 @@ from app.errors import InvalidInput, field_error
 from app.invitations import service
 from app.invitations.csvin import recipients_from_csv
 from app.invitations.jobs import Dispatcher, make_dispatcher
-from app.invitations.schemas import BatchCreate, BatchCreated, BatchRead, Reminded
+from app.invitations.rates import response_rates
+from app.invitations.schemas import (
+    BatchCreate,
+    BatchCreated,
+    BatchRead,
+    RateRead,
+    RatesRead,
+    Reminded,
+)
 
 _lock = threading.Lock()
 
@@ -140,3 +148,23 @@ def remind_invitations(
     if queued:
         dispatcher(request.app).kick()
     return Reminded(batch=batch, queued=queued)
+
+
+@router.get("/surveys/{slug}/rates", response_model=RatesRead)
+def read_rates(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: OperatorKey,
+    by: Annotated[
+        str, Query(max_length=64, description='"branch" or an attribute of the recipients')
+    ] = "branch",
+) -> Any:
+    """Invitations sent, opened and completed, the rate and the median completion time per
+    branch or attribute value (an operator sees its branches; small groups suppressed)."""
+    rows = response_rates(session, survey=survey, by=by, scope=principal.branches)
+    return RatesRead(
+        survey=survey.slug,
+        by=by,
+        min_group_size=survey.min_group_size,
+        groups=[RateRead(**r.to_dict()) for r in rows],
+    )

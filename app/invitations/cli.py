@@ -60,7 +60,40 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rates(args: argparse.Namespace) -> int:
+    from app.errors import DomainError
+    from app.invitations.rates import response_rates
+    from app.main import open_session
+    from app.surveys.service import get_survey
+
+    with open_session() as session:
+        try:
+            survey = get_survey(session, slug=args.survey)
+            k = survey.min_group_size
+            rows = response_rates(session, survey=survey, by=args.by)
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"{args.by:<16} {'sent':>6} {'opened':>7} {'completed':>9} {'rate':>6} {'median s':>9}")
+    for r in rows:
+        if r.suppressed:
+            print(f"{r.group:<16} (fewer than {k} sent: not shown)")
+            continue
+        rate = f"{r.rate:.0%}" if r.rate is not None else "-"
+        median = f"{r.median_seconds:.0f}" if r.median_seconds is not None else "-"
+        print(f"{r.group:<16} {r.sent:>6} {r.opened:>7} {r.completed:>9} {rate:>6} {median:>9}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    rates = sub.add_parser(
+        "rates", help="invitations sent, opened, completed and the response rate of a survey"
+    )
+    rates.add_argument("survey", help="the survey's slug")
+    rates.add_argument(
+        "--by", default="branch", help="branch (default) or an attribute of the recipients"
+    )
+    rates.set_defaults(func=cmd_rates)
     inv = sub.add_parser("invitations", help="invitation messages").add_subparsers(
         dest="invitations", required=True
     )

@@ -81,3 +81,21 @@ class BatchRead(BaseModel):
 class Reminded(BaseModel):
     batch: str
     queued: int
+
+
+class RateRead(BaseModel):
+    group: str  # branch code, or the attribute's value ("unspecified": none given)
+    sent: int | None  # None: suppressed (fewer than min_group_size sent)
+    opened: int | None
+    completed: int | None
+    rate: float | None  # completed / sent
+    median_seconds: float | None  # of the group's responses' durations, when recorded
+    partial: int | None  # partial responses, when counted
+    suppressed: bool
+
+
+class RatesRead(BaseModel):
+    survey: str
+    by: str
+    min_group_size: int
+    groups: list[RateRead]
