@@ -53,11 +53,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/api/v1", tags=["invitations"], lifespan=lifespan)
 
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references written in place (the route reads its body
+    itself, so its models are not among the OpenAPI components)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
 BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": BatchCreate.model_json_schema()},
+            "application/json": {"schema": inlined(BatchCreate.model_json_schema())},
             "text/csv": {
                 "schema": {"type": "string"},
                 "example": "email,phone,branch,lang,segment\na@example.com,,BR01,en,prepaid\n",
