@@ -126,7 +126,6 @@ def response_rates(
     if len(small) == 1 and len(counts) > 1:  # complementary suppression
         rest = sorted((c[0], g) for g, c in counts.items() if g not in small)
         small.add(rest[0][1])
-    session.rollback()
     rows = []
     for group in sorted(counts):
         sent, opened, completed = counts[group]

@@ -4,6 +4,7 @@ suppressed (with a complementary group), bad ``by`` is a 422 naming it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -101,3 +102,29 @@ def test_pvm_rates(
     assert "BR01" in out and "50%" in out and "fewer than 3 sent" in out
     assert cli.main(["rates", "field", "--by", "nothing"]) == 1
     assert "must be one of" in capsys.readouterr().err
+
+
+def test_the_dashboard_shows_rates_of_the_operators_branches(
+    factory: Factory,
+    client: TestClient,
+    researcher_headers: dict[str, str],
+    smtp_server: SmtpServer,
+) -> None:
+    fielded(factory, client, researcher_headers, smtp_server)
+    page = client.get("/dashboard/field?lang=en", headers=researcher_headers)
+    assert page.status_code == 200, page.text
+    table = page.text[page.text.index('id="rates-table"') :]
+    table = table[: table.index("</table>")]
+    assert "Invitation response rates" in page.text
+    assert '<tr data-branch="BR01"><th scope="row">Branch BR01</th><td>4</td><td>3</td>' in table
+    assert "<td>50%</td>" in table
+    assert table.count("hidden (fewer than 3 sent") == 2  # BR03 and, with it, BR02
+    zh = client.get("/dashboard/field?lang=zh", headers=researcher_headers).text
+    assert "邀请回复率" in zh and "已隐藏（发送少于 3 份" in zh
+    operator = factory.key("operator", branches=["BR02"])
+    mine = client.get("/dashboard/field?lang=en", headers=operator).text
+    rows = re.findall(r'<tr data-branch="(\w+)">', mine)
+    assert rows == ["BR02"]
+    factory.survey("quiet")
+    quiet = client.get("/dashboard/quiet?lang=en", headers=researcher_headers).text
+    assert "No invitations have been sent yet." in quiet
