@@ -53,6 +53,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/api/v1", tags=["invitations"], lifespan=lifespan)
 
+
 def inlined(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` with its ``$defs`` references written in place (the route reads its body
     itself, so its models are not among the OpenAPI components)."""

@@ -356,21 +356,22 @@ def deliver_due(
     senders: Senders,
     limit: int = 1000,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, int]:
     """Send due messages, one at a time and at most ``settings.invitation_rate_per_s`` a
     second, until none is due (or ``limit``); returns how many were sent and not sent."""
     interval = 1.0 / settings.invitation_rate_per_s
     sent = failed = 0
-    last = 0.0
+    last = -interval
     with factory() as session:
         for _ in range(limit):
             message = _claim(session, now=utcnow())
             if message is None:
                 break
-            wait = last + interval - time.monotonic()
+            wait = last + interval - clock()
             if wait > 0:
                 sleep(wait)
-            last = time.monotonic()
+            last = clock()
             if send_one(session, message, senders=senders, settings=settings):
                 sent += 1
             else:
@@ -437,7 +438,13 @@ def queue_reminders(
         session.execute(
             update(InvitationMessage)
             .where(InvitationMessage.id.in_(due))
-            .values(state="queued", kind="remind", attempts=0, error=None, next_attempt_at=now)
+            .values(
+                state="queued",
+                kind="remind",
+                attempts=0,
+                error=None,
+                next_attempt_at=min(now, utcnow()),  # due at once, also for a `now` ahead
+            )
             .execution_options(synchronize_session=False)
         )
     session.commit()
