@@ -247,11 +247,17 @@ def count_responses(
     return int(session.scalar(query) or 0)
 
 
-def branch_full_reason(session: Session, *, survey: Survey, branch: str) -> str | None:
+def branch_full_reason(
+    session: Session, *, survey: Survey, branch: str, lock: bool = False
+) -> str | None:
     """Why ``branch`` takes no more responses (its quota is reached in mode "stop"), or None:
-    :meth:`Survey.quota_reason` applied to the branch's stored responses."""
+    :meth:`Survey.quota_reason` applied to the branch's stored responses. ``lock`` (in a
+    write transaction): hold the survey's row, so concurrent submissions to a quota are
+    counted one after another on PostgreSQL (SQLite writers are serialised anyway)."""
     if not survey.quota_stops(branch):  # no count needed
         return None
+    if lock:
+        session.execute(select(Survey.id).where(Survey.id == survey.id).with_for_update())
     collected = count_responses(session, survey=survey, branches=[branch])
     return survey.quota_reason(branch, collected)
 
@@ -338,7 +344,7 @@ def submit_response(
         raise InvalidInput(errors)
     assert branch_id is not None
     begin_write(session)  # everything above only read; the write lock is held from here
-    full = branch_full_reason(session, survey=survey, branch=payload.branch)
+    full = branch_full_reason(session, survey=survey, branch=payload.branch, lock=True)
     if full is not None:
         session.rollback()
         raise Conflict(full)

@@ -14,6 +14,7 @@ from app import cli
 from app.config import get_settings
 from app.surveys.cli import parse_quota
 from app.surveys.models import Survey
+from app.surveys.schemas import ResponseCreate
 from tests.conftest import Factory
 
 
@@ -116,3 +117,15 @@ def test_surveys_set_quota(cli_env: str, capsys: Any, factory: Factory, survey: 
     assert "unknown branch BR99" in capsys.readouterr().err
     assert cli.main(["surveys", "set", "telecom", "--quota", ""]) == 0
     assert "no quota" in capsys.readouterr().out
+
+
+def test_concurrent_submissions_never_pass_the_quota(
+    client: TestClient, factory: Factory, survey: Survey, researcher_headers: dict[str, str]
+) -> None:
+    from tests.surveys.test_concurrency import run_parallel
+
+    _patch(client, researcher_headers, quota={"mode": "stop", "branches": {"BR01": 3}})
+    payload = ResponseCreate(branch="BR01", answers=factory.answers(4))
+    results = run_parallel(factory.app, "telecom", [payload] * 12, [None] * 12)
+    assert sum(1 for r in results if r[0] != "conflict") == 3
+    assert factory.count() == 3
