@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -108,6 +109,22 @@ class Settings(BaseSettings):
         if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
             return self.broker_url
         return None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value and not (value.startswith(("smtp://", "smtps://")) and len(value) > 8):
+            raise ValueError("must look like smtp://user:password@host:port (or smtps://)")
+        return value or None
+
+    @field_validator("sms_webhook_body")
+    @classmethod
+    def _sms_body(cls, value: str) -> str:
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"must be a JSON template: {exc}") from None
+        return value
 
     @field_validator("earliest_submitted_at")
     @classmethod

@@ -168,3 +168,13 @@ def test_the_webhook_body_template_and_answers(sms_receiver: SmsReceiver) -> Non
     with pytest.raises(SendError) as refused:
         sms.send(note)
     assert refused.value.permanent and "401" in refused.value.reason
+
+
+def test_settings_refuse_a_bad_smtp_url_or_sms_template() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="smtp://"):
+        Settings(smtp_url="http://mail.example", _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="JSON template"):
+        Settings(sms_webhook_body='{"to": ', _env_file=None)  # type: ignore[call-arg]
+    assert Settings(smtp_url="", _env_file=None).smtp_url is None  # type: ignore[call-arg]
