@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.sessions import purge_expired_sessions
 from app.config import Settings
+from app.invitations.jobs import CeleryDispatcher
 from app.invitations.service import purge_closed_contacts, queue_reminders
 from app.surveys.lifecycle import purge_client_data
 
@@ -32,6 +33,8 @@ def run_maintenance(
         ended = purge_expired_sessions(session, now=now)
         contacts = purge_closed_contacts(session, settings=settings, now=now)
         reminders = queue_reminders(session, now=now)
+    if reminders and settings.broker_url:  # a worker sends them (local threads poll anyway)
+        CeleryDispatcher(broker_url=settings.broker_url, queue=settings.fit_queue).kick()
     return {
         "client_data_cleared": cleared,
         "sessions_expired": ended,

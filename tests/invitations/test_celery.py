@@ -55,3 +55,40 @@ def test_a_celery_worker_sends_the_batch(settings: Settings, smtp_server: SmtpSe
         engine.dispose()
         app.state.engine.dispose()
         redis.Redis.from_url(REDIS_URL).delete(queue)
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="PVM_TEST_REDIS_URL not set")
+def test_the_maintenance_pass_queues_reminders_and_wakes_a_worker(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    from datetime import timedelta
+
+    from app.invitations.schemas import BatchCreate
+    from app.invitations.senders import email_sender
+    from app.invitations.service import Senders, create_batch, deliver_due
+    from app.maintenance import run_maintenance
+    from app.surveys.models import utcnow
+    from app.surveys.service import get_survey
+
+    assert REDIS_URL
+    queue = f"pvm-test-invitations-{uuid.uuid4().hex[:8]}"
+    brokered = settings.model_copy(update={"broker_url": REDIS_URL, "fit_queue": queue})
+    app = create_app(brokered)
+    try:
+        with TestClient(app) as client:
+            factory = Factory(app, client)
+            factory.branches()
+            factory.survey("field", requires_token=True)
+        body = {"recipients": [{"email": "m@example.com", "branch": "BR01"}], "max_reminders": 1}
+        with app.state.sessionmaker() as db:
+            survey = get_survey(db, slug="field")
+            create_batch(db, survey=survey, data=BatchCreate(**body), base_url="http://x")
+        senders = Senders(email=email_sender(brokered))
+        deliver_due(app.state.sessionmaker, settings=brokered, senders=senders)
+        later = utcnow() + timedelta(days=4)
+        done = run_maintenance(app.state.sessionmaker, settings=brokered, now=later)
+        assert done["reminders_queued"] == 1
+        assert redis.Redis.from_url(REDIS_URL).llen(queue) == 1  # the task for a worker
+    finally:
+        app.state.engine.dispose()
+        redis.Redis.from_url(REDIS_URL).delete(queue)
