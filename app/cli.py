@@ -31,6 +31,7 @@ PLUGIN_MODULES = (
     "app.fits.cli",
     "app.reporting.cli",
     "app.instruments.cli",
+    "app.invitations.cli",
 )
 
 

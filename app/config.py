@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -47,6 +48,28 @@ class Settings(BaseSettings):
     # A .ttf/.ttc font with Chinese/Japanese glyphs for the posters (app/surveys/posters.py);
     # unset: the first of the common system CJK fonts found.
     poster_font: str | None = None
+    # Invitations (app/invitations/README.md). Email: smtp://user:password@host:port (STARTTLS
+    # when the server offers it) or smtps://... (TLS from the start); from-address smtp_from.
+    smtp_url: str | None = None
+    smtp_from: str | None = None
+    smtp_timeout_s: float = Field(default=30, gt=0)
+    # SMS through an HTTP webhook: POST sms_webhook_url with sms_webhook_body, a JSON template
+    # whose string values may hold {to}, {text} and {lang}; the auth header (e.g.
+    # "Authorization: Bearer xyz") is sent as is.
+    sms_webhook_url: str | None = None
+    sms_webhook_auth_header: str | None = None
+    sms_webhook_body: str = '{"to": "{to}", "text": "{text}"}'
+    sms_timeout_s: float = Field(default=15, gt=0)
+    # Sending: at most invitation_rate_per_s messages a second per sending process; a failed
+    # send is retried after invitation_backoff_s, doubled each time, up to
+    # invitation_max_attempts attempts; then the message is "failed" with the reason.
+    invitation_rate_per_s: float = Field(default=5, gt=0)
+    invitation_max_attempts: int = Field(default=5, ge=1, le=50)
+    invitation_backoff_s: float = Field(default=60, ge=0)
+    # Contact details are deleted this many days after the survey closes (0: at once);
+    # invitation_keep_contacts keeps them (reminders after closing make no sense anyway).
+    invitation_contacts_days_after_close: int = Field(default=0, ge=0, le=36_500)
+    invitation_keep_contacts: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -86,6 +109,22 @@ class Settings(BaseSettings):
         if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
             return self.broker_url
         return None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value and not (value.startswith(("smtp://", "smtps://")) and len(value) > 8):
+            raise ValueError("must look like smtp://user:password@host:port (or smtps://)")
+        return value or None
+
+    @field_validator("sms_webhook_body")
+    @classmethod
+    def _sms_body(cls, value: str) -> str:
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"must be a JSON template: {exc}") from None
+        return value
 
     @field_validator("earliest_submitted_at")
     @classmethod

@@ -124,6 +124,7 @@ MODEL_MODULES = (
     "app.audit.models",
     "app.fits.models",
     "app.reporting.models",
+    "app.invitations.models",
 )
 
 

@@ -49,6 +49,7 @@ ROUTERS = (
     "app.fits.api",
     "app.reporting.api",
     "app.reporting.views",
+    "app.invitations.api",
 )
 IMPORT_PATH = re.compile(r"/responses/import$")
 

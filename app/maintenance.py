@@ -1,4 +1,5 @@
-"""Periodic housekeeping of a running app: client-data retention, expired dashboard sessions.
+"""Periodic housekeeping of a running app: client-data retention, expired dashboard sessions,
+invitation contacts of closed surveys, due reminders (sent by the invitation dispatcher).
 
 :func:`run_maintenance` runs once when the app starts (before it serves) and then every
 ``settings.maintenance_interval_s`` in a daemon thread of each process; every step is an
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.sessions import purge_expired_sessions
 from app.config import Settings
+from app.invitations.jobs import CeleryDispatcher
+from app.invitations.service import purge_closed_contacts, queue_reminders
 from app.surveys.lifecycle import purge_client_data
 
 logger = logging.getLogger(__name__)
@@ -28,7 +31,16 @@ def run_maintenance(
     with factory() as session:
         cleared = purge_client_data(session, days=settings.client_data_retention_days, now=now)
         ended = purge_expired_sessions(session, now=now)
-    return {"client_data_cleared": cleared, "sessions_expired": ended}
+        contacts = purge_closed_contacts(session, settings=settings, now=now)
+        reminders = queue_reminders(session, now=now)
+    if reminders and settings.broker_url:  # a worker sends them (local threads poll anyway)
+        CeleryDispatcher(broker_url=settings.broker_url, queue=settings.fit_queue).kick()
+    return {
+        "client_data_cleared": cleared,
+        "sessions_expired": ended,
+        "invitation_contacts_deleted": contacts,
+        "reminders_queued": reminders,
+    }
 
 
 class Maintenance:

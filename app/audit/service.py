@@ -25,6 +25,8 @@ Action = Literal[
     "response.erase_by_token",  # target: survey slug; detail: response id, token id
     "survey.privacy",  # target: survey slug; detail: {setting: [old, new]}
     "retention.purge",  # target: "responses"; detail: rows cleared, days kept
+    "invitations.create",  # target: survey slug; detail: batch id, recipients
+    "invitations.contacts_deleted",  # target: survey slug; detail: messages cleared
 ]
 ACTIONS: tuple[str, ...] = get_args(Action)
 

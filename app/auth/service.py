@@ -212,17 +212,38 @@ def ensure_bootstrap_admin(session: Session, *, raw_key: str) -> bool:
     return True
 
 
+def issue_tokens(
+    session: Session, *, survey: Survey, branch_id: int, count: int
+) -> list[tuple[InvitationToken, str]]:
+    """New single-use tokens (row, clear text) in the caller's transaction (flushed: the rows
+    have ids); only their hashes are stored."""
+    raws = [secrets.token_urlsafe(18) for _ in range(count)]
+    rows = [
+        InvitationToken(token_hash=hash_secret(r), survey_id=survey.id, branch_id=branch_id)
+        for r in raws
+    ]
+    session.add_all(rows)
+    session.flush()
+    return list(zip(rows, raws, strict=True))
+
+
 def create_tokens(session: Session, *, survey: Survey, branch_code: str, count: int) -> list[str]:
     branch = session.scalar(select(Branch).where(Branch.code == branch_code))
     if branch is None:
         raise InvalidInput([field_error("branch", msg=f"unknown branch {branch_code!r}")])
-    raws = [secrets.token_urlsafe(18) for _ in range(count)]
-    session.add_all(
-        InvitationToken(token_hash=hash_secret(r), survey_id=survey.id, branch_id=branch.id)
-        for r in raws
-    )
+    begin_write(session)
+    issued = issue_tokens(session, survey=survey, branch_id=branch.id, count=count)
     session.commit()
-    return raws
+    return [raw for _, raw in issued]
+
+
+def find_token(session: Session, *, survey: Survey, raw: str) -> InvitationToken | None:
+    """The token of ``survey`` whose clear text is ``raw``, or None."""
+    return session.scalar(
+        select(InvitationToken).where(
+            InvitationToken.token_hash == hash_secret(raw), InvitationToken.survey_id == survey.id
+        )
+    )
 
 
 def claim_token(session: Session, *, survey: Survey, raw: str | None, branch_id: int) -> int:

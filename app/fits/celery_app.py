@@ -17,23 +17,28 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.fits.broker import DEFAULT_BROKER, TASK_NAME, make_client
 from app.fits.service import new_runner_id
 from app.fits.worker import execute_job
+from app.invitations.jobs import DELIVER_TASK, run_deliver_task
 
 logger = logging.getLogger(__name__)
 
 _factory: sessionmaker[Session] | None = None
+_settings: Settings | None = None
 _runner: tuple[int, str] | None = None  # (pid, runner id): prefork children get their own
 _lock = threading.Lock()
 
 
-def configure_worker(factory: sessionmaker[Session] | None) -> None:
-    """Use ``factory`` for the worker's database sessions (tests); None: from settings."""
-    global _factory
-    _factory = factory
+def configure_worker(
+    factory: sessionmaker[Session] | None, settings: Settings | None = None
+) -> None:
+    """Use ``factory`` for the worker's database sessions and ``settings`` for its senders
+    (tests); None: from the environment's settings."""
+    global _factory, _settings
+    _factory, _settings = factory, settings
 
 
 def _worker_factory() -> sessionmaker[Session]:
@@ -56,10 +61,16 @@ def run_fit_task(fit_id: str) -> None:
     execute_job(_worker_factory(), fit_id, runner=_runner_id())
 
 
+def run_invitations_task() -> None:
+    run_deliver_task(_worker_factory(), settings=_settings or get_settings())
+
+
 def make_celery(broker_url: str, queue: str) -> Celery:
-    """The worker's Celery application: the client's configuration plus the fit task."""
+    """The worker's Celery application: the client's configuration plus the fit task and the
+    invitation delivery task."""
     app = make_client(broker_url, queue)
     app.task(name=TASK_NAME, ignore_result=True)(run_fit_task)
+    app.task(name=DELIVER_TASK, ignore_result=True)(run_invitations_task)
     return app
 
 

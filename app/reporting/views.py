@@ -26,6 +26,7 @@ from app.auth.sessions import SESSION_TTL, end_session, session_principal, start
 from app.deps import SessionDep, SurveyDep, split_codes
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.fits.api import start_runner
+from app.invitations.rates import response_rates
 from app.reporting import page as words
 from app.reporting import service
 from app.reporting.api import SVG, download
@@ -361,11 +362,35 @@ def _dashboard_context(
         else [],
         "drivers_error": drivers_error,
         "trends": words.trends(trends, labels),
+        "rates": rate_lines(session, survey, principal, labels),
         "verdict": words.verdict(status, labels),
         "refresh_s": REFRESH_S,
         "q": "?" + urlencode(query),
         "lang_value": lang,
     }
+
+
+def rate_lines(
+    session: Session, survey: Survey, principal: Principal, labels: Labels
+) -> list[dict[str, Any]]:
+    """The invitation rates per branch as the dashboard's table shows them (the key's
+    branches; small groups hidden by app.invitations.rates)."""
+    t = labels.t
+    lines = []
+    for r in response_rates(session, survey=survey, by="branch", scope=principal.branches):
+        lines.append(
+            {
+                "code": r.group,
+                "name": labels.group("branch", r.group),
+                "hidden": r.suppressed,
+                "sent": t.count(r.sent or 0),
+                "opened": t.count(r.opened or 0),
+                "completed": t.count(r.completed or 0),
+                "rate": t.pct(r.rate) if r.rate is not None else "–",
+                "median": t.num(r.median_seconds / 60) if r.median_seconds is not None else "–",
+            }
+        )
+    return lines
 
 
 def _submitter(request: Request) -> Any:

@@ -103,6 +103,34 @@ def cmd_branches_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_quota(text: str) -> dict[str, Any] | None:
+    """``"stop:BR01=100,BR02=50,*=80"`` -> a quota object ("*": every other branch; the mode
+    ``stop`` or ``keep`` may be left out: stop); ``""`` -> None (no quota)."""
+    text = text.strip()
+    if not text:
+        return None
+    mode, _, rest = text.partition(":") if ":" in text else ("stop", "", text)
+    quota: dict[str, Any] = {"mode": mode.strip(), "branches": {}}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        code, sep, count = part.partition("=")
+        if not sep or not count.strip().lstrip("-").isdigit():
+            raise ValueError(f"{part!r} is not BRANCH=COUNT")
+        if code.strip() == "*":
+            quota["default"] = int(count)
+        else:
+            quota["branches"][code.strip()] = int(count)
+    return quota
+
+
+def format_quota(quota: dict[str, Any] | None) -> str:
+    if not quota:
+        return "no quota"
+    parts = [f"{code}={n}" for code, n in sorted((quota.get("branches") or {}).items())]
+    if quota.get("default") is not None:
+        parts.append(f"*={quota['default']}")
+    return f"quota {quota.get('mode', 'stop')}:{','.join(parts)}"
+
+
 def cmd_surveys_set(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -120,15 +148,22 @@ def cmd_surveys_set(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             changes[name] = value or None  # "" clears the date
+    if args.quota is not None:
+        try:
+            changes["quota"] = parse_quota(args.quota)
+        except ValueError as exc:
+            print(f"error: --quota: {exc}", file=sys.stderr)
+            return 2
     if not changes:
-        print("error: give --status, --opens-at or --closes-at", file=sys.stderr)
+        print("error: give --status, --opens-at, --closes-at or --quota", file=sys.stderr)
         return 2
     try:
         data = SurveyUpdate.model_validate(changes)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]).replace("_", "-")
-        print(f"error: --{field}: {first['msg']}", file=sys.stderr)
+        where = ".".join(str(p) for p in first["loc"][1:])
+        print(f"error: --{field}{' ' + where if where else ''}: {first['msg']}", file=sys.stderr)
         return 2
     with open_session() as session:
         try:
@@ -139,7 +174,8 @@ def cmd_surveys_set(args: argparse.Namespace) -> int:
             return 1
         opens = as_utc(survey.opens_at).isoformat() if survey.opens_at else "-"
         closes = as_utc(survey.closes_at).isoformat() if survey.closes_at else "-"
-        print(f"survey {survey.slug}: {survey.status}, opens {opens}, closes {closes}")
+        quota = format_quota(survey.quota)
+        print(f"survey {survey.slug}: {survey.status}, opens {opens}, closes {closes}, {quota}")
     return 0
 
 
@@ -158,6 +194,11 @@ def add_commands(sub: Any) -> None:
     )
     set_.add_argument("--opens-at", dest="opens_at", help="e.g. 2027-01-01T09:00+08:00")
     set_.add_argument("--closes-at", dest="closes_at", help="e.g. 2027-03-31T18:00+08:00")
+    set_.add_argument(
+        "--quota",
+        help="responses per branch, e.g. stop:BR01=100,BR02=50,*=80 (stop refuses a full "
+        "branch, keep goes on collecting; * = every other branch; '' removes the quota)",
+    )
     set_.set_defaults(func=cmd_surveys_set)
     branches = sub.add_parser("branches", help="branches and their names").add_subparsers(
         dest="branches", required=True

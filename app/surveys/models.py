@@ -111,9 +111,32 @@ class Survey(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Per-branch quota: {"mode": "stop" | "keep", "default": n | null, "branches": {code: n}}
+    # (see quota_reason); null: no quota.
+    quota: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     instrument: Mapped[Instrument] = relationship(lazy="joined")
+
+    def quota_target(self, branch: str) -> int | None:
+        """The number of responses ``branch`` should collect, or None (no quota)."""
+        quota = self.quota or {}
+        target = (quota.get("branches") or {}).get(branch, quota.get("default"))
+        return int(target) if target is not None else None
+
+    def quota_stops(self, branch: str) -> bool:
+        """Whether ``branch`` has a quota that refuses responses once reached."""
+        mode = (self.quota or {}).get("mode", "stop")
+        return self.quota_target(branch) is not None and mode == "stop"
+
+    def quota_reason(self, branch: str, collected: int) -> str | None:
+        """None while ``branch`` (holding ``collected`` responses) takes responses, else why
+        not: the one rule of quotas for the API (409 with this text) and the questionnaire
+        (its friendly page). A quota in mode "keep" only reports; "stop" refuses."""
+        target = self.quota_target(branch)
+        if target is None or not self.quota_stops(branch) or collected < target:
+            return None
+        return f"branch {branch} of survey {self.slug} has reached its quota of {target} responses"
 
     def closed_reason(self, now: datetime | None = None) -> str | None:
         """None while the survey takes submissions, else why not: the one rule for the API

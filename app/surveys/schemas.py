@@ -66,6 +66,22 @@ class SurveyCreate(BaseModel):
 SurveyStatus = Literal["draft", "open", "closed", "archived"]
 
 
+QuotaCount = Annotated[int, Field(ge=1, le=10_000_000)]
+
+
+class Quota(BaseModel):
+    """Responses to collect per branch: ``branches`` names branches, ``default`` covers the
+    others (null: no quota for them). ``mode`` "stop" refuses submissions to a full branch
+    (409, a friendly page); "keep" goes on collecting and only reports the quota."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["stop", "keep"] = "stop"
+    default: QuotaCount | None = None
+    branches: Annotated[dict[Annotated[str, BranchCode], QuotaCount], Field(max_length=10_000)] = (
+        Field(default_factory=dict)
+    )
+
+
 class SurveyUpdate(BaseModel):
     """Changes to a survey. Weakening privacy (``min_group_size`` lowered, ``requires_token``
     or ``anonymous`` switched off) needs an admin key."""
@@ -79,6 +95,8 @@ class SurveyUpdate(BaseModel):
     min_group_size: int | None = Field(default=None, ge=1, le=10_000)
     requires_token: bool | None = None
     anonymous: bool | None = None
+    # null removes the quota
+    quota: Quota | None = None
 
 
 class SurveyRead(BaseModel):
@@ -93,6 +111,7 @@ class SurveyRead(BaseModel):
     status: str
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    quota: Quota | None = None
     created_at: datetime
 
 

@@ -215,7 +215,15 @@ def update_survey(
     before = privacy_settings(survey)
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(survey, name, value)
-    for name in ("opens_at", "closes_at"):  # null clears a date
+    if data.quota is not None and data.quota.branches:
+        known = branch_ids(session, codes=list(data.quota.branches))
+        unknown = [code for code in data.quota.branches if code not in known]
+        if unknown:
+            session.rollback()
+            raise InvalidInput(
+                [field_error("quota", "branches", unknown[0], msg=f"unknown branch {unknown[0]}")]
+            )
+    for name in ("opens_at", "closes_at", "quota"):  # null clears a date or the quota
         if name in data.model_fields_set and getattr(data, name) is None:
             setattr(survey, name, None)
     if (
@@ -237,6 +245,21 @@ def count_responses(
     if branches is not None:
         query = query.join(Branch).where(Branch.code.in_(branches))
     return int(session.scalar(query) or 0)
+
+
+def branch_full_reason(
+    session: Session, *, survey: Survey, branch: str, lock: bool = False
+) -> str | None:
+    """Why ``branch`` takes no more responses (its quota is reached in mode "stop"), or None:
+    :meth:`Survey.quota_reason` applied to the branch's stored responses. ``lock`` (in a
+    write transaction): hold the survey's row, so concurrent submissions to a quota are
+    counted one after another on PostgreSQL (SQLite writers are serialised anyway)."""
+    if not survey.quota_stops(branch):  # no count needed
+        return None
+    if lock:
+        session.execute(select(Survey.id).where(Survey.id == survey.id).with_for_update())
+    collected = count_responses(session, survey=survey, branches=[branch])
+    return survey.quota_reason(branch, collected)
 
 
 # ---- responses -----------------------------------------------------------------------------
@@ -321,6 +344,10 @@ def submit_response(
         raise InvalidInput(errors)
     assert branch_id is not None
     begin_write(session)  # everything above only read; the write lock is held from here
+    full = branch_full_reason(session, survey=survey, branch=payload.branch, lock=True)
+    if full is not None:
+        session.rollback()
+        raise Conflict(full)
     token_id = None
     if survey.requires_token:
         try:

@@ -29,6 +29,7 @@ from starlette.routing import NoMatchFound
 from app.deps import SessionDep
 from app.errors import DomainError, InvalidInput, NotFound
 from app.instruments.spec import AttributeSpec, InstrumentSpec
+from app.invitations.service import record_open
 from app.security.csrf import SURVEY_FORM
 from app.security.headers import FORM_CSP, secure_page
 from app.surveys import service
@@ -141,7 +142,13 @@ def _page(
     return secure_page(response, csp=FORM_CSP)
 
 
-MESSAGE_STATUS = {"notfound": 404, "branch_notfound": 404, "closed": 410, "notyet": 409}
+MESSAGE_STATUS = {
+    "notfound": 404,
+    "branch_notfound": 404,
+    "closed": 410,
+    "notyet": 409,
+    "full": 409,
+}
 
 
 def _unavailable(survey: Survey | None) -> str:
@@ -425,6 +432,10 @@ def questionnaire(
         return _message(request, lang=lang, kind=_unavailable(survey), survey=survey)
     if branch and branch not in service.branch_ids(session, codes=[branch]):
         return _message(request, lang=lang, kind="branch_notfound", survey=survey)
+    if branch and service.branch_full_reason(session, survey=survey, branch=branch):
+        return _message(request, lang=lang, kind="full", survey=survey)
+    if token:
+        record_open(session, survey=survey, token=token)
     values: Fields = {"token": token} if token else {}
     return _render_form(
         request, session, survey=survey, lang=lang, branch=branch or None, values=values
@@ -458,6 +469,9 @@ def submit(
     moved = _navigate(request, session, survey, fields, lang)
     if moved is not None:
         return moved
+    posted_branch = field_text(fields, "branch")
+    if posted_branch and service.branch_full_reason(session, survey=survey, branch=posted_branch):
+        return _message(request, lang=lang, kind="full", survey=survey)
     if CSRF.valid(request, field_text(fields, "csrf_token")):
         outcome = _store(request, session, survey, fields, lang)
     else:

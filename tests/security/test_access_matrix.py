@@ -126,6 +126,21 @@ def _instrument(_: Any) -> dict[str, Any]:
     return {**doc, "id": f"access-{next(_seq)}"}
 
 
+def _recipients(branch: str) -> dict[str, Any]:
+    return {"recipients": [{"email": f"m{next(_seq)}@example.com", "branch": branch}]}
+
+
+def _batch(world: World) -> str:
+    """The path of a fresh invitation batch of the survey "fieldwork" (BR01)."""
+    r = world.client.post(
+        "/api/v1/surveys/fieldwork/invitations",
+        json=_recipients("BR01"),
+        headers=world.headers["researcher"],
+    )
+    assert r.status_code == 202, r.text
+    return f"/api/v1/surveys/fieldwork/invitations/{r.json()['batch']}"
+
+
 BR02 = {"params": {"branch": "BR02"}}
 ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/openapi.json"): Call("public", 200, "same"),
@@ -291,6 +306,24 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("DELETE", "/api/v1/surveys/{slug}/responses/{response_id}"): Call(
         "admin", 204, "same", path=_spare_response
     ),
+    # invitations (issue 17): on "fieldwork", a survey that takes tokens; reading a batch and
+    # reminding confine themselves to the key's branches
+    ("POST", "/api/v1/surveys/{slug}/invitations"): Call(
+        "researcher",
+        202,
+        "same",
+        path="/api/v1/surveys/fieldwork/invitations",
+        json=lambda w: _recipients("BR01"),
+        out_of_scope={"json": lambda w: _recipients("BR02")},
+        out_of_scope_status=422,
+    ),
+    ("GET", "/api/v1/surveys/{slug}/invitations/{batch}"): Call(
+        "operator", 200, "same", path=_batch
+    ),
+    ("POST", "/api/v1/surveys/{slug}/invitations/{batch}/remind"): Call(
+        "researcher", 200, "same", path=lambda w: _batch(w) + "/remind"
+    ),
+    ("GET", "/api/v1/surveys/{slug}/rates"): Call("operator", 200, "same"),
     # telecom takes no invitation tokens: past the admin check, no response matches (404)
     ("POST", "/api/v1/surveys/{slug}/responses/erase"): Call(
         "admin", 404, "same", json={"token": "unknown"}
@@ -404,6 +437,7 @@ def world(factory, telecom_survey, researcher_headers) -> World:
     fit_id = r.json()["id"]
     done = factory.client.get(f"/api/v1/fits/{fit_id}?wait=30", headers=researcher_headers)
     assert done.json()["status"] == "done", done.text
+    factory.survey("fieldwork", requires_token=True)
     return World(factory.client, headers, fit_id, factory.app.state.sessionmaker)
 
 
