@@ -9,7 +9,7 @@ import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_interval
-from app.stats.sem.diagnostics import correlation_residuals, modification_indices
+from app.stats.sem.diagnostics import modification_indices, residuals_and_fitted
 from app.stats.sem.errors import ModelError
 from app.stats.sem.ordinal import ORDINAL_ESTIMATORS, fit_ordinal
 from app.stats.sem.problem import prepare
@@ -76,8 +76,9 @@ def fit_model(
     Returns
     -------
     SemResult
-        With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables) and
-        ``residuals``.
+        With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables),
+        ``residuals`` (cor, mean, raw, raw.mean; std and std.mean with ML on complete data) and
+        ``fitted`` (cov, mean).
 
     Raises
     ------
@@ -136,11 +137,16 @@ def fit_model(
         mi = None
         if len(prob.model.ov) <= MAX_MI_VARIABLES:
             mi = modification_indices(prob.model, opt.theta, prob.data, prob.meanstructure)
-        result = dataclasses.replace(
-            result,
-            modindices=mi,
-            residuals=correlation_residuals(prob.model, opt.theta, prob.data, prob.meanstructure),
+        # standardized residuals: lavaan's normal-theory formula, ML with complete data
+        z_vcov = (
+            result.vcov
+            if prob.estimator == "ML" and all(gd.complete and not gd.pairwise for gd in prob.data)
+            else None
         )
+        resid, fitted = residuals_and_fitted(
+            prob.model, opt.theta, prob.data, prob.meanstructure, z_vcov
+        )
+        result = dataclasses.replace(result, modindices=mi, residuals=resid, fitted=fitted)
     if bootstrap > 0:
         result = apply_bootstrap(
             prob, result, B=bootstrap, seed=seed, progress=progress, interval=bootstrap_ci
