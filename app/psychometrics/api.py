@@ -104,7 +104,9 @@ def efa(
         EFAUse,
         Query(
             description="complete: the rows with every chosen item (listwise); pairwise: each "
-            "correlation over the rows with both items (psych's use='pairwise')"
+            "correlation over the rows with both items (psych's use='pairwise'); fiml: the "
+            "correlations of the EM (full-information ML) estimate over every row with an item "
+            "(lavaan's lavCor(missing='ml'))"
         ),
     ] = "complete",
     factors: Annotated[
@@ -120,9 +122,9 @@ def efa(
     table: TableQuery = None,
 ) -> Any:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
-    complete cases of the chosen items (or pairwise). The result says how many rows listwise
-    deletion kept (`n_complete` of `n_rows`, `missing_by_item`) and warns (`warnings`) when it
-    kept fewer than half; `loadings_sorted` lists the loadings sorted by factor with those
+    complete cases of the chosen items (or pairwise, or FIML (EM) correlations). The result
+    says how many rows listwise deletion kept (`n_complete` of `n_rows`, `missing_by_item`)
+    and warns (`warnings`) when it kept fewer than half; `loadings_sorted` lists the loadings sorted by factor with those
     below `cut` (0.3) left out (null)."""
     params = EFAParams(
         items=split_codes(items),

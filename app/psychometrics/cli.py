@@ -72,11 +72,13 @@ def render_efa(result: dict[str, Any], cut: float | None = None) -> str:
     """Plain-text tables of an EFA result's ``to_dict()``: loadings sorted by factor, those
     below ``cut`` (default: the result's, 0.3) blank, as psych's ``print(fa, cut=, sort=TRUE)``."""
     b = result["bartlett"]
-    kept = (
-        f"{result['n_complete']} of {result['n_rows']} rows complete"
-        if result.get("use", "complete") == "complete"
-        else f"smallest pairwise n {result['n_pairwise_min']} of {result['n_rows']} rows"
-    )
+    use = result.get("use", "complete")
+    if use == "complete":
+        kept = f"{result['n_complete']} of {result['n_rows']} rows complete"
+    elif use == "fiml":
+        kept = f"{result['n_rows']} rows, {result['n_complete']} complete"
+    else:
+        kept = f"smallest pairwise n {result['n_pairwise_min']} of {result['n_rows']} rows"
     out = [
         f"{result['method']} extraction, {result['rotation']} rotation, {result['factors']} "
         f"factor(s) ({result['factors_source'].replace('_', ' ')}); n = {result['n']} "
@@ -198,9 +200,10 @@ def add_commands(sub: Any) -> None:
     )
     efa.add_argument(
         "--use",
-        choices=["complete", "pairwise"],
+        choices=["complete", "pairwise", "fiml"],
         default="complete",
-        help="complete cases (listwise) or pairwise correlations, as psych's use=",
+        help="complete cases (listwise), pairwise correlations (psych's use=) or fiml: the EM "
+        "correlations over every row with an item (lavaan's lavCor(missing='ml'))",
     )
     efa.add_argument(
         "--cut", type=float, default=None, help="hide loadings below this (default 0.3)"

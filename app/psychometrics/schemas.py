@@ -9,7 +9,7 @@ from typing import Literal
 MissingMode = Literal["fiml", "listwise"]
 EFAMethod = Literal["minres", "ml", "principal"]
 EFARotation = Literal["oblimin", "varimax", "promax", "none"]
-EFAUse = Literal["complete", "pairwise"]
+EFAUse = Literal["complete", "pairwise", "fiml"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class ReliabilityParams:
 @dataclass(frozen=True)
 class EFAParams:
     """``items`` None: every item of ``constructs`` (None: of the instrument); ``factors``
-    None: parallel analysis; ``use``: complete cases or pairwise correlations (psych)."""
+    None: parallel analysis; ``use``: complete cases, pairwise correlations (psych) or the
+    FIML (EM) correlations (lavaan's ``lavCor(missing="ml")``)."""
 
     items: list[str] | None = None
     constructs: list[str] | None = None

@@ -201,6 +201,16 @@ def test_efa_by_construct_reports_listwise_deletion(client, telecom_survey, rese
         f"{URL}/efa?constructs=TAN,NQ&factors=2&use=pairwise", headers=researcher_headers
     ).json()
     assert pairwise["use"] == "pairwise" and pairwise["warnings"] == []
+    fiml = client.get(
+        f"{URL}/efa?constructs=TAN,NQ&factors=2&use=fiml", headers=researcher_headers
+    ).json()  # EM correlations over every row with an item
+    assert (fiml["use"], fiml["n"], fiml["n_rows"]) == ("fiml", 1500, 1500)
+    assert fiml["warnings"] == [] and fiml["missing"].startswith("fiml")
+    csv = client.get(
+        f"{URL}/efa?constructs=TAN,NQ&factors=2&use=fiml&format=csv&table=loadings",
+        headers=researcher_headers,
+    )
+    assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("item")
     for query, loc in (
         ("constructs=XX", "constructs"),
         ("constructs=TAN&items=TAN1", "items"),

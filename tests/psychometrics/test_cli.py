@@ -68,6 +68,11 @@ def test_efa_cli_constructs_pairwise_sorted_and_blanked(cli_env, telecom_survey,
     )
     body = json.loads(capsys.readouterr().out)
     assert body["use"] == "pairwise" and body["warnings"] == [] and body["n"] == 262
+    fiml = ["efa", "telecom", "--constructs", "TAN,REL,NQ", "--factors", "3", "--use", "fiml"]
+    assert pvm(fiml) == 0
+    out = capsys.readouterr().out
+    assert "n = 1500 (fiml:" in out and "1500 rows, 185 complete" in out
+    assert not out.startswith("warning")
     assert (
         pvm(
             [
