@@ -124,8 +124,8 @@ def efa(
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
     complete cases of the chosen items (or pairwise, or FIML (EM) correlations). The result
     says how many rows listwise deletion kept (`n_complete` of `n_rows`, `missing_by_item`)
-    and warns (`warnings`) when it kept fewer than half; `loadings_sorted` lists the loadings sorted by factor with those
-    below `cut` (0.3) left out (null)."""
+    and warns (`warnings`) when it kept fewer than half; `loadings_sorted` lists the loadings
+    sorted by factor with those below `cut` (0.3) left out (null)."""
     params = EFAParams(
         items=split_codes(items),
         constructs=split_codes(constructs),
