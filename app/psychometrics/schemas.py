@@ -15,11 +15,14 @@ EFAUse = Literal["complete", "pairwise", "fiml"]
 @dataclass(frozen=True)
 class ReliabilityParams:
     """``constructs``: subset of the instrument's constructs (None: all);
-    ``branch``: branch codes to restrict to (None: every branch the key may see)."""
+    ``branch``: branch codes to restrict to (None: every branch the key may see);
+    ``htmt_bootstrap``: bootstrap draws for percentile intervals of HTMT/HTMT2 (0: none)."""
 
     branch: list[str] | None = None
     constructs: list[str] | None = None
     missing: MissingMode = "fiml"
+    htmt_bootstrap: int = 0  # bootstrap draws for HTMT intervals (0: none)
+    seed: int = 1
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,13 @@ def test_reliability_cli_prints_tables_and_json(cli_env, telecom_survey, capsys)
     assert pvm(["reliability", "telecom", "--json", "--constructs", "PV"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["constructs"]["PV"]["alpha"] == pytest.approx(ref["alpha"]["PV"], abs=1e-6)
+    boot = ["reliability", "telecom", "--missing", "listwise", "--constructs", "TAN,REL"]
+    assert pvm([*boot, "--htmt-bootstrap", "10", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "HTMT bootstrap: 10 of 10 draws (seed 2; dropped: none)" in out
+    assert next(line for line in out.splitlines() if line.startswith("TAN-REL"))
+    assert pvm([*boot, "--htmt-bootstrap", "-1"]) == 2
+    assert "--htmt-bootstrap must be 0..5000" in capsys.readouterr().err
 
 
 def test_efa_cli_and_errors(cli_env, telecom_survey, capsys):
