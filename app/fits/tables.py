@@ -2,7 +2,7 @@
 
 Table names are the result's keys (``estimates``, ``fit``, ``r2``, ``invariance``,
 ``modindices``, ``residuals.cor``, ``residuals.raw``, ``residuals.std``, ``fitted.cov``,
-``path_tests``, ``groups``, ``excluded_groups``; for PLS also
+``invariance.modindices`` (per level), ``path_tests``, ``groups``, ``excluded_groups``; for PLS also
 ``r2.adj``, ``reliability``, ``htmt``, ``effects``, ``f2``, ``vif.inner``, ``vif.items``,
 ``bootstrap``) and ``info`` holds the result's single values (``nobs``, ``estimator``, ...).
 """
@@ -31,6 +31,7 @@ KEY_COLUMNS = {
     "residuals.cov": "variable",
     "fitted.cov": "variable",
     "fitted.mean": "group",
+    "invariance": "level",  # invariance.modindices: each row led by its level
 }
 FIRST = ("estimates", "fit", "r2", "invariance", "modindices", "residuals", "fitted")
 

@@ -32,6 +32,9 @@ from app.stats.sem.partable import ParRow, ParTable
 from app.stats.sem.standardize import std_all
 
 V_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)  # lavaan >= 0.6-14
+# Modification indices need the information of every candidate parameter (memory ~ p^4): above
+# this many observed variables a result has none (``modindices`` None).
+MAX_MI_VARIABLES = 50
 SMALL_VAR = math.sqrt(float(np.finfo(float).eps))
 
 

@@ -9,7 +9,11 @@ import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_interval
-from app.stats.sem.diagnostics import modification_indices, residuals_and_fitted
+from app.stats.sem.diagnostics import (
+    MAX_MI_VARIABLES,
+    modification_indices,
+    residuals_and_fitted,
+)
 from app.stats.sem.errors import ModelError
 from app.stats.sem.ordinal import ORDINAL_ESTIMATORS, fit_ordinal
 from app.stats.sem.problem import prepare
@@ -17,9 +21,7 @@ from app.stats.sem.results import SemResult
 from app.stats.sem.summary import summarize
 from app.stats.sem.validate import definitions
 
-# Modification indices need the information of every candidate parameter (memory ~ p^4): above
-# this many observed variables the result has none (``modindices`` None).
-MAX_MI_VARIABLES = 50
+__all__ = ["MAX_MI_VARIABLES", "fit_model"]
 
 
 def fit_model(
