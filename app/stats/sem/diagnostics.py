@@ -270,11 +270,13 @@ def _h1_information(S: np.ndarray, meanstructure: bool, x_idx: set[int]) -> np.n
     Si = np.linalg.inv(S)
     pairs = _vech_pairs(p)
     ps = len(pairs)
-    dup = np.zeros((p * p, ps))
-    for c, (i, j) in enumerate(pairs):
-        dup[i * p + j, c] = 1.0
-        dup[j * p + i, c] = 1.0
-    cov_info = 0.5 * dup.T @ np.kron(Si, Si) @ dup
+    # 0.5 D' (Si x Si) D without the p^2 x p^2 Kronecker product: element ((i,j), (k,l)) is
+    # (Si_ik Si_jl + Si_il Si_jk) f_ij f_kl / 4, f = 2 off the diagonal, 1 on it
+    ii = np.array([i for i, _ in pairs])
+    jj = np.array([j for _, j in pairs])
+    f = np.where(ii == jj, 1.0, 2.0)
+    M = Si[np.ix_(ii, ii)] * Si[np.ix_(jj, jj)] + Si[np.ix_(ii, jj)] * Si[np.ix_(jj, ii)]
+    cov_info = M * np.outer(f, f) / 4.0
     if meanstructure:
         out = np.zeros((p + ps, p + ps))
         out[:p, :p] = Si
