@@ -67,6 +67,7 @@ def _invariance(
         min_group_size=min_size,
         progress=report,
         group_partial=tuple(spec.get("group_partial") or ()),
+        modindices=True,
     )
 
 

@@ -139,6 +139,7 @@ def _row(name: str, e: dict[str, Any]) -> str:
     cols += _num(e.get("se")) if free else " " * 9
     cols += _num(e.get("z")) if free else " " * 9
     cols += _num(e.get("pvalue")) if free else " " * 9
+    cols += _num(e.get("std.lv"))
     cols += _num(e.get("std.all"))
     return f"    {name:<18}{cols}"
 
@@ -148,7 +149,8 @@ def estimate_block(estimates: list[dict[str, Any]], r2: dict[str, Any]) -> list[
     endogenous = {e["rhs"] for e in estimates if e["op"] == "=~"} | {
         e["lhs"] for e in estimates if e["op"] == "~"
     }
-    header = f"{'':22}{'Estimate':>9}{'Std.Err':>9}{'z-value':>9}{'P(>|z|)':>9}{'Std.all':>9}"
+    header = f"{'':22}{'Estimate':>9}{'Std.Err':>9}{'z-value':>9}{'P(>|z|)':>9}"
+    header += f"{'Std.lv':>9}{'Std.all':>9}"
     for key, title in _SECTIONS:
         rows = [e for e in estimates if _section_of(e) == key]
         if not rows:

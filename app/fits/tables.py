@@ -1,7 +1,8 @@
 """A fit's result as tables (``app.tables``): estimates, fit measures, R², invariance, ...
 
 Table names are the result's keys (``estimates``, ``fit``, ``r2``, ``invariance``,
-``modindices``, ``residuals.cor``, ``path_tests``, ``groups``, ``excluded_groups``; for PLS also
+``modindices``, ``residuals.cor``, ``residuals.raw``, ``residuals.std``, ``fitted.cov``,
+``invariance.modindices`` (per level), ``path_tests``, ``groups``, ``excluded_groups``; for PLS also
 ``r2.adj``, ``reliability``, ``htmt``, ``effects``, ``f2``, ``vif.inner``, ``vif.items``,
 ``bootstrap``) and ``info`` holds the result's single values (``nobs``, ``estimator``, ...).
 """
@@ -24,9 +25,15 @@ KEY_COLUMNS = {
     "residuals.cor": "variable",
     "residuals.mean": "group",
     "residuals.raw": "variable",
+    "residuals.raw.mean": "group",
+    "residuals.std": "variable",
+    "residuals.std.mean": "group",
     "residuals.cov": "variable",
+    "fitted.cov": "variable",
+    "fitted.mean": "group",
+    "invariance": "level",  # invariance.modindices: each row led by its level
 }
-FIRST = ("estimates", "fit", "r2", "invariance", "modindices", "residuals")
+FIRST = ("estimates", "fit", "r2", "invariance", "modindices", "residuals", "fitted")
 
 
 def _scalar(value: Any) -> bool:

@@ -17,6 +17,7 @@ from app.psychometrics.schemas import (
     ReliabilityParams,
 )
 from app.psychometrics.tables import DEFAULT_TABLE, report_tables
+from app.stats.validity import HTMT_MAX_DRAWS
 from app.tables import download, pick
 
 router = APIRouter(prefix="/api/v1", tags=["psychometrics"])
@@ -75,13 +76,29 @@ def reliability(
         MissingMode,
         Query(description="CFA and HTMT with missing items: fiml (EM/FIML) or listwise"),
     ] = "fiml",
+    htmt_bootstrap: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=HTMT_MAX_DRAWS,
+            description="bootstrap draws for percentile intervals of HTMT and HTMT2 (0: none)",
+        ),
+    ] = 0,
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="seed of the HTMT bootstrap")] = 1,
     fmt: FormatQuery = "json",
     table: TableQuery = None,
 ) -> Any:
     """Per construct: n, alpha, omega, cr, ave and item statistics; HTMT, HTMT2 and the
-    Fornell-Larcker table. ``missing`` in the response says how missing data were used."""
+    Fornell-Larcker table. ``missing`` in the response says how missing data were used. With
+    ``htmt_bootstrap`` draws, ``htmt_bootstrap`` holds per pair of constructs the bootstrap se
+    and percentile interval of HTMT and HTMT2 and the draws requested, succeeded and dropped
+    (the same seed on the same rows gives the same numbers whatever their order)."""
     params = ReliabilityParams(
-        branch=split_codes(branch), constructs=split_codes(constructs), missing=missing
+        branch=split_codes(branch),
+        constructs=split_codes(constructs),
+        missing=missing,
+        htmt_bootstrap=htmt_bootstrap,
+        seed=seed,
     )
     scope = principal.scope(params.branch)
     report = service.get_reliability(session, survey=survey, params=params, scope=scope)
@@ -104,7 +121,9 @@ def efa(
         EFAUse,
         Query(
             description="complete: the rows with every chosen item (listwise); pairwise: each "
-            "correlation over the rows with both items (psych's use='pairwise')"
+            "correlation over the rows with both items (psych's use='pairwise'); fiml: the "
+            "correlations of the EM (full-information ML) estimate over every row with an item "
+            "(lavaan's lavCor(missing='ml'))"
         ),
     ] = "complete",
     factors: Annotated[
@@ -120,10 +139,10 @@ def efa(
     table: TableQuery = None,
 ) -> Any:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
-    complete cases of the chosen items (or pairwise). The result says how many rows listwise
-    deletion kept (`n_complete` of `n_rows`, `missing_by_item`) and warns (`warnings`) when it
-    kept fewer than half; `loadings_sorted` lists the loadings sorted by factor with those
-    below `cut` (0.3) left out (null)."""
+    complete cases of the chosen items (or pairwise, or FIML (EM) correlations). The result
+    says how many rows listwise deletion kept (`n_complete` of `n_rows`, `missing_by_item`)
+    and warns (`warnings`) when it kept fewer than half; `loadings_sorted` lists the loadings
+    sorted by factor with those below `cut` (0.3) left out (null)."""
     params = EFAParams(
         items=split_codes(items),
         constructs=split_codes(constructs),

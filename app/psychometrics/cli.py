@@ -65,6 +65,28 @@ def render_reliability(report: dict[str, Any]) -> str:
             if not failed
             else f"criterion not met: {', '.join(failed)}"
         )
+    boot = report.get("htmt_bootstrap")
+    if boot:
+        dropped = ", ".join(f"{why} {k}" for why, k in boot["dropped"].items()) or "none"
+        out += [
+            "",
+            f"HTMT bootstrap: {boot['succeeded']} of {boot['draws']} draws (seed {boot['seed']}; "
+            f"dropped: {dropped}), {boot['level']:.0%} percentile intervals",
+        ]
+        rows = [
+            [
+                f"{p['construct1']}-{p['construct2']}",
+                p["htmt"],
+                p["ci.lower"],
+                p["ci.upper"],
+                p["htmt2"],
+                p["htmt2.ci.lower"],
+                p["htmt2.ci.upper"],
+            ]
+            for p in boot["pairs"]
+        ]
+        head = ["pair", "htmt", "lower", "upper", "htmt2", "lower", "upper"]
+        out.append(_table(head, rows))
     return "\n".join(out)
 
 
@@ -72,11 +94,13 @@ def render_efa(result: dict[str, Any], cut: float | None = None) -> str:
     """Plain-text tables of an EFA result's ``to_dict()``: loadings sorted by factor, those
     below ``cut`` (default: the result's, 0.3) blank, as psych's ``print(fa, cut=, sort=TRUE)``."""
     b = result["bartlett"]
-    kept = (
-        f"{result['n_complete']} of {result['n_rows']} rows complete"
-        if result.get("use", "complete") == "complete"
-        else f"smallest pairwise n {result['n_pairwise_min']} of {result['n_rows']} rows"
-    )
+    use = result.get("use", "complete")
+    if use == "complete":
+        kept = f"{result['n_complete']} of {result['n_rows']} rows complete"
+    elif use == "fiml":
+        kept = f"{result['n_rows']} rows, {result['n_complete']} complete"
+    else:
+        kept = f"smallest pairwise n {result['n_pairwise_min']} of {result['n_rows']} rows"
     out = [
         f"{result['method']} extraction, {result['rotation']} rotation, {result['factors']} "
         f"factor(s) ({result['factors_source'].replace('_', ' ')}); n = {result['n']} "
@@ -136,11 +160,18 @@ def _run(args: argparse.Namespace, compute: Any, render: Any) -> int:
 
 def cmd_reliability(args: argparse.Namespace) -> int:
     from app.psychometrics.service import get_reliability
+    from app.stats.validity import HTMT_MAX_DRAWS
+
+    if not 0 <= args.htmt_bootstrap <= HTMT_MAX_DRAWS:
+        print(f"error: --htmt-bootstrap must be 0..{HTMT_MAX_DRAWS}", file=sys.stderr)
+        return 2
 
     params = ReliabilityParams(
         branch=split_codes(args.branch),
         constructs=split_codes(args.constructs),
         missing=args.missing,
+        htmt_bootstrap=args.htmt_bootstrap,
+        seed=args.seed,
     )
     return _run(
         args,
@@ -180,6 +211,14 @@ def add_commands(sub: Any) -> None:
         default="fiml",
         help="CFA and HTMT with missing items: fiml (default) or listwise",
     )
+    rel.add_argument(
+        "--htmt-bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="bootstrap draws for percentile intervals of HTMT and HTMT2 (default 0: none)",
+    )
+    rel.add_argument("--seed", type=int, default=1, help="seed of the HTMT bootstrap (default 1)")
     rel.add_argument("--json", action="store_true", help="print the API's JSON")
     rel.add_argument(
         "--out",
@@ -198,9 +237,10 @@ def add_commands(sub: Any) -> None:
     )
     efa.add_argument(
         "--use",
-        choices=["complete", "pairwise"],
+        choices=["complete", "pairwise", "fiml"],
         default="complete",
-        help="complete cases (listwise) or pairwise correlations, as psych's use=",
+        help="complete cases (listwise), pairwise correlations (psych's use=) or fiml: the EM "
+        "correlations over every row with an item (lavaan's lavCor(missing='ml'))",
     )
     efa.add_argument(
         "--cut", type=float, default=None, help="hide loadings below this (default 0.3)"

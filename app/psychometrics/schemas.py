@@ -9,23 +9,27 @@ from typing import Literal
 MissingMode = Literal["fiml", "listwise"]
 EFAMethod = Literal["minres", "ml", "principal"]
 EFARotation = Literal["oblimin", "varimax", "promax", "none"]
-EFAUse = Literal["complete", "pairwise"]
+EFAUse = Literal["complete", "pairwise", "fiml"]
 
 
 @dataclass(frozen=True)
 class ReliabilityParams:
     """``constructs``: subset of the instrument's constructs (None: all);
-    ``branch``: branch codes to restrict to (None: every branch the key may see)."""
+    ``branch``: branch codes to restrict to (None: every branch the key may see);
+    ``htmt_bootstrap``: bootstrap draws for percentile intervals of HTMT/HTMT2 (0: none)."""
 
     branch: list[str] | None = None
     constructs: list[str] | None = None
     missing: MissingMode = "fiml"
+    htmt_bootstrap: int = 0  # bootstrap draws for HTMT intervals (0: none)
+    seed: int = 1
 
 
 @dataclass(frozen=True)
 class EFAParams:
     """``items`` None: every item of ``constructs`` (None: of the instrument); ``factors``
-    None: parallel analysis; ``use``: complete cases or pairwise correlations (psych)."""
+    None: parallel analysis; ``use``: complete cases, pairwise correlations (psych) or the
+    FIML (EM) correlations (lavaan's ``lavCor(missing="ml")``)."""
 
     items: list[str] | None = None
     constructs: list[str] | None = None

@@ -63,7 +63,13 @@ def get_reliability(
     if frame.empty:
         raise _query_error(None, "the survey has no responses in this selection")
     try:
-        return reliability_report(frame, constructs, missing=params.missing)
+        return reliability_report(
+            frame,
+            constructs,
+            missing=params.missing,
+            htmt_draws=params.htmt_bootstrap,
+            seed=params.seed,
+        )
     except ReliabilityError as exc:
         raise _query_error(None, str(exc)) from None
 

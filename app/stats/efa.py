@@ -4,8 +4,10 @@ Extraction and rotation are factor_analyzer's (minres agrees with psych::fa to ~
 KMO and Bartlett follow psych::KMO and psych::cortest.bartlett. The statistics use the
 complete cases of the items involved (``use="complete"``, psych's default) or, as
 ``psych::fa(use="pairwise")``, the correlation of each pair of items over the rows that have
-both; the result says how many rows listwise deletion keeps and which items lose most, and
-warns when it keeps fewer than half.
+both, or (``use="fiml"``) the correlations of the EM (full-information ML) estimate of the
+saturated normal model over every row with an item, as lavaan's ``lavCor(missing="ml")``
+(``app.stats.sem.saturated_em``); the result says how many rows listwise deletion keeps and
+which items lose most, and warns when it keeps fewer than half.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from factor_analyzer import FactorAnalyzer
 from factor_analyzer.rotator import Rotator
 from scipy import stats
 
+from app.stats.sem import saturated_em
 from app.stats.validity import matrix_to_dict
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,14 @@ __all__ = [
 ]
 
 Method = Literal["minres", "ml", "principal"]
-Use = Literal["complete", "pairwise"]
-USES: tuple[str, ...] = ("complete", "pairwise")
+Use = Literal["complete", "pairwise", "fiml"]
+USES: tuple[str, ...] = ("complete", "pairwise", "fiml")
+MISSING_TEXT = {
+    "complete": "complete cases of the selected items",
+    "pairwise": "pairwise: each correlation over the rows with both items",
+    "fiml": "fiml: correlations of the EM (full-information ML) estimate over every row with "
+    "an item",
+}
 LOADING_CUT = 0.3
 # listwise deletion keeping less than this share of the rows is worth a warning
 KEEP_WARNING = 0.5
@@ -288,6 +297,21 @@ def _input(data: pd.DataFrame, items: Sequence[str], use: str) -> _Input:
             )
         sd_check = x
         corr, n = np.corrcoef(x, rowvar=False), int(x.shape[0])
+    elif use == "fiml":
+        x = None
+        if raw.shape[0] < need or pairs.min() < 2:
+            raise EFAError(
+                f"too few rows for FIML correlations: {raw.shape[0]} rows with an item (need "
+                f"at least {need}), and every pair of items observed together at least twice"
+            )
+        with np.errstate(invalid="ignore"):
+            sd = np.nanstd(raw, axis=0)
+        if np.any(~(sd > 0)):
+            flat = [items[int(j)] for j in np.flatnonzero(~(sd > 0))]
+            raise EFAError(f"item(s) without variance: {', '.join(flat)}")
+        cov = saturated_em(raw).cov
+        d = np.sqrt(np.diag(cov))
+        corr, n = cov / np.outer(d, d), int(raw.shape[0])
     else:
         x = None
         if pairs.min() < need:
@@ -303,9 +327,9 @@ def _input(data: pd.DataFrame, items: Sequence[str], use: str) -> _Input:
     if np.any(~(sd > 0)):
         flat = [items[int(j)] for j in np.flatnonzero(~(sd > 0))]
         raise EFAError(f"item(s) without variance: {', '.join(flat)}")
-    if use == "pairwise" and np.linalg.eigvalsh(corr).min() <= 0:
+    if use != "complete" and np.linalg.eigvalsh(corr).min() <= 0:
         raise EFAError(
-            "the pairwise correlation matrix is not positive definite (pairs observed on "
+            f"the {use} correlation matrix is not positive definite (pairs observed on "
             "different rows disagree): use=complete or fewer items"
         )
     return _Input(corr, n, x, int(raw.shape[0]), int(complete.sum()), missing, int(pairs.min()))
@@ -319,7 +343,8 @@ def _warnings(inp: _Input, use: str, items: Sequence[str]) -> tuple[str, ...]:
     share = inp.n_complete / inp.n_rows if inp.n_rows else 0.0
     return (
         f"listwise deletion kept {inp.n_complete} of {inp.n_rows} rows ({share:.0%}); most "
-        f"missing: {named}. Choose fewer items (items= or constructs=) or use=pairwise.",
+        f"missing: {named}. Choose fewer items (items= or constructs=), use=pairwise or "
+        "use=fiml.",
     )
 
 
@@ -391,10 +416,12 @@ def run_efa(
     rotation : {"oblimin", "varimax", "promax", "none"}
     seed, n_iter : int
         Parallel analysis' random seed and replicates.
-    use : {"complete", "pairwise"}
+    use : {"complete", "pairwise", "fiml"}
         psych's ``use``: the complete cases of the items, or each correlation over the rows
         that have both items (Bartlett's test and the parallel analysis then take the smallest
-        pairwise count as n).
+        pairwise count as n); "fiml": the correlations of the EM estimate of the saturated
+        normal model (lavaan's ``lavCor(missing="ml")``) over every row with an item (n = those
+        rows).
 
     Returns
     -------
@@ -457,11 +484,7 @@ def run_efa(
         loadings=pd.DataFrame(loadings, index=items, columns=names),
         communalities={c: float(v) for c, v in zip(items, h2, strict=True)},
         factor_correlations=pd.DataFrame(phi, index=names, columns=names),
-        missing=(
-            "complete cases of the selected items"
-            if use == "complete"
-            else "pairwise: each correlation over the rows with both items"
-        ),
+        missing=MISSING_TEXT[use],
         use=use,
         n_rows=inp.n_rows,
         n_complete=inp.n_complete,

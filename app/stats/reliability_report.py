@@ -32,9 +32,11 @@ from app.stats.reliability import (
 from app.stats.sem import fit_model, saturated_em
 from app.stats.validity import (
     FornellLarcker,
+    HTMTBootstrap,
     cov_to_corr,
     fornell_larcker,
     htmt,
+    htmt_bootstrap,
     matrix_to_dict,
 )
 
@@ -186,9 +188,10 @@ class ReliabilityReport:
     missing: dict[str, str]
     model_nobs: int | None
     model_error: str | None
+    htmt_bootstrap: HTMTBootstrap | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "n": self.n,
             "constructs": {c.construct: c.to_dict() for c in self.constructs},
             "htmt": matrix_to_dict(self.htmt),
@@ -199,6 +202,9 @@ class ReliabilityReport:
             "missing": dict(self.missing),
             "model": {"nobs": self.model_nobs, "error": self.model_error},
         }
+        if self.htmt_bootstrap is not None:
+            out["htmt_bootstrap"] = self.htmt_bootstrap.to_dict()
+        return out
 
 
 _MISSING_TEXT = {
@@ -216,6 +222,8 @@ def reliability_report(
     *,
     missing: Missing = "fiml",
     fit_model: bool = True,
+    htmt_draws: int = 0,
+    seed: int = 1,
 ) -> ReliabilityReport:
     """Compute alpha, omega, CR, AVE, item statistics, HTMT, HTMT2 and Fornell-Larcker.
 
@@ -229,6 +237,10 @@ def reliability_report(
         Missing-data handling of the CFA and the HTMT correlations.
     fit_model : bool
         False skips the CFA (no omega, CR, AVE, Fornell-Larcker); HTMT still computed.
+    htmt_draws, seed : int
+        With ``htmt_draws`` > 0, percentile bootstrap intervals of HTMT and HTMT2
+        (:func:`app.stats.validity.htmt_bootstrap`, the same missing-data rule as the point
+        estimates) in ``htmt_bootstrap``.
 
     Returns
     -------
@@ -292,6 +304,18 @@ def reliability_report(
         for name, its in constructs.items()
     )
     htmt_how = "ml" if how_model == "fiml" else how_model
+    boot = None
+    if htmt_draws > 0 and len(constructs) > 1:
+        try:
+            boot = htmt_bootstrap(
+                data,
+                constructs,
+                draws=htmt_draws,
+                seed=seed,
+                missing="listwise" if missing == "listwise" else "ml",
+            )
+        except ValueError as exc:
+            raise ReliabilityError(str(exc)) from None
     return ReliabilityReport(
         constructs=rows,
         htmt=htmt(corr, constructs, htmt2=False),
@@ -305,4 +329,5 @@ def reliability_report(
         },
         model_nobs=estimates.nobs if estimates is not None else None,
         model_error=model_error,
+        htmt_bootstrap=boot,
     )

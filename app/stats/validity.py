@@ -3,7 +3,8 @@
 HTMT compares the average correlation between items of two constructs with the geometric
 mean of the average correlations within each construct (Henseler, Ringle & Sarstedt 2015).
 HTMT2 (Roemer, Schuberth & Henseler 2021, semTools' default) uses geometric means
-throughout. Like semTools, both use absolute correlations.
+throughout. Like semTools, both use absolute correlations. :func:`htmt_bootstrap` gives both
+percentile intervals from resampled rows (lavaan's percentile rule, ``norm.inter``).
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from app.stats.sem import saturated_em
+from app.stats.sem import percentile_interval, saturated_em
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "HTMT_MAX_DRAWS",
     "FornellLarcker",
+    "HTMTBootstrap",
     "ValidityError",
     "fornell_larcker",
     "htmt",
+    "htmt_bootstrap",
+    "bootstrap_rows",
     "cov_to_corr",
     "item_correlations",
 ]
@@ -198,3 +203,151 @@ def fornell_larcker(ave: Mapping[str, float | None], latent_cor: pd.DataFrame) -
         others = np.abs(np.delete(mat[a], a))
         passed[name] = bool(np.all(root[a] > others))
     return FornellLarcker(matrix=pd.DataFrame(mat, index=names, columns=names), passed=passed)
+
+
+HTMT_MAX_DRAWS = 5000
+
+
+@dataclass(frozen=True)
+class HTMTBootstrap:
+    """Bootstrap of HTMT and HTMT2: draws requested, succeeded and dropped (by reason), and per
+    pair of constructs the estimate, the bootstrap se (sd of the draws, divisor R - 1) and the
+    percentile interval."""
+
+    draws: int
+    succeeded: int
+    dropped: dict[str, int]
+    seed: int
+    level: float
+    missing: str
+    pairs: list[dict[str, object]]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "draws": self.draws,
+            "succeeded": self.succeeded,
+            "dropped": dict(self.dropped),
+            "seed": self.seed,
+            "interval": "perc",
+            "level": self.level,
+            "missing": self.missing,
+            "pairs": [dict(p) for p in self.pairs],
+        }
+
+
+def bootstrap_rows(x: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """Row numbers of ``x`` (n, p) drawn for each bootstrap replicate, shape (draws, n).
+
+    The rows are first put in a canonical order (sorted by their values, missing last), so
+    the same seed on the same rows gives the same draws whatever their storage order; then
+    ``numpy.random.default_rng(seed).integers(0, n, (draws, n))`` picks from that order.
+    """
+    n = x.shape[0]
+    idx = np.random.default_rng(seed).integers(0, n, size=(draws, n))
+    return canonical_order(x)[idx]
+
+
+def canonical_order(x: np.ndarray) -> np.ndarray:
+    """Row order of ``x`` (n, p) sorted by the values, first column first, missing last."""
+    keyed = np.where(np.isnan(x), np.inf, x)
+    return np.lexsort(keyed.T[::-1]) if x.shape[1] else np.arange(x.shape[0])
+
+
+def _num(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def htmt_bootstrap(
+    data: pd.DataFrame,
+    constructs: Mapping[str, Sequence[str]],
+    *,
+    draws: int,
+    seed: int = 1,
+    missing: Literal["ml", "listwise"] = "ml",
+    level: float = 0.95,
+) -> HTMTBootstrap:
+    """Percentile bootstrap intervals of HTMT and HTMT2 between every pair of constructs.
+
+    Each replicate resamples the rows used (``"ml"``: every row with an item; ``"listwise"``:
+    the complete rows) with :func:`bootstrap_rows`, recomputes the item correlations as
+    :func:`item_correlations` does (EM under missing data, as semTools' ``htmt(missing =
+    "ml")``) and both ratios. A replicate where an item has no variance or the correlations
+    cannot be estimated is dropped and counted by reason; an HTMT2 that needs the log of a
+    zero correlation is left out of that ratio's draws only.
+
+    Parameters
+    ----------
+    data : DataFrame
+    constructs : mapping of str to sequence of str
+        Construct -> items (at least two constructs).
+    draws : int
+        Replicates, 1..``HTMT_MAX_DRAWS``.
+    seed : int
+    missing : {"ml", "listwise"}
+    level : float
+        Interval coverage.
+
+    Returns
+    -------
+    HTMTBootstrap
+    """
+    if not 1 <= draws <= HTMT_MAX_DRAWS:
+        raise ValidityError(f"draws must be between 1 and {HTMT_MAX_DRAWS}")
+    names = list(constructs)
+    items = [i for its in constructs.values() for i in its]
+    x = data[items].to_numpy(dtype=float)
+    x = x[~np.isnan(x).any(axis=1)] if missing == "listwise" else x[~np.isnan(x).all(axis=1)]
+    if x.shape[0] < 3:
+        raise ValidityError(f"only {x.shape[0]} rows for the bootstrap")
+    x = x[canonical_order(x)]  # every sum in the same order whatever the storage order
+    frame = pd.DataFrame(x, columns=items)
+    corr, _ = item_correlations(frame, items, missing=missing)
+    est = htmt(corr, constructs)
+    try:
+        est2 = htmt(corr, constructs, htmt2=True)
+    except ValidityError:  # a zero correlation: no HTMT2
+        est2 = est * np.nan
+    pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1 :]]
+    t = np.full((draws, len(pairs)), np.nan)
+    t2 = np.full((draws, len(pairs)), np.nan)
+    dropped: dict[str, int] = {}
+    ok = np.zeros(draws, dtype=bool)
+    for r, rows in enumerate(bootstrap_rows(x, draws, seed)):
+        try:
+            c, _ = item_correlations(frame.iloc[rows], items, missing=missing)
+        except ValidityError:
+            dropped["item without variance"] = dropped.get("item without variance", 0) + 1
+            continue
+        except (ValueError, np.linalg.LinAlgError):
+            dropped["correlations not estimable"] = dropped.get("correlations not estimable", 0) + 1
+            continue
+        ok[r] = True
+        h = htmt(c, constructs)
+        t[r] = [h.loc[a, b] for a, b in pairs]
+        try:
+            h2 = htmt(c, constructs, htmt2=True)
+        except ValidityError:
+            continue
+        t2[r] = [h2.loc[a, b] for a, b in pairs]
+    out: list[dict[str, object]] = []
+    for k, (a, b) in enumerate(pairs):
+        row: dict[str, object] = {"construct1": a, "construct2": b}
+        for name, point, draws_k in (("htmt", est, t[:, k]), ("htmt2", est2, t2[:, k])):
+            good = draws_k[np.isfinite(draws_k)]
+            lo, hi = percentile_interval(good, level) if good.size else (np.nan, np.nan)
+            se = float(np.std(good, ddof=1)) if good.size > 1 else np.nan
+            prefix = "" if name == "htmt" else "htmt2."
+            row[name] = _num(float(point.loc[a, b]))
+            row[f"{prefix}se"] = _num(se)
+            row[f"{prefix}ci.lower"] = _num(lo)
+            row[f"{prefix}ci.upper"] = _num(hi)
+        out.append(row)
+    return HTMTBootstrap(
+        draws=draws,
+        succeeded=int(ok.sum()),
+        dropped=dropped,
+        seed=seed,
+        level=level,
+        missing=missing,
+        pairs=out,
+    )

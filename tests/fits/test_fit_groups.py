@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.fits.tables import fit_tables
 from app.surveys.models import Survey
 from tests.conftest import DATA_DIR
 from tests.fits.test_fit_api import post_fit, post_rejected, wait_done
@@ -70,6 +71,17 @@ def test_invariance_by_customer_type_matches_lavaan(
         assert cur["delta.cfi"] == pytest.approx(cur["cfi"] - prev["cfi"], abs=1e-9)
         assert 0 < cur["delta.pvalue"] < 1
     assert "Cheung" in result["invariance_rule"]
+    # each level's modification indices (tests/stats/sem/test_invariance_modindices.py checks
+    # them against lavaan), downloadable as one table led by the level
+    for lv in levels:
+        mis = [m["mi"] for m in lv["modindices"]]
+        assert mis and mis == sorted(mis, reverse=True)
+        assert {m["group"] for m in lv["modindices"]} <= set(INVARIANCE["group_labels"])
+    tables = {t.name: t for t in fit_tables(result)}
+    mi_table = tables["invariance.modindices"]
+    assert mi_table.columns[:4] == ["level", "lhs", "op", "rhs"]
+    assert len(mi_table.rows) == sum(len(lv["modindices"]) for lv in levels)
+    assert "modindices" not in tables["invariance"].columns
     # the configural fit alongside: whole-model fit, estimates and r2 per group
     assert result["fit"]["df"] == INVARIANCE["configural"]["fit"]["df"]
     labels = INVARIANCE["group_labels"]

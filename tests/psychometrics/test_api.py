@@ -81,6 +81,28 @@ def test_reliability_branch_filter_and_constructs(client, telecom_survey, resear
     assert body["n"] == int((raw["branch"] == "BR01").sum())
 
 
+def test_reliability_htmt_bootstrap(client, telecom_survey, researcher_headers):
+    # the numbers are app.stats.validity.htmt_bootstrap's (tests/stats/test_htmt_bootstrap.py
+    # checks them against semTools); here: the field, its table, the seed and bad counts
+    url = f"{URL}/reliability?constructs=TAN,REL&missing=listwise&htmt_bootstrap=20&seed=4"
+    body = client.get(url, headers=researcher_headers).json()
+    boot = body["htmt_bootstrap"]
+    assert (boot["draws"], boot["succeeded"], boot["interval"], boot["seed"]) == (20, 20, "perc", 4)
+    (pair,) = boot["pairs"]
+    assert (pair["construct1"], pair["construct2"]) == ("TAN", "REL")
+    assert pair["htmt"] == pytest.approx(body["htmt"]["TAN"]["REL"], abs=1e-9)
+    assert pair["ci.lower"] <= pair["htmt"] <= pair["ci.upper"] and pair["se"] > 0
+    again = client.get(url, headers=researcher_headers).json()["htmt_bootstrap"]
+    assert again == boot
+    csv = client.get(
+        url + "&format=csv&table=htmt_bootstrap.pairs", headers=researcher_headers
+    ).text.splitlines()
+    assert csv[0].split(",")[:4] == ["construct1", "construct2", "htmt", "se"]
+    for bad in ("htmt_bootstrap=-1", "htmt_bootstrap=5001", "seed=-2"):
+        r = client.get(f"{URL}/reliability?{bad}", headers=researcher_headers)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == bad.split("=")[0]
+
+
 def test_reliability_respects_min_group_size(
     client, telecom_survey, researcher_headers, raw, session
 ):
@@ -203,6 +225,16 @@ def test_efa_by_construct_reports_listwise_deletion(client, telecom_survey, rese
         f"{URL}/efa?constructs=TAN,NQ&factors=2&use=pairwise", headers=researcher_headers
     ).json()
     assert pairwise["use"] == "pairwise" and pairwise["warnings"] == []
+    fiml = client.get(
+        f"{URL}/efa?constructs=TAN,NQ&factors=2&use=fiml", headers=researcher_headers
+    ).json()  # EM correlations over every row with an item
+    assert (fiml["use"], fiml["n"], fiml["n_rows"]) == ("fiml", 1500, 1500)
+    assert fiml["warnings"] == [] and fiml["missing"].startswith("fiml")
+    csv = client.get(
+        f"{URL}/efa?constructs=TAN,NQ&factors=2&use=fiml&format=csv&table=loadings",
+        headers=researcher_headers,
+    )
+    assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("item")
     for query, loc in (
         ("constructs=XX", "constructs"),
         ("constructs=TAN&items=TAN1", "items"),

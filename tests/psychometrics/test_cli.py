@@ -31,6 +31,13 @@ def test_reliability_cli_prints_tables_and_json(cli_env, telecom_survey, capsys)
     assert pvm(["reliability", "telecom", "--json", "--constructs", "PV"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["constructs"]["PV"]["alpha"] == pytest.approx(ref["alpha"]["PV"], abs=1e-6)
+    boot = ["reliability", "telecom", "--missing", "listwise", "--constructs", "TAN,REL"]
+    assert pvm([*boot, "--htmt-bootstrap", "10", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "HTMT bootstrap: 10 of 10 draws (seed 2; dropped: none)" in out
+    assert next(line for line in out.splitlines() if line.startswith("TAN-REL"))
+    assert pvm([*boot, "--htmt-bootstrap", "-1"]) == 2
+    assert "--htmt-bootstrap must be 0..5000" in capsys.readouterr().err
 
 
 def test_efa_cli_and_errors(cli_env, telecom_survey, capsys):
@@ -68,6 +75,11 @@ def test_efa_cli_constructs_pairwise_sorted_and_blanked(cli_env, telecom_survey,
     )
     body = json.loads(capsys.readouterr().out)
     assert body["use"] == "pairwise" and body["warnings"] == [] and body["n"] == 262
+    fiml = ["efa", "telecom", "--constructs", "TAN,REL,NQ", "--factors", "3", "--use", "fiml"]
+    assert pvm(fiml) == 0
+    out = capsys.readouterr().out
+    assert "n = 1500 (fiml:" in out and "1500 rows, 185 complete" in out
+    assert not out.startswith("warning")
     assert (
         pvm(
             [

@@ -29,6 +29,7 @@ from app.stats.sem.bootstrap import apply_bootstrap
 from app.stats.sem.em import SaturatedEM, saturated_em
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fit import fit_model
+from app.stats.sem.intervals import percentile_interval
 from app.stats.sem.invariance import (
     DELTA_CFI,
     LEVELS,
@@ -93,6 +94,7 @@ __all__ = [
     "lrt_table",
     "parse_model",
     "path_difference",
+    "percentile_interval",
     "prepare",
     "require_variables",
     "saturated_em",

@@ -10,6 +10,10 @@ standard errors of ``standardizedSolution()``.
 * :func:`correlation_residuals` — ``lavResiduals(fit)``'s default ``type = "cor.bentler"``:
   sample and model-implied moments both scaled by the observed standard deviations (under
   FIML the EM estimates of the saturated model).
+* :func:`residuals_and_fitted` — the rest of ``lavResiduals()``: raw residuals (``type =
+  "raw"``), standardized residuals (``$cov.z``, ``$mean.z``: residual over its standard error,
+  lavaan's ``z.type = "standardized"``; ML with complete data only) and the model-implied
+  moments (``fitted()``).
 * :func:`standardized_se` — delta-method standard errors of ``std.all`` (lavaan's ``se`` column
   of ``standardizedSolution()``), from the fit's parameter covariance (robust under MLR).
 """
@@ -28,6 +32,9 @@ from app.stats.sem.partable import ParRow, ParTable
 from app.stats.sem.standardize import std_all
 
 V_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)  # lavaan >= 0.6-14
+# Modification indices need the information of every candidate parameter (memory ~ p^4): above
+# this many observed variables a result has none (``modindices`` None).
+MAX_MI_VARIABLES = 50
 SMALL_VAR = math.sqrt(float(np.finfo(float).eps))
 
 
@@ -240,6 +247,154 @@ def correlation_residuals(
             res["mean"] = {v: float((M[i] - gm.mu[i]) / sd[i]) for i, v in enumerate(lm.ov)}
         out.append(res)
     return out
+
+
+# lavResiduals' z statistics: a residual (correlation scale) below this is reported as is
+Z_NEAR_ZERO = 1e-4
+
+
+def _by_name(A: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    return {a: {b: float(A[i, j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
+
+
+def _vech_pairs(p: int) -> list[tuple[int, int]]:
+    """lavaan's ``lav_matrix_vech`` order: column by column, the lower triangle."""
+    return [(i, j) for j in range(p) for i in range(j, p)]
+
+
+def _h1_information(S: np.ndarray, meanstructure: bool, x_idx: set[int]) -> np.ndarray:
+    """Expected information (one observation) of the saturated normal model at ``S``, over
+    (mean, vech(cov)) as lavaan orders them; with fixed.x the rows and columns of the
+    covariates' own moments (their means, their variances and covariances) are zero."""
+    p = S.shape[0]
+    Si = np.linalg.inv(S)
+    pairs = _vech_pairs(p)
+    ps = len(pairs)
+    # 0.5 D' (Si x Si) D without the p^2 x p^2 Kronecker product: element ((i,j), (k,l)) is
+    # (Si_ik Si_jl + Si_il Si_jk) f_ij f_kl / 4, f = 2 off the diagonal, 1 on it
+    ii = np.array([i for i, _ in pairs])
+    jj = np.array([j for _, j in pairs])
+    f = np.where(ii == jj, 1.0, 2.0)
+    M = Si[np.ix_(ii, ii)] * Si[np.ix_(jj, jj)] + Si[np.ix_(ii, jj)] * Si[np.ix_(jj, ii)]
+    cov_info = M * np.outer(f, f) / 4.0
+    if meanstructure:
+        out = np.zeros((p + ps, p + ps))
+        out[:p, :p] = Si
+        out[p:, p:] = cov_info
+    else:
+        out = cov_info
+    x_mom = _x_moments(p, meanstructure, x_idx)
+    out[x_mom, :] = 0.0
+    out[:, x_mom] = 0.0
+    return out
+
+
+def _x_moments(p: int, meanstructure: bool, x_idx: set[int]) -> np.ndarray:
+    """Mask of the moments (mean, vech(cov)) that belong to the fixed.x covariates alone."""
+    means = [i in x_idx for i in range(p)] if meanstructure else []
+    return np.array(means + [i in x_idx and j in x_idx for i, j in _vech_pairs(p)], dtype=bool)
+
+
+def _inverse_nonzero(A: np.ndarray) -> np.ndarray:
+    """Inverse of the block of ``A`` whose rows are not all zero (lavaan's
+    ``lav_matrix_symmetric_inverse``); zero elsewhere."""
+    keep = ~np.all(A == 0.0, axis=1)
+    out = np.zeros_like(A)
+    out[np.ix_(keep, keep)] = np.linalg.inv(A[np.ix_(keep, keep)])
+    return out
+
+
+def standardized_residuals(
+    lm: LisrelModel,
+    mats: list[GroupMatrices],
+    data: list[GroupData],
+    meanstructure: bool,
+    vcov: np.ndarray,
+) -> list[dict[str, Any]]:
+    """``lavResiduals(fit)``'s ``cov.z`` / ``mean.z`` per group (ML, complete data).
+
+    lavaan's ``z.type = "standardized"`` with ``h1.acov = "unstructured"``: the residuals'
+    covariance is ``Q Gamma Q'`` with ``Gamma`` the sample moments' covariance (inverse h1
+    information at the sample moments over ``N_g``) and ``Q = I - N_g Delta V Delta' A1``
+    (``V`` the parameters' covariance, ``A1`` the h1 information at the model-implied
+    moments; the fixed.x covariates' own moments left out of both, so their z is 0). A
+    residual whose correlation-scale value is below ``Z_NEAR_ZERO`` is reported as that value,
+    as lavaan does; a negative variance gives None.
+    """
+    out = []
+    x_idx = {lm.ov.index(v) for v in lm.pt.names.ov_x}
+    for gm, gd, (dS, dm) in zip(mats, data, lm.jacobian(mats), strict=True):
+        S, M, n = gd.h1.cov, gd.h1.mean, gd.n
+        p = S.shape[0]
+        pairs = _vech_pairs(p)
+        gamma = _inverse_nonzero(_h1_information(S, meanstructure, x_idx)) / n
+        a1 = _h1_information(gm.sigma, meanstructure, x_idx)
+        rows = [dS[:, i, j] for i, j in pairs]
+        delta = np.array(([*dm.T] if meanstructure else []) + rows)  # (nmom, q)
+        acov_est = n * delta @ vcov @ delta.T
+        Q = np.eye(delta.shape[0]) - acov_est @ a1
+        var = np.diag(Q @ gamma @ Q.T).copy()
+        var[~np.isfinite(var) | (var < 0)] = np.nan
+        se = np.sqrt(var)
+        sd = np.sqrt(np.diag(S))
+        off = p if meanstructure else 0
+        Z = np.full((p, p), np.nan)
+        for c, (i, j) in enumerate(pairs):
+            a = (S[i, j] - gm.sigma[i, j]) / (sd[i] * sd[j])
+            b = se[off + c] / (sd[i] * sd[j])
+            Z[i, j] = Z[j, i] = a if abs(a) < Z_NEAR_ZERO else a / b
+        res: dict[str, Any] = {
+            "std": {
+                a: {b: float(Z[i, j]) for j, b in enumerate(lm.ov)} for i, a in enumerate(lm.ov)
+            }
+        }
+        if meanstructure:
+            zm = {}
+            for i, v in enumerate(lm.ov):
+                a = (M[i] - gm.mu[i]) / sd[i]
+                zm[v] = float(a if abs(a) < Z_NEAR_ZERO else a / (se[i] / sd[i]))
+            res["std.mean"] = zm
+        out.append(res)
+    return out
+
+
+def residuals_and_fitted(
+    lm: LisrelModel,
+    theta: np.ndarray,
+    data: list[GroupData],
+    meanstructure: bool,
+    vcov: np.ndarray | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per group, ``lavResiduals()``'s residuals and ``fitted()``'s moments.
+
+    Residuals: ``cor`` and ``mean`` (type cor.bentler, :func:`correlation_residuals`), ``raw``
+    and ``raw.mean`` (sample minus model-implied moments; under FIML the sample moments are the
+    EM estimates of the saturated model, as lavaan's ``h1``), and, given ``vcov`` (ML with
+    complete data), ``std`` and ``std.mean`` (:func:`standardized_residuals`). Fitted:
+    ``cov`` and, with a mean structure, ``mean``. Means only with a mean structure.
+    """
+    mats = lm.matrices(theta)
+    resid = correlation_residuals(lm, theta, data, meanstructure)
+    fitted = []
+    for res, gm, gd in zip(resid, mats, data, strict=True):
+        ov = lm.ov
+        R = gd.h1.cov - gm.sigma
+        res["raw"] = {a: {b: float(R[i, j]) for j, b in enumerate(ov)} for i, a in enumerate(ov)}
+        fit: dict[str, Any] = {
+            "cov": {
+                a: {b: float(gm.sigma[i, j]) for j, b in enumerate(ov)} for i, a in enumerate(ov)
+            }
+        }
+        if meanstructure:
+            res["raw.mean"] = {v: float(gd.h1.mean[i] - gm.mu[i]) for i, v in enumerate(ov)}
+            fit["mean"] = {v: float(gm.mu[i]) for i, v in enumerate(ov)}
+        fitted.append(fit)
+    if vcov is not None:
+        for res, z in zip(
+            resid, standardized_residuals(lm, mats, data, meanstructure, vcov), strict=True
+        ):
+            res.update(z)
+    return resid, fitted
 
 
 def standardized_se(

@@ -10,7 +10,11 @@ import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_interval
-from app.stats.sem.diagnostics import correlation_residuals, modification_indices
+from app.stats.sem.diagnostics import (
+    MAX_MI_VARIABLES,
+    modification_indices,
+    residuals_and_fitted,
+)
 from app.stats.sem.errors import ModelError
 from app.stats.sem.ordinal import ORDINAL_ESTIMATORS, fit_ordinal
 from app.stats.sem.problem import Problem, prepare
@@ -18,9 +22,7 @@ from app.stats.sem.results import SemResult
 from app.stats.sem.summary import summarize
 from app.stats.sem.validate import definitions
 
-# Modification indices need the information of every candidate parameter (memory ~ p^4): above
-# this many observed variables the result has none (``modindices`` None).
-MAX_MI_VARIABLES = 50
+__all__ = ["MAX_MI_VARIABLES", "fit_model"]
 
 
 def fit_model(
@@ -77,8 +79,9 @@ def fit_model(
     Returns
     -------
     SemResult
-        With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables) and
-        ``residuals``.
+        With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables),
+        ``residuals`` (cor, mean, raw, raw.mean; std and std.mean with ML on complete data) and
+        ``fitted`` (cov, mean).
 
     Raises
     ------
@@ -155,13 +158,13 @@ def _check_ordered_options(
 
 
 def _with_diagnostics(prob: Problem, theta: np.ndarray, result: SemResult) -> SemResult:
-    """``result`` with modification indices (up to MAX_MI_VARIABLES observed variables) and
-    correlation residuals at ``theta``."""
+    """``result`` with modification indices (up to MAX_MI_VARIABLES observed variables),
+    residuals (raw, correlation; standardized with ML on complete data, lavaan's normal-theory
+    formula) and fitted moments at ``theta``."""
     mi = None
     if len(prob.model.ov) <= MAX_MI_VARIABLES:
         mi = modification_indices(prob.model, theta, prob.data, prob.meanstructure)
-    return dataclasses.replace(
-        result,
-        modindices=mi,
-        residuals=correlation_residuals(prob.model, theta, prob.data, prob.meanstructure),
-    )
+    complete = all(gd.complete and not gd.pairwise for gd in prob.data)
+    z_vcov = result.vcov if prob.estimator == "ML" and complete else None
+    resid, fitted = residuals_and_fitted(prob.model, theta, prob.data, prob.meanstructure, z_vcov)
+    return dataclasses.replace(result, modindices=mi, residuals=resid, fitted=fitted)

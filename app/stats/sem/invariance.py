@@ -9,6 +9,7 @@ level. Groups that cannot be fitted are left out with a stated reason (see ``scr
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.checks import group_data
+from app.stats.sem.diagnostics import MAX_MI_VARIABLES, ModIndex, modification_indices
 from app.stats.sem.errors import ModelError
 from app.stats.sem.lrt import chisq_difference as difference_test
 from app.stats.sem.optimize import start_values
@@ -80,9 +82,11 @@ class InvarianceLevel:
     delta_cfi: float | None
     verdict: str
     result: SemResult = field(repr=False, compare=False)
+    # lavaan's modindices() of this level's model (diagnostics.ModIndex rows, largest first)
+    modindices: list[ModIndex] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "level": self.level,
             "group_equal": list(self.group_equal),
             "converged": self.converged,
@@ -100,6 +104,9 @@ class InvarianceLevel:
             "delta.cfi": finite_or_none(self.delta_cfi),
             "verdict": self.verdict,
         }
+        if self.modindices is not None:
+            out["modindices"] = [m.to_dict() for m in self.modindices]
+        return out
 
 
 @dataclass(frozen=True)
@@ -245,6 +252,7 @@ def fit_invariance(
     min_group_size: int = 5,
     progress: Callable[[float], None] | None = None,
     group_partial: Sequence[str] = (),
+    modindices: bool = False,
 ) -> InvarianceResult:
     """Fit the invariance levels in order and compare each with the previous one.
 
@@ -267,6 +275,10 @@ def fit_invariance(
         invariance).
     progress : callable, optional
         Called with the fraction of levels fitted, 0..1, after each level.
+    modindices : bool
+        Each level also gets lavaan's ``modindices()`` of its model (the score tests of the
+        parameters it fixes or lacks; equality constraints are not tested), up to
+        ``MAX_MI_VARIABLES`` observed variables.
 
     Returns
     -------
@@ -297,7 +309,11 @@ def fit_invariance(
             )
             res = fit_warm(prob, prev_est)
             prev_est = estimate_map(res)
-            out.append(_level(name, res, out[-1] if out else None))
+            level = _level(name, res, out[-1] if out else None)
+            if modindices and len(prob.model.ov) <= MAX_MI_VARIABLES:
+                mi = modification_indices(prob.model, res.theta, prob.data, prob.meanstructure)
+                level = dataclasses.replace(level, modindices=mi)
+            out.append(level)
             if progress is not None:
                 progress(len(out) / len(levels))
     return InvarianceResult(

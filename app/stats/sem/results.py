@@ -37,6 +37,8 @@ class Estimate:
     std_all: float
     free: int = 0  # parameter number (0 = fixed or defined); shared by equal parameters
     se_std: float = math.nan  # delta-method se of std_all (standardizedSolution's ``se``)
+    std_lv: float = math.nan  # lavaan's std.lv (only latent variables standardized)
+    std_nox: float = math.nan  # lavaan's std.nox (observed exogenous covariates unscaled)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,7 +53,9 @@ class Estimate:
             "pvalue": finite_or_none(self.pvalue),
             "ci.lower": finite_or_none(self.ci_lower),
             "ci.upper": finite_or_none(self.ci_upper),
+            "std.lv": finite_or_none(self.std_lv),
             "std.all": finite_or_none(self.std_all),
+            "std.nox": finite_or_none(self.std_nox),
             "est.std": finite_or_none(self.std_all),
             "se.std": finite_or_none(self.se_std),
         }
@@ -292,6 +296,7 @@ class SemResult:
     ordinal: OrdinalInfo | None = None
     modindices: list[Any] | None = None  # diagnostics.ModIndex rows, largest first
     residuals: list[dict[str, Any]] | None = None  # per group: {"cor": ..., "mean": ...}
+    fitted: list[dict[str, Any]] | None = None  # per group: {"cov": ..., "mean": ...} (fitted())
     # lavaan's admissibility warnings and, first, the optimizer's if it did not converge
     warnings: list[str] = field(default_factory=list)
 
@@ -328,7 +333,9 @@ class SemResult:
         if self.modindices is not None:
             out["modindices"] = [m.to_dict() for m in self.modindices]
         if self.residuals is not None:
-            out["residuals"] = self._residuals()
+            out["residuals"] = self._by_kind(self.residuals)
+        if self.fitted is not None:
+            out["fitted"] = self._by_kind(self.fitted)
         if self.robust is not None:  # se and test types; the measures are also in ``fit``
             out["robust"] = self.robust.to_dict()
             if not self.converged:
@@ -339,17 +346,16 @@ class SemResult:
             out["ordinal"] = self.ordinal.to_dict()
         return out
 
-    def _residuals(self) -> dict[str, Any]:
-        """``{"cor": {var: {var: r}}, "mean": {var: r}}``; with groups each keyed by group."""
-        assert self.residuals is not None
+    def _by_kind(self, per_group: list[dict[str, Any]]) -> dict[str, Any]:
+        """``{"cor": {var: {var: r}}, "mean": {var: r}, ...}``; with groups each keyed by group."""
 
         def clean(x: Any) -> Any:
             return {k: clean(v) for k, v in x.items()} if isinstance(x, dict) else finite_or_none(x)
 
         if len(self.groups) == 1:
-            return clean(self.residuals[0])
+            return clean(per_group[0])
         out: dict[str, Any] = {}
-        for g, res in zip(self.groups, self.residuals, strict=True):
+        for g, res in zip(self.groups, per_group, strict=True):
             for kind, value in res.items():
                 out.setdefault(kind, {})[str(g)] = clean(value)
         return out

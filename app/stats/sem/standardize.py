@@ -1,4 +1,4 @@
-"""Completely standardized estimates (lavaan's ``std.all``) and R-squared."""
+"""Standardized estimates (lavaan's ``std.all``, ``std.lv``, ``std.nox``) and R-squared."""
 
 from __future__ import annotations
 
@@ -6,22 +6,47 @@ import numpy as np
 
 from app.stats.sem.model import GroupMatrices, LisrelModel
 
+STD_KINDS = ("std.lv", "std.all", "std.nox")
+
 
 def std_all(model: LisrelModel, mats: list[GroupMatrices], values: np.ndarray) -> np.ndarray:
-    """``std.all`` of every parameter-table row.
+    """``std.all`` of every parameter-table row (see :func:`standardize`)."""
+    return standardize(model, mats, values, "std.all")
+
+
+def standardize(
+    model: LisrelModel, mats: list[GroupMatrices], values: np.ndarray, kind: str = "std.all"
+) -> np.ndarray:
+    """lavaan's standardized estimates of every parameter-table row.
 
     Parameters
     ----------
     values : ndarray, shape (nrows,)
         Estimates of every row of ``model.pt.rows`` (free and fixed).
+    kind : {"std.all", "std.lv", "std.nox"}
+        ``std.all``: every variable scaled by its model-implied total standard deviation;
+        ``std.lv``: only the latent variables (observed ones, also those modelled as phantom
+        latents in regressions, keep their scale); ``std.nox``: as std.all but the observed
+        exogenous covariates (fixed.x) keep theirs.
 
     Returns
     -------
     ndarray, shape (nrows,)
-        Loadings and regressions scaled by the model-implied total standard deviations;
-        variances as a share of the total variance; covariances as correlations of the
-        (residual) terms involved, as lavaan does.
+        Loadings and regressions scaled by the standard deviations of the variables scaled;
+        variances as a share of the total variance; covariances between two scaled variables as
+        correlations of the (residual) terms involved, and between a scaled and an unscaled one
+        divided by the scaled one's (residual) standard deviation, as lavaan does.
     """
+    if kind not in STD_KINDS:
+        raise ValueError(f"unknown standardization {kind!r}")
+    latent = set(model.pt.names.lv)
+    ov_x = set(model.pt.names.ov_x)
+    if kind == "std.lv":
+        scaled = latent
+    elif kind == "std.nox":
+        scaled = (set(model.ov) | set(model.lv)) - ov_x
+    else:
+        scaled = set(model.ov) | set(model.lv)
     out = np.full(len(values), np.nan)
     for g, gm in enumerate(mats, start=1):
         sd_ov = np.sqrt(np.clip(np.diag(gm.sigma), 0, None))
@@ -31,7 +56,7 @@ def std_all(model: LisrelModel, mats: list[GroupMatrices], values: np.ndarray) -
         sd_of.update({v: float(sd_lv[k]) for k, v in enumerate(model.lv)})
 
         def sd(v: str, sd_of: dict[str, float] = sd_of) -> float:
-            return sd_of[v]
+            return sd_of[v] if v in scaled else 1.0
 
         for k, (r, t) in enumerate(zip(model.pt.rows, model.targets, strict=True)):
             if r.group != g:
@@ -49,7 +74,9 @@ def std_all(model: LisrelModel, mats: list[GroupMatrices], values: np.ndarray) -
                     if r.lhs == r.rhs:
                         out[k] = v / sd(r.lhs) ** 2
                     else:
-                        out[k] = v / np.sqrt(M[t.i, t.i] * M[t.j, t.j])
+                        si = np.sqrt(M[t.i, t.i]) if r.lhs in scaled else 1.0
+                        sj = np.sqrt(M[t.j, t.j]) if r.rhs in scaled else 1.0
+                        out[k] = v / (si * sj)
     return out
 
 

@@ -18,7 +18,7 @@ from app.stats.sem.optimize import Optimum
 from app.stats.sem.partable import ParTable
 from app.stats.sem.problem import Problem
 from app.stats.sem.results import Estimate, MeasurementMatrices, RobustTest, SemResult
-from app.stats.sem.standardize import r_squared, std_all
+from app.stats.sem.standardize import r_squared, standardize, std_all
 from app.stats.sem.validate import definitions
 
 
@@ -37,12 +37,18 @@ def row_values(prob: Problem, theta: np.ndarray) -> np.ndarray:
     return vals
 
 
-def defined_values(prob: Problem, theta: np.ndarray, *, standardized: bool = False) -> np.ndarray:
-    """Values of the ``:=`` parameters at ``theta``, in syntax order (shape (n_defined,))."""
+def defined_values(
+    prob: Problem, theta: np.ndarray, *, standardized: bool | str = False
+) -> np.ndarray:
+    """Values of the ``:=`` parameters at ``theta``, in syntax order (shape (n_defined,)).
+
+    ``standardized``: True (std.all) or a kind of :func:`standardize` ("std.lv", "std.nox").
+    """
     defs = definitions(prob.partable)
     v = row_values(prob, theta)
     if standardized:
-        v = std_all(prob.model, prob.model.matrices(theta), v)
+        kind = standardized if isinstance(standardized, str) else "std.all"
+        v = standardize(prob.model, prob.model.matrices(theta), v, kind)
     env = _def_env(prob.partable, v)
     out = []
     for name, _expr, tree, _used in defs:
@@ -151,6 +157,8 @@ def _row_estimates(
     z, pv, lo, hi = wald(vals, se)
     std = std_all(lm, mats, vals)
     std_se = standardized_se(lm, theta, vals, vcov)
+    std_lv = standardize(lm, mats, vals, "std.lv")
+    std_nox = standardize(lm, mats, vals, "std.nox")
     labels = pt.groups
     return [
         Estimate(
@@ -168,6 +176,8 @@ def _row_estimates(
             std[k],
             r.free,
             std_se[k],
+            std_lv=std_lv[k],
+            std_nox=std_nox[k],
         )
         for k, r in enumerate(pt.rows)
     ]
@@ -178,7 +188,7 @@ def _defined_estimates(
 ) -> list[Estimate]:
     """The ``:=`` rows: values, delta-method se, Wald tests and standardized values."""
 
-    def dfun(th: np.ndarray, *, standardized: bool = False) -> np.ndarray:
+    def dfun(th: np.ndarray, *, standardized: bool | str = False) -> np.ndarray:
         return defined_values(prob, th, standardized=standardized)
 
     dval, dcov = delta_method(dfun, theta, vcov)
@@ -186,6 +196,8 @@ def _defined_estimates(
     dstd, dstd_cov = delta_method(lambda th: dfun(th, standardized=True), theta, vcov)
     dstd_se = np.sqrt(np.clip(np.diag(dstd_cov), 0, None))
     dz, dp, dlo, dhi = wald(dval, dse)
+    dstd_lv = dfun(theta, standardized="std.lv")
+    dstd_nox = dfun(theta, standardized="std.nox")
     return [
         Estimate(
             name,
@@ -202,6 +214,8 @@ def _defined_estimates(
             dstd[k],
             0,
             dstd_se[k],
+            std_lv=dstd_lv[k],
+            std_nox=dstd_nox[k],
         )
         for k, (name, expr, _t, _u) in enumerate(defs)
     ]

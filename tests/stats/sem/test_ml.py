@@ -63,7 +63,9 @@ def test_to_dict_is_json_safe(case):
         "pvalue",
         "ci.lower",
         "ci.upper",
+        "std.lv",
         "std.all",
+        "std.nox",
         "est.std",
         "se.std",
     }
