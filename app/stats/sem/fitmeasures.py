@@ -26,7 +26,7 @@ def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
     for gd in data:
         mean = np.nanmean(gd.X, axis=0)
         cov = np.diag(np.nanvar(gd.X, axis=0))
-        if gd.pairwise:  # fitted to the pairwise moments as to complete data
+        if gd.pairwise or gd.complete:  # pairwise / sample (under weights: weighted) moments
             mean, cov = gd.h1.mean.copy(), np.diag(np.diag(gd.h1.cov))
         if x.size:
             mean[x] = gd.h1.mean[x]
