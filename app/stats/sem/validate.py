@@ -191,6 +191,10 @@ def check_model(
     for path in compare_paths:
         free_path_rows(pt, path)
     rows = usable_rows(data, pt, group=group, missing=missing) if count_rows else []
+    if not count_rows and (cluster is not None or sampling_weights is not None):
+        rows_used = [np.flatnonzero(data[pt.names.ov].notna().any(axis=1).to_numpy())]
+    else:
+        rows_used = rows
     check_design(
         data,
         cluster=cluster,
@@ -198,7 +202,7 @@ def check_model(
         estimator=estimator,
         missing=missing,
         groups=len(groups),
-        rows=rows,
+        rows=rows_used,
     )
     return CheckedModel(
         pt, groups, estimator.upper(), missing, meanstructure, rows, cluster, sampling_weights
