@@ -38,5 +38,8 @@ out <- list(lavaan_version = as.character(packageVersion("lavaan")),
   one("tel_cluster_listwise", tel, tel_model, cluster = "branch", missing = "listwise"),
   one("tel_cluster_fiml", tel, tel_model, cluster = "branch", missing = "ml"),
   one("tel_cluster_fiml_mlr", tel, tel_model, cluster = "branch", missing = "ml", estimator = "MLR")))
+# factor scores of the weighted fit (lavPredict, regression method), first 10 pupils by id
+fw <- cfa(hs_model, hs, sampling.weights = "w")
+out$hs_weights_scores <- list(id = hs$id[1:10], scores = as.data.frame(lavPredict(fw)[1:10, ]))
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"),
   "tests/data/survey_design.json")
