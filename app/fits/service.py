@@ -509,6 +509,11 @@ def compare_fits(jobs: Sequence[FitJob]) -> FitComparison:
         ),
         ("estimator", lambda j: (j.result or {}).get("estimator"), "use different estimators"),
         ("missing", lambda j: (j.result or {}).get("missing"), "treat missing data differently"),
+        (
+            "design",
+            lambda j: ((j.spec or {}).get("cluster"), (j.spec or {}).get("sampling_weights")),
+            "have different survey designs (cluster, sampling_weights)",
+        ),
     ]
     for what, get, reason in checks:
         for job in jobs[1:]:

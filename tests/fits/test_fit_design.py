@@ -9,6 +9,7 @@ tests/stats/sem/test_design.py).
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,6 @@ ROBUST_KEYS = ("chisq", "df", "chisq.scaled", "chisq.scaling.factor", "cfi.robus
 
 
 def _errors(text: str) -> list[str]:
-    import json
-
     return [e.get("field") or ".".join(map(str, e["loc"][1:])) for e in json.loads(text)["detail"]]
 
 
@@ -155,3 +154,24 @@ def test_sampling_weights(
         m = mine[(e.lhs, e.op, e.rhs)]
         assert m["est"] == pytest.approx(e.est, abs=2e-5)
         assert m["se"] == pytest.approx(e.se, rel=1e-4, abs=1e-8)
+
+
+def test_pvm_fit_cluster(
+    settings: Any,
+    telecom_survey: Survey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``pvm fit --cluster branch`` reaches the fit as the API's field does."""
+    from app.cli import main
+    from app.fits import cli
+
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    path = tmp_path / "model.lav"
+    path.write_text(REF["tel_model"])
+    argv = ["fit", "telecom", "--model", str(path), "--missing", "listwise"]
+    assert main([*argv, "--cluster", "branch", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["estimator"] == "MLR"
+    assert result["fit"]["chisq.scaled"] == pytest.approx(CASE["fit"]["chisq.scaled"], rel=5e-6)
