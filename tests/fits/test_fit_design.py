@@ -175,3 +175,22 @@ def test_pvm_fit_cluster(
     result = json.loads(capsys.readouterr().out)
     assert result["estimator"] == "MLR"
     assert result["fit"]["chisq.scaled"] == pytest.approx(CASE["fit"]["chisq.scaled"], rel=5e-6)
+
+
+def test_grouped_fit_with_cluster(
+    client: TestClient, researcher_headers: dict[str, str], telecom_survey: Survey
+) -> None:
+    """Groups by customer type, branches as clusters within each group (lavaan: the cluster
+    sums and nC / (nC - 1) per group)."""
+    body = {"model": REF["tel_model"], "missing": "listwise", "group": "customer_type"}
+    r = post_fit(client, researcher_headers, **body, cluster="branch")
+    assert r.status_code == 202, r.text
+    done = wait_done(client, researcher_headers, r.json()["id"])
+    assert done["status"] == "done", done["error"]
+    data = pd.read_csv(TELECOM_CSV)
+    ref = fit_model(
+        data, REF["tel_model"], missing="listwise", group="customer_type", cluster="branch"
+    )
+    res = done["result"]
+    assert res["estimator"] == "MLR"
+    assert res["fit"]["chisq.scaled"] == pytest.approx(ref.fit["chisq.scaled"], rel=5e-6)
