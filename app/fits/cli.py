@@ -358,8 +358,8 @@ def add_commands(subparsers: Any) -> None:
         "--sampling-weights",
         default=None,
         metavar="ATTRIBUTE",
-        help="sem: a respondent attribute holding sampling weights (numbers >= 0; needs "
-        "--missing listwise), as lavaan's sampling.weights=",
+        help="sem: a respondent attribute holding sampling weights (numbers >= 0; one "
+        "group), as lavaan's sampling.weights=",
     )
     fit.add_argument(
         "--bootstrap",

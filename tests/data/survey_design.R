@@ -9,6 +9,7 @@ write.csv(w, "tests/data/hs_sampling_weights.csv", row.names = FALSE)
 hs <- merge(hs, w, by = "id", sort = FALSE)
 hs <- hs[order(hs$id), ]
 tel <- read.csv("tests/data/telecom_1500.csv")
+tel$w <- round(0.5 + ((seq_len(nrow(tel)) * 37) %% 23) / 10, 1)  # made-up weights by row
 hs_model <- "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 tel_model <- "NQ =~ NQ1 + NQ2 + NQ3 + NQ4\nPV =~ PV1 + PV2\nSAT =~ SAT1 + SAT2 + SAT3\nLOY =~ LOY1 + LOY2 + LOY3 + LOY4\nPV ~ NQ\nSAT ~ PV + NQ\nLOY ~ SAT"
 measures <- c("npar", "chisq", "df", "chisq.scaled", "df.scaled", "pvalue.scaled",
@@ -37,7 +38,11 @@ out <- list(lavaan_version = as.character(packageVersion("lavaan")),
   one("hs_cluster_group", hs, hs_model, cluster = "school", group = "sex"),
   one("tel_cluster_listwise", tel, tel_model, cluster = "branch", missing = "listwise"),
   one("tel_cluster_fiml", tel, tel_model, cluster = "branch", missing = "ml"),
-  one("tel_cluster_fiml_mlr", tel, tel_model, cluster = "branch", missing = "ml", estimator = "MLR")))
+  one("tel_cluster_fiml_mlr", tel, tel_model, cluster = "branch", missing = "ml", estimator = "MLR"),
+  one("tel_weights_fiml", tel, tel_model, sampling.weights = "w", missing = "ml"),
+  one("tel_weights_listwise", tel, tel_model, sampling.weights = "w", missing = "listwise"),
+  one("tel_cluster_weights_fiml", tel, tel_model, cluster = "branch", sampling.weights = "w",
+    missing = "ml")))
 # factor scores of the weighted fit (lavPredict, regression method), first 10 pupils by id
 fw <- cfa(hs_model, hs, sampling.weights = "w")
 out$hs_weights_scores <- list(id = hs$id[1:10], scores = as.data.frame(lavPredict(fw)[1:10, ]))

@@ -79,7 +79,12 @@ def test_refused(
         ({"cluster": "region"}, "cluster", "must be one of"),
         ({"sampling_weights": "branch", "missing": "listwise"}, "sampling_weights", "attribute"),
         ({"sampling_weights": "tenure", "missing": "listwise"}, "sampling_weights", "numbers"),
-        ({"sampling_weights": "tenure"}, "sampling_weights", "missing 'listwise'"),
+        ({"sampling_weights": "tenure"}, "sampling_weights", "numbers"),
+        (
+            {"sampling_weights": "customer_type", "group": "tenure"},
+            "sampling_weights",
+            "single-group",
+        ),
         ({"cluster": "branch", "estimator": "MLM", "missing": "listwise"}, "cluster", "ML and MLR"),
         ({"cluster": "branch", "missing": "pairwise"}, "cluster", "pairwise"),
     ]

@@ -18,7 +18,8 @@ estimator MLR-type whatever ``estimator`` says (ML or MLR), as lavaan does.
 
 Not available (``ModelError`` from :func:`check_design`, field ``cluster`` or
 ``sampling_weights``): estimators MLM, GLS, ULS, ``missing = "pairwise"``, ordered items,
-bootstrap; weights also need complete rows (``missing = "listwise"``) and a single group.
+bootstrap; weights also need a single group. Under FIML the weights enter every pattern's
+moments and the saturated model's EM (lavaan's weighted ``missing = "ml"``).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.stats.sem.em import SaturatedEM, pattern_loglik
+from app.stats.sem.em import SaturatedEM, pattern_em, pattern_loglik
 from app.stats.sem.errors import ModelError
 from app.stats.sem.h1info import structured_info, vech_jacobian
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import LisrelModel
-from app.stats.sem.patterns import Pattern
+from app.stats.sem.patterns import Pattern, weighted_patterns
 
 # Estimators that take a survey design (lavaan: the ML family with robust.cluster /
 # robust.huber.white standard errors).
@@ -126,17 +127,11 @@ def check_design(
             )
         if missing == "pairwise":
             raise ModelError(f"{field} is not available with missing 'pairwise'", field=field)
-    if sampling_weights is not None:
-        if missing != "listwise":
-            raise ModelError(
-                "sampling_weights need complete rows: use missing 'listwise'",
-                field="sampling_weights",
-            )
-        if groups > 1:
-            raise ModelError(
-                "sampling_weights are available for single-group models only",
-                field="sampling_weights",
-            )
+    if sampling_weights is not None and groups > 1:
+        raise ModelError(
+            "sampling_weights are available for single-group models only",
+            field="sampling_weights",
+        )
     used = np.concatenate(list(rows)) if len(rows) else np.arange(len(data))
     if cluster is not None:
         ids = data[cluster].iloc[used]
@@ -197,14 +192,35 @@ def build_design(
     return SurveyDesign(clusters, weights, h1_test)
 
 
-def weighted_group_data(X: np.ndarray, w: np.ndarray) -> GroupData:
-    """Complete rows ``X`` (n, p) with weights ``w`` (summing to n) as one pattern whose mean
-    and covariance (divisor sum(w)) are the weighted ones (lavaan's ``cov.wt``, method "ML")."""
+def weighted_group_data(X: np.ndarray, w: np.ndarray, names: Sequence[str]) -> GroupData:
+    """Rows ``X`` (n, p; NaN = missing, no row without a value) with weights ``w`` (summing
+    to n): complete data as one pattern with the weighted mean and covariance (divisor sum(w),
+    lavaan's ``cov.wt`` method "ML"); under FIML weighted patterns and the weighted EM estimate
+    of the saturated model (lavaan's weighted ``missing = "ml"``).
+
+    Raises
+    ------
+    ModelError
+        The weighted EM estimate is singular or not finite.
+    """
     X = np.asarray(X, dtype=float)
     n, p = X.shape
-    W = float(w.sum())
-    m = (w @ X) / W
-    D = X - m
-    S = (D * w[:, None]).T @ D / W
-    pat = Pattern(np.ones(p, dtype=bool), np.arange(p), np.arange(n), m, S)
-    return GroupData(X, [pat], SaturatedEM(m, S, pattern_loglik([pat], m, S), 0))
+    if not np.isnan(X).any():
+        W = float(w.sum())
+        m = (w @ X) / W
+        D = X - m
+        S = (D * w[:, None]).T @ D / W
+        pat = Pattern(np.ones(p, dtype=bool), np.arange(p), np.arange(n), m, S)
+        return GroupData(X, [pat], SaturatedEM(m, S, pattern_loglik([pat], m, S), 0))
+    pats = weighted_patterns(X, w)
+    try:
+        h1 = pattern_em(pats, p)
+        np.linalg.cholesky(h1.cov)
+        if not np.isfinite(h1.loglik):
+            raise np.linalg.LinAlgError("non-finite saturated log-likelihood")
+    except np.linalg.LinAlgError as exc:
+        raise ModelError(
+            f"the weighted EM estimate of the covariance matrix of {', '.join(names)} is singular",
+            field="sampling_weights",
+        ) from exc
+    return GroupData(X, pats, h1)

@@ -11,7 +11,7 @@ from scipy import optimize, stats
 from app.stats.sem.em import pattern_loglik
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import GroupMatrices
-from app.stats.sem.patterns import missing_patterns
+from app.stats.sem.patterns import available_moments, missing_patterns
 
 
 def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
@@ -24,10 +24,10 @@ def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
     total = 0.0
     x = np.asarray(x_idx, dtype=int)
     for gd in data:
-        mean = np.nanmean(gd.X, axis=0)
-        cov = np.diag(np.nanvar(gd.X, axis=0))
-        if gd.pairwise or gd.complete:  # pairwise / sample (under weights: weighted) moments
-            mean, cov = gd.h1.mean.copy(), np.diag(np.diag(gd.h1.cov))
+        # available-case moments from the patterns (weighted under sampling weights; the
+        # pairwise moments under missing="pairwise")
+        mean, var = available_moments(gd.patterns, gd.X.shape[1])
+        cov = np.diag(var)
         if x.size:
             mean[x] = gd.h1.mean[x]
             cov[np.ix_(x, x)] = gd.h1.cov[np.ix_(x, x)]

@@ -104,7 +104,7 @@ def saturated_info(
         # casewise scores of the log-likelihood
         U = (gd.X[np.ix_(pat.rows, o)] - mu[o]) @ Si  # (n_k, p_o)
         G = 0.5 * (U[:, ii] * U[:, jj] - Si[ii, jj])  # d l_i / d Sigma at the vech pairs
-        sc = np.zeros((pat.n, q))
+        sc = np.zeros((pat.rows.size, q))
         sc[:, o] = U
         sc[:, gid] = G * (2.0 * half)  # off-diagonal elements appear twice in Sigma
         scores[pat.rows] = sc

@@ -129,7 +129,9 @@ def prepare(
         else:
             gdata.append(group_data(values[rows], pt.names.ov, where))
         if design is not None and design.weights is not None:
-            gdata[-1] = weighted_group_data(gdata[-1].X, design.weights[len(gdata) - 1])
+            gdata[-1] = weighted_group_data(
+                gdata[-1].X, design.weights[len(gdata) - 1], pt.names.ov
+            )
     lm = LisrelModel(pt, fixed_x_values(pt, gdata))
     estimator = "MLR" if design is not None else checked.estimator
     return Problem(pt, lm, gdata, checked.meanstructure, estimator, checked.missing, design)

@@ -32,6 +32,7 @@ from app.stats.sem.inference import observed_information, safe_inverse
 from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
 from app.stats.sem.model import LisrelModel
 from app.stats.sem.partable import build_partable
+from app.stats.sem.patterns import available_moments
 from app.stats.sem.problem import Problem
 
 Meat = Callable[[np.ndarray], np.ndarray] | None
@@ -60,10 +61,9 @@ def special_theta(model: LisrelModel, data: GroupData, kind: str) -> np.ndarray:
     oi = {v: k for k, v in enumerate(model.ov)}
     if kind == "h1":
         mean, cov = data.h1.mean, data.h1.cov
-    elif data.complete:  # the sample moments (weighted ones under sampling weights)
-        mean, cov = data.h1.mean, np.diag(np.diag(data.h1.cov))
-    else:
-        mean, cov = np.nanmean(data.X, axis=0), np.diag(np.nanvar(data.X, axis=0))
+    else:  # available-case moments (weighted ones under sampling weights)
+        mean, var = available_moments(data.patterns, data.X.shape[1])
+        cov = np.diag(var)
     for r in model.pt.free_rows():
         if r.op == "~1":
             theta[r.free - 1] = mean[oi[r.lhs]]
