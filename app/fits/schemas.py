@@ -182,8 +182,8 @@ class FitCreate(BaseModel):
         ">= 0 for every row used (rescaled to sum to the number of rows). Weighted sample "
         "moments, robust (sandwich) standard errors and the Yuan-Bentler scaled test; the "
         "result's `estimator` is `MLR`. Listwise or FIML (weighted patterns and EM, as "
-        "lavaan); no `group`; estimator ML or MLR; not with `ordered`, `bootstrap`, "
-        "`invariance` or `compare_paths`.",
+        "lavaan; with `group` listwise only); estimator ML or MLR; not with `ordered`, "
+        "`bootstrap`, `invariance` or `compare_paths`.",
     )
     group_equal: list[GroupEqual] = Field(
         default_factory=list,

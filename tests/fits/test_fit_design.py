@@ -83,7 +83,7 @@ def test_refused(
         (
             {"sampling_weights": "customer_type", "group": "tenure"},
             "sampling_weights",
-            "single-group",
+            "need missing 'listwise'",
         ),
         ({"cluster": "branch", "estimator": "MLM", "missing": "listwise"}, "cluster", "ML and MLR"),
         ({"cluster": "branch", "missing": "pairwise"}, "cluster", "pairwise"),

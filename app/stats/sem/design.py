@@ -18,8 +18,10 @@ estimator MLR-type whatever ``estimator`` says (ML or MLR), as lavaan does.
 
 Not available (``ModelError`` from :func:`check_design`, field ``cluster`` or
 ``sampling_weights``): estimators MLM, GLS, ULS, ``missing = "pairwise"``, ordered items,
-bootstrap; weights also need a single group. Under FIML the weights enter every pattern's
-moments and the saturated model's EM (lavaan's weighted ``missing = "ml"``).
+bootstrap; weights with groups also need ``missing = "listwise"``. Under FIML the weights
+enter every pattern's moments and the saturated model's EM (lavaan's weighted
+``missing = "ml"``). Weights are rescaled to sum to the rows of all groups (lavaan's "total"):
+a group's weight sum is its ``n`` in the likelihood, ``nobs`` stays its rows.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from app.stats.sem.errors import ModelError
 from app.stats.sem.h1info import structured_info, vech_jacobian
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import LisrelModel
-from app.stats.sem.patterns import Pattern, weighted_patterns
+from app.stats.sem.patterns import WeightedPattern, weighted_patterns
 
 # Estimators that take a survey design (lavaan: the ML family with robust.cluster /
 # robust.huber.white standard errors).
@@ -127,9 +129,10 @@ def check_design(
             )
         if missing == "pairwise":
             raise ModelError(f"{field} is not available with missing 'pairwise'", field=field)
-    if sampling_weights is not None and groups > 1:
+    if sampling_weights is not None and groups > 1 and missing != "listwise":
         raise ModelError(
-            "sampling_weights are available for single-group models only",
+            "sampling_weights with a group need missing 'listwise' (with FIML the robust "
+            "indices of weighted groups are not lavaan's yet)",
             field="sampling_weights",
         )
     used = np.concatenate(list(rows)) if len(rows) else np.arange(len(data))
@@ -210,7 +213,7 @@ def weighted_group_data(X: np.ndarray, w: np.ndarray, names: Sequence[str]) -> G
         m = (w @ X) / W
         D = X - m
         S = (D * w[:, None]).T @ D / W
-        pat = Pattern(np.ones(p, dtype=bool), np.arange(p), np.arange(n), m, S)
+        pat = WeightedPattern(np.ones(p, dtype=bool), np.arange(p), np.arange(n), m, S, W)
         return GroupData(X, [pat], SaturatedEM(m, S, pattern_loglik([pat], m, S), 0))
     pats = weighted_patterns(X, w)
     try:

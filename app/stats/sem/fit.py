@@ -70,7 +70,7 @@ def fit_model(
         errors and scaled test (:mod:`app.stats.sem.design`); estimator ML or MLR.
     sampling_weights : str, optional
         Column of sampling weights >= 0 (lavaan's ``sampling.weights=``): weighted moments,
-        MLR-type standard errors and test (listwise or FIML); one group.
+        MLR-type standard errors and test (listwise or FIML; with ``group`` listwise).
     bootstrap : int
         Number of bootstrap replicates (0 = none). With a bootstrap the rows are first put in a
         canonical order (:func:`app.stats.sem.bootstrap.canonical_rows`): the same seed on the

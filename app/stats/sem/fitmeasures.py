@@ -121,9 +121,11 @@ def srmr(
     scaled by the sample standard deviations, averaged over the p(p+1)/2 (+ p) elements;
     groups weighted by their size. ``unbiased``: the sample covariance with divisor n - 1 (GLS).
     """
-    ntot = sum(gd.n for gd in data)
+    # group sizes: rows, or the groups' weight sums under sampling weights (as lavaan)
+    sizes = [sum(pat.n for pat in gd.patterns) for gd in data]
+    ntot = sum(sizes)
     total = 0.0
-    for gd, gm in zip(data, mats, strict=True):
+    for gd, gm, size in zip(data, mats, sizes, strict=True):
         S, m = gd.h1.cov, gd.h1.mean
         if unbiased:
             S = S * (gd.n / (gd.n - 1))
@@ -135,7 +137,7 @@ def srmr(
         if meanstructure:
             ss += float((((m - gm.mu) / sd) ** 2).sum())
             e += p
-        total += gd.n / ntot * math.sqrt(ss / e)
+        total += size / ntot * math.sqrt(ss / e)
     return total
 
 

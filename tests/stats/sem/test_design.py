@@ -1,7 +1,8 @@
 """Survey design (issue 15): lavaan 0.6.14's ``cluster=`` and ``sampling.weights=`` for
 single-level models, against tests/data/survey_design.json (made by survey_design.R).
 
-Cases: HS by school (ML and MLR), with made-up weights, both, by sex with school as cluster;
+Cases: HS by school (ML and MLR), with made-up weights, both, by sex with school as cluster,
+by sex with weights;
 telecom_1500 by branch (listwise, FIML with ML and MLR), with made-up weights (listwise, FIML)
 and both (FIML). Agreement measured on every case: est 6.4e-6 absolute (HS by sex with school
 as cluster: two clusters per group, a flat optimum), se 7.9e-5 relative (the same case; 1.9e-5
@@ -125,7 +126,7 @@ def _field(**kw: Any) -> str:
         ({"cluster": "school", "estimator": "GLS", "missing": "listwise"}, "cluster"),
         ({"cluster": "school", "missing": "pairwise"}, "cluster"),
         ({"sampling_weights": "nope", "missing": "listwise"}, "sampling_weights"),
-        ({"sampling_weights": "w", "missing": "listwise", "group": "sex"}, "sampling_weights"),
+        ({"sampling_weights": "w", "missing": "fiml", "group": "sex"}, "sampling_weights"),
         ({"sampling_weights": "school", "missing": "listwise"}, "sampling_weights"),
     ],
 )
