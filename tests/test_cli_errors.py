@@ -85,6 +85,8 @@ BAD_INPUT: list[tuple[list[str], str]] = [
     (["fit", "telecom", "--bootstrap", "5"], "bootstrap"),
     (["fit", "telecom", "--estimator", "WLS"], "--estimator"),
     (["fit", "telecom", "--invariance"], "group"),
+    (["fit", "telecom", "--cluster", "region"], "cluster"),
+    (["fit", "telecom", "--sampling-weights", "tenure", "--missing", "listwise"], "numbers"),
     (["fit", "telecom", "--out", "{dir}/x.pdf"], ".csv or .xlsx"),
     (["fits"], "required"),
     (["fits", "list", "nope"], "nope"),

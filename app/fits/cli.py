@@ -93,6 +93,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             estimator=args.estimator or ("WLSMV" if ordered else "ML"),
             **({"missing": args.missing} if args.missing else {}),
             std_lv=args.std_lv,
+            cluster=args.cluster,
+            sampling_weights=args.sampling_weights,
             group=args.group,
             group_equal=args.group_equal.split(",") if args.group_equal else [],
             invariance=args.invariance,
@@ -344,6 +346,20 @@ def add_commands(subparsers: Any) -> None:
     )
     fit.add_argument(
         "--std-lv", action="store_true", help="sem: scale latent variables by variance 1 (std.lv)"
+    )
+    fit.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ATTRIBUTE",
+        help="sem: respondents nested in clusters (branch or a respondent attribute): "
+        "cluster-robust se and scaled test, as lavaan's cluster=",
+    )
+    fit.add_argument(
+        "--sampling-weights",
+        default=None,
+        metavar="ATTRIBUTE",
+        help="sem: a respondent attribute holding sampling weights (numbers >= 0; one "
+        "group), as lavaan's sampling.weights=",
     )
     fit.add_argument(
         "--bootstrap",

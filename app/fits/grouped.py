@@ -112,6 +112,8 @@ def run_grouped(
             ordered=spec.get("ordered", False),
             group_partial=tuple(spec.get("group_partial") or ()),
             std_lv=bool(spec.get("std_lv", False)),
+            cluster=spec.get("cluster"),
+            sampling_weights=spec.get("sampling_weights"),
             bootstrap=int(spec.get("bootstrap") or 0),
             seed=int(spec.get("seed", 1)),
             bootstrap_ci=spec.get("bootstrap_ci", "perc"),

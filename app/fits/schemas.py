@@ -38,6 +38,8 @@ NEW_FIELDS: dict[str, Any] = {
     "predict": None,
     "ipma": None,
     "mga": None,
+    "cluster": None,
+    "sampling_weights": None,
 }
 # One lavaan group.partial entry: "REL1~1", "TAN=~TAN2", "x1~~x2", "y~x".
 PARTIAL = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~1|~)\s*([A-Za-z_.][\w.]*)?\s*$")
@@ -163,6 +165,26 @@ class FitCreate(BaseModel):
         "out and listed with the reason in `result.excluded_groups`; fewer than two usable "
         "groups is a 422.",
     )
+    cluster: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+        description="lavaan's `cluster=` for a single-level model: respondents nested in "
+        "clusters, `branch` or any respondent attribute. Same estimates; cluster-robust "
+        "standard errors and Yuan-Bentler scaled test (`chisq.scaled`, `cfi.robust`, ...), as "
+        "lavaan's `se = \"robust.cluster\"`: the result's `estimator` is `MLR`. Estimator ML "
+        "or MLR, missing `fiml` or `listwise`; every row used needs a value; not with "
+        "`ordered`, `bootstrap`, `invariance` or `compare_paths`.",
+    )
+    sampling_weights: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+        description="lavaan's `sampling.weights=`: a respondent attribute holding a number "
+        ">= 0 for every row used (rescaled to sum to the number of rows). Weighted sample "
+        "moments, robust (sandwich) standard errors and the Yuan-Bentler scaled test; the "
+        "result's `estimator` is `MLR`. Listwise or FIML (weighted patterns and EM, as "
+        "lavaan; with `group` listwise only); estimator ML or MLR; not with `ordered`, "
+        "`bootstrap`, `invariance` or `compare_paths`.",
+    )
     group_equal: list[GroupEqual] = Field(
         default_factory=list,
         max_length=8,
@@ -273,6 +295,8 @@ class FitCreate(BaseModel):
                 raise ValueError("ordered applies to method sem only")
             if self.std_lv:
                 raise ValueError("std_lv applies to method sem only")
+            if self.cluster is not None or self.sampling_weights is not None:
+                raise ValueError("cluster and sampling_weights apply to method sem only")
             if self.missing == "pairwise":
                 raise ValueError("missing for method pls is mean or listwise")
             if self.missing == "fiml":
@@ -311,6 +335,14 @@ class FitCreate(BaseModel):
             raise ValueError("bootstrap is not available with missing pairwise")
         if self.std_lv and (self.invariance or self.compare_paths):
             raise ValueError("std_lv is not available with invariance or compare_paths")
+        design = [f for f in ("cluster", "sampling_weights") if getattr(self, f) is not None]
+        taken = [f for f in ("bootstrap", "invariance", "compare_paths") if getattr(self, f)]
+        if design and taken:
+            raise ValueError(
+                f"{' and '.join(design)} not available with {', '.join(taken)} (the survey "
+                "design's standard errors are analytic: no bootstrap, no invariance sequence "
+                "or path tests yet)"
+            )
 
     def _ordered_options(self) -> None:
         """lavaan's defaults for ordered items: WLSMV, listwise; what is not available yet."""
@@ -323,7 +355,15 @@ class FitCreate(BaseModel):
             if "missing" in self.model_fields_set:
                 raise ValueError("ordered items use missing listwise or pairwise")
             self.missing = "listwise"
-        unavailable = ("bootstrap", "invariance", "compare_paths", "group_partial", "std_lv")
+        unavailable = (
+            "bootstrap",
+            "invariance",
+            "compare_paths",
+            "group_partial",
+            "std_lv",
+            "cluster",
+            "sampling_weights",
+        )
         taken = [f for f in unavailable if getattr(self, f)]
         if taken:
             raise ValueError(f"{', '.join(taken)} not available with ordered items yet")

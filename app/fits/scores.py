@@ -64,6 +64,8 @@ def score_frame(frame: pd.DataFrame, spec: dict[str, Any], method: str) -> pd.Da
         share_labels=not levels,
         group_partial=tuple(spec.get("group_partial") or ()),
         std_lv=bool(spec.get("std_lv", False)) and not levels,
+        cluster=spec.get("cluster"),
+        sampling_weights=spec.get("sampling_weights"),
     )
 
 

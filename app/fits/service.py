@@ -193,6 +193,11 @@ def check_model(frame: pd.DataFrame, spec: dict[str, Any], *, items: Sequence[st
             compare_paths=[parse_path(p) for p in spec.get("compare_paths") or []],
             variables=items,
             count_rows=group is None,
+            estimator=spec["estimator"]
+            if spec.get("cluster") or spec.get("sampling_weights")
+            else "ML",
+            cluster=spec.get("cluster"),
+            sampling_weights=spec.get("sampling_weights"),
         )
         if spec.get("ordered"):
             try:
@@ -224,8 +229,22 @@ def resolve_spec(data: FitCreate, *, survey: Survey) -> dict[str, Any]:
     model = data.model if data.model is not None else instrument.default_model
     check_syntax(model, method=data.method)
     groupable = ["branch", *instrument.attribute_codes]
-    if data.group is not None and data.group not in groupable:
-        raise InvalidInput([field_error("group", msg=f"must be one of {', '.join(groupable)}")])
+    for field in ("group", "cluster"):
+        if getattr(data, field) is not None and getattr(data, field) not in groupable:
+            raise InvalidInput([field_error(field, msg=f"must be one of {', '.join(groupable)}")])
+    if (
+        data.sampling_weights is not None
+        and data.sampling_weights not in instrument.attribute_codes
+    ):
+        raise InvalidInput(
+            [
+                field_error(
+                    "sampling_weights",
+                    msg="must be a respondent attribute holding numbers: one of "
+                    f"{', '.join(instrument.attribute_codes) or '(none in this instrument)'}",
+                )
+            ]
+        )
     spec = data.canonical(model=model, min_group_size=survey.min_group_size)
     if not spec["model"]:
         raise InvalidInput([field_error("model", msg="the model is empty")])
@@ -490,6 +509,11 @@ def compare_fits(jobs: Sequence[FitJob]) -> FitComparison:
         ),
         ("estimator", lambda j: (j.result or {}).get("estimator"), "use different estimators"),
         ("missing", lambda j: (j.result or {}).get("missing"), "treat missing data differently"),
+        (
+            "design",
+            lambda j: ((j.spec or {}).get("cluster"), (j.spec or {}).get("sampling_weights")),
+            "have different survey designs (cluster, sampling_weights)",
+        ),
     ]
     for what, get, reason in checks:
         for job in jobs[1:]:

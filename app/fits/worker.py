@@ -69,6 +69,8 @@ def run_fit(
         missing=spec["missing"],
         ordered=spec.get("ordered", False),
         std_lv=bool(spec.get("std_lv", False)),
+        cluster=spec.get("cluster"),
+        sampling_weights=spec.get("sampling_weights"),
         bootstrap=int(spec.get("bootstrap") or 0),
         seed=int(spec.get("seed", 1)),
         bootstrap_ci=spec.get("bootstrap_ci", "perc"),

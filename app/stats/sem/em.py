@@ -89,10 +89,16 @@ def saturated_em(X: np.ndarray, *, max_iter: int = 3_000, tol: float = 1e-9) -> 
 
 
 def _saturated_em(X: np.ndarray, *, max_iter: int, tol: float) -> SaturatedEM:
-    patterns = missing_patterns(X)
+    return pattern_em(missing_patterns(X), X.shape[1], max_iter=max_iter, tol=tol)
+
+
+def pattern_em(
+    patterns: list[Pattern], p: int, *, max_iter: int = 3_000, tol: float = 1e-9
+) -> SaturatedEM:
+    """:func:`saturated_em` from the rows' missingness patterns (e.g. weighted ones,
+    :func:`app.stats.sem.patterns.weighted_patterns`) over ``p`` variables."""
     if not patterns:
         raise ValueError("no observed values")
-    p = X.shape[1]
     n = sum(pat.n for pat in patterns)
     # The E-step works on each pattern's mean and covariance, not its rows: an iteration costs
     # O(patterns * p^3) whatever n is. The observed blocks' sums never change: add them once.

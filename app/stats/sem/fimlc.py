@@ -11,6 +11,7 @@ Jacobian. The baseline model gets the same treatment.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,7 @@ def fiml_corrected(
     bmodel: LisrelModel,
     bmats: list[list[GroupMatrices]],
     dfb: int,
+    meats: Sequence[Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> FimlCorrected:
     """FIML-corrected statistics as lavaan 0.6.14's ``lav_fit_fiml_corrected`` (version V3).
 
@@ -72,6 +74,9 @@ def fiml_corrected(
         The independence model (one single-group model per group) and its matrices per group.
     df, dfb : int
         Degrees of freedom of the model and the baseline.
+    meats : sequence of callable, optional
+        Per group, the cross-product of the saturated model's casewise scores under a survey
+        design (cluster sums, :mod:`app.stats.sem.design`); default the plain cross-product.
     """
     N = sum(gd.n for gd in data)
     jac = model.jacobian(mats)
@@ -79,7 +84,7 @@ def fiml_corrected(
     xx3 = xx3_null = 0.0
     for g, gd in enumerate(data):
         fg = gd.n / N
-        A, B = saturated_info(gd)
+        A, B = saturated_info(gd, None if meats is None else meats[g])
         Wm, Jm = A / gd.n, B / gd.n  # per observation, as lavaan
         Wc = complete_info(gd.h1.mean, gd.h1.cov, gd.n) / gd.n
         Wmi = safe_inverse(Wm)

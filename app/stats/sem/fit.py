@@ -36,6 +36,8 @@ def fit_model(
     ordered: bool | Sequence[str] = False,
     group_partial: Sequence[str] = (),
     std_lv: bool = False,
+    cluster: str | None = None,
+    sampling_weights: str | None = None,
     bootstrap: int = 0,
     seed: int = 1,
     bootstrap_ci: str = "perc",
@@ -66,6 +68,12 @@ def fit_model(
         lavaan ``group.partial``: parameters such as ``"REL1~1"`` exempt from ``group_equal``.
     std_lv : bool
         lavaan's ``std.lv``: latent variables scaled by variance 1 instead of a marker loading.
+    cluster : str, optional
+        Column of cluster ids (lavaan's ``cluster=``, single-level): cluster-robust standard
+        errors and scaled test (:mod:`app.stats.sem.design`); estimator ML or MLR.
+    sampling_weights : str, optional
+        Column of sampling weights >= 0 (lavaan's ``sampling.weights=``): weighted moments,
+        MLR-type standard errors and test (listwise or FIML; with ``group`` listwise).
     bootstrap : int
         Number of bootstrap replicates (0 = none). With a bootstrap the rows are first put in a
         canonical order (:func:`app.stats.sem.bootstrap.canonical_rows`): the same seed on the
@@ -88,6 +96,11 @@ def fit_model(
     ModelError
         Bad syntax, unknown variables, too few rows, a singular covariance matrix.
     """
+    for field, name in (("cluster", cluster), ("sampling_weights", sampling_weights)):
+        if name is not None and (ordered or estimator.upper() in ORDINAL_ESTIMATORS):
+            raise ModelError(f"{field} is not available with ordered items", field=field)
+        if name is not None and bootstrap > 0:
+            raise ModelError(f"{field} is not available with a bootstrap", field=field)
     if ordered or estimator.upper() in ORDINAL_ESTIMATORS:
         _check_ordered_options(estimator, ordered, bootstrap, group_partial, std_lv)
         est = estimator.upper() if estimator.upper() in ORDINAL_ESTIMATORS else "WLSMV"
@@ -120,6 +133,8 @@ def fit_model(
             group_equal=group_equal,
             group_partial=group_partial,
             std_lv=std_lv,
+            cluster=cluster,
+            sampling_weights=sampling_weights,
         )
         if bootstrap > 0:
             check_interval(prob, bootstrap, bootstrap_ci)

@@ -11,7 +11,7 @@ from scipy import optimize, stats
 from app.stats.sem.em import pattern_loglik
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import GroupMatrices
-from app.stats.sem.patterns import missing_patterns
+from app.stats.sem.patterns import available_moments, missing_patterns
 
 
 def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
@@ -24,10 +24,10 @@ def baseline_loglik(data: list[GroupData], x_idx: Sequence[int] = ()) -> float:
     total = 0.0
     x = np.asarray(x_idx, dtype=int)
     for gd in data:
-        mean = np.nanmean(gd.X, axis=0)
-        cov = np.diag(np.nanvar(gd.X, axis=0))
-        if gd.pairwise:  # fitted to the pairwise moments as to complete data
-            mean, cov = gd.h1.mean.copy(), np.diag(np.diag(gd.h1.cov))
+        # available-case moments from the patterns (weighted under sampling weights; the
+        # pairwise moments under missing="pairwise")
+        mean, var = available_moments(gd.patterns, gd.X.shape[1])
+        cov = np.diag(var)
         if x.size:
             mean[x] = gd.h1.mean[x]
             cov[np.ix_(x, x)] = gd.h1.cov[np.ix_(x, x)]
@@ -121,9 +121,11 @@ def srmr(
     scaled by the sample standard deviations, averaged over the p(p+1)/2 (+ p) elements;
     groups weighted by their size. ``unbiased``: the sample covariance with divisor n - 1 (GLS).
     """
-    ntot = sum(gd.n for gd in data)
+    # group sizes: rows, or the groups' weight sums under sampling weights (as lavaan)
+    sizes = [sum(pat.n for pat in gd.patterns) for gd in data]
+    ntot = sum(sizes)
     total = 0.0
-    for gd, gm in zip(data, mats, strict=True):
+    for gd, gm, size in zip(data, mats, sizes, strict=True):
         S, m = gd.h1.cov, gd.h1.mean
         if unbiased:
             S = S * (gd.n / (gd.n - 1))
@@ -135,7 +137,7 @@ def srmr(
         if meanstructure:
             ss += float((((m - gm.mu) / sd) ** 2).sum())
             e += p
-        total += gd.n / ntot * math.sqrt(ss / e)
+        total += size / ntot * math.sqrt(ss / e)
     return total
 
 

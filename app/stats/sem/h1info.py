@@ -8,6 +8,8 @@ evaluations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from app.stats.sem.likelihood import GroupData
@@ -67,13 +69,18 @@ def _block(
     A[np.ix_(gid, gid)] += n2 * H_vech
 
 
-def saturated_info(gd: GroupData) -> tuple[np.ndarray, np.ndarray]:
+def saturated_info(
+    gd: GroupData, meat: Callable[[np.ndarray], np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Observed information A1 and score cross-product B1 of the saturated model.
 
     Parameters
     ----------
     gd : GroupData
         One group's data; ``gd.h1`` holds the EM mean (p,) and covariance (p, p).
+    meat : callable, optional
+        ``B1 = meat(scores)`` from the casewise scores (n, q) in data order (a survey design's
+        cluster sums, :func:`app.stats.sem.design.design_meat`); default ``scores' scores``.
 
     Returns
     -------
@@ -85,7 +92,7 @@ def saturated_info(gd: GroupData) -> tuple[np.ndarray, np.ndarray]:
     vidx = _vech_index(p)
     q = p + p * (p + 1) // 2
     A = np.zeros((q, q))
-    B = np.zeros((q, q))
+    scores = np.zeros((gd.n, q))
     for pat in gd.patterns:
         o = pat.idx
         ii, jj = np.tril_indices(o.size)
@@ -97,11 +104,30 @@ def saturated_info(gd: GroupData) -> tuple[np.ndarray, np.ndarray]:
         # casewise scores of the log-likelihood
         U = (gd.X[np.ix_(pat.rows, o)] - mu[o]) @ Si  # (n_k, p_o)
         G = 0.5 * (U[:, ii] * U[:, jj] - Si[ii, jj])  # d l_i / d Sigma at the vech pairs
-        sc = np.zeros((pat.n, q))
+        sc = np.zeros((pat.rows.size, q))
         sc[:, o] = U
         sc[:, gid] = G * (2.0 * half)  # off-diagonal elements appear twice in Sigma
-        B += sc.T @ sc
+        scores[pat.rows] = sc
+    B = scores.T @ scores if meat is None else meat(scores)
     return (A + A.T) / 2.0, B
+
+
+def structured_info(gd: GroupData, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Observed information of the saturated model at given moments (lavaan's
+    ``observed.information = "h1"`` at the model-implied mean and covariance), group total,
+    in the coordinates of :func:`saturated_info`."""
+    p = mu.size
+    vidx = _vech_index(p)
+    q = p + p * (p + 1) // 2
+    A = np.zeros((q, q))
+    for pat in gd.patterns:
+        o = pat.idx
+        ii, jj = np.tril_indices(o.size)
+        gid = p + vidx[o[ii], o[jj]]
+        Si = np.linalg.inv(sigma[np.ix_(o, o)])
+        d = pat.mean - mu[o]
+        _block(A, o, gid, pat.n, Si, d, pat.cov + np.outer(d, d))
+    return (A + A.T) / 2.0
 
 
 def complete_info(mean: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
@@ -142,7 +168,7 @@ def vech_jacobian(dS: np.ndarray, dm: np.ndarray) -> np.ndarray:
     return out
 
 
-def saturated_trace(gd: GroupData) -> float:
+def saturated_trace(gd: GroupData, meat: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
     """tr(A1^-1 B1) of the saturated model at the EM estimate (A1 observed information)."""
-    A, B = saturated_info(gd)
+    A, B = saturated_info(gd, meat)
     return float(np.sum(np.linalg.solve(A, B).diagonal()))

@@ -111,3 +111,46 @@ def missing_patterns(X: np.ndarray) -> list[Pattern]:
             D = Y - mean
             out.append(Pattern(codes[k].copy(), idx, perm[a:b], mean, D.T @ D / (b - a)))
     return out
+
+
+@dataclass(frozen=True)
+class WeightedPattern(Pattern):
+    """A pattern of weighted rows (sampling weights): ``mean`` and ``cov`` are the weighted
+    moments and :attr:`n` is the sum of the weights, so every sum over patterns (likelihood,
+    information, EM) becomes lavaan's weighted one. ``rows`` still lists the rows."""
+
+    total: float = 0.0
+
+    @property
+    def n(self) -> float:  # type: ignore[override]
+        return self.total
+
+
+def weighted_patterns(X: np.ndarray, w: np.ndarray) -> list[Pattern]:
+    """:func:`missing_patterns` of ``X`` with row weights ``w`` (n,)."""
+    out: list[Pattern] = []
+    for pat in missing_patterns(X):
+        wr = w[pat.rows]
+        total = float(wr.sum())
+        Y = X[np.ix_(pat.rows, pat.idx)]
+        mean = (wr @ Y) / total
+        D = Y - mean
+        cov = (D * wr[:, None]).T @ D / total
+        out.append(WeightedPattern(pat.obs, pat.idx, pat.rows, mean, cov, total))
+    return out
+
+
+def available_moments(patterns: list[Pattern], p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Available-case mean and variance (divisor: the rows observed) of each of ``p``
+    variables, from the patterns (weighted under sampling weights): the independence model's
+    FIML estimates."""
+    n = np.zeros(p)
+    s1 = np.zeros(p)
+    s2 = np.zeros(p)
+    for pat in patterns:
+        o = pat.idx
+        n[o] += pat.n
+        s1[o] += pat.n * pat.mean
+        s2[o] += pat.n * (np.diag(pat.cov) + pat.mean**2)
+    mean = s1 / n
+    return mean, s2 / n - mean**2

@@ -11,6 +11,7 @@ import pandas as pd
 
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.checks import group_data, pairwise_data
+from app.stats.sem.design import SurveyDesign, build_design, weighted_group_data
 from app.stats.sem.errors import ModelError
 from app.stats.sem.likelihood import GroupData
 from app.stats.sem.model import LisrelModel
@@ -35,6 +36,8 @@ class Problem:
     meanstructure: bool
     estimator: str
     missing: str
+    # cluster / sampling weights (app.stats.sem.design); None: simple random sample
+    design: SurveyDesign | None = None
 
     def refit(
         self,
@@ -74,13 +77,17 @@ def prepare(
     share_labels: bool = True,
     group_partial: Sequence[str] = (),
     std_lv: bool = False,
+    cluster: str | None = None,
+    sampling_weights: str | None = None,
 ) -> Problem:
     """Check the model against the data (:func:`check_model`), then split the data by group
     and compute each group's moments.
 
     ``share_labels``: see :func:`app.stats.sem.partable.build_partable` (False in an
     invariance sequence: a label written once is not shared by the groups) and
-    ``group_partial`` (lavaan's ``group.partial``).
+    ``group_partial`` (lavaan's ``group.partial``). ``cluster`` and ``sampling_weights``:
+    see :mod:`app.stats.sem.design` (either makes the estimator MLR, as lavaan's robust
+    standard errors and scaled test).
 
     Raises
     ------
@@ -99,8 +106,17 @@ def prepare(
         share_labels=share_labels,
         group_partial=group_partial,
         std_lv=std_lv,
+        cluster=cluster,
+        sampling_weights=sampling_weights,
     )
     pt = checked.partable
+    design = build_design(
+        data,
+        checked.rows,
+        cluster=cluster,
+        sampling_weights=sampling_weights,
+        estimator=checked.estimator,
+    )
     try:
         values = data[pt.names.ov].apply(pd.to_numeric, errors="raise").to_numpy(float)
     except (ValueError, TypeError) as exc:
@@ -112,8 +128,13 @@ def prepare(
             gdata.append(pairwise_data(values[rows], pt.names.ov, where))
         else:
             gdata.append(group_data(values[rows], pt.names.ov, where))
+        if design is not None and design.weights is not None:
+            gdata[-1] = weighted_group_data(
+                gdata[-1].X, design.weights[len(gdata) - 1], pt.names.ov
+            )
     lm = LisrelModel(pt, fixed_x_values(pt, gdata))
-    return Problem(pt, lm, gdata, checked.meanstructure, checked.estimator, checked.missing)
+    estimator = "MLR" if design is not None else checked.estimator
+    return Problem(pt, lm, gdata, checked.meanstructure, estimator, checked.missing, design)
 
 
 def fixed_x_values(pt: ParTable, data: list[GroupData]) -> dict[tuple, float]:

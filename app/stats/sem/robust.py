@@ -12,10 +12,13 @@ scaling factors of the model and of the baseline model on the unscaled statistic
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from scipy import stats
 
+from app.stats.sem.design import SurveyDesign, h1_information
 from app.stats.sem.fimlc import fiml_corrected
 from app.stats.sem.fitmeasures import (
     baseline_loglik,
@@ -29,8 +32,18 @@ from app.stats.sem.inference import observed_information, safe_inverse
 from app.stats.sem.likelihood import GroupData, casewise_scores, expected_information, loglik
 from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.partable import build_partable
+from app.stats.sem.patterns import available_moments
 from app.stats.sem.problem import Problem
 from app.stats.sem.results import RobustTest
+
+Meat = Callable[[np.ndarray], np.ndarray] | None
+
+
+def _group_meat(
+    design: SurveyDesign, g: int, data: list[GroupData], scores: np.ndarray
+) -> np.ndarray:
+    """The design's cross-product of one group's scores (a per-group baseline fit)."""
+    return design.meat(g, scores)
 
 
 def special_model(ov: list[str], kind: str, meanstructure: bool) -> tuple[LisrelModel, bool]:
@@ -49,8 +62,9 @@ def special_theta(model: LisrelModel, data: GroupData, kind: str) -> np.ndarray:
     oi = {v: k for k, v in enumerate(model.ov)}
     if kind == "h1":
         mean, cov = data.h1.mean, data.h1.cov
-    else:
-        mean, cov = np.nanmean(data.X, axis=0), np.diag(np.nanvar(data.X, axis=0))
+    else:  # available-case moments (weighted ones under sampling weights)
+        mean, var = available_moments(data.patterns, data.X.shape[1])
+        cov = np.diag(var)
     for r in model.pt.free_rows():
         if r.op == "~1":
             theta[r.free - 1] = mean[oi[r.lhs]]
@@ -59,10 +73,12 @@ def special_theta(model: LisrelModel, data: GroupData, kind: str) -> np.ndarray:
     return theta
 
 
-def _trace_h1(data: GroupData, ov: list[str], meanstructure: bool, complete: bool) -> float:
-    """tr(A1^-1 B1) of one group's saturated model."""
+def _trace_h1(
+    data: GroupData, ov: list[str], meanstructure: bool, complete: bool, meat: Meat = None
+) -> float:
+    """tr(A1^-1 B1) of one group's saturated model (``meat``: B1 from the casewise scores)."""
     if not complete and meanstructure:
-        return saturated_trace(data)  # analytic observed information under missing data
+        return saturated_trace(data, meat)  # analytic observed information under missing data
     model, ms = special_model(ov, "h1", meanstructure)
     theta = special_theta(model, data, "h1")
     mats = model.matrices(theta)
@@ -71,32 +87,44 @@ def _trace_h1(data: GroupData, ov: list[str], meanstructure: bool, complete: boo
     else:
         A1 = observed_information(model, theta, [data], ms)
     S = casewise_scores(model, mats, [data], ms)
-    return float(np.sum(safe_inverse(A1) * (S.T @ S)))
+    B1 = S.T @ S if meat is None else meat(S)
+    return float(np.sum(safe_inverse(A1) * B1))
 
 
 def _trace_h0(
-    model: LisrelModel, theta: np.ndarray, data: list[GroupData], ms: bool, info: np.ndarray
+    model: LisrelModel,
+    theta: np.ndarray,
+    data: list[GroupData],
+    ms: bool,
+    info: np.ndarray,
+    meat: Callable[[list[GroupData], np.ndarray], np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray]:
     S = casewise_scores(model, model.matrices(theta), data, ms)
-    B0 = S.T @ S
+    B0 = S.T @ S if meat is None else meat(data, S)
     return float(np.sum(B0 * safe_inverse(info).T)), B0
 
 
 def _baseline_trace(
-    bmodel: LisrelModel, bms: bool, data: list[GroupData], complete: bool
+    bmodel: LisrelModel,
+    bms: bool,
+    data: list[GroupData],
+    complete: bool,
+    design: SurveyDesign | None = None,
 ) -> tuple[float, list[list[GroupMatrices]]]:
     """The independence model's own h0 trace, summed over groups, and its matrices per group
-    (expected information with complete data, observed otherwise)."""
+    (expected information with complete data, observed otherwise; the design's cross-product
+    of scores when there is one)."""
     tb_sum = 0.0
     bmats = []
-    for gd in data:
+    for g, gd in enumerate(data):
         bth = special_theta(bmodel, gd, "baseline")
         binfo = (
             expected_information(bmodel, bmodel.matrices(bth), [gd], bms)
             if complete
             else observed_information(bmodel, bth, [gd], bms)
         )
-        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo)
+        g_meat = None if design is None else partial(_group_meat, design, g)
+        tb, _ = _trace_h0(bmodel, bth, [gd], bms, binfo, g_meat)
         tb_sum += tb
         bmats.append(bmodel.matrices(bth))
     return tb_sum, bmats
@@ -138,16 +166,25 @@ def robust_vcov_and_tests(
         scaling factor, baseline.chisq.scaling.factor).
     """
     ms = prob.meanstructure
+    design = prob.design  # cluster / sampling weights (app.stats.sem.design), or None
+    meat_all = None if design is None else design.meat_all
     if prob.missing != "fiml":  # lavaan's MLR uses observed information also for complete data
         info = observed_information(prob.model, theta, prob.data, ms)
-    trace_h0, B0 = _trace_h0(prob.model, theta, prob.data, ms, info)
+    trace_h0, B0 = _trace_h0(prob.model, theta, prob.data, ms, info, meat_all)
     Einv = safe_inverse(info)
     vcov = Einv @ B0 @ Einv
+    if design is not None and design.h1_test:  # lavaan: observed.information "h1" for the test
+        trace_h0, _ = _trace_h0(
+            prob.model, theta, prob.data, ms, h1_information(prob.model, theta, prob.data), meat_all
+        )
     complete = all(gd.complete for gd in prob.data)
     ov = prob.model.ov
-    trace_h1 = sum(_trace_h1(gd, ov, ms, complete) for gd in prob.data)
+    trace_h1 = sum(
+        _trace_h1(gd, ov, ms, complete, None if design is None else partial(design.meat, g))
+        for g, gd in enumerate(prob.data)
+    )
     bmodel, bms = special_model(ov, "baseline", ms)
-    tb_sum, bmats = _baseline_trace(bmodel, bms, prob.data, complete)
+    tb_sum, bmats = _baseline_trace(bmodel, bms, prob.data, complete, design)
     n = sum(gd.n for gd in prob.data)
     G = len(prob.data)
     df, dfb = degrees_of_freedom(len(ov), 0, G, ms, prob.partable.npar)
@@ -170,6 +207,7 @@ def robust_vcov_and_tests(
             bmodel=bmodel,
             bmats=bmats,
             dfb=dfb,
+            meats=None if design is None else [partial(design.meat, g) for g in range(G)],
         )
         x3, c3, x3b, c3b = fc.xx3, fc.c3, fc.xx3_null, fc.c3_null
     cfi_r, tli_r = cfi_tli(x3, df, x3b, dfb, c3, c3b)

@@ -64,11 +64,14 @@ def factor_scores(
     share_labels: bool = True,
     group_partial: Sequence[str] = (),
     std_lv: bool = False,
+    cluster: str | None = None,
+    sampling_weights: str | None = None,
 ) -> pd.DataFrame:
     """Fit the model (as :func:`app.stats.sem.fit_model`) and score every row it used.
 
     ``share_labels=False`` is the configural model of an invariance sequence (a label does not
-    tie the groups).
+    tie the groups). ``cluster`` leaves the scores alone; ``sampling_weights`` changes the
+    estimates and the centring mean (the weighted sample mean), as lavaan's ``lavPredict``.
 
     Returns
     -------
@@ -99,6 +102,8 @@ def factor_scores(
             share_labels=share_labels,
             group_partial=group_partial,
             std_lv=std_lv,
+            cluster=cluster,
+            sampling_weights=sampling_weights,
         )
         lv = list(prob.partable.names.lv)
         if not lv:
@@ -114,7 +119,8 @@ def factor_scores(
                 mu = gm.mu.reshape(-1)
             else:
                 eeta = np.zeros(m)
-                mu = np.nanmean(gd.X, axis=0)
+                # the sample mean (weighted under sampling weights; equal to nanmean otherwise)
+                mu = gd.h1.mean if gd.complete else np.nanmean(gd.X, axis=0)
             out = np.empty((gd.n, m))
             for pat in gd.patterns:
                 obs = pat.idx

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from app.stats.sem.defined import compile_expr, names_in
+from app.stats.sem.design import check_design
 from app.stats.sem.errors import ModelError
 from app.stats.sem.partable import ParRow, ParTable, build_partable
 
@@ -42,6 +43,8 @@ class CheckedModel:
     missing: str  # "fiml" | "listwise"
     meanstructure: bool
     rows: list[np.ndarray]
+    cluster: str | None = None
+    sampling_weights: str | None = None
 
 
 def group_labels(data: pd.DataFrame, group: str | None) -> list[str | None]:
@@ -123,6 +126,8 @@ def check_model(
     compare_paths: Sequence[Sequence[str]] = (),
     variables: Collection[str] | None = None,
     count_rows: bool = True,
+    cluster: str | None = None,
+    sampling_weights: str | None = None,
 ) -> CheckedModel:
     """Check a model against its data without computing moments.
 
@@ -143,13 +148,16 @@ def check_model(
     count_rows : bool
         False when the caller screens groups itself (``usable_data``), so small groups are
         left out rather than refused.
+    cluster, sampling_weights : str, optional
+        Columns of the survey design (:mod:`app.stats.sem.design`): lavaan's ``cluster=`` and
+        ``sampling.weights=``. A cluster turns the mean structure on, as lavaan.
 
     Raises
     ------
     ModelError
         ``field`` is the argument at fault: ``estimator``, ``missing``, ``group``,
-        ``compare_paths`` or ``model`` (syntax, unknown variables, ``:=`` labels, too few
-        rows); ``variables`` lists unknown variables.
+        ``compare_paths``, ``cluster``, ``sampling_weights`` or ``model`` (syntax, unknown
+        variables, ``:=`` labels, too few rows); ``variables`` lists unknown variables.
     """
     if estimator.upper() not in ESTIMATORS:
         raise ModelError(f"estimator must be one of {ESTIMATORS}", field="estimator")
@@ -167,7 +175,7 @@ def check_model(
     if not isinstance(model, str) or not model.strip():
         raise ModelError("empty model")
     groups = group_labels(data, group)
-    meanstructure = missing == "fiml" or len(groups) > 1
+    meanstructure = missing == "fiml" or len(groups) > 1 or cluster is not None
     pt = build_partable(
         model,
         groups=groups,
@@ -183,4 +191,19 @@ def check_model(
     for path in compare_paths:
         free_path_rows(pt, path)
     rows = usable_rows(data, pt, group=group, missing=missing) if count_rows else []
-    return CheckedModel(pt, groups, estimator.upper(), missing, meanstructure, rows)
+    if not count_rows and (cluster is not None or sampling_weights is not None):
+        rows_used = [np.flatnonzero(data[pt.names.ov].notna().any(axis=1).to_numpy())]
+    else:
+        rows_used = rows
+    check_design(
+        data,
+        cluster=cluster,
+        sampling_weights=sampling_weights,
+        estimator=estimator,
+        missing=missing,
+        groups=len(groups),
+        rows=rows_used,
+    )
+    return CheckedModel(
+        pt, groups, estimator.upper(), missing, meanstructure, rows, cluster, sampling_weights
+    )
