@@ -174,13 +174,19 @@ def _two_lines(s: str, width: float, size: float) -> tuple[str, str]:
 
 
 # ---- importance-performance -------------------------------------------------------------------
-def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
+def ipa_svg(
+    result: IPAResult,
+    labels: Labels | None = None,
+    *,
+    title_key: str = "ipa_title",
+    x_key: str = "ipa_x",
+) -> str:
     """Importance (x) against performance (y), quadrants split at the means; points numbered,
     their names in a legend below the plot (long names never overlap)."""
     labels = labels or plain_labels()
     t = labels.t
     outcome = labels.construct(result.outcome)
-    title = t("ipa_title", outcome=outcome)
+    title = t(title_key, outcome=outcome)
     w, m_left, m_right, m_top, plot_h = 360.0, 44.0, 12.0, 34.0, 250.0
     pts = [d for d in result.drivers if d.performance is not None]
     if not pts or result.importance_split is None or result.performance_split is None:
@@ -251,7 +257,7 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
     digits = 0 if y1 - y0 >= 10 else 1
     for v, dy in ((y0, -2.0), (y1, 10.0)):  # inside the corners, clear of the x ticks
         body.append(_text(m_left - 4, sy(v) + dy, t.num(v, digits), size=12, anchor="end"))
-    x_label = _fit(t("ipa_x", outcome=outcome), pw, 12)
+    x_label = _fit(t(x_key, outcome=outcome), pw, 12)
     body.append(_text(m_left + pw / 2, axis_y + 32, x_label, anchor="middle", size=12))
     mid = m_top + plot_h / 2
     body.append(
@@ -259,6 +265,13 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
         f"transform='rotate(-90 14 {mid:.1f})'>{escape(t('ipa_y'))}</text>"
     )
     return _svg(w, h, body, title)
+
+
+def ipma_svg(result: IPAResult, labels: Labels | None = None) -> str:
+    """The importance-performance map of the PLS-weighted model: importance is the
+    unstandardized total effect on the outcome (index points of the outcome per index point of
+    the driver), performance the driver's 0-100 PLS-weighted index; drawn as :func:`ipa_svg`."""
+    return ipa_svg(result, labels, title_key="ipma_title", x_key="ipma_x")
 
 
 def _fit(s: str, width: float, size: float) -> str:

@@ -39,6 +39,8 @@ from app.instruments.spec import model_paths
 from app.reporting.aggregates import cell_groups
 from app.reporting.disclosure import Scoring
 from app.stats.disclosure import ALL, COUNT
+from app.stats.drivers import IPAResult
+from app.stats.drivers import ipa as ipa_quadrants
 from app.stats.pls import PlsResult, fit_pls, index_weights, ipma, respondent_index
 from app.stats.sem import ModelError
 from app.surveys.models import Response, Survey
@@ -258,3 +260,20 @@ def pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) ->
         "nobs": weighted.nobs,
         "data_fingerprint": weighted.fingerprint,
     }
+
+
+def pls_drivers(
+    weighted: PlsIndex, *, outcome: str, performance: dict[str, float | None]
+) -> IPAResult:
+    """The PLS importance-performance map for ``outcome``: importance the unstandardized total
+    effect of each construct on it (IPMA, pooled over every response), performance the given
+    0-100 PLS-weighted indices (the dashboard passes the protected index of the row it shows);
+    quadrants split at the means, as the equal-weight driver analysis.
+
+    Raises InvalidInput (``outcome``) when it is not a construct of the model.
+    """
+    if outcome not in weighted.fit.constructs:
+        choices = ", ".join(weighted.fit.constructs)
+        raise InvalidInput([field_error("outcome", msg=f"must be a construct: {choices}")])
+    importance = ipma(weighted.fit, outcome, weighted.scale).importance
+    return ipa_quadrants(importance, {c: performance.get(c) for c in importance}, outcome=outcome)

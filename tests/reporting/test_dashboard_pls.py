@@ -1,0 +1,67 @@
+"""The dashboard's PLS view without a browser: the index switch (plain links, the form keeps
+the choice), the PLS-weighted table and trends, the IPMA chart in both languages with names,
+not codes, and the same suppression as the JSON API. Structural checks, plus the table's
+numbers equal to ``scores?index=pls`` (formatting to one decimal)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from app.reporting import plsindex
+
+API = "/api/v1/surveys/telecom"
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    plsindex.clear_cache()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_pls_view(client, telecom_survey, operator_headers, lang):
+    page = client.get(f"/dashboard/telecom?index=pls&lang={lang}", headers=operator_headers)
+    assert page.status_code == 200, page.text[:500]
+    html = page.text
+    switch = re.search(r'<nav class="index-switch".*?</nav>', html, re.S).group(0)
+    assert 'aria-current="page"' in switch and switch.count("<a ") == 2
+    current = re.search(r'<a href="([^"]+)"[^>]*aria-current="page"', switch).group(1)
+    assert "index=pls" in current
+    assert '<input type="hidden" name="index" value="pls">' in html
+    assert 'id="ipma-chart"' in html and 'id="drivers-h"' not in html
+    svg = re.search(r'<figure class="chart ipa" id="ipma-chart">(.*?)</figure>', html, re.S)
+    root = ET.fromstring(svg.group(1))
+    ns = "{http://www.w3.org/2000/svg}"
+    points = root.findall(f".//{ns}circle[@data-construct]")
+    assert {p.get("data-construct") for p in points} >= {"TAN", "REL", "RES", "ASS", "EMP"}
+    text = " ".join("".join(e.itertext()) for e in root.iter(f"{ns}text"))
+    if lang == "zh":
+        assert "重要性–表现图" in text and "可靠性" in text and "总效应" in text
+    else:
+        assert "Importance-performance map" in text and "Reliability" in text
+    assert not re.search(r"\b(REL|TAN|EMP)\b", text)  # names, not codes
+    body = client.get(f"{API}/scores?index=pls", headers=operator_headers).json()
+    pv = body["overall"]["constructs"]["PV"]["index"]
+    cell = re.search(r'<tr class="bench[^"]*" data-group="overall">(.*?)</tr>', html, re.S)
+    assert f"{pv:.1f}" in cell.group(1)
+    equal = client.get(f"/dashboard/telecom?lang={lang}", headers=operator_headers).text
+    assert 'id="ipma-chart"' not in equal and 'id="ipa-chart"' in equal
+    assert '<input type="hidden" name="index" value="equal">' in equal
+
+
+def test_pls_view_scoped_and_bad_index(client, telecom_survey, factory):
+    headers = factory.key("operator", branches=["BR01"])
+    page = client.get("/dashboard/telecom?index=pls&lang=en", headers=headers)
+    assert page.status_code == 200
+    assert 'data-group="BR01"' in page.text and 'data-group="BR02"' not in page.text
+    assert "in " in re.search(r'<h2 id="ipma-h">(.*?)</h2>', page.text).group(1)
+    bad = client.get("/dashboard/telecom?index=acsi&lang=en", headers=headers)
+    assert bad.status_code == 422 and "Index" in bad.text
+
+
+def test_pls_view_falls_back_without_enough_data(client, survey, operator_headers):
+    page = client.get("/dashboard/telecom?index=pls&lang=en", headers=operator_headers)
+    assert page.status_code == 200
+    assert 'id="pls-error"' in page.text and 'id="ipma-chart"' not in page.text
