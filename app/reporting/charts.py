@@ -237,9 +237,18 @@ def ipa_svg(
     }
     for q, (qx, qy, anchor) in corners.items():
         body.append(_text(qx, qy, labels.quadrant(q), size=12, anchor=anchor, fill=MUTED))
+    placed: list[tuple[float, float]] = []
     for k, d in enumerate(pts, start=1):
         colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
-        px, py = sx(d.importance), sy(float(d.performance or 0.0))
+        tx, ty = sx(d.importance), sy(float(d.performance or 0.0))
+        px, py = _free_spot(tx, ty, placed)
+        placed.append((px, py))
+        if (px, py) != (tx, ty):  # moved off a neighbour: a leader to where it belongs
+            body.append(
+                f"<line x1='{tx:.1f}' y1='{ty:.1f}' x2='{px:.1f}' y2='{py:.1f}' "
+                f"stroke='{colour}' stroke-width='1.5'/>"
+                f"<circle cx='{tx:.1f}' cy='{ty:.1f}' r='2.5' fill='{colour}'/>"
+            )
         body.append(
             f"<circle cx='{px:.1f}' cy='{py:.1f}' r='9' fill='{colour}' "
             f"data-construct='{escape(d.construct, True)}' data-quadrant='{d.quadrant}'>"
@@ -265,6 +274,24 @@ def ipa_svg(
         f"transform='rotate(-90 14 {mid:.1f})'>{escape(t('ipa_y'))}</text>"
     )
     return _svg(w, h, body, title)
+
+
+# where a marker (r 9) may go when its place is taken: nearest first, never more than 2 rows off
+NUDGES = [(0.0, 0.0)] + [
+    (dx * step, dy * step)
+    for step in (19.0, 38.0)
+    for dx, dy in ((0, -1), (0, 1), (1, 0), (-1, 0), (0.7, -0.7), (-0.7, -0.7), (0.7, 0.7),
+                   (-0.7, 0.7))
+]  # fmt: skip
+
+
+def _free_spot(x: float, y: float, placed: list[tuple[float, float]]) -> tuple[float, float]:
+    """(x, y), or the nearest nudge of it that keeps 18 units from every placed marker."""
+    for dx, dy in NUDGES:
+        cx, cy = x + dx, y + dy
+        if all((cx - a) ** 2 + (cy - b) ** 2 >= 18.0**2 for a, b in placed):
+            return cx, cy
+    return x, y
 
 
 def ipma_svg(result: IPAResult, labels: Labels | None = None) -> str:

@@ -14,7 +14,7 @@ remembered in a cookie, else Accept-Language); :mod:`app.reporting.page` words t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -446,16 +446,20 @@ def _download_scores(
     session: SessionDep,
     branch: BranchQuery = None,
     by: ByQuery = "branch",
+    index: Annotated[Literal["equal", "pls"], Query()] = "equal",
 ) -> GroupScores:
-    """The score table behind the downloads: the key's branches, narrowed by ``branch``."""
-    return service.get_scores(
-        session,
-        survey=survey,
-        by=by,
-        scope=principal.branches,
-        branches=split_codes(branch),
-        filters=parse_filters(request.query_params),
-    )
+    """The score table behind the downloads: the key's branches, narrowed by ``branch``;
+    ``index=pls``: the PLS-weighted indices, as the page's PLS view."""
+    kw: dict[str, Any] = {
+        "survey": survey,
+        "by": by,
+        "scope": principal.branches,
+        "branches": split_codes(branch),
+        "filters": parse_filters(request.query_params),
+    }
+    if index == "pls":
+        return service.get_pls_scores(session, **kw)[0]
+    return service.get_scores(session, **kw)
 
 
 DownloadScores = Annotated[GroupScores, Depends(_download_scores)]
@@ -511,6 +515,7 @@ def trends_download(
     session: SessionDep,
     labels: DownloadLabels,
     branch: BranchQuery = None,
+    index: Annotated[Literal["equal", "pls"], Query()] = "equal",
 ) -> Response:
     trends = service.get_trends(
         session,
@@ -518,5 +523,6 @@ def trends_download(
         scope=principal.branches,
         branches=split_codes(branch),
         filters=parse_filters(request.query_params),
+        index=index,
     )
     return _svg(trend_svg(trends, labels), f"{survey.slug}-trends.svg")

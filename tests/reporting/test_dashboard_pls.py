@@ -39,6 +39,7 @@ def test_pls_view(client, telecom_survey, operator_headers, lang):
     text = " ".join("".join(e.itertext()) for e in root.iter(f"{ns}text"))
     if lang == "zh":
         assert "重要性–表现图" in text and "可靠性" in text and "总效应" in text
+        assert "…" not in text
     else:
         assert "Importance-performance map" in text and "Reliability" in text
     assert not re.search(r"\b(REL|TAN|EMP)\b", text)  # names, not codes
@@ -65,3 +66,20 @@ def test_pls_view_falls_back_without_enough_data(client, survey, operator_header
     page = client.get("/dashboard/telecom?index=pls&lang=en", headers=operator_headers)
     assert page.status_code == 200
     assert 'id="pls-error"' in page.text and 'id="ipma-chart"' not in page.text
+
+
+def test_pls_downloads(client, telecom_survey, operator_headers):
+    body = client.get(f"{API}/scores?index=pls", headers=operator_headers).json()
+    csv_text = client.get(
+        "/dashboard/telecom/scores.csv?index=pls&lang=en", headers=operator_headers
+    ).text
+    assert f"{body['overall']['constructs']['PV']['index']:.1f}" in csv_text
+    equal = client.get(f"{API}/scores", headers=operator_headers).json()
+    assert (
+        equal["overall"]["constructs"]["LOY"]["index"]
+        != body["overall"]["constructs"]["LOY"]["index"]
+    )
+    svg = client.get("/dashboard/telecom/trends.svg?index=pls", headers=operator_headers)
+    assert svg.status_code == 200 and svg.text.startswith("<svg")
+    bad = client.get("/dashboard/telecom/scores.csv?index=x", headers=operator_headers)
+    assert bad.status_code == 422
