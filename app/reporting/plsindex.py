@@ -26,6 +26,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -263,7 +264,7 @@ def pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) ->
 
 
 def pls_drivers(
-    weighted: PlsIndex, *, outcome: str, performance: dict[str, float | None]
+    weighted: PlsIndex, *, outcome: str, performance: Mapping[str, float | None]
 ) -> IPAResult:
     """The PLS importance-performance map for ``outcome``: importance the unstandardized total
     effect of each construct on it (IPMA, pooled over every response), performance the given
