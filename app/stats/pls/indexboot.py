@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from app.stats.pls.estimate import Missing, Scheme, fit_pls
 from app.stats.pls.ipma import index_weights, respondent_index
@@ -78,7 +79,8 @@ def index_draws(
         rows = stratified_rows(labels, rng)
         sample = frame.iloc[rows].reset_index(drop=True)
         try:
-            with np.errstate(invalid="ignore", divide="ignore"):
+            # small matrices: one BLAS thread beats several fighting (2-3x faster here)
+            with threadpool_limits(1), np.errstate(invalid="ignore", divide="ignore"):
                 res = fit_pls(sample, spec, scheme=scheme, consistent=False, missing=missing)
                 weights = index_weights(res, scale)
         except (ModelError, np.linalg.LinAlgError):
