@@ -238,17 +238,20 @@ def ipa_svg(
     for q, (qx, qy, anchor) in corners.items():
         body.append(_text(qx, qy, labels.quadrant(q), size=12, anchor=anchor, fill=MUTED))
     placed: list[tuple[float, float]] = []
-    for k, d in enumerate(pts, start=1):
-        colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
+    for d in pts:  # every marker's spot first, and the leaders under every marker
         tx, ty = sx(d.importance), sy(float(d.performance or 0.0))
         px, py = _free_spot(tx, ty, placed)
         placed.append((px, py))
         if (px, py) != (tx, ty):  # moved off a neighbour: a leader to where it belongs
+            colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
             body.append(
                 f"<line x1='{tx:.1f}' y1='{ty:.1f}' x2='{px:.1f}' y2='{py:.1f}' "
                 f"stroke='{colour}' stroke-width='1.5'/>"
                 f"<circle cx='{tx:.1f}' cy='{ty:.1f}' r='2.5' fill='{colour}'/>"
             )
+    for k, d in enumerate(pts, start=1):
+        colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
+        px, py = placed[k - 1]
         body.append(
             f"<circle cx='{px:.1f}' cy='{py:.1f}' r='9' fill='{colour}' "
             f"data-construct='{escape(d.construct, True)}' data-quadrant='{d.quadrant}'>"

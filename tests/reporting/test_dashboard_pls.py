@@ -83,3 +83,29 @@ def test_pls_downloads(client, telecom_survey, operator_headers):
     assert svg.status_code == 200 and svg.text.startswith("<svg")
     bad = client.get("/dashboard/telecom/scores.csv?index=x", headers=operator_headers)
     assert bad.status_code == 422
+
+
+def test_coinciding_points_are_nudged_apart_with_leaders():
+    """Markers with (nearly) the same importance and performance do not hide each other."""
+    import itertools
+
+    from app.reporting.charts import ipma_svg
+    from app.stats.drivers import ipa
+
+    res = ipa(
+        {"A": 0.2, "B": 0.2, "C": 0.201, "D": 0.5},
+        {"A": 60.0, "B": 60.0, "C": 60.1, "D": 50.0},
+        outcome="Z",
+    )
+    svg = ipma_svg(res)
+    ET.fromstring(svg)
+    spots = [
+        (float(x), float(y))
+        for x, y in re.findall(r"<circle cx='([\d.]+)' cy='([\d.]+)' r='9'", svg)
+    ]
+    assert len(spots) == 4
+    for (ax, ay), (bx, by) in itertools.combinations(spots, 2):
+        assert (ax - bx) ** 2 + (ay - by) ** 2 >= 18.0**2 - 1e-6
+    assert len(re.findall(r"r='2.5'", svg)) == 2  # two moved, each with a dot where it belongs
+    first_marker = svg.index("r='9'")
+    assert all(m.start() < first_marker for m in re.finditer(r"r='2.5'", svg))  # leaders below
