@@ -15,9 +15,9 @@ ACSI does); the weights' own sampling error is not in them (``ci_boot``, app/rep
 adds it on request).
 
 The fit is cached in-process per *data fingerprint* (:func:`data_fingerprint`: the database,
-the survey, the instrument's content, the model and the ids of every response), so the same
-data and model are never refitted and any new or deleted response means a new fit. The scoring
-(and with it ``min_group_size``) is rebuilt from the survey on every call.
+the survey, the instrument's content, the model and each response's id, branch and time), so
+the same data and model are never refitted and any new or deleted response means a new fit.
+The scoring (and with it ``min_group_size``) is rebuilt from the survey on every call.
 """
 
 from __future__ import annotations
@@ -104,16 +104,19 @@ def clear_cache() -> None:
 
 def data_fingerprint(session: Session, *, survey: Survey, model: str) -> str:
     """sha256 of what the PLS index depends on: the database, the survey, the instrument's
-    content, the model and the ids of the survey's responses (responses are never edited,
-    only added or deleted)."""
+    content, the model and each response's id, branch and submission time (responses are never
+    edited, only added or deleted; branch and time guard against a rebuilt database that
+    reuses imported ids)."""
     h = hashlib.sha256()
     database = session.get_bind().engine.url.render_as_string(hide_password=True)
     h.update(f"{database}#{survey.id}\0{survey.instrument.content_hash}\0{model}\0".encode())
-    ids = session.scalars(
-        select(Response.id).where(Response.survey_id == survey.id).order_by(Response.id)
+    rows = session.execute(
+        select(Response.id, Response.branch_id, Response.submitted_at)
+        .where(Response.survey_id == survey.id)
+        .order_by(Response.id)
     )
-    for id_ in ids:
-        h.update(str(id_).encode())
+    for id_, branch_id, submitted_at in rows:
+        h.update(f"{id_}:{branch_id}:{submitted_at.isoformat()};".encode())
     return h.hexdigest()
 
 

@@ -88,15 +88,6 @@ def test_pls_trends_match_independent_computation(
     assert csv.status_code == 200 and "pls-trends-by-month" in csv.headers["content-disposition"]
     equal = client.get(f"{API}/trends", headers=operator_headers).json()
     assert "index" not in equal
-    differ = [
-        c
-        for c in constructs
-        if abs(
-            equal["groups"][0]["constructs"][c]["index"] - got[row.month]["constructs"][c]["index"]
-        )
-        > 1e-6
-    ]
-    assert len(differ) >= len(constructs) // 2  # weighted, not the item mean
 
 
 def _person(rng: random.Random, branch: str, month: str) -> dict[str, Any]:
