@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
+from app.errors import InvalidInput, field_error
 from app.reporting import service
+from app.reporting.plsboot import DEFAULT_DRAWS, MAX_DRAWS, MIN_DRAWS
 from app.reporting.schemas import DriversOut, ScoresOut
 from app.reporting.tables import parse_filters
 
@@ -61,11 +63,33 @@ def scores(
             "(`pls` in the answer holds the model, weights and scale)"
         ),
     ] = "equal",
+    ci: Annotated[
+        bool,
+        Query(
+            description=f"with `index=pls`: bootstrap percentile intervals `ci_boot` per index "
+            f"({DEFAULT_DRAWS} draws unless `bootstrap` says otherwise)"
+        ),
+    ] = False,
+    bootstrap: Annotated[
+        int | None,
+        Query(
+            ge=MIN_DRAWS,
+            le=MAX_DRAWS,
+            description="with `index=pls`: number of bootstrap draws of `ci_boot` (implies ci)",
+        ),
+    ] = None,
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="seed of the bootstrap draws")] = 1,
 ) -> Any:
     """0-100 index per group and construct with a 95% CI and a Holm-corrected Welch test of the
     group against the rest, from the protected cells of the disclosure control; groups below
     the survey's ``min_group_size`` show only ``n``. ``attr.<code>=v1,v2`` keeps respondents
-    with those values of one attribute."""
+    with those values of one attribute. With ``index=pls`` and ``ci=true`` (or ``bootstrap=N``)
+    each index also gets ``ci_boot``, a seeded percentile bootstrap interval that includes the
+    weights' sampling error (``pls.bootstrap`` reports the draws)."""
+    draws = bootstrap or (DEFAULT_DRAWS if ci else None)
+    if draws and index != "pls":
+        name = "bootstrap" if bootstrap else "ci"
+        raise InvalidInput([field_error(name, msg="bootstrap intervals need index=pls")])
     kw: dict[str, Any] = {
         "survey": survey,
         "by": by,
@@ -75,9 +99,12 @@ def scores(
         "filters": parse_filters(request.query_params),
     }
     extra: dict[str, Any] = {}
+    cis = None
     if index == "pls":
-        result, weighted = service.get_pls_scores(session, **kw)
+        result, weighted, cis = service.get_pls_scores(session, bootstrap=draws, seed=seed, **kw)
         extra = {"index": "pls", "pls": weighted.info()}
+        if cis is not None:
+            extra["pls"]["bootstrap"] = cis.info()
     else:
         result = service.get_scores(session, **kw)
     if format == "csv":
@@ -85,7 +112,10 @@ def scores(
         return download(service.scores_csv(result), name)
     # Plain floats/str/None only: skip jsonable_encoder, which costs more than the statistics
     # (ScoresOut documents this JSON; tests/reporting/test_schemas.py holds it to it).
-    return JSONResponse(result.to_dict() | extra)
+    body = result.to_dict()
+    if cis is not None:
+        body = cis.annotate(body)
+    return JSONResponse(body | extra)
 
 
 @router.get("/surveys/{slug}/ipma")
@@ -133,6 +163,13 @@ def trends(
     by: Literal["month", "survey"] = "month",
     branch: BranchQuery = None,
     format: Literal["json", "csv"] = "json",
+    index: Annotated[
+        Literal["equal", "pls"],
+        Query(
+            description="`equal`: item means; `pls`: the ACSI-style PLS-weighted index of "
+            "`scores?index=pls` (by survey: each survey with its own weights)"
+        ),
+    ] = "equal",
 ) -> Any:
     """Index and 95% CI per construct by month of submission (UTC) or by survey of the same
     instrument; periods below ``min_group_size`` show only ``n``."""
@@ -143,7 +180,10 @@ def trends(
         scope=principal.branches,
         branches=split_codes(branch),
         filters=parse_filters(request.query_params),
+        index=index,
     )
+    prefix = "pls-" if index == "pls" else ""
     if format == "csv":
-        return download(service.scores_csv(result), f"{survey.slug}-trends-by-{by}.csv")
-    return JSONResponse(result.to_dict())
+        return download(service.scores_csv(result), f"{survey.slug}-{prefix}trends-by-{by}.csv")
+    extra = {"index": "pls"} if index == "pls" else {}
+    return JSONResponse(result.to_dict() | extra)

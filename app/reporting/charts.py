@@ -174,13 +174,19 @@ def _two_lines(s: str, width: float, size: float) -> tuple[str, str]:
 
 
 # ---- importance-performance -------------------------------------------------------------------
-def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
+def ipa_svg(
+    result: IPAResult,
+    labels: Labels | None = None,
+    *,
+    title_key: str = "ipa_title",
+    x_key: str = "ipa_x",
+) -> str:
     """Importance (x) against performance (y), quadrants split at the means; points numbered,
     their names in a legend below the plot (long names never overlap)."""
     labels = labels or plain_labels()
     t = labels.t
     outcome = labels.construct(result.outcome)
-    title = t("ipa_title", outcome=outcome)
+    title = t(title_key, outcome=outcome)
     w, m_left, m_right, m_top, plot_h = 360.0, 44.0, 12.0, 34.0, 250.0
     pts = [d for d in result.drivers if d.performance is not None]
     if not pts or result.importance_split is None or result.performance_split is None:
@@ -231,9 +237,21 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
     }
     for q, (qx, qy, anchor) in corners.items():
         body.append(_text(qx, qy, labels.quadrant(q), size=12, anchor=anchor, fill=MUTED))
+    placed: list[tuple[float, float]] = []
+    for d in pts:  # every marker's spot first, and the leaders under every marker
+        tx, ty = sx(d.importance), sy(float(d.performance or 0.0))
+        px, py = _free_spot(tx, ty, placed)
+        placed.append((px, py))
+        if (px, py) != (tx, ty):  # moved off a neighbour: a leader to where it belongs
+            colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
+            body.append(
+                f"<line x1='{tx:.1f}' y1='{ty:.1f}' x2='{px:.1f}' y2='{py:.1f}' "
+                f"stroke='{colour}' stroke-width='1.5'/>"
+                f"<circle cx='{tx:.1f}' cy='{ty:.1f}' r='2.5' fill='{colour}'/>"
+            )
     for k, d in enumerate(pts, start=1):
         colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
-        px, py = sx(d.importance), sy(float(d.performance or 0.0))
+        px, py = placed[k - 1]
         body.append(
             f"<circle cx='{px:.1f}' cy='{py:.1f}' r='9' fill='{colour}' "
             f"data-construct='{escape(d.construct, True)}' data-quadrant='{d.quadrant}'>"
@@ -251,7 +269,7 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
     digits = 0 if y1 - y0 >= 10 else 1
     for v, dy in ((y0, -2.0), (y1, 10.0)):  # inside the corners, clear of the x ticks
         body.append(_text(m_left - 4, sy(v) + dy, t.num(v, digits), size=12, anchor="end"))
-    x_label = _fit(t("ipa_x", outcome=outcome), pw, 12)
+    x_label = _fit(t(x_key, outcome=outcome), pw, 12)
     body.append(_text(m_left + pw / 2, axis_y + 32, x_label, anchor="middle", size=12))
     mid = m_top + plot_h / 2
     body.append(
@@ -259,6 +277,31 @@ def ipa_svg(result: IPAResult, labels: Labels | None = None) -> str:
         f"transform='rotate(-90 14 {mid:.1f})'>{escape(t('ipa_y'))}</text>"
     )
     return _svg(w, h, body, title)
+
+
+# where a marker (r 9) may go when its place is taken: nearest first, never more than 2 rows off
+NUDGES = [(0.0, 0.0)] + [
+    (dx * step, dy * step)
+    for step in (19.0, 38.0)
+    for dx, dy in ((0, -1), (0, 1), (1, 0), (-1, 0), (0.7, -0.7), (-0.7, -0.7), (0.7, 0.7),
+                   (-0.7, 0.7))
+]  # fmt: skip
+
+
+def _free_spot(x: float, y: float, placed: list[tuple[float, float]]) -> tuple[float, float]:
+    """(x, y), or the nearest nudge of it that keeps 18 units from every placed marker."""
+    for dx, dy in NUDGES:
+        cx, cy = x + dx, y + dy
+        if all((cx - a) ** 2 + (cy - b) ** 2 >= 18.0**2 for a, b in placed):
+            return cx, cy
+    return x, y
+
+
+def ipma_svg(result: IPAResult, labels: Labels | None = None) -> str:
+    """The importance-performance map of the PLS-weighted model: importance is the
+    unstandardized total effect on the outcome (index points of the outcome per index point of
+    the driver), performance the driver's 0-100 PLS-weighted index; drawn as :func:`ipa_svg`."""
+    return ipa_svg(result, labels, title_key="ipma_title", x_key="ipma_x")
 
 
 def _fit(s: str, width: float, size: float) -> str:

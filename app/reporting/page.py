@@ -27,6 +27,7 @@ from app.reporting.charts import (
 )
 from app.reporting.i18n import Labels
 from app.reporting.invariance import InvarianceStatus
+from app.stats.drivers import IPAResult
 from app.stats.scores import GroupScore, GroupScores
 
 
@@ -222,6 +223,11 @@ class DriverLine:
 
 
 def driver_lines(report: Any, labels: Labels) -> list[DriverLine]:
+    return ipa_lines(report.ipa, labels)
+
+
+def ipa_lines(result: IPAResult, labels: Labels) -> list[DriverLine]:
+    """One line per driver of an importance-performance result (SEM drivers or PLS IPMA)."""
     t = labels.t
     return [
         DriverLine(
@@ -231,7 +237,7 @@ def driver_lines(report: Any, labels: Labels) -> list[DriverLine]:
             t.num(d.performance) if d.performance is not None else t("no_value"),
             labels.quadrant(d.quadrant) if d.quadrant else "",
         )
-        for d in report.ipa.drivers
+        for d in result.drivers
     ]
 
 

@@ -11,12 +11,23 @@ month and attribute value, as the maintained aggregates) go through the same dis
 equal-weight index: a group's index is the mean of its published respondents' scores, i.e.
 ``sum w_i (mean_i - min) / (max - min) * 100`` when every item is answered, with the same
 t-interval and Welch test against the rest. The intervals treat the weights as fixed (as the
-ACSI does); the weights' own sampling error is not in them.
+ACSI does); the weights' own sampling error is not in them (``ci_boot``, app/reporting/plsboot.py,
+adds it on request).
+
+The fit is cached in-process per *data fingerprint* (:func:`data_fingerprint`: the database,
+the survey, the instrument's content, the model and each response's id, branch and time), so
+the same data and model are never refitted and any new or deleted response means a new fit.
+The scoring (and with it ``min_group_size``) is rebuilt from the survey on every call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,12 +40,17 @@ from app.instruments.spec import model_paths
 from app.reporting.aggregates import cell_groups
 from app.reporting.disclosure import Scoring
 from app.stats.disclosure import ALL, COUNT
+from app.stats.drivers import IPAResult
+from app.stats.drivers import ipa as ipa_quadrants
 from app.stats.pls import PlsResult, fit_pls, index_weights, ipma, respondent_index
 from app.stats.sem import ModelError
 from app.surveys.models import Response, Survey
 from app.surveys.specs import survey_spec
 
+logger = logging.getLogger(__name__)
+
 INDEX_SCALE = (0.0, 100.0)
+CACHE_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -49,11 +65,15 @@ class PlsIndex:
     weights: dict[str, dict[str, float]]
     scale: dict[str, tuple[float, float]]
     fit: PlsResult = field(repr=False)
+    fingerprint: str = ""
+    items: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # (n, answer codes)
+    keys: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # branch, month, attr:*
 
     def info(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "nobs": self.nobs,
+            "data_fingerprint": self.fingerprint,
             "method": "PLS path modelling, mode A composites, path scheme, mean replacement",
             "weights": self.weights,
             "scale": {i: list(s) for i, s in self.scale.items()},
@@ -73,22 +93,80 @@ def pls_model(survey: Survey) -> str:
     return "\n".join(lines)
 
 
+_cache: OrderedDict[str, PlsIndex] = OrderedDict()
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def data_fingerprint(session: Session, *, survey: Survey, model: str) -> str:
+    """sha256 of what the PLS index depends on: the database, the survey, the instrument's
+    content, the model and each response's id, branch and submission time (responses are never
+    edited, only added or deleted; branch and time guard against a rebuilt database that
+    reuses imported ids)."""
+    h = hashlib.sha256()
+    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    h.update(f"{database}#{survey.id}\0{survey.instrument.content_hash}\0{model}\0".encode())
+    rows = session.execute(
+        select(Response.id, Response.branch_id, Response.submitted_at)
+        .where(Response.survey_id == survey.id)
+        .order_by(Response.id)
+    )
+    for id_, branch_id, submitted_at in rows:
+        h.update(f"{id_}:{branch_id}:{submitted_at.isoformat()};".encode())
+    return h.hexdigest()
+
+
 def pls_index(session: Session, *, survey: Survey) -> PlsIndex:
-    """Fit the weights on every response of the survey and build the raw cells.
+    """The PLS-weighted index of the survey's current data: cached per data fingerprint,
+    fitted (once, under a lock) when the data or the model changed.
 
     Raises InvalidInput (``index``) when the instrument's model has no paths between
     constructs or the model cannot be estimated on the data.
     """
-    spec = survey_spec(survey)
     model = pls_model(survey)
     if "~" not in model.replace("=~", ""):
         raise InvalidInput(
             [field_error("index", msg="the instrument's model has no paths between constructs")]
         )
+    fp = data_fingerprint(session, survey=survey, model=model)
+    with _lock:
+        built = _cache.get(fp)
+        if built is not None:
+            _cache.move_to_end(fp)
+        else:
+            built = _build(session, survey=survey, model=model, fingerprint=fp)
+            _cache[fp] = built
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return replace(built, scoring=index_scoring(survey, built.weights))
+
+
+def index_scoring(survey: Survey, weights: dict[str, dict[str, float]]) -> Scoring:
+    """The survey's scoring for the weighted constructs, each on 0-100."""
+    base = Scoring.of(survey)
+    constructs = tuple(c for c in base.constructs if c in weights)
+    return Scoring(
+        constructs=constructs,
+        nps=(),
+        gaps=(),
+        scales={c: INDEX_SCALE for c in constructs},
+        attributes=base.attributes,
+        min_group_size=base.min_group_size,
+    )
+
+
+def _build(session: Session, *, survey: Survey, model: str, fingerprint: str) -> PlsIndex:
+    """Fit the weights on every response of the survey and build the raw cells."""
+    spec = survey_spec(survey)
     query = select(
         Response.branch_id, Response.submitted_at, Response.answers, Response.attributes
     ).where(Response.survey_id == survey.id)
     rows = [r._asdict() for r in session.execute(query)]
+    logger.info("fitting the PLS index of %s on %d responses", survey.slug, len(rows))
     codes = list(spec.answer_codes)
     answers = np.array(
         [[np.nan if v is None or v == "na" else v for v in r["answers"]] for r in rows],
@@ -111,23 +189,19 @@ def pls_index(session: Session, *, survey: Survey) -> PlsIndex:
         [(b, m, *values) for b, m, values in groups],
         columns=["branch", "month", *[f"attr:{a}" for a in attributes]],
     )
-    raw = _cells(keys, scores, attributes)
-    base = Scoring.of(survey)
-    constructs = tuple(c for c in base.constructs if c in weights)
-    scoring = Scoring(
-        constructs=constructs,
-        nps=(),
-        gaps=(),
-        scales={c: INDEX_SCALE for c in constructs},
-        attributes=base.attributes,
-        min_group_size=base.min_group_size,
+    raw = respondent_cells(keys, scores, attributes)
+    scoring = index_scoring(survey, weights)
+    return PlsIndex(
+        raw, scoring, model, res.nobs, weights, scale, res, fingerprint, items[res.items], keys
     )
-    return PlsIndex(raw, scoring, model, res.nobs, weights, scale, res)
 
 
-def _cells(keys: pd.DataFrame, scores: pd.DataFrame, attributes: list[str]) -> pd.DataFrame:
+def respondent_cells(
+    keys: pd.DataFrame, scores: pd.DataFrame, attributes: list[str]
+) -> pd.DataFrame:
     """Atomic cells (columns branch, month, dim, value, construct, n, sum, sumsq) of the
-    respondents' scores: the whole branch-month (dim ``*``) and each attribute's values
+    respondents' scores (``keys``: branch, month and ``attr:<code>`` per respondent): the
+    whole branch-month (dim ``*``) and each attribute's values
     (``""`` when missing), with the ``*`` pseudo-construct counting the respondents."""
     frame = keys.reset_index(drop=True).copy()
     moments = []
@@ -185,4 +259,25 @@ def pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) ->
             ]
         )
     out = ipma(weighted.fit, target, weighted.scale).to_dict()
-    return out | {"model": weighted.model, "nobs": weighted.nobs}
+    return out | {
+        "model": weighted.model,
+        "nobs": weighted.nobs,
+        "data_fingerprint": weighted.fingerprint,
+    }
+
+
+def pls_drivers(
+    weighted: PlsIndex, *, outcome: str, performance: Mapping[str, float | None]
+) -> IPAResult:
+    """The PLS importance-performance map for ``outcome``: importance the unstandardized total
+    effect of each construct on it (IPMA, pooled over every response), performance the given
+    0-100 PLS-weighted indices (the dashboard passes the protected index of the row it shows);
+    quadrants split at the means, as the equal-weight driver analysis.
+
+    Raises InvalidInput (``outcome``) when it is not a construct of the model.
+    """
+    if outcome not in weighted.fit.constructs:
+        choices = ", ".join(weighted.fit.constructs)
+        raise InvalidInput([field_error("outcome", msg=f"must be a construct: {choices}")])
+    importance = ipma(weighted.fit, outcome, weighted.scale).importance
+    return ipa_quadrants(importance, {c: performance.get(c) for c in importance}, outcome=outcome)

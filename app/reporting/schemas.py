@@ -40,6 +40,14 @@ class ConstructScoreOut(_Out):
     vs_rest: VsRest | None = Field(
         default=None, description="absent for the overall benchmark and for trends"
     )
+    ci_boot: list[float] | None = Field(
+        default=None,
+        description="with index=pls and ci=true: bootstrap percentile interval of the index "
+        "(absent otherwise; null when fewer than 2 draws had the cell)",
+    )
+    ci_boot_draws: int | None = Field(
+        default=None, description="draws behind ci_boot; absent without it"
+    )
 
 
 class NpsOut(_Out):
@@ -99,7 +107,8 @@ class ScoresOut(_Out):
     )
     pls: dict[str, Any] | None = Field(
         default=None,
-        description="with `index=pls`: the model, the normalized outer weights and the scales",
+        description="with `index=pls`: the model, data fingerprint, the normalized outer "
+        "weights, the scales and (with ci) `bootstrap`: interval, draws, succeeded, seed, level",
     )
 
 

@@ -29,12 +29,13 @@ from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.reporting.aggregates import read_cells
 from app.reporting.disclosure import Scoring, branch_names, protected_cells
 from app.reporting.importance import importance_fit
+from app.reporting.plsboot import IndexCis, bootstrap_cis
 from app.reporting.plsindex import PlsIndex, pls_index, pls_ipma
 from app.reporting.tables import Filters, check_by, check_filters, score_table
 from app.stats.disclosure import ALL
 from app.stats.drivers import DriverError, IPAResult, driver_importance, ipa
 from app.stats.scores import SMALL_GROUP, GroupScore, GroupScores, trend_scores
-from app.surveys.models import Survey
+from app.surveys.models import Response, Survey
 from app.surveys.specs import survey_spec
 
 
@@ -104,20 +105,39 @@ def get_pls_scores(
     branches: Sequence[str] | None = None,
     months: tuple[str | None, str | None] = (None, None),
     filters: Filters | None = None,
-) -> tuple[GroupScores, PlsIndex]:
-    """:func:`get_scores` with ACSI-style PLS-weighted indices (app/reporting/plsindex.py)."""
+    bootstrap: int | None = None,
+    seed: int = 1,
+) -> tuple[GroupScores, PlsIndex, IndexCis | None]:
+    """:func:`get_scores` with ACSI-style PLS-weighted indices (app/reporting/plsindex.py) and,
+    with ``bootstrap`` draws, their percentile intervals (app/reporting/plsboot.py)."""
     weighted = pls_index(session, survey=survey)
-    table = get_scores(
-        session,
-        survey=survey,
-        by=by,
-        scope=scope,
-        branches=branches,
-        months=months,
-        filters=filters,
-        weighted=weighted,
+    kw: dict[str, Any] = {
+        "survey": survey,
+        "by": by,
+        "scope": scope,
+        "branches": branches,
+        "months": months,
+        "filters": filters,
+    }
+    table = get_scores(session, weighted=weighted, **kw)
+    if not bootstrap:
+        return table, weighted, None
+
+    def table_of(raw: pd.DataFrame) -> GroupScores:
+        return get_scores(session, weighted=replace(weighted, raw=raw), **kw)
+
+    request_key = (
+        weighted.scoring.min_group_size,
+        by,
+        tuple(scope) if scope is not None else None,
+        tuple(branches or ()),
+        months,
+        tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items())),
     )
-    return table, weighted
+    cis = bootstrap_cis(
+        weighted, table, table_of=table_of, request_key=request_key, draws=bootstrap, seed=seed
+    )
+    return table, weighted, cis
 
 
 def get_pls_ipma(session: Session, *, survey: Survey, outcome: str | None = None) -> dict[str, Any]:
@@ -134,9 +154,12 @@ def get_trends(
     scope: Sequence[str] | None = None,
     branches: Sequence[str] | None = None,
     filters: Filters | None = None,
+    index: str = "equal",
 ) -> GroupScores:
-    """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument."""
-    scoring = Scoring.of(survey)
+    """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument;
+    ``index="pls"``: of the PLS-weighted index (each survey with its own weights)."""
+    weighted = pls_index(session, survey=survey) if index == "pls" else None
+    scoring = Scoring.of(survey) if weighted is None else weighted.scoring
     if by not in ("month", "survey"):
         raise InvalidInput([field_error("by", msg="must be month or survey")])
     flt = check_filters(survey, "month", filters)
@@ -152,6 +175,7 @@ def get_trends(
             months=(None, None),
             flt=flt,
             trend=True,
+            raw=None if weighted is None else weighted.raw,
         )
     if flt is not None:
         raise InvalidInput([field_error("by", msg="attribute filters need by=month")])
@@ -164,7 +188,14 @@ def get_trends(
     )
     parts, counts, published = [], {}, {}
     for i, other in enumerate(siblings):
-        cells = protected_cells(session, survey=other, branch_ids=ids, scoring=scoring)
+        raw = None
+        if weighted is not None:
+            if other.id != survey.id and not session.scalar(
+                select(Response.id).where(Response.survey_id == other.id).limit(1)
+            ):
+                continue  # a survey without responses has no weights (and no index)
+            raw = weighted.raw if other.id == survey.id else pls_index(session, survey=other).raw
+        cells = protected_cells(session, survey=other, branch_ids=ids, scoring=scoring, raw=raw)
         label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
         parts.append(cells.moments.assign(key=label))
         counts[label] = int(cells.counts["n"].sum())

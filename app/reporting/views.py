@@ -14,7 +14,7 @@ remembered in a cookie, else Accept-Language); :mod:`app.reporting.page` words t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -24,16 +24,17 @@ from sqlalchemy.orm import Session
 from app.auth.service import Principal, authenticate
 from app.auth.sessions import SESSION_TTL, end_session, session_principal, start_session
 from app.deps import SessionDep, SurveyDep, split_codes
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from app.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized, field_error
 from app.fits.api import start_runner
 from app.invitations.rates import response_rates
 from app.reporting import page as words
 from app.reporting import service
 from app.reporting.api import SVG, download
-from app.reporting.charts import heat_table_svg, ipa_svg, trend_svg
+from app.reporting.charts import heat_table_svg, ipa_svg, ipma_svg, trend_svg
 from app.reporting.i18n import COOKIE as LANG_COOKIE
 from app.reporting.i18n import LANGS, Labels, html_lang, page_lang, texts
 from app.reporting.invariance import branch_invariance
+from app.reporting.plsindex import pls_drivers
 from app.reporting.tables import FILTER_PREFIX, parse_filters
 from app.security.csrf import DASHBOARD_LOGIN
 from app.security.headers import DASHBOARD_CSP, secure_page
@@ -226,7 +227,7 @@ def dashboard_home(request: Request) -> Response:
 # ---- the dashboard ---------------------------------------------------------------------------
 FIELD_KEYS = {"by": "field_by", "branch": "field_branch", "outcome": "field_outcome",
               "month": "field_month", "month_from": "field_month", "month_to": "field_month",
-              "filter": "field_filter"}  # fmt: skip
+              "filter": "field_filter", "index": "field_index"}  # fmt: skip
 
 
 def _error_page(request: Request, exc: DomainError, lang: str, slug: str) -> HTMLResponse:
@@ -258,6 +259,7 @@ def dashboard(
     branch: BranchQuery = None,
     by: ByQuery = "branch",
     outcome: OutcomeQuery = None,
+    index: Annotated[str, Query(max_length=10)] = "equal",
 ) -> Response:
     if principal is None:
         return _login(request, slug, None, 401)
@@ -267,8 +269,10 @@ def dashboard(
         return _error_page(request, exc, reader_lang(request), slug)
     lang = reader_lang(request, survey)
     try:
+        if index not in ("equal", "pls"):
+            raise InvalidInput([field_error("index", msg="must be equal or pls")])
         context = _dashboard_context(request, session, survey, principal, branch, by, outcome,
-                                     lang)  # fmt: skip
+                                     lang, index)  # fmt: skip
     except DomainError as exc:
         return _error_page(request, exc, lang, slug)
     return _page(request, "reporting/dashboard.html", context, lang)
@@ -283,31 +287,40 @@ def _dashboard_context(
     by: str,
     outcome: str | None,
     lang: str,
+    index: str = "equal",
 ) -> dict[str, Any]:
     codes = split_codes(branch)
     filters = parse_filters(request.query_params)
-    scores = service.get_scores(
-        session, survey=survey, by=by, scope=principal.branches, branches=codes, filters=filters
-    )
-    trends = service.get_trends(
-        session, survey=survey, scope=principal.branches, branches=codes, filters=filters
-    )
     labels = labels_for(session, survey, lang)
     t = labels.t
+    kw: dict[str, Any] = {"scope": principal.branches, "branches": codes, "filters": filters}
+    weighted, pls_error = None, None
+    if index == "pls":
+        try:
+            scores, weighted, _ = service.get_pls_scores(session, survey=survey, by=by, **kw)
+        except InvalidInput as exc:
+            if not any((e.get("loc") or ("",))[-1] == "index" for e in exc.errors):
+                raise
+            pls_error = t("pls_unavailable")
+    if weighted is None:
+        index = "equal"
+        scores = service.get_scores(session, survey=survey, by=by, **kw)
+    trends = service.get_trends(session, survey=survey, index=index, **kw)
     spec = survey_spec(survey)
     drivers, drivers_error = None, None
     visible = service.visible_branches(session, scope=principal.branches, requested=None)
     shown = codes or visible
     focus = shown[0] if shown and len(shown) == 1 else None  # one branch: its own IPA
     try:
-        drivers = service.get_drivers(
-            session,
-            survey=survey,
-            outcome=outcome,
-            branch=focus,
-            scope=principal.branches,
-            filters=filters,
-        )
+        if weighted is None:  # the PLS view has its own map (_ipma_context)
+            drivers = service.get_drivers(
+                session,
+                survey=survey,
+                outcome=outcome,
+                branch=focus,
+                scope=principal.branches,
+                filters=filters,
+            )
     except DomainError as exc:
         if isinstance(exc, InvalidInput) and any(
             (e.get("loc") or ("",))[-1] == "outcome" and outcome for e in exc.errors
@@ -322,6 +335,7 @@ def _dashboard_context(
     )
     query = {k: v for k, v in request.query_params.items()}
     query["lang"] = lang
+    ipma = _ipma_context(scores, weighted, labels, outcome or spec.default_outcome, focus)
     focus_names = [labels.construct(c) for c in drivers.ipa.concentrate] if drivers else []
     return {
         "survey": survey,
@@ -367,6 +381,54 @@ def _dashboard_context(
         "refresh_s": REFRESH_S,
         "q": "?" + urlencode(query),
         "lang_value": lang,
+        "index": index,
+        "index_links": _index_links(request, lang, index, t),
+        "pls_error": pls_error,
+        "ipma": ipma,
+        "index_note": t("index_pls_explained") if index == "pls" else t("index_explained"),
+    }
+
+
+def _index_links(request: Request, lang: str, current: str, t: Any) -> list[tuple[str, str, bool]]:
+    """(name, href, current) of the two indices: plain links keeping the rest of the query."""
+    out = []
+    for code, key in (("equal", "index_equal"), ("pls", "index_pls")):
+        params = {k: v for k, v in request.query_params.items() if k != "index"}
+        params |= {"lang": lang, "index": code}
+        out.append((t(key), f"{request.url.path}?{urlencode(params)}", code == current))
+    return out
+
+
+def _ipma_context(
+    scores: GroupScores,
+    weighted: Any,
+    labels: Labels,
+    outcome: str,
+    focus: str | None,
+) -> dict[str, Any] | None:
+    """The PLS view's importance-performance map: importance the unstandardized total effect
+    (pooled), performance the protected PLS-weighted index of the row shown (the focused
+    branch, else the benchmark); None outside the PLS view."""
+    if weighted is None:
+        return None
+    t = labels.t
+    target = outcome
+    row = scores.overall
+    if focus:
+        row = next((g for g in scores.groups if g.group == focus), None) or row
+    hidden = row.suppressed
+    perf = {} if hidden else {c: cs.index for c, cs in row.constructs.items()}
+    result = pls_drivers(weighted, outcome=target, performance=perf)
+    return {
+        "svg": ipma_svg(result, labels),
+        "lines": words.ipa_lines(result, labels),
+        "hidden": hidden,
+        "group": labels.group("branch", focus) if focus else "",
+        "method": [
+            t("ipma_method", outcome=labels.construct(target)),
+            t("drivers_sample", n=t.count(weighted.nobs)),
+        ],
+        "focus": t.join(labels.construct(c) for c in result.concentrate),
     }
 
 
@@ -409,16 +471,20 @@ def _download_scores(
     session: SessionDep,
     branch: BranchQuery = None,
     by: ByQuery = "branch",
+    index: Annotated[Literal["equal", "pls"], Query()] = "equal",
 ) -> GroupScores:
-    """The score table behind the downloads: the key's branches, narrowed by ``branch``."""
-    return service.get_scores(
-        session,
-        survey=survey,
-        by=by,
-        scope=principal.branches,
-        branches=split_codes(branch),
-        filters=parse_filters(request.query_params),
-    )
+    """The score table behind the downloads: the key's branches, narrowed by ``branch``;
+    ``index=pls``: the PLS-weighted indices, as the page's PLS view."""
+    kw: dict[str, Any] = {
+        "survey": survey,
+        "by": by,
+        "scope": principal.branches,
+        "branches": split_codes(branch),
+        "filters": parse_filters(request.query_params),
+    }
+    if index == "pls":
+        return service.get_pls_scores(session, **kw)[0]
+    return service.get_scores(session, **kw)
 
 
 DownloadScores = Annotated[GroupScores, Depends(_download_scores)]
@@ -474,6 +540,7 @@ def trends_download(
     session: SessionDep,
     labels: DownloadLabels,
     branch: BranchQuery = None,
+    index: Annotated[Literal["equal", "pls"], Query()] = "equal",
 ) -> Response:
     trends = service.get_trends(
         session,
@@ -481,5 +548,6 @@ def trends_download(
         scope=principal.branches,
         branches=split_codes(branch),
         filters=parse_filters(request.query_params),
+        index=index,
     )
     return _svg(trend_svg(trends, labels), f"{survey.slug}-trends.svg")

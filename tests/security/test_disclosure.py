@@ -417,3 +417,41 @@ def test_randomized_differencing_attacker(factory, survey, session, operator_hea
     baseline = naive_figures(people, qs, values)
     assert any(exact_means(found, values[c]) for c, found in baseline.items())
     assert any(isolated(found, values[c])[1] for c, found in baseline.items())
+
+
+# ---- the PLS-weighted index (scores?index=pls, its bootstrap intervals, trends?index=pls) -----
+def test_f1_pls_index_and_its_bootstrap_do_not_isolate_a_one_response_month(
+    factory, survey, session, operator_headers
+):
+    """F1 again on the PLS-weighted index: the weights (and each bootstrap draw's) come from
+    every response, the tables only from published cells, so the two month ranges publish the
+    same index, interval and bootstrap interval, and their difference is not the respondent."""
+    rng = random.Random(5)
+    people = [person(rng, "BR01", "2026-09") for _ in range(12)]
+    people += [person(rng, "BR01", "2026-10") for _ in range(10)]
+    people += [person(rng, "BR02", "2026-10") for _ in range(8)]
+    people.append(person(rng, "BR01", "2026-11", value=7))
+    ref.insert_rows(session, slug="telecom", records=people)
+    q = {"index": "pls", "bootstrap": 100, "branch": "BR01"}
+    everything = get(factory.client, f"{API}/scores", operator_headers, **q)
+    to_oct = get(factory.client, f"{API}/scores", operator_headers, month_to="2026-10", **q)
+    a, b = group(everything, "BR01"), group(to_oct, "BR01")
+    assert a["n"] == 23 and b["n"] == 22
+    for c in a["constructs"]:
+        assert a["constructs"][c] == b["constructs"][c]
+        assert a["constructs"][c]["ci_boot"] is not None
+    trend = get(factory.client, f"{API}/trends", operator_headers, index="pls", branch="BR01")
+    months = {g["group"]: g for g in trend["groups"]}
+    assert months["2026-11"]["suppressed"] and "constructs" not in months["2026-11"]
+    assert months["2026-11"]["n"] == 1  # counts are exact (existence is not protected)
+
+
+def test_pls_bootstrap_shows_nothing_for_a_small_branch(factory, survey, session, operator_headers):
+    rng = random.Random(6)
+    people = [person(rng, "BR01", "2026-10") for _ in range(30)]
+    people += [person(rng, "BR02", "2026-10") for _ in range(3)]
+    ref.insert_rows(session, slug="telecom", records=people)
+    table = get(factory.client, f"{API}/scores", operator_headers, index="pls", bootstrap=100)
+    small = group(table, "BR02")
+    assert small["suppressed"] and "constructs" not in small and small["n"] == 3
+    assert all(cs["ci_boot"] for cs in group(table, "BR01")["constructs"].values())

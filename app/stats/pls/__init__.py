@@ -6,8 +6,9 @@ Public API: ``fit_pls(data, model, scheme=, consistent=, missing=) -> PlsResult`
 ``reliability``, ``htmt``, ``fornell_larcker``, ``cross_loadings``, ``total_effects``,
 ``indirect_effects``, ``f_squared``, ``inner_vif``, ``item_vif``, ``srmr``; ``predict_pls``
 (PLSpredict), ``blindfolding`` (Q²), ``ipma`` and ``index_weights``/``respondent_index``
-(ACSI-style indices), ``pls_mga`` (PLS-MGA, permutation test, MICOM); ``pls_result_dict`` (the
-API's JSON). The model text is lavaan-style: ``=~`` reflective, ``<~`` formative (mode B),
+(ACSI-style indices; ``index_draws``/``percentile_interval``: their stratified bootstrap),
+``pls_mga`` (PLS-MGA, permutation test, MICOM); ``pls_result_dict`` (the API's JSON).
+The model text is lavaan-style: ``=~`` reflective, ``<~`` formative (mode B),
 ``~`` paths.
 """
 
@@ -26,6 +27,7 @@ from app.stats.pls.evaluate import (
     srmr,
     total_effects,
 )
+from app.stats.pls.indexboot import IndexDraw, index_draws, percentile_interval, stratified_rows
 from app.stats.pls.ipma import Ipma, index_weights, ipma, respondent_index
 from app.stats.pls.mga import PlsMga, pls_mga
 from app.stats.pls.predict import Blindfolding, PlsPredict, blindfolding, predict_pls
@@ -36,6 +38,7 @@ __all__ = [
     "Blindfolding",
     "SCHEMES",
     "Construct",
+    "IndexDraw",
     "Ipma",
     "PlsMga",
     "PlsPredict",
@@ -52,11 +55,13 @@ __all__ = [
     "htmt",
     "htmt_from_cor",
     "indirect_effects",
+    "index_draws",
     "inner_vif",
     "index_weights",
     "ipma",
     "item_vif",
     "parse_pls",
+    "percentile_interval",
     "pls_mga",
     "pls_result_dict",
     "predict_pls",
@@ -64,5 +69,6 @@ __all__ = [
     "respondent_index",
     "solve_pls",
     "srmr",
+    "stratified_rows",
     "total_effects",
 ]
