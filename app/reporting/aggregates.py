@@ -244,6 +244,15 @@ def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str
     _upsert(session, survey_id=survey.id, cells=cell_moments(rows, layout=layout(survey)))
 
 
+def apply_moments(session: Session, *, survey: Survey, cells: Moments) -> None:
+    """Add moments summed beforehand with :func:`cell_moments` (a bulk import sums its rows
+    chunk by chunk while checking them), in the caller's transaction."""
+    if not cells:
+        return
+    ensure_key(session, survey=survey)
+    _upsert(session, survey_id=survey.id, cells=cells)
+
+
 def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:
     """Subtract the moments of responses being deleted, in the caller's transaction.
 
