@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings, get_settings
 from app.errors import InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec
-from app.reporting.aggregates import Moments, cell_moments, layout
+from app.reporting.aggregates import MomentSums, layout
 from app.surveys.frames import EXPORT_CHUNK, iter_stored_frames
 from app.surveys.models import Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
@@ -131,8 +131,7 @@ def import_csv(
         parser = _RowParser(
             spec, header, branches, now, window, scope=scope, anonymous=survey.anonymous
         )
-        shape = layout(survey)
-        moments: Moments = {}
+        sums = MomentSums(layout(survey))
         row_errors: list[dict[str, Any]] = []
         with Staging(session.get_bind()) as stage:
             parser.sqlite = stage.dialect != "postgresql"
@@ -145,7 +144,7 @@ def import_csv(
                     row_errors += errors
                     stage.write(staged)
                     if not row_errors:  # moments only matter when everything is stored
-                        cell_moments(checked, layout=shape, out=moments)
+                        sums.add(checked)
             except csv.Error as exc:
                 raise _file_error(f"unreadable CSV: {exc}") from None
             duplicates, stored = stage.problems()
@@ -160,7 +159,7 @@ def import_csv(
             if row_errors:
                 row_errors.sort(key=lambda e: e["row"])
                 raise InvalidInput(row_errors)  # the error handler shows 100, counts the rest
-            return stage.publish(survey=survey, moments=moments)
+            return stage.publish(survey=survey, moments=sums.moments())
     finally:
         text.detach()  # the caller's file object stays open
 
@@ -257,7 +256,7 @@ class _RowParser:
         return found
 
     def _attributes(self, record: list[str]) -> Any:
-        key = tuple("" if k is None else record[k] for k in self.attr_at)
+        key = tuple(["" if k is None else record[k] for k in self.attr_at])
         found = self.attr_memo.get(key)
         if found is None:
             given = dict(zip(self.spec.attribute_codes, key, strict=True))
@@ -287,13 +286,14 @@ class _RowParser:
         lang = self._lang(record[self.lang_at]) if self.lang_at is not None else (None,)
         if attributes is _INVALID or lang is _INVALID:
             return None
-        values, tokens = [], []
-        for at, code, multiple, memo in self.items:
-            found = self._answer(memo, code, multiple, record[at])
-            if found is _INVALID:
-                return None
-            values.append(found[0])
-            tokens.append(found[1])
+        found = [memo.get(record[at]) for at, _, _, memo in self.items]
+        if None in found:  # a cell not seen before in its column: check it once
+            found = [
+                self._answer(memo, code, multiple, record[at])
+                for at, code, multiple, memo in self.items
+            ]
+        if _INVALID in found:
+            return None
         texts: dict[str, str] = {}
         for at, code in self.texts:
             value, problem = check_answer(self.spec, code, record[at])
@@ -323,8 +323,8 @@ class _RowParser:
             "attributes": attributes[0],
             "attributes_json": attributes[1],
             "lang": lang[0],
-            "answers": values,
-            "answers_json": "[" + ",".join(tokens) + "]",
+            "answers": [f[0] for f in found],
+            "answers_json": "[" + ",".join([f[1] for f in found]) + "]",
             "texts": texts or None,
         }
 

@@ -4,7 +4,8 @@ Rows are checked in chunks by ``app.surveys.csvio`` and written, chunk by chunk,
 staging table on a connection of their own, so the importing process holds one chunk at a time
 (memory flat at any file size). Only when the whole file is valid are they published: one
 ``INSERT INTO responses ... SELECT ... FROM staging`` and the score aggregates' upsert
-(:func:`app.reporting.aggregates.apply_moments`, the moments summed while checking) in one
+(:func:`app.reporting.aggregates.apply_staged_moments`: the moments summed while checking,
+staged before any lock is taken, added by one ``INSERT ... SELECT ... ON CONFLICT``) in one
 transaction, so an import is all or nothing.
 
 * PostgreSQL: the staging table is ``TEMP ... ON COMMIT DROP`` and filled with ``COPY ... FROM
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from app.db import Base
 from app.errors import Conflict
-from app.reporting.aggregates import Moments, apply_moments
+from app.reporting.aggregates import MOMENTS_STAGING, Moments, apply_staged_moments, stage_moments
 from app.surveys.models import Survey
 
 TABLE = "pvm_import_staging"
@@ -90,6 +91,7 @@ class Staging:
                 conn.rollback()
             if self.dialect != "postgresql":
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{TABLE}")
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{MOMENTS_STAGING}")
                 conn.commit()
         finally:
             if conn is not self._engine:
@@ -145,6 +147,9 @@ class Staging:
         one transaction, then commit; returns the rows. Conflict (nothing stored) when an id
         was stored meanwhile."""
         conn = self.conn
+        if not self.rows:
+            return 0
+        stage_moments(conn, survey_id=survey.id, cells=moments)  # before any lock is taken
         columns = (
             "id, survey_id, branch_id, submitted_at, attributes, lang, channel, answers, texts"
         )
@@ -167,7 +172,7 @@ class Staging:
                 params,
             )
             with Session(bind=conn) as session:  # joins the connection's transaction
-                apply_moments(session, survey=survey, cells=moments)
+                apply_staged_moments(session, survey=survey)
                 session.flush()
             conn.commit()
         except IntegrityError:  # an id stored concurrently since the check
