@@ -166,13 +166,18 @@ class MomentSums:
         self.sums = np.zeros((3, 0, len(self.keys)))  # n, sum, sumsq x group x key
 
     def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
+        """Add response rows (as :func:`cell_moments` takes them)."""
+        if rows:
+            self.add_cells(cell_groups(rows, self.layout.attributes), _answer_matrix(rows))
+
+    def add_cells(self, groups: Sequence[Group], answers: np.ndarray) -> None:
+        """Add responses given as their atomic cells and their answers as numbers (rows x
+        answer codes; NaN = not applicable or not answered)."""
+        if not len(groups):
             return
         lookup = self.lookup
         codes = np.fromiter(
-            (lookup.setdefault(k, len(lookup)) for k in cell_groups(rows, self.layout.attributes)),
-            dtype=np.intp,
-            count=len(rows),
+            (lookup.setdefault(k, len(lookup)) for k in groups), dtype=np.intp, count=len(groups)
         )
         size = len(lookup)
         if size > self.sums.shape[1]:
@@ -181,7 +186,7 @@ class MomentSums:
             self.sums = grown
         width = self.sums.shape[1]
         self.sums[0, :, 0] += np.bincount(codes, minlength=width)
-        for k, (ok, score) in enumerate(_scores(rows, self.layout), start=1):
+        for k, (ok, score) in enumerate(_matrix_scores(answers, self.layout), start=1):
             at = codes[ok]
             self.sums[0, :, k] += np.bincount(at, minlength=width)
             self.sums[1, :, k] += np.bincount(at, weights=score, minlength=width)
@@ -220,15 +225,22 @@ class MomentSums:
         return out
 
 
-def _scores(rows: Sequence[dict[str, Any]], layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per scored key (means with items, then nps; :class:`MomentSums`' order): which rows
-    have a score and their scores."""
+def _answer_matrix(rows: Sequence[dict[str, Any]]) -> np.ndarray:
     try:
-        answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+        return np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
     except ValueError:  # "na" (not applicable) in some row: missing, like None
-        answers = np.array(
+        return np.array(
             [[None if v == "na" else v for v in r["answers"]] for r in rows], dtype=float
         )
+
+
+def _scores(rows: Sequence[dict[str, Any]], layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
+    return _matrix_scores(_answer_matrix(rows), layout)
+
+
+def _matrix_scores(answers: np.ndarray, layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per scored key (means with items, then nps; :class:`MomentSums`' order): which rows
+    have a score and their scores."""
     out = []
     for _, where in layout.means:
         if not where:

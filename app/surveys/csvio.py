@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,7 +61,7 @@ from app.surveys.validation import (
 )
 
 OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
-CHUNK = 5_000
+CHUNK = 20_000  # rows checked and staged at a time
 
 
 def _file_error(msg: str) -> InvalidInput:
@@ -128,7 +129,7 @@ def import_csv(
         session.commit()  # ends the read; staging runs on a connection of its own
         now = utcnow()
         window = (limits.earliest_submitted_at, now + timedelta(seconds=limits.clock_skew_s))
-        parser = _RowParser(
+        parser = _ChunkParser(
             spec, header, branches, now, window, scope=scope, anonymous=survey.anonymous
         )
         sums = MomentSums(layout(survey))
@@ -144,7 +145,7 @@ def import_csv(
                     row_errors += errors
                     stage.write(staged)
                     if not row_errors:  # moments only matter when everything is stored
-                        sums.add(checked)
+                        sums.add_cells(*checked)
             except csv.Error as exc:
                 raise _file_error(f"unreadable CSV: {exc}") from None
             duplicates, stored = stage.problems()
@@ -204,17 +205,22 @@ def _check_header(spec: InstrumentSpec, header: list[str]) -> None:
 
 
 _MEMO_LIMIT = 10_000  # distinct cells remembered per column (valid answers are few)
-_INVALID = object()
+_INVALID: Any = object()  # a memo's mark of a cell that fails its check
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class _RowParser:
-    """Checks CSV records in chunks, compiled once per import: each item column keeps a memo
-    from cell text to (stored value, JSON token), so a valid row costs a dict lookup per cell;
-    a row with any doubt goes through :func:`_parse_row` (every problem, by field)."""
+class _ChunkParser:
+    """Checks CSV records a chunk at a time, column by column, compiled once per import.
+
+    Each column keeps a memo from cell text to its checked form (an answer column: the stored
+    value, its JSON token and its number for the aggregates), so a column of a chunk is
+    checked by one ``map`` over its cells and a new cell text is checked once, by the rules of
+    :mod:`app.surveys.validation`. A row with any cell that fails goes through
+    :func:`_parse_row`, which lists every problem by field, as before.
+    """
 
     def __init__(
         self,
@@ -238,30 +244,57 @@ class _RowParser:
         self.id_at = where.get("id")
         self.time_at = where.get("submitted_at")
         self.lang_at = where.get("lang")
-        self.attr_at = [where.get(a) for a in spec.attribute_codes]
+        self.attr_at = [where[a] for a in spec.attribute_codes if a in where]
+        self.attr_codes = [a for a in spec.attribute_codes if a in where]
         multiple = set(_multiple_codes(spec))
-        self.items = [(where[code], code, code in multiple, {}) for code in spec.answer_codes]
+        self.items: list[tuple[int, str, bool, dict[str, Any]]] = [
+            (where[code], code, code in multiple, {}) for code in spec.answer_codes
+        ]
         self.texts = [(where[code], code) for code in spec.text_codes]
+        self.branch_memo: dict[str, Any] = {}
         self.attr_memo: dict[tuple[str, ...], Any] = {}
         self.lang_memo: dict[str, Any] = {}
 
+    # ---- one column's cells, checked once per distinct text ---------------------------------
     def _answer(self, memo: dict[str, Any], code: str, multiple: bool, cell: str) -> Any:
         found = memo.get(cell)
         if found is None:
             raw = _choices(cell) if multiple else cell
             value, problem = check_answer(self.spec, code, raw)
-            found = _INVALID if problem is not None else (value, _json(value))
+            if problem is not None:
+                found = _INVALID
+            else:
+                number = float("nan") if value is None or value == NA else float(value)
+                found = (value, _json(value), number)
             if len(memo) < _MEMO_LIMIT:
                 memo[cell] = found
         return found
 
-    def _attributes(self, record: list[str]) -> Any:
-        key = tuple(["" if k is None else record[k] for k in self.attr_at])
+    def _branch(self, cell: str) -> Any:
+        found = self.branch_memo.get(cell)
+        if found is None:
+            code = cell.strip()
+            found = self.branches.get(code, _INVALID)
+            if self.scope is not None and code not in self.scope:
+                found = _INVALID
+            if len(self.branch_memo) < _MEMO_LIMIT:
+                self.branch_memo[cell] = found
+        return found
+
+    def _attributes(self, key: tuple[str, ...]) -> Any:
         found = self.attr_memo.get(key)
         if found is None:
-            given = dict(zip(self.spec.attribute_codes, key, strict=True))
-            values, errors = check_attributes(self.spec, given)
-            found = _INVALID if errors else (values, _json(values))
+            values, errors = check_attributes(
+                self.spec, dict(zip(self.attr_codes, key, strict=True))
+            )
+            if errors:
+                found = _INVALID
+            else:
+                found = (
+                    values,
+                    _json(values),
+                    tuple(values.get(a, "") for a in self.spec.attribute_codes),
+                )
             if len(self.attr_memo) < _MEMO_LIMIT:
                 self.attr_memo[key] = found
         return found
@@ -275,66 +308,20 @@ class _RowParser:
                 self.lang_memo[cell] = found
         return found
 
-    def _fast(self, record: list[str]) -> dict[str, Any] | None:
-        """The row of a valid record, or None when it needs the full check."""
-        branch_id = self.branches.get(record[self.branch_at].strip())
-        if branch_id is None:
-            return None
-        if self.scope is not None and record[self.branch_at].strip() not in self.scope:
-            return None
-        attributes = self._attributes(record)
-        lang = self._lang(record[self.lang_at]) if self.lang_at is not None else (None,)
-        if attributes is _INVALID or lang is _INVALID:
-            return None
-        found = [memo.get(record[at]) for at, _, _, memo in self.items]
-        if None in found:  # a cell not seen before in its column: check it once
-            found = [
-                self._answer(memo, code, multiple, record[at])
-                for at, code, multiple, memo in self.items
-            ]
-        if _INVALID in found:
-            return None
-        texts: dict[str, str] = {}
-        for at, code in self.texts:
-            value, problem = check_answer(self.spec, code, record[at])
-            if problem is not None:
-                return None
-            if isinstance(value, str):
-                texts[code] = value
-        submitted_at = self.now
-        if self.time_at is not None and record[self.time_at].strip():
-            try:
-                submitted_at = _parse_time(record[self.time_at])
-            except ValueError:
-                return None
-            if _time_error(submitted_at, self.window) is not None:
-                return None
-        if self.id_at is not None and record[self.id_at].strip():
-            try:
-                response_id = uuid.UUID(record[self.id_at].strip())
-            except ValueError:
-                return None
-        else:
-            response_id = uuid.uuid4()
-        return {
-            "id": response_id,
-            "branch_id": branch_id,
-            "submitted_at": submitted_at,
-            "attributes": attributes[0],
-            "attributes_json": attributes[1],
-            "lang": lang[0],
-            "answers": [f[0] for f in found],
-            "answers_json": "[" + ",".join([f[1] for f in found]) + "]",
-            "texts": texts or None,
-        }
+    def _column(self, cells: Sequence[str], memo: dict[str, Any], check: Any) -> list[Any]:
+        found = list(map(memo.get, cells))
+        if None in found:  # texts not seen before in this column: check each once
+            found = [check(c) for c in cells]
+        return found
 
+    # ---- a chunk -----------------------------------------------------------------------------
     def parse(
         self, records: list[list[str]]
-    ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]], list[dict[str, Any]]]:
-        """``(staged rows, checked rows, row errors)`` of consecutive records."""
-        staged: list[tuple[Any, ...]] = []
-        checked: list[dict[str, Any]] = []
+    ) -> tuple[list[tuple[Any, ...]], tuple[list[Any], Any], list[dict[str, Any]]]:
+        """``(staged rows, (aggregate cells, answers as numbers), row errors)`` of consecutive
+        records; see :class:`app.reporting.aggregates.MomentSums` for the middle one."""
         errors: list[dict[str, Any]] = []
+        numbers, kept = [], []
         for record in records:
             number = self.number
             self.number += 1
@@ -344,18 +331,116 @@ class _RowParser:
                 msg = f"expected {self.width} fields, found {len(record)}"
                 errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
                 continue
-            row = self._fast(record)
+            numbers.append(number)
+            kept.append(record)
+        if not kept:
+            return [], ([], np.zeros((0, len(self.items)))), errors
+        columns = list(zip(*kept, strict=True))
+        bad: set[int] = set()
+
+        def invalid(found: list[Any]) -> None:
+            if _INVALID in found:
+                bad.update(k for k, f in enumerate(found) if f is _INVALID)
+
+        branch_ids = self._column(columns[self.branch_at], self.branch_memo, self._branch)
+        invalid(branch_ids)
+        if self.attr_at:
+            keys = list(zip(*(columns[k] for k in self.attr_at), strict=True))
+        else:
+            keys = [()] * len(kept)
+        attributes = self._column(keys, self.attr_memo, self._attributes)
+        invalid(attributes)
+        if self.lang_at is not None:
+            langs = self._column(columns[self.lang_at], self.lang_memo, self._lang)
+            invalid(langs)
+        else:
+            langs = [(None,)] * len(kept)
+        answers = []
+        for at, code, multiple, memo in self.items:
+            found = self._column(
+                columns[at], memo, lambda c, m=memo, i=code, x=multiple: self._answer(m, i, x, c)
+            )
+            invalid(found)
+            answers.append(found)
+        texts: list[dict[str, str]] = [{} for _ in kept]
+        for at, code in self.texts:
+            for k, cell in enumerate(columns[at]):
+                value, problem = check_answer(self.spec, code, cell)
+                if problem is not None:
+                    bad.add(k)
+                elif isinstance(value, str):
+                    texts[k][code] = value
+        times = self._times(columns, bad)
+        ids = self._ids(columns, bad)
+
+        staged: list[tuple[Any, ...]] = []
+        groups: list[Any] = []
+        slow: dict[int, dict[str, Any]] = {}
+        for k in sorted(bad):
+            row, problems = self._slow(kept[k])
+            if problems:
+                errors.append({"row": numbers[k], "errors": problems})
+            elif row is not None:
+                slow[k] = row
+        scores: list[list[float]] = []
+        for k, number in enumerate(numbers):  # staged even after errors: ids are checked
+            row = slow.get(k)
+            if row is None and k in bad:
+                continue
             if row is None:
-                row, problems = self._slow(record)
-                if problems:
-                    errors.append({"row": number, "errors": problems})
-                    continue
-                assert row is not None
+                cells = [a[k] for a in answers]
+                row = {
+                    "id": ids[k],
+                    "branch_id": branch_ids[k],
+                    "submitted_at": times[k],
+                    "attributes_json": attributes[k][1],
+                    "values": attributes[k][2],
+                    "lang": langs[k][0],
+                    "answers_json": "[" + ",".join([c[1] for c in cells]) + "]",
+                    "numbers": [c[2] for c in cells],
+                    "texts": texts[k] or None,
+                }
             if self.anonymous:
                 row["submitted_at"] = day_start(row["submitted_at"])
-            checked.append(row)
+            moment = row["submitted_at"]
+            groups.append(
+                (row["branch_id"], f"{moment.year:04d}-{moment.month:02d}", row["values"])
+            )
+            scores.append(row["numbers"])
             staged.append(self._staged(number, row))
-        return staged, checked, errors
+        matrix = np.array(scores, dtype=float).reshape(len(scores), len(self.items))
+        return staged, (groups, matrix), errors
+
+    def _times(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[datetime]:
+        if self.time_at is None:
+            return [self.now] * len(columns[0])
+        out = []
+        for k, cell in enumerate(columns[self.time_at]):
+            moment = self.now
+            if cell.strip():
+                try:
+                    moment = _parse_time(cell)
+                except ValueError:
+                    bad.add(k)
+                else:
+                    if _time_error(moment, self.window) is not None:
+                        bad.add(k)
+            out.append(moment)
+        return out
+
+    def _ids(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[uuid.UUID]:
+        out = []
+        given = columns[self.id_at] if self.id_at is not None else None
+        for k in range(len(columns[0])):
+            if given is not None and given[k].strip():
+                try:
+                    out.append(uuid.UUID(given[k].strip()))
+                except ValueError:
+                    bad.add(k)
+                    out.append(uuid.UUID(int=0))
+            else:
+                out.append(uuid.uuid4())
+        return out
 
     def _slow(self, record: list[str]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         cells = dict(zip(self.header, record, strict=True))
@@ -366,8 +451,15 @@ class _RowParser:
             row = None
         if errors or row is None:
             return None, errors
-        row["attributes_json"] = _json(row["attributes"])
+        attrs = row["attributes"]
+        row["attributes_json"] = _json(attrs)
+        row["values"] = tuple(
+            "" if attrs.get(a) is None else str(attrs[a]) for a in self.spec.attribute_codes
+        )
         row["answers_json"] = _json(row["answers"])
+        row["numbers"] = [
+            float("nan") if v is None or v == NA else float(v) for v in row["answers"]
+        ]
         return row, []
 
     def _staged(self, number: int, row: dict[str, Any]) -> tuple[Any, ...]:
@@ -375,11 +467,7 @@ class _RowParser:
         texts = row["texts"]
         if self.sqlite:  # as SQLAlchemy stores them on SQLite: hex ids, UTC wall-clock text
             ident: Any = row["id"].hex
-            when: Any = (
-                f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
-                f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
-                f"{moment.microsecond:06d}"
-            )
+            when: Any = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
         else:
             ident, when = str(row["id"]), moment.isoformat()
         return (
