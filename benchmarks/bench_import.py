@@ -168,9 +168,7 @@ def child_submit(url: str, stop: Path) -> dict[str, Any]:
         body = ResponseCreate(branch="B001", answers=dict.fromkeys(codes, 4))
         t0 = time.perf_counter()
         with factory() as session:
-            submit_response(
-                session, survey=survey, payload=body, idempotency_key=None, client=None
-            )
+            submit_response(session, survey=survey, payload=body, idempotency_key=None, client=None)
         latencies.append(time.perf_counter() - t0)
         time.sleep(0.02)
     return {"latencies": latencies}
@@ -236,8 +234,10 @@ def main() -> None:
         t0 = time.perf_counter()
         write_csv(path, args.rows, args.seed)
         size = path.stat().st_size / 1e6
-        print(f"  wrote {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr)
+        print(
+            f"  wrote {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+        )
         bench("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", path, args.rows)
         pg = os.environ.get("PVM_TEST_POSTGRES_URL")
         if pg:

@@ -24,6 +24,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -428,18 +429,22 @@ class _ChunkParser:
             out.append(moment)
         return out
 
-    def _ids(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[uuid.UUID]:
-        out = []
-        given = columns[self.id_at] if self.id_at is not None else None
-        for k in range(len(columns[0])):
-            if given is not None and given[k].strip():
-                try:
-                    out.append(uuid.UUID(given[k].strip()))
-                except ValueError:
-                    bad.add(k)
-                    out.append(uuid.UUID(int=0))
-            else:
-                out.append(uuid.uuid4())
+    def _ids(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[str]:
+        """Each row's id as 32 hex digits (what SQLite stores; PostgreSQL reads it too): the
+        given one, else a new random (version 4) UUID, made for the whole chunk at once."""
+        size = len(columns[0])
+        raw = np.frombuffer(os.urandom(16 * size), dtype=np.uint8).reshape(size, 16).copy()
+        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+        text = raw.tobytes().hex()
+        out = [text[32 * k : 32 * k + 32] for k in range(size)]
+        if self.id_at is not None:
+            for k, cell in enumerate(columns[self.id_at]):
+                if cell.strip():
+                    try:
+                        out[k] = uuid.UUID(cell.strip()).hex
+                    except ValueError:
+                        bad.add(k)
         return out
 
     def _slow(self, record: list[str]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -465,11 +470,11 @@ class _ChunkParser:
     def _staged(self, number: int, row: dict[str, Any]) -> tuple[Any, ...]:
         moment: datetime = row["submitted_at"]
         texts = row["texts"]
-        if self.sqlite:  # as SQLAlchemy stores them on SQLite: hex ids, UTC wall-clock text
-            ident: Any = row["id"].hex
-            when: Any = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+        ident = row["id"] if isinstance(row["id"], str) else row["id"].hex
+        if self.sqlite:  # as SQLAlchemy stores them on SQLite: UTC wall-clock text
+            when = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
         else:
-            ident, when = str(row["id"]), moment.isoformat()
+            when = moment.isoformat()
         return (
             number,
             ident,
