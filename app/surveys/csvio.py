@@ -309,7 +309,7 @@ class _ChunkParser:
                 self.lang_memo[cell] = found
         return found
 
-    def _column(self, cells: Sequence[str], memo: dict[str, Any], check: Any) -> list[Any]:
+    def _column(self, cells: Sequence[Any], memo: dict[Any, Any], check: Any) -> list[Any]:
         found = list(map(memo.get, cells))
         if None in found:  # texts not seen before in this column: check each once
             found = [check(c) for c in cells]
