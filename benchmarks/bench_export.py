@@ -27,7 +27,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, postgres_schema
+from _common import ROOT, peak_rss_mb, postgres_schema
 from bench_import import prepare, settings_for, write_csv
 
 CHUNK = 50_000
@@ -170,7 +169,7 @@ def main() -> None:
     if args.child:
         kind, url = args.child
         result = {"baseline": child_baseline, "export": child_export, "xlsx": child_xlsx}[kind](url)
-        result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory(prefix="pvm-bench-export-") as tmp:

@@ -28,7 +28,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, postgres_schema
+from _common import ROOT, peak_rss_mb, postgres_schema
 
 GEN_CHUNK = 50_000
 BRANCHES = [f"B{i:03d}" for i in range(1, 201)]
@@ -226,7 +225,7 @@ def main() -> None:
             "import": child_import,
             "submit": child_submit,
         }[kind](url, Path(target))
-        result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory(prefix="pvm-bench-import-") as tmp:
