@@ -90,8 +90,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from app.surveys.csvio import import_csv
     from app.surveys.service import get_survey
 
-    data = Path(args.file).read_bytes()
-    with _session() as session:
+    with _session() as session, Path(args.file).open("rb") as data:  # read in chunks
         try:
             count = import_csv(session, survey=get_survey(session, slug=args.survey), data=data)
         except InvalidInput as exc:

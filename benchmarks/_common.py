@@ -150,3 +150,13 @@ def response_rows(
             strict=True,
         )
     ]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (``VmHWM``: unlike ``ru_maxrss``, which a
+    child inherits across ``exec`` from the process that forked it, it starts afresh)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")

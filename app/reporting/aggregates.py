@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Dialect, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.reporting.models import COUNT_CONSTRUCT, DisclosureKey, ScoreCell
@@ -148,6 +149,113 @@ def cell_moments(
     return out
 
 
+class MomentSums:
+    """Moments of many rows summed chunk by chunk (a bulk import), per atomic cell in numpy
+    arrays: adding a chunk costs a few vector operations however many cells it touches, and
+    :meth:`moments` expands the sums to every dimension once at the end. The result equals
+    :func:`cell_moments` over all the rows (up to floating-point summation order)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.keys = [
+            COUNT_CONSTRUCT,
+            *(c for c, w in layout.means if w),
+            *(i for i, _ in layout.nps),
+        ]
+        self.lookup: dict[Group, int] = {}
+        self.sums = np.zeros((3, 0, len(self.keys)))  # n, sum, sumsq x group x key
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Add response rows (as :func:`cell_moments` takes them)."""
+        if rows:
+            self.add_cells(cell_groups(rows, self.layout.attributes), _answer_matrix(rows))
+
+    def add_cells(self, groups: Sequence[Group], answers: np.ndarray) -> None:
+        """Add responses given as their atomic cells and their answers as numbers (rows x
+        answer codes; NaN = not applicable or not answered)."""
+        if not len(groups):
+            return
+        lookup = self.lookup
+        codes = np.fromiter(
+            (lookup.setdefault(k, len(lookup)) for k in groups), dtype=np.intp, count=len(groups)
+        )
+        size = len(lookup)
+        if size > self.sums.shape[1]:
+            grown = np.zeros((3, max(size, 2 * self.sums.shape[1]), len(self.keys)))
+            grown[:, : self.sums.shape[1]] = self.sums
+            self.sums = grown
+        width = self.sums.shape[1]
+        self.sums[0, :, 0] += np.bincount(codes, minlength=width)
+        for k, (ok, score) in enumerate(_matrix_scores(answers, self.layout), start=1):
+            at = codes[ok]
+            self.sums[0, :, k] += np.bincount(at, minlength=width)
+            self.sums[1, :, k] += np.bincount(at, weights=score, minlength=width)
+            self.sums[2, :, k] += np.bincount(at, weights=score * score, minlength=width)
+
+    def moments(self) -> Moments:
+        """The sums as :func:`cell_moments` keys them: every dimension of every cell."""
+        out: Moments = {}
+        groups = list(self.lookup)  # in index order
+        sums = self.sums[:, : len(groups)]
+        dims: list[tuple[str, list[tuple[int, str, str]]]] = [
+            (ALL, [(b, m, "") for b, m, _ in groups])
+        ]
+        for a, code in enumerate(self.layout.attributes):
+            dims.append((code, [(b, m, values[a]) for b, m, values in groups]))
+        for dim, keys in dims:  # vector sums of the atomic cells into this dimension's cells
+            index: dict[tuple[int, str, str], int] = {}
+            codes = np.fromiter(
+                (index.setdefault(k, len(index)) for k in keys), dtype=np.intp, count=len(keys)
+            )
+            total = np.zeros((3, len(index), len(self.keys)))
+            for j in range(3):
+                np.add.at(total[j], codes, sums[j])
+            cells, scored = np.nonzero(total[0])
+            cell_keys = list(index)
+            for c, k, n, s, ss in zip(
+                cells.tolist(),
+                scored.tolist(),
+                total[0][cells, scored].tolist(),
+                total[1][cells, scored].tolist(),
+                total[2][cells, scored].tolist(),
+                strict=True,
+            ):
+                branch, month, value = cell_keys[c]
+                out[(dim, branch, month, value, self.keys[k])] = [int(n), s, ss]
+        return out
+
+
+def _answer_matrix(rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    try:
+        return np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
+    except ValueError:  # "na" (not applicable) in some row: missing, like None
+        return np.array(
+            [[None if v == "na" else v for v in r["answers"]] for r in rows], dtype=float
+        )
+
+
+def _scores(rows: Sequence[dict[str, Any]], layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
+    return _matrix_scores(_answer_matrix(rows), layout)
+
+
+def _matrix_scores(answers: np.ndarray, layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per scored key (means with items, then nps; :class:`MomentSums`' order): which rows
+    have a score and their scores."""
+    out = []
+    for _, where in layout.means:
+        if not where:
+            continue
+        block = answers[:, list(where)]
+        answered = np.sum(~np.isnan(block), axis=1)
+        ok = answered > 0
+        out.append((ok, np.nansum(block[ok], axis=1) / answered[ok]))
+    for _, i in layout.nps:
+        col = answers[:, i]
+        ok = ~np.isnan(col)
+        out.append((ok, np.where(col[ok] >= 9, 100.0, np.where(col[ok] >= 7, 0.0, -100.0))))
+    return out
+
+
 def _moments_small(
     rows: Sequence[dict[str, Any]], layout: Layout, out: dict[tuple[Group, str], list[Any]]
 ) -> None:
@@ -184,26 +292,10 @@ def _moments_bulk(
     size = len(groups)
     for g, n in zip(groups, np.bincount(codes, minlength=size).tolist(), strict=True):
         _add(out, (g, COUNT_CONSTRUCT), n, 0.0, 0.0)
-    try:
-        answers = np.array([r["answers"] for r in rows], dtype=float)  # None -> NaN
-    except ValueError:  # "na" (not applicable) in some row: missing, like None
-        answers = np.array(
-            [[None if v == "na" else v for v in r["answers"]] for r in rows], dtype=float
-        )
-    blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
-    for construct, where in layout.means:
-        if not where:
-            continue
-        block = answers[:, list(where)]
-        answered = np.sum(~np.isnan(block), axis=1)
-        ok = answered > 0
-        blocks.append((construct, ok, np.nansum(block[ok], axis=1) / answered[ok]))
-    for item, i in layout.nps:
-        col = answers[:, i]
-        ok = ~np.isnan(col)
-        blocks.append(
-            (item, ok, np.where(col[ok] >= 9, 100.0, np.where(col[ok] >= 7, 0.0, -100.0)))
-        )
+    keys = [*(c for c, w in layout.means if w), *(i for i, _ in layout.nps)]
+    blocks = [
+        (key, ok, score) for key, (ok, score) in zip(keys, _scores(rows, layout), strict=True)
+    ]
     for construct, ok, score in blocks:
         at = codes[ok]
         n = np.bincount(at, minlength=size).tolist()
@@ -242,6 +334,55 @@ def apply_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str
         return
     ensure_key(session, survey=survey)
     _upsert(session, survey_id=survey.id, cells=cell_moments(rows, layout=layout(survey)))
+
+
+MOMENTS_STAGING = "pvm_moments_staging"
+
+
+def stage_moments(connection: Connection, *, survey_id: int, cells: Moments) -> None:
+    """Write moments to a temporary table on ``connection`` (PostgreSQL: ``COPY``; SQLite:
+    ``executemany`` into its private ``temp`` schema, outside the write lock), for
+    :func:`apply_staged_moments` to add in one statement. A bulk import touches up to every
+    cell of a survey (200 branches x 12 months x attributes x constructs: ~200,000 rows), which
+    row-by-row upserts would add to the time the import holds the cells locked."""
+    table = cast(Table, ScoreCell.__table__)
+    names = [c.name for c in table.columns]
+    rows = _rows(survey_id, cells)
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {MOMENTS_STAGING} "
+            f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {MOMENTS_STAGING} ({', '.join(names)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{MOMENTS_STAGING}")
+        connection.exec_driver_sql(f"CREATE TEMP TABLE {MOMENTS_STAGING} ({', '.join(names)})")
+        marks = ", ".join("?" * len(names))
+        raw.executemany(f"INSERT INTO temp.{MOMENTS_STAGING} VALUES ({marks})", rows)
+
+
+def apply_staged_moments(session: Session, *, survey: Survey) -> None:
+    """Add the moments :func:`stage_moments` wrote on the session's connection: one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` in key order (one lock order for
+    concurrent writers), in the caller's transaction."""
+    ensure_key(session, survey=survey)
+    table = cast(Table, ScoreCell.__table__)
+    names = ", ".join(c.name for c in table.columns)
+    pk = ", ".join(c.name for c in table.primary_key.columns)
+    session.connection().exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {MOMENTS_STAGING} "
+        f"WHERE true ORDER BY {pk} ON CONFLICT ({pk}) DO UPDATE SET "
+        f"n = {table.name}.n + excluded.n, sum = {table.name}.sum + excluded.sum, "
+        f"sumsq = {table.name}.sumsq + excluded.sumsq"
+    )
+    if session.get_bind().dialect.name != "postgresql":
+        session.connection().exec_driver_sql(f"DELETE FROM temp.{MOMENTS_STAGING}")
 
 
 def remove_responses(session: Session, *, survey: Survey, rows: Sequence[dict[str, Any]]) -> None:

@@ -20,23 +20,28 @@ future beyond the clock skew, not before the stated floor).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import json
+import os
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import islice
+from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
-from app.db import begin_write
-from app.errors import Conflict, InvalidInput, field_error
+from app.errors import InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec
+from app.reporting.aggregates import MomentSums, layout
+from app.surveys.frames import EXPORT_CHUNK, iter_stored_frames
 from app.surveys.models import Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import (
@@ -44,14 +49,20 @@ from app.surveys.service import (
     branch_ids,
     day_start,
     frame_columns,
-    insert_responses,
-    load_stored_frame,
     survey_spec,
 )
-from app.surveys.validation import NA, NA_STRINGS, check_answers, check_attributes, check_lang
+from app.surveys.staging import Staging
+from app.surveys.validation import (
+    NA,
+    NA_STRINGS,
+    check_answer,
+    check_answers,
+    check_attributes,
+    check_lang,
+)
 
 OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
-CHUNK = 5_000
+CHUNK = 20_000  # rows checked and staged at a time
 
 
 def _file_error(msg: str) -> InvalidInput:
@@ -88,27 +99,98 @@ def import_csv(
     session: Session,
     *,
     survey: Survey,
-    data: bytes,
+    data: bytes | BinaryIO,
     scope: Sequence[str] | None = None,
     settings: Settings | None = None,
 ) -> int:
-    """Validate every row, then insert all of them in one transaction; returns the count.
+    """Check every row, then store all of them in one transaction; returns the count.
 
-    Rows are numbered as a spreadsheet shows them (the header is row 1). ``scope``: the
-    branches the importing key may write (None: every branch); a row of another branch is an
-    error of that row. ``submitted_at`` must
-    lie between ``settings.earliest_submitted_at`` and now + ``settings.clock_skew_s``
-    (default: :func:`app.config.get_settings`).
+    ``data``: the file's bytes or a binary file object (read in chunks: memory stays flat at
+    any size; the rows are staged in the database, see :mod:`app.surveys.staging`). Rows are
+    numbered as a spreadsheet shows them (the header is row 1). ``scope``: the branches the
+    importing key may write (None: every branch); a row of another branch is an error of that
+    row. ``submitted_at`` must lie between ``settings.earliest_submitted_at`` and now +
+    ``settings.clock_skew_s`` (default: :func:`app.config.get_settings`).
     """
     limits = settings or get_settings()
     spec = survey_spec(survey)
-    reader = csv.reader(io.StringIO(decode_csv(data), newline=""))
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    _check_encoding(stream)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise _file_error("the file is empty") from None
-    except csv.Error as exc:
-        raise _file_error(f"unreadable CSV: {exc}") from None
+        reader = csv.reader(text)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise _file_error("the file is empty") from None
+        except csv.Error as exc:
+            raise _file_error(f"unreadable CSV: {exc}") from None
+        _check_header(spec, header)
+        branches = branch_ids(session)
+        session.commit()  # ends the read; staging runs on a connection of its own
+        now = utcnow()
+        window = (limits.earliest_submitted_at, now + timedelta(seconds=limits.clock_skew_s))
+        parser = _ChunkParser(
+            spec, header, branches, now, window, scope=scope, anonymous=survey.anonymous
+        )
+        sums = MomentSums(layout(survey))
+        row_errors: list[dict[str, Any]] = []
+        with Staging(session.get_bind()) as stage:
+            parser.sqlite = stage.dialect != "postgresql"
+            try:
+                while True:
+                    records = list(islice(reader, CHUNK))
+                    if not records:
+                        break
+                    staged, checked, errors = parser.parse(records)
+                    row_errors += errors
+                    stage.write(staged)
+                    if not row_errors:  # moments only matter when everything is stored
+                        sums.add_cells(*checked)
+            except csv.Error as exc:
+                raise _file_error(f"unreadable CSV: {exc}") from None
+            duplicates, stored = stage.problems()
+            for row, first in duplicates:
+                msg = f"duplicate id (also on row {first})"
+                row_errors.append({"row": row, "errors": [field_error("id", msg=msg)]})
+            repeated = {row for row, _ in duplicates}
+            for row in stored:
+                if row not in repeated:
+                    msg = "already stored"
+                    row_errors.append({"row": row, "errors": [field_error("id", msg=msg)]})
+            if row_errors:
+                row_errors.sort(key=lambda e: e["row"])
+                raise InvalidInput(row_errors)  # the error handler shows 100, counts the rest
+            return stage.publish(survey=survey, moments=sums.moments())
+    finally:
+        text.detach()  # the caller's file object stays open
+
+
+def _check_encoding(stream: BinaryIO, block: int = 1 << 20) -> None:
+    """UTF-8 (a BOM is tolerated), checked in blocks; anything else is refused with the
+    offending byte offset. Leaves ``stream`` at its start."""
+    head = stream.read(2)
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        raise _file_error("the file is UTF-16; save it as UTF-8")
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    while True:
+        chunk = stream.read(block)
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            start = offset + exc.start - len(decoder.getstate()[0])
+            raise _file_error(
+                f"the file is not valid UTF-8 (byte {max(start, 0)}); save it as UTF-8"
+            ) from None
+        if not chunk:
+            break
+        offset += len(chunk)
+    stream.seek(0)
+
+
+def _check_header(spec: InstrumentSpec, header: list[str]) -> None:
     required = ["branch", *spec.item_codes]
     # Sets and one Counter: linear in the number of columns (F11: 80,000 columns took 48 s).
     present, known = set(header), {*required, *OPTIONAL_COLUMNS, *spec.attribute_codes}
@@ -122,55 +204,287 @@ def import_csv(
     if problems:
         raise InvalidInput(problems)
 
-    branches = branch_ids(session)
-    now = utcnow()
-    window = (limits.earliest_submitted_at, now + timedelta(seconds=limits.clock_skew_s))
-    rows: list[dict[str, Any]] = []
-    row_errors: list[dict[str, Any]] = []
-    seen_ids: dict[uuid.UUID, int] = {}
-    try:
-        for number, record in enumerate(reader, start=2):
+
+_MEMO_LIMIT = 10_000  # distinct cells remembered per column (valid answers are few)
+_INVALID: Any = object()  # a memo's mark of a cell that fails its check
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class _ChunkParser:
+    """Checks CSV records a chunk at a time, column by column, compiled once per import.
+
+    Each column keeps a memo from cell text to its checked form (an answer column: the stored
+    value, its JSON token and its number for the aggregates), so a column of a chunk is
+    checked by one ``map`` over its cells and a new cell text is checked once, by the rules of
+    :mod:`app.surveys.validation`. A row with any cell that fails goes through
+    :func:`_parse_row`, which lists every problem by field, as before.
+    """
+
+    def __init__(
+        self,
+        spec: InstrumentSpec,
+        header: list[str],
+        branches: dict[str, int],
+        now: datetime,
+        window: tuple[datetime, datetime],
+        *,
+        scope: Sequence[str] | None,
+        anonymous: bool,
+    ) -> None:
+        self.spec, self.header, self.branches = spec, header, branches
+        self.now, self.window, self.anonymous = now, window, anonymous
+        self.scope = None if scope is None else frozenset(scope)
+        self.sqlite = True  # how ids and times are staged (set from the staging dialect)
+        self.number = 2  # the next record's row number (the header is row 1)
+        where = {name: k for k, name in enumerate(header)}
+        self.width = len(header)
+        self.branch_at = where["branch"]
+        self.id_at = where.get("id")
+        self.time_at = where.get("submitted_at")
+        self.lang_at = where.get("lang")
+        self.attr_at = [where[a] for a in spec.attribute_codes if a in where]
+        self.attr_codes = [a for a in spec.attribute_codes if a in where]
+        multiple = set(_multiple_codes(spec))
+        self.items: list[tuple[int, str, bool, dict[str, Any]]] = [
+            (where[code], code, code in multiple, {}) for code in spec.answer_codes
+        ]
+        self.texts = [(where[code], code) for code in spec.text_codes]
+        self.branch_memo: dict[str, Any] = {}
+        self.attr_memo: dict[tuple[str, ...], Any] = {}
+        self.lang_memo: dict[str, Any] = {}
+
+    # ---- one column's cells, checked once per distinct text ---------------------------------
+    def _answer(self, memo: dict[str, Any], code: str, multiple: bool, cell: str) -> Any:
+        found = memo.get(cell)
+        if found is None:
+            raw = _choices(cell) if multiple else cell
+            value, problem = check_answer(self.spec, code, raw)
+            if problem is not None:
+                found = _INVALID
+            else:
+                number = float("nan") if value is None or value == NA else float(value)
+                found = (value, _json(value), number)
+            if len(memo) < _MEMO_LIMIT:
+                memo[cell] = found
+        return found
+
+    def _branch(self, cell: str) -> Any:
+        found = self.branch_memo.get(cell)
+        if found is None:
+            code = cell.strip()
+            found = self.branches.get(code, _INVALID)
+            if self.scope is not None and code not in self.scope:
+                found = _INVALID
+            if len(self.branch_memo) < _MEMO_LIMIT:
+                self.branch_memo[cell] = found
+        return found
+
+    def _attributes(self, key: tuple[str, ...]) -> Any:
+        found = self.attr_memo.get(key)
+        if found is None:
+            values, errors = check_attributes(
+                self.spec, dict(zip(self.attr_codes, key, strict=True))
+            )
+            if errors:
+                found = _INVALID
+            else:
+                found = (
+                    values,
+                    _json(values),
+                    tuple(values.get(a, "") for a in self.spec.attribute_codes),
+                )
+            if len(self.attr_memo) < _MEMO_LIMIT:
+                self.attr_memo[key] = found
+        return found
+
+    def _lang(self, cell: str) -> Any:
+        found = self.lang_memo.get(cell)
+        if found is None:
+            lang, errors = check_lang(self.spec, cell)
+            found = _INVALID if errors else (lang,)
+            if len(self.lang_memo) < _MEMO_LIMIT:
+                self.lang_memo[cell] = found
+        return found
+
+    def _column(self, cells: Sequence[Any], memo: dict[Any, Any], check: Any) -> list[Any]:
+        found = list(map(memo.get, cells))
+        if None in found:  # texts not seen before in this column: check each once
+            found = [check(c) for c in cells]
+        return found
+
+    # ---- a chunk -----------------------------------------------------------------------------
+    def parse(
+        self, records: list[list[str]]
+    ) -> tuple[list[tuple[Any, ...]], tuple[list[Any], Any], list[dict[str, Any]]]:
+        """``(staged rows, (aggregate cells, answers as numbers), row errors)`` of consecutive
+        records; see :class:`app.reporting.aggregates.MomentSums` for the middle one."""
+        errors: list[dict[str, Any]] = []
+        numbers, kept = [], []
+        for record in records:
+            number = self.number
+            self.number += 1
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue  # blank line
-            if len(record) != len(header):
-                msg = f"expected {len(header)} fields, found {len(record)}"
-                row_errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
+            if len(record) != self.width:
+                msg = f"expected {self.width} fields, found {len(record)}"
+                errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
                 continue
-            cells = dict(zip(header, record, strict=True))
-            row, errors = _parse_row(spec, cells, branches, now, window)
-            branch = cells["branch"].strip()
-            if scope is not None and branch in branches and branch not in scope:
-                errors.append(
-                    field_error("branch", msg=f"branch {branch} is outside this key's scope")
-                )
-                row = None
-            if row is not None and row["id"] in seen_ids:
-                errors.append(
-                    field_error("id", msg=f"duplicate id (also on row {seen_ids[row['id']]})")
-                )
-            if errors:
-                row_errors.append({"row": number, "errors": errors})
+            numbers.append(number)
+            kept.append(record)
+        if not kept:
+            return [], ([], np.zeros((0, len(self.items)))), errors
+        columns = list(zip(*kept, strict=True))
+        bad: set[int] = set()
+
+        def invalid(found: list[Any]) -> None:
+            if _INVALID in found:
+                bad.update(k for k, f in enumerate(found) if f is _INVALID)
+
+        branch_ids = self._column(columns[self.branch_at], self.branch_memo, self._branch)
+        invalid(branch_ids)
+        if self.attr_at:
+            keys = list(zip(*(columns[k] for k in self.attr_at), strict=True))
+        else:
+            keys = [()] * len(kept)
+        attributes = self._column(keys, self.attr_memo, self._attributes)
+        invalid(attributes)
+        if self.lang_at is not None:
+            langs = self._column(columns[self.lang_at], self.lang_memo, self._lang)
+            invalid(langs)
+        else:
+            langs = [(None,)] * len(kept)
+        answers = []
+        for at, code, multiple, memo in self.items:
+            found = self._column(
+                columns[at], memo, lambda c, m=memo, i=code, x=multiple: self._answer(m, i, x, c)
+            )
+            invalid(found)
+            answers.append(found)
+        texts: list[dict[str, str]] = [{} for _ in kept]
+        for at, code in self.texts:
+            for k, cell in enumerate(columns[at]):
+                value, problem = check_answer(self.spec, code, cell)
+                if problem is not None:
+                    bad.add(k)
+                elif isinstance(value, str):
+                    texts[k][code] = value
+        times = self._times(columns, bad)
+        ids = self._ids(columns, bad)
+
+        staged: list[tuple[Any, ...]] = []
+        groups: list[Any] = []
+        slow: dict[int, dict[str, Any]] = {}
+        for k in sorted(bad):
+            row, problems = self._slow(kept[k])
+            if problems:
+                errors.append({"row": numbers[k], "errors": problems})
             elif row is not None:
-                seen_ids[row["id"]] = number
-                rows.append(row)
-    except csv.Error as exc:
-        raise _file_error(f"unreadable CSV: {exc}") from None
-    row_errors += _existing_ids(session, seen_ids)
-    if row_errors:
-        row_errors.sort(key=lambda e: e["row"])
-        raise InvalidInput(row_errors)  # the error handler shows 100 and counts the rest
-    if survey.anonymous:
-        for row in rows:
-            row["submitted_at"] = day_start(row["submitted_at"])
-    begin_write(session)  # validation above only read; the write lock is held for the inserts
-    try:
-        for start in range(0, len(rows), CHUNK):
-            insert_responses(session, survey=survey, rows=rows[start : start + CHUNK])
-        session.commit()
-    except IntegrityError:  # an id stored concurrently since the check above
-        session.rollback()
-        raise Conflict("some ids in the file were stored meanwhile; nothing imported") from None
-    return len(rows)
+                slow[k] = row
+        scores: list[list[float]] = []
+        for k, number in enumerate(numbers):  # staged even after errors: ids are checked
+            row = slow.get(k)
+            if row is None and k in bad:
+                continue
+            if row is None:
+                cells = [a[k] for a in answers]
+                row = {
+                    "id": ids[k],
+                    "branch_id": branch_ids[k],
+                    "submitted_at": times[k],
+                    "attributes_json": attributes[k][1],
+                    "values": attributes[k][2],
+                    "lang": langs[k][0],
+                    "answers_json": "[" + ",".join([c[1] for c in cells]) + "]",
+                    "numbers": [c[2] for c in cells],
+                    "texts": texts[k] or None,
+                }
+            if self.anonymous:
+                row["submitted_at"] = day_start(row["submitted_at"])
+            moment = row["submitted_at"]
+            groups.append(
+                (row["branch_id"], f"{moment.year:04d}-{moment.month:02d}", row["values"])
+            )
+            scores.append(row["numbers"])
+            staged.append(self._staged(number, row))
+        matrix = np.array(scores, dtype=float).reshape(len(scores), len(self.items))
+        return staged, (groups, matrix), errors
+
+    def _times(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[datetime]:
+        if self.time_at is None:
+            return [self.now] * len(columns[0])
+        out = []
+        for k, cell in enumerate(columns[self.time_at]):
+            moment = self.now
+            if cell.strip():
+                try:
+                    moment = _parse_time(cell)
+                except ValueError:
+                    bad.add(k)
+                else:
+                    if _time_error(moment, self.window) is not None:
+                        bad.add(k)
+            out.append(moment)
+        return out
+
+    def _ids(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[str]:
+        """Each row's id as 32 hex digits (what SQLite stores; PostgreSQL reads it too): the
+        given one, else a new random (version 4) UUID, made for the whole chunk at once."""
+        size = len(columns[0])
+        raw = np.frombuffer(os.urandom(16 * size), dtype=np.uint8).reshape(size, 16).copy()
+        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+        text = raw.tobytes().hex()
+        out = [text[32 * k : 32 * k + 32] for k in range(size)]
+        if self.id_at is not None:
+            for k, cell in enumerate(columns[self.id_at]):
+                if cell.strip():
+                    try:
+                        out[k] = uuid.UUID(cell.strip()).hex
+                    except ValueError:
+                        bad.add(k)
+        return out
+
+    def _slow(self, record: list[str]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        cells = dict(zip(self.header, record, strict=True))
+        row, errors = _parse_row(self.spec, cells, self.branches, self.now, self.window)
+        branch = cells["branch"].strip()
+        if self.scope is not None and branch in self.branches and branch not in self.scope:
+            errors.append(field_error("branch", msg=f"branch {branch} is outside this key's scope"))
+            row = None
+        if errors or row is None:
+            return None, errors
+        attrs = row["attributes"]
+        row["attributes_json"] = _json(attrs)
+        row["values"] = tuple(
+            "" if attrs.get(a) is None else str(attrs[a]) for a in self.spec.attribute_codes
+        )
+        row["answers_json"] = _json(row["answers"])
+        row["numbers"] = [
+            float("nan") if v is None or v == NA else float(v) for v in row["answers"]
+        ]
+        return row, []
+
+    def _staged(self, number: int, row: dict[str, Any]) -> tuple[Any, ...]:
+        moment: datetime = row["submitted_at"]
+        texts = row["texts"]
+        ident = row["id"] if isinstance(row["id"], str) else row["id"].hex
+        if self.sqlite:  # as SQLAlchemy stores them on SQLite: UTC wall-clock text
+            when = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+        else:
+            when = moment.isoformat()
+        return (
+            number,
+            ident,
+            row["branch_id"],
+            when,
+            row["attributes_json"],
+            row["lang"],
+            row["answers_json"],
+            _json(texts) if texts else None,
+        )
 
 
 def _names(names: list[str], shown: int = 20) -> str:
@@ -261,9 +575,37 @@ def export_csv(
     filters: ResponseFilters | None = None,
     branches: list[str] | None = None,
 ) -> str:
-    """The responses as CSV in the format of the module docstring."""
-    frame = load_stored_frame(session, survey=survey, filters=filters, branches=branches)
+    """The responses as CSV in the format of the module docstring (in memory: small exports and
+    tests; the API streams :func:`iter_export_csv`)."""
+    return "".join(iter_export_csv(session, survey=survey, filters=filters, branches=branches))
+
+
+def iter_export_csv(
+    session: Session,
+    *,
+    survey: Survey,
+    filters: ResponseFilters | None = None,
+    branches: list[str] | None = None,
+    chunk: int = EXPORT_CHUNK,
+) -> Iterator[str]:
+    """:func:`export_csv`'s text in pieces of at most ``chunk`` rows (the header with the first):
+    memory stays at one chunk whatever the number of responses."""
     spec = survey_spec(survey)
+    header = True
+    for frame in iter_stored_frames(
+        session, survey=survey, filters=filters, branches=branches, chunk=chunk
+    ):
+        yield export_table(spec, frame).to_csv(index=False, header=header, lineterminator="\n")
+        header = False
+
+
+def export_columns(spec: InstrumentSpec) -> list[str]:
+    """The CSV export's columns, in order (the one list the CSV and XLSX exports use)."""
+    return [*frame_columns(spec), *spec.item_codes]
+
+
+def export_table(spec: InstrumentSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored-frame rows (:func:`app.surveys.frames.load_stored_frame`) as the export's cells."""
     out = frame[frame_columns(spec)].copy()
     out["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
     items: dict[str, pd.Series] = {}
@@ -275,7 +617,7 @@ def export_csv(
             cells = {token: _cell(item, token) for token in pd.unique(column)}
             items[item.code] = column.map(cells)
     table = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1)
-    return table.to_csv(index=False, lineterminator="\n")
+    return table[export_columns(spec)]
 
 
 def _cell(item: ItemSpec, token: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, Text, cast, func, literal, select
+from sqlalchemy import Select, String, Text, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.instruments.spec import InstrumentSpec
@@ -23,6 +24,8 @@ META_COLUMNS = ["id", "submitted_at", "branch", "lang"]
 
 ATTRIBUTES = "__attributes__"
 TEXTS = "__texts__"
+# Rows per frame of a streamed export: ~10 MB of lines, parsed by pandas in one call.
+EXPORT_CHUNK = 50_000
 
 
 def frame_columns(spec: InstrumentSpec) -> list[str]:
@@ -71,14 +74,12 @@ def _quoted(text: Any) -> Any:
     return literal('"') + func.replace(text, '"', '""') + '"'
 
 
-def _lines(
-    session: Session,
-    *,
+def _lines_query(
     survey: Survey,
     spec: InstrumentSpec,
     filters: ResponseFilters | None,
     branches: list[str] | None,
-) -> list[str]:
+) -> Select[Any]:
     # The database renders each response as one CSV line (meta fields are codes without commas:
     # branch codes are validated; the attributes' and texts' JSON are quoted as CSV fields), and
     # pandas' C parser reads them all at once: no per-row Python objects beyond one string.
@@ -114,13 +115,76 @@ def _lines(
             query = query.where(Response.submitted_at >= as_utc(filters.submitted_from))
         if filters.submitted_to is not None:
             query = query.where(Response.submitted_at <= as_utc(filters.submitted_to))
-    result = session.connection().execute(query)
+    return query
+
+
+def _lines(
+    session: Session,
+    *,
+    survey: Survey,
+    spec: InstrumentSpec,
+    filters: ResponseFilters | None,
+    branches: list[str] | None,
+) -> list[str]:
+    result = session.connection().execute(_lines_query(survey, spec, filters, branches))
     try:
         # Plain DB-API tuples: the one column is text, so there is nothing for SQLAlchemy to do.
         rows = result.cursor.fetchall() if result.cursor is not None else []
     finally:
         result.close()
     return [r[0] for r in rows]
+
+
+def count_stored(
+    session: Session,
+    *,
+    survey: Survey,
+    filters: ResponseFilters | None = None,
+    branches: list[str] | None = None,
+) -> int:
+    """How many rows :func:`iter_stored_frames` yields for the same arguments (in the same
+    transaction: the count and the rows come from one snapshot, see :func:`snapshot`)."""
+    query = _lines_query(survey, survey_spec(survey), filters, branches).order_by(None)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def snapshot(session: Session) -> None:
+    """Start a read transaction whose reads all see one snapshot: PostgreSQL's REPEATABLE READ
+    (its default READ COMMITTED takes a new snapshot per statement); SQLite's read transaction
+    already does. Call before the first statement of the session's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def iter_stored_frames(
+    session: Session,
+    *,
+    survey: Survey,
+    filters: ResponseFilters | None = None,
+    branches: list[str] | None = None,
+    chunk: int = EXPORT_CHUNK,
+) -> Iterator[pd.DataFrame]:
+    """:func:`load_stored_frame`'s rows in frames of at most ``chunk`` rows, in the same order,
+    read through a server-side cursor (PostgreSQL) or SQLite's stepping cursor: memory stays at
+    one chunk whatever the number of responses. Yields one empty frame when there is no row
+    (so a consumer always sees the columns)."""
+    spec = survey_spec(survey)
+    query = _lines_query(survey, spec, filters, branches)
+    connection = session.connection()
+    # Per statement: Connection.execution_options() would change the session's connection.
+    result = connection.execute(
+        query, execution_options={"stream_results": True, "yield_per": chunk}
+    )
+    try:
+        first = True
+        # Through the Result (not its raw cursor): the streaming strategy buffers rows ahead.
+        for rows in result.partitions(chunk):
+            first = False
+            yield _parse_lines([r[0] for r in rows], spec, stored=True)
+        if first:
+            yield _parse_lines([], spec, stored=True)
+    finally:
+        result.close()
 
 
 def as_utc(moment: datetime) -> datetime:

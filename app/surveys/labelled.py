@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec, na_label
-from app.surveys.frames import frame_columns, load_stored_frame
+from app.surveys.frames import frame_columns, iter_stored_frames, load_stored_frame
 from app.surveys.models import Survey
 from app.surveys.schemas import ResponseFilters
 from app.surveys.specs import survey_spec
@@ -249,8 +249,9 @@ def write_sav(
     branches: list[str] | None = None,
 ) -> tuple[str, int]:
     """The responses as an SPSS file at a new temporary path (the caller deletes it); returns
-    the path and the number of rows. Labels are in ``lang`` (default: the instrument's first
-    language)."""
+    the path and the number of rows. Not streamed: pyreadstat writes a whole DataFrame (it has
+    no append mode), so memory grows with the rows, unlike the CSV and XLSX exports. Labels
+    are in ``lang`` (default: the instrument's first language)."""
     spec = survey_spec(survey)
     lang = label_lang(spec, lang)
     frame = load_stored_frame(session, survey=survey, filters=filters, branches=branches)
@@ -319,14 +320,16 @@ def write_xlsx(
     CSV export's columns and cells, numbers as numbers) and sheet ``codebook``
     (:func:`codebook_rows`, labels in every language). Returns the path and row count."""
     spec = survey_spec(survey)
-    frame = load_stored_frame(session, survey=survey, filters=filters, branches=branches)
-    table = _csv_cells(spec, frame)
-    del frame
-    book = Workbook(write_only=True)
+    book = Workbook(write_only=True)  # rows go to a temporary file as they are appended
     sheet = book.create_sheet("responses")
-    sheet.append(list(table.columns))
-    for row in table.itertuples(index=False, name=None):
-        sheet.append([None if isinstance(v, float) and v != v else v for v in row])
+    rows = 0
+    for frame in iter_stored_frames(session, survey=survey, filters=filters, branches=branches):
+        table = _csv_cells(spec, frame)
+        if rows == 0:
+            sheet.append(list(table.columns))
+        for row in table.itertuples(index=False, name=None):
+            sheet.append([None if isinstance(v, float) and v != v else v for v in row])
+        rows += len(table)
     codebook = book.create_sheet("codebook")
     for line in codebook_rows(spec):
         codebook.append(line)
@@ -336,4 +339,4 @@ def write_xlsx(
     except BaseException:
         os.unlink(path)
         raise
-    return path, len(table)
+    return path, rows

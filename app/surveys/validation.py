@@ -259,6 +259,16 @@ def check_answers(
     return values, texts, errors
 
 
+def check_answer(spec: InstrumentSpec, code: str, raw: Any) -> tuple[Answer, str | None]:
+    """One item's answer (any item type, open text too): ``(stored value, problem or None)``,
+    the same rule :func:`check_answers` applies to each item."""
+    plan = _plan(spec)
+    for item in plan.items + plan.texts:
+        if item.code == code:
+            return _CHECKS[item.type](item, raw)
+    raise KeyError(code)
+
+
 def check_attributes(
     spec: InstrumentSpec,
     attributes: Mapping[str, Any],
