@@ -62,6 +62,15 @@ BranchQuery = Annotated[
 ]
 
 
+ExcludeFlaggedQuery = Annotated[
+    bool,
+    Query(
+        description="true: leave out responses with a quality flag (speeder, straight-liner, "
+        "duplicate); default false, as on every analysis"
+    ),
+]
+
+
 @router.get("/surveys/{slug}/reliability", responses=DOWNLOAD)
 def reliability(
     principal: ResearcherKey,
@@ -77,11 +86,15 @@ def reliability(
     ] = "fiml",
     fmt: FormatQuery = "json",
     table: TableQuery = None,
+    exclude_flagged: ExcludeFlaggedQuery = False,
 ) -> Any:
     """Per construct: n, alpha, omega, cr, ave and item statistics; HTMT, HTMT2 and the
     Fornell-Larcker table. ``missing`` in the response says how missing data were used."""
     params = ReliabilityParams(
-        branch=split_codes(branch), constructs=split_codes(constructs), missing=missing
+        branch=split_codes(branch),
+        constructs=split_codes(constructs),
+        missing=missing,
+        exclude_flagged=exclude_flagged,
     )
     scope = principal.scope(params.branch)
     report = service.get_reliability(session, survey=survey, params=params, scope=scope)
@@ -118,6 +131,7 @@ def efa(
     ] = 1,
     fmt: FormatQuery = "json",
     table: TableQuery = None,
+    exclude_flagged: ExcludeFlaggedQuery = False,
 ) -> Any:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
     complete cases of the chosen items (or pairwise). The result says how many rows listwise
@@ -133,6 +147,7 @@ def efa(
         method=method,
         branch=split_codes(branch),
         seed=seed,
+        exclude_flagged=exclude_flagged,
     )
     scope = principal.scope(params.branch)
     report = service.get_efa(session, survey=survey, params=params, scope=scope).to_dict()

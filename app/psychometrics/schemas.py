@@ -20,6 +20,7 @@ class ReliabilityParams:
     branch: list[str] | None = None
     constructs: list[str] | None = None
     missing: MissingMode = "fiml"
+    exclude_flagged: bool = False  # leave out responses with a quality flag
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,4 @@ class EFAParams:
     method: EFAMethod = "minres"
     branch: list[str] | None = None
     seed: int = 1
+    exclude_flagged: bool = False  # leave out responses with a quality flag

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from app.auth.service import Principal
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
+from app.errors import Forbidden, InvalidInput, field_error
 from app.reporting import service
 from app.reporting.schemas import DriversOut, ScoresOut
 from app.reporting.tables import parse_filters
@@ -42,6 +44,29 @@ def download(text: str, filename: str, media_type: str = CSV, *, inline: bool = 
     )
 
 
+def check_exclude_flagged(principal: Principal, *, index: str) -> None:
+    """``exclude_flagged`` on an aggregate is for keys that may read raw responses anyway.
+
+    An operator could subtract the table without exclusion from the table with it and learn
+    the scores of the (few) flagged respondents of a branch: a group far below
+    ``min_group_size``. Researchers and admins may export every response, so the difference
+    tells them nothing new."""
+    if not principal.has_role("researcher"):
+        raise Forbidden(
+            [
+                field_error(
+                    "exclude_flagged",
+                    msg="needs a researcher or admin key: an operator key may not exclude "
+                    "flagged responses from aggregates",
+                )
+            ]
+        )
+    if index == "pls":
+        raise InvalidInput(
+            [field_error("exclude_flagged", msg="not available with index=pls; use index=equal")]
+        )
+
+
 @router.get("/surveys/{slug}/scores", response_model=ScoresOut, responses=CSV_TOO)
 def scores(
     request: Request,
@@ -61,11 +86,21 @@ def scores(
             "(`pls` in the answer holds the model, weights and scale)"
         ),
     ] = "equal",
+    exclude_flagged: Annotated[
+        bool,
+        Query(
+            description="true: leave out responses with a quality flag (default false). "
+            "Researcher and admin keys only: an operator key gets 403 (the difference of two "
+            "requests would describe the few flagged respondents); not with `index=pls`"
+        ),
+    ] = False,
 ) -> Any:
     """0-100 index per group and construct with a 95% CI and a Holm-corrected Welch test of the
     group against the rest, from the protected cells of the disclosure control; groups below
     the survey's ``min_group_size`` show only ``n``. ``attr.<code>=v1,v2`` keeps respondents
     with those values of one attribute."""
+    if exclude_flagged:
+        check_exclude_flagged(principal, index=index)
     kw: dict[str, Any] = {
         "survey": survey,
         "by": by,
@@ -79,7 +114,7 @@ def scores(
         result, weighted = service.get_pls_scores(session, **kw)
         extra = {"index": "pls", "pls": weighted.info()}
     else:
-        result = service.get_scores(session, **kw)
+        result = service.get_scores(session, exclude_flagged=exclude_flagged, **kw)
     if format == "csv":
         name = f"{survey.slug}-{'pls-' if extra else ''}scores-by-{by}.csv"
         return download(service.scores_csv(result), name)

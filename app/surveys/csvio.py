@@ -1,7 +1,9 @@
 """CSV import (all or nothing, row-numbered errors) and export of a survey's responses.
 
-Export columns: ``id,submitted_at,branch,<attribute codes>,lang,<item codes>`` (items in
-questionnaire order, open text included). An item's cell:
+Export columns: ``id,submitted_at,branch,<attribute codes>,lang,<item codes>,duration_seconds,
+flags`` (items in questionnaire order, open text included; the last two are the response's
+quality measures, :mod:`app.surveys.quality`: seconds to complete, empty when not measured, and
+its flags joined by ``;``). An item's cell:
 
 * scale / nps: the integer; single choice: the option code; multiple choice: the chosen option
   codes joined by ``;`` (empty: none chosen); open text: the text (quoted as CSV needs);
@@ -37,6 +39,7 @@ from app.config import Settings, get_settings
 from app.db import begin_write
 from app.errors import Conflict, InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec
+from app.surveys import quality
 from app.surveys.models import Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
 from app.surveys.service import (
@@ -50,7 +53,7 @@ from app.surveys.service import (
 )
 from app.surveys.validation import NA, NA_STRINGS, check_answers, check_attributes, check_lang
 
-OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
+OPTIONAL_COLUMNS = ("id", "submitted_at", "lang", *quality.QUALITY_COLUMNS)
 CHUNK = 5_000
 
 
@@ -162,6 +165,9 @@ def import_csv(
     if survey.anonymous:
         for row in rows:
             row["submitted_at"] = day_start(row["submitted_at"])
+            row["duration_seconds"] = quality.stored_duration(
+                row.get("duration_seconds"), anonymous=True
+            )
     begin_write(session)  # validation above only read; the write lock is held for the inserts
     try:
         for start in range(0, len(rows), CHUNK):
@@ -216,9 +222,11 @@ def _parse_row(
         else:
             if (problem := _time_error(submitted_at, window)) is not None:
                 errors.append(field_error("submitted_at", msg=problem))
+    measured, quality_errors = quality.parse_imported(cells)
+    errors += quality_errors
     if errors:
         return None, errors
-    return {
+    return measured | {
         "id": response_id,
         "branch_id": branches[branch],
         "submitted_at": submitted_at,
@@ -274,7 +282,10 @@ def export_csv(
         else:  # few distinct stored values: convert each once
             cells = {token: _cell(item, token) for token in pd.unique(column)}
             items[item.code] = column.map(cells)
-    table = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1)
+    extra = quality.export_columns(session, survey=survey, ids=frame["id"])
+    table = pd.concat(
+        [out, pd.DataFrame(items, index=out.index), pd.DataFrame(extra, index=out.index)], axis=1
+    )
     return table.to_csv(index=False, lineterminator="\n")
 
 
