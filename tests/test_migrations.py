@@ -23,6 +23,7 @@ OWN_TABLES = {
     "disclosure_keys",
     "audit_events",
     "dashboard_sessions",
+    "partial_responses",
 }
 
 

@@ -40,6 +40,7 @@ NEW_FIELDS: dict[str, Any] = {
     "mga": None,
     "cluster": None,
     "sampling_weights": None,
+    "exclude_flagged": False,
 }
 # One lavaan group.partial entry: "REL1~1", "TAN=~TAN2", "x1~~x2", "y~x".
 PARTIAL = re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(=~|~~|~1|~)\s*([A-Za-z_.][\w.]*)?\s*$")
@@ -234,6 +235,11 @@ class FitCreate(BaseModel):
     bootstrap: int = Field(default=0, ge=0, le=10_000)
     seed: int = Field(default=1, ge=0, le=2**31 - 1)
     filters: FitFilters = Field(default_factory=FitFilters)
+    exclude_flagged: bool = Field(
+        default=False,
+        description="Leave out responses with a quality flag (speeder, straight-liner, "
+        "duplicate: `GET /surveys/{slug}/flags`). Default false, as on every analysis.",
+    )
 
     @field_validator("bootstrap")
     @classmethod

@@ -67,6 +67,7 @@ def filters_of(spec: dict[str, Any], *, scope: list[str] | None = None) -> Respo
         branch=data_branches(spec, scope),
         submitted_from=parse(f.get("submitted_from")),
         submitted_to=parse(f.get("submitted_to")),
+        exclude_flagged=bool(spec.get("exclude_flagged")),
     )
 
 
@@ -104,6 +105,8 @@ def data_fingerprint(session: Session, *, survey: Survey, filters: ResponseFilte
         query = query.where(Response.submitted_at >= filters.submitted_from)
     if filters.submitted_to is not None:
         query = query.where(Response.submitted_at <= filters.submitted_to)
+    if filters.exclude_flagged:
+        query = query.where(Response.flagged.is_(False))
     count, first, last, length = session.execute(query).one()
     stamp = lambda t: t.replace(tzinfo=None).isoformat() if t is not None else ""  # noqa: E731
     text = f"{survey.id}:{survey.instrument_version}:{count}:{stamp(first)}:{stamp(last)}:{length}"

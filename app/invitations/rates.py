@@ -4,9 +4,10 @@ opened and completed, the completion rate and the median completion time.
 A group with fewer invitations sent than the survey's ``min_group_size`` shows no figures
 (``suppressed``); when exactly one group is suppressed, the next smallest is too, so that no
 total computed elsewhere gives the small group away by difference. The median completion
-time comes from the responses' ``duration_seconds`` when the responses table has that column
-(None otherwise, and None for fewer than ``min_group_size`` durations). ``partial`` counts
-partial responses when app.surveys.service offers ``partial_counts`` (None otherwise).
+time comes from the responses' ``duration_seconds`` (None for fewer than ``min_group_size``
+durations). ``partial`` counts partial responses (pages saved, not submitted:
+:func:`app.surveys.partials.partial_counts`) per branch; by an attribute it is None (a partial
+response is not linked to its recipient's attributes).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from sqlalchemy.orm import Session
 from app.auth.models import InvitationToken
 from app.errors import InvalidInput, field_error
 from app.invitations.models import InvitationMessage
+from app.surveys import partials
 from app.surveys import service as surveys
 from app.surveys.models import Branch, Response, Survey
 
 UNSPECIFIED = "unspecified"  # recipients without a value of the attribute
-DURATION_COLUMN = "duration_seconds"  # added to responses by the response-quality work
-PARTIAL_COUNTS = "partial_counts"  # app.surveys.service.partial_counts(session, survey=, by=)
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ def rate_keys(session: Session, *, survey: Survey) -> list[str]:
 def _durations(
     session: Session, *, survey: Survey, by: str, scope: Sequence[str] | None
 ) -> dict[str, list[float]]:
-    column = getattr(Response, DURATION_COLUMN, None)
-    if column is None:
-        return {}
+    column = Response.duration_seconds
     query = (
         select(Branch.code, Response.attributes, column)
         .join(Branch, Branch.id == Response.branch_id)
@@ -79,11 +77,10 @@ def _durations(
 def _partials(
     session: Session, *, survey: Survey, by: str, scope: Sequence[str] | None
 ) -> dict[str, int] | None:
-    counter = getattr(surveys, PARTIAL_COUNTS, None)
-    if counter is None:
+    if by != "branch":
         return None
-    counts: dict[str, int] = counter(session, survey=survey, by=by, scope=scope)
-    return counts
+    counts = partials.partial_counts(session, survey)
+    return {c: n for c, n in counts.items() if scope is None or c in scope}
 
 
 def response_rates(
@@ -120,7 +117,7 @@ def response_rates(
         cell[1] += opened_at is not None
         cell[2] += used_at is not None
     durations = _durations(session, survey=survey, by=by, scope=scope)
-    partials = _partials(session, survey=survey, by=by, scope=scope)
+    partial = _partials(session, survey=survey, by=by, scope=scope)
     k = survey.min_group_size
     small = {g for g, (sent, _, _) in counts.items() if sent < k}
     if len(small) == 1 and len(counts) > 1:  # complementary suppression
@@ -141,7 +138,7 @@ def response_rates(
                 completed=completed,
                 rate=completed / sent if sent else None,
                 median_seconds=statistics.median(times) if len(times) >= k else None,
-                partial=partials.get(group, 0) if partials is not None else None,
+                partial=partial.get(group, 0) if partial is not None else None,
                 suppressed=False,
             )
         )

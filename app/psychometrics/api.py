@@ -63,6 +63,15 @@ BranchQuery = Annotated[
 ]
 
 
+ExcludeFlaggedQuery = Annotated[
+    bool,
+    Query(
+        description="true: leave out responses with a quality flag (speeder, straight-liner, "
+        "duplicate); default false, as on every analysis"
+    ),
+]
+
+
 @router.get("/surveys/{slug}/reliability", responses=DOWNLOAD)
 def reliability(
     principal: ResearcherKey,
@@ -87,6 +96,7 @@ def reliability(
     seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="seed of the HTMT bootstrap")] = 1,
     fmt: FormatQuery = "json",
     table: TableQuery = None,
+    exclude_flagged: ExcludeFlaggedQuery = False,
 ) -> Any:
     """Per construct: n, alpha, omega, cr, ave and item statistics; HTMT, HTMT2 and the
     Fornell-Larcker table. ``missing`` in the response says how missing data were used. With
@@ -99,6 +109,7 @@ def reliability(
         missing=missing,
         htmt_bootstrap=htmt_bootstrap,
         seed=seed,
+        exclude_flagged=exclude_flagged,
     )
     scope = principal.scope(params.branch)
     report = service.get_reliability(session, survey=survey, params=params, scope=scope)
@@ -137,6 +148,7 @@ def efa(
     ] = 1,
     fmt: FormatQuery = "json",
     table: TableQuery = None,
+    exclude_flagged: ExcludeFlaggedQuery = False,
 ) -> Any:
     """KMO, Bartlett, eigenvalues, parallel analysis, loadings and communalities on the
     complete cases of the chosen items (or pairwise, or FIML (EM) correlations). The result
@@ -152,6 +164,7 @@ def efa(
         method=method,
         branch=split_codes(branch),
         seed=seed,
+        exclude_flagged=exclude_flagged,
     )
     scope = principal.scope(params.branch)
     report = service.get_efa(session, survey=survey, params=params, scope=scope).to_dict()

@@ -23,6 +23,7 @@ class ReliabilityParams:
     missing: MissingMode = "fiml"
     htmt_bootstrap: int = 0  # bootstrap draws for HTMT intervals (0: none)
     seed: int = 1
+    exclude_flagged: bool = False  # leave out responses with a quality flag
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,4 @@ class EFAParams:
     method: EFAMethod = "minres"
     branch: list[str] | None = None
     seed: int = 1
+    exclude_flagged: bool = False  # leave out responses with a quality flag

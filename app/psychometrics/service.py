@@ -26,14 +26,19 @@ def _query_error(param: str | None, msg: str) -> InvalidInput:
 
 
 def _frame(
-    session: Session, *, survey: Survey, branch: list[str] | None, scope: list[str] | None
+    session: Session,
+    *,
+    survey: Survey,
+    branch: list[str] | None,
+    scope: list[str] | None,
+    exclude_flagged: bool = False,
 ) -> pd.DataFrame:
     """Responses of ``survey`` in ``branch`` (within the key's ``scope``).
 
     With a branch filter, fewer rows than the survey's ``min_group_size`` are refused: a
     small group's statistics could identify respondents.
     """
-    filters = ResponseFilters(branch=branch) if branch else None
+    filters = ResponseFilters(branch=branch or None, exclude_flagged=exclude_flagged)
     frame = load_item_frame(session, survey=survey, filters=filters, branches=scope)
     if branch and len(frame) < survey.min_group_size:
         raise _query_error(
@@ -59,7 +64,13 @@ def get_reliability(
         if unknown:
             raise _query_error("constructs", f"unknown construct(s): {', '.join(unknown)}")
         constructs = {c: constructs[c] for c in params.constructs}
-    frame = _frame(session, survey=survey, branch=params.branch, scope=scope)
+    frame = _frame(
+        session,
+        survey=survey,
+        branch=params.branch,
+        scope=scope,
+        exclude_flagged=params.exclude_flagged,
+    )
     if frame.empty:
         raise _query_error(None, "the survey has no responses in this selection")
     try:
@@ -106,7 +117,13 @@ def get_efa(
         raise _query_error(
             "items", f"not scale or 0-10 items (no EFA of choices or text): {', '.join(other)}"
         )
-    frame = _frame(session, survey=survey, branch=params.branch, scope=scope)
+    frame = _frame(
+        session,
+        survey=survey,
+        branch=params.branch,
+        scope=scope,
+        exclude_flagged=params.exclude_flagged,
+    )
     try:
         return run_efa(
             frame,

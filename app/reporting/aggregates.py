@@ -505,10 +505,12 @@ def read_cells(
     dims: Sequence[str],
     branch_ids: Sequence[int] | None = None,
     months: tuple[str | None, str | None] = (None, None),
+    exclude_flagged: bool = False,
 ) -> pd.DataFrame:
     """Raw atomic cells of some dimensions: columns ``branch`` (id), ``month``, ``dim``,
     ``value``, ``construct``, ``n``, ``sum``, ``sumsq``. ``branch_ids`` restricts the branches,
-    ``months`` is an inclusive YYYY-MM range."""
+    ``months`` is an inclusive YYYY-MM range. ``exclude_flagged``: the cells without the
+    responses that carry a quality flag (their moments subtracted, as a deletion would)."""
     c = ScoreCell
     query = select(c.branch_id, c.month, c.dim, c.key, c.construct, c.n, c.sum, c.sumsq).where(
         c.survey_id == survey.id, c.dim.in_(list(dims))
@@ -523,7 +525,33 @@ def read_cells(
     frame = pd.DataFrame(
         rows, columns=["branch", "month", "dim", "value", "construct", "n", "sum", "sumsq"]
     )
-    return frame.astype({"n": np.int64, "sum": float, "sumsq": float})
+    frame = frame.astype({"n": np.int64, "sum": float, "sumsq": float})
+    if exclude_flagged:
+        frame = _without_flagged(session, survey=survey, cells=frame)
+    return frame
+
+
+CELL_KEY = ["dim", "branch", "month", "value", "construct"]
+
+
+def _without_flagged(session: Session, *, survey: Survey, cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` less the moments of the survey's flagged responses; emptied cells dropped."""
+    query = select(
+        Response.branch_id, Response.submitted_at, Response.answers, Response.attributes
+    ).where(Response.survey_id == survey.id, Response.flagged.is_(True))
+    rows = [dict(r._mapping) for r in session.execute(query)]
+    flagged = cell_moments(rows, layout=layout(survey))
+    if not flagged or cells.empty:
+        return cells
+    minus = pd.DataFrame(
+        [(*key, n, s, ss) for key, (n, s, ss) in flagged.items()],
+        columns=[*CELL_KEY, "n_f", "sum_f", "sumsq_f"],
+    )
+    merged = cells.merge(minus, on=CELL_KEY, how="left")
+    for column in ("n", "sum", "sumsq"):
+        merged[column] = merged[column] - merged[f"{column}_f"].fillna(0)
+    merged = merged[merged["n"] > 0].drop(columns=["n_f", "sum_f", "sumsq_f"])
+    return merged.astype({"n": np.int64}).reset_index(drop=True)
 
 
 def survey_key(session: Session, *, survey: Survey) -> bytes:

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from app.auth.service import Principal
 from app.deps import OperatorKey, SessionDep, SurveyDep, split_codes
-from app.errors import InvalidInput, field_error
+from app.errors import Forbidden, InvalidInput, field_error
 from app.reporting import service
 from app.reporting.plsboot import DEFAULT_DRAWS, MAX_DRAWS, MIN_DRAWS
 from app.reporting.schemas import DriversOut, ScoresOut
@@ -42,6 +43,29 @@ def download(text: str, filename: str, media_type: str = CSV, *, inline: bool = 
         media_type=media_type,
         headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
     )
+
+
+def check_exclude_flagged(principal: Principal, *, index: str) -> None:
+    """``exclude_flagged`` on an aggregate is for keys that may read raw responses anyway.
+
+    An operator could subtract the table without exclusion from the table with it and learn
+    the scores of the (few) flagged respondents of a branch: a group far below
+    ``min_group_size``. Researchers and admins may export every response, so the difference
+    tells them nothing new."""
+    if not principal.has_role("researcher"):
+        raise Forbidden(
+            [
+                field_error(
+                    "exclude_flagged",
+                    msg="needs a researcher or admin key: an operator key may not exclude "
+                    "flagged responses from aggregates",
+                )
+            ]
+        )
+    if index == "pls":
+        raise InvalidInput(
+            [field_error("exclude_flagged", msg="not available with index=pls; use index=equal")]
+        )
 
 
 @router.get("/surveys/{slug}/scores", response_model=ScoresOut, responses=CSV_TOO)
@@ -79,6 +103,14 @@ def scores(
         ),
     ] = None,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="seed of the bootstrap draws")] = 1,
+    exclude_flagged: Annotated[
+        bool,
+        Query(
+            description="true: leave out responses with a quality flag (default false). "
+            "Researcher and admin keys only: an operator key gets 403 (the difference of two "
+            "requests would describe the few flagged respondents); not with `index=pls`"
+        ),
+    ] = False,
 ) -> Any:
     """0-100 index per group and construct with a 95% CI and a Holm-corrected Welch test of the
     group against the rest, from the protected cells of the disclosure control; groups below
@@ -86,6 +118,8 @@ def scores(
     with those values of one attribute. With ``index=pls`` and ``ci=true`` (or ``bootstrap=N``)
     each index also gets ``ci_boot``, a seeded percentile bootstrap interval that includes the
     weights' sampling error (``pls.bootstrap`` reports the draws)."""
+    if exclude_flagged:
+        check_exclude_flagged(principal, index=index)
     draws = bootstrap or (DEFAULT_DRAWS if ci else None)
     if draws and index != "pls":
         name = "bootstrap" if bootstrap else "ci"
@@ -106,7 +140,7 @@ def scores(
         if cis is not None:
             extra["pls"]["bootstrap"] = cis.info()
     else:
-        result = service.get_scores(session, **kw)
+        result = service.get_scores(session, exclude_flagged=exclude_flagged, **kw)
     if format == "csv":
         name = f"{survey.slug}-{'pls-' if extra else ''}scores-by-{by}.csv"
         return download(service.scores_csv(result), name)

@@ -68,6 +68,7 @@ def protected_cells(
     months: tuple[str | None, str | None] = (None, None),
     scoring: Scoring | None = None,
     raw: pd.DataFrame | None = None,
+    exclude_flagged: bool = False,
 ) -> ProtectedCells:
     """Protected atomic cells of one dimension (``all`` or an attribute code) of a survey.
 
@@ -82,7 +83,14 @@ def protected_cells(
     scoring = scoring or Scoring.of(survey)
     dims = [ALL] if dim == ALL else [ALL, dim]
     if raw is None:
-        raw = read_cells(session, survey=survey, dims=dims, branch_ids=branch_ids, months=months)
+        raw = read_cells(
+            session,
+            survey=survey,
+            dims=dims,
+            branch_ids=branch_ids,
+            months=months,
+            exclude_flagged=exclude_flagged,
+        )
     else:
         keep = raw["dim"].isin(dims).to_numpy()
         if branch_ids is not None:

@@ -76,6 +76,7 @@ def get_scores(
     months: tuple[str | None, str | None] = (None, None),
     filters: Filters | None = None,
     weighted: PlsIndex | None = None,
+    exclude_flagged: bool = False,
 ) -> GroupScores:
     """Index, CI and Holm-corrected Welch test vs the rest, per group, on protected cells
     (of the maintained aggregates, or of the PLS-weighted respondent scores of ``weighted``:
@@ -87,6 +88,8 @@ def get_scores(
     kw: dict[str, Any] = {"survey": survey, "scoring": scoring, "months": months, "flt": flt}
     if weighted is not None:
         kw["raw"] = weighted.raw
+    elif exclude_flagged:
+        kw["exclude_flagged"] = True
     everything = score_table(session, by=by, branch_ids=None, **kw)
     if by == "branch":
         return everything if visible is None else everything.only(visible)

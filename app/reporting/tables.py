@@ -95,6 +95,7 @@ def score_table(
     flt: Filter | None,
     trend: bool = False,
     raw: pd.DataFrame | None = None,
+    exclude_flagged: bool = False,
 ) -> GroupScores:
     """One score table from the protected cells of one dimension (of the maintained
     aggregates, or of ``raw`` atomic cells: see :func:`protected_cells`)."""
@@ -107,6 +108,7 @@ def score_table(
         months=months,
         scoring=scoring,
         raw=raw,
+        exclude_flagged=exclude_flagged,
     )
     moments, counts = cells.moments, cells.counts
     if flt is not None:

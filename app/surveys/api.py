@@ -28,7 +28,7 @@ from app.deps import (
     check_branch_scope,
     split_codes,
 )
-from app.surveys import csvio, frames, labelled, lifecycle, posters, service
+from app.surveys import csvio, frames, labelled, lifecycle, partials, posters, quality, service
 from app.surveys.models import Branch, Survey
 from app.surveys.schemas import (
     BranchCreate,
@@ -37,6 +37,7 @@ from app.surveys.schemas import (
     ClientInfo,
     EraseByToken,
     Erased,
+    FlagsRead,
     ImportResult,
     ResponseCreate,
     ResponseCreated,
@@ -224,6 +225,50 @@ def export_responses(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{survey.slug}-responses.csv"'},
     )
+
+
+@router.get("/surveys/{slug}/flags", response_model=FlagsRead, tags=["responses"])
+def response_flags(
+    survey: SurveyDep,
+    session: SessionDep,
+    principal: ResearcherKey,
+    branch: Annotated[str | None, Query(description="comma-separated branch codes")] = None,
+    flagged_only: Annotated[
+        bool, Query(description="true: list only the responses with a flag")
+    ] = False,
+) -> Any:
+    """Response quality: the thresholds in force, counts per flag, the partial (unsubmitted)
+    responses per branch, and every response's completion time and flags. Flags are raised
+    when a response is stored; `exclude_flagged=true` leaves flagged responses out of fits,
+    reliability, EFA and scores (default false)."""
+    scope = principal.scope(split_codes(branch))
+    rows = quality.flag_rows(session, survey=survey, branches=scope)
+    seconds, run = quality.thresholds(survey)
+    partial = partials.partial_counts(session, survey)
+    return {
+        "survey": survey.slug,
+        "thresholds": {
+            "speeder_seconds_per_item": seconds,
+            "straightline_items": run,
+            "default_speeder_seconds_per_item": quality.DEFAULT_SPEEDER_SECONDS_PER_ITEM,
+            "default_straightline_items": quality.DEFAULT_STRAIGHTLINE_ITEMS,
+        },
+        "summary": quality.flag_summary(rows),
+        "partial_responses": {
+            code: n for code, n in partial.items() if scope is None or code in scope
+        },
+        "responses": [
+            {
+                "id": r.id,
+                "branch": r.branch,
+                "submitted_at": r.submitted_at,
+                "duration_seconds": r.duration_seconds,
+                "flags": r.flags,
+            }
+            for r in rows
+            if r.flags or not flagged_only
+        ],
+    }
 
 
 LABELLED = (

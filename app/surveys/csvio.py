@@ -1,7 +1,9 @@
 """CSV import (all or nothing, row-numbered errors) and export of a survey's responses.
 
-Export columns: ``id,submitted_at,branch,<attribute codes>,lang,<item codes>`` (items in
-questionnaire order, open text included). An item's cell:
+Export columns: ``id,submitted_at,branch,<attribute codes>,lang,<item codes>,duration_seconds,
+flags`` (items in questionnaire order, open text included; the last two are the response's
+quality measures, :mod:`app.surveys.quality`: seconds to complete, empty when not measured, and
+its flags joined by ``;``). An item's cell:
 
 * scale / nps: the integer; single choice: the option code; multiple choice: the chosen option
   codes joined by ``;`` (empty: none chosen); open text: the text (quoted as CSV needs);
@@ -41,6 +43,7 @@ from app.config import Settings, get_settings
 from app.errors import InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec
 from app.reporting.aggregates import MomentSums, layout
+from app.surveys import quality
 from app.surveys.frames import EXPORT_CHUNK, iter_stored_frames
 from app.surveys.models import Response, Survey, utcnow
 from app.surveys.schemas import ResponseFilters
@@ -61,7 +64,7 @@ from app.surveys.validation import (
     check_lang,
 )
 
-OPTIONAL_COLUMNS = ("id", "submitted_at", "lang")
+OPTIONAL_COLUMNS = ("id", "submitted_at", "lang", *quality.QUALITY_COLUMNS)
 CHUNK = 20_000  # rows checked and staged at a time
 
 
@@ -245,6 +248,7 @@ class _ChunkParser:
         self.id_at = where.get("id")
         self.time_at = where.get("submitted_at")
         self.lang_at = where.get("lang")
+        self.quality_at = {n: where[n] for n in quality.QUALITY_COLUMNS if n in where}
         self.attr_at = [where[a] for a in spec.attribute_codes if a in where]
         self.attr_codes = [a for a in spec.attribute_codes if a in where]
         multiple = set(_multiple_codes(spec))
@@ -373,6 +377,7 @@ class _ChunkParser:
                     texts[k][code] = value
         times = self._times(columns, bad)
         ids = self._ids(columns, bad)
+        measures = self._measures(columns, bad)
 
         staged: list[tuple[Any, ...]] = []
         groups: list[Any] = []
@@ -400,9 +405,13 @@ class _ChunkParser:
                     "answers_json": "[" + ",".join([c[1] for c in cells]) + "]",
                     "numbers": [c[2] for c in cells],
                     "texts": texts[k] or None,
+                    **measures[k],
                 }
             if self.anonymous:
                 row["submitted_at"] = day_start(row["submitted_at"])
+                row["duration_seconds"] = quality.stored_duration(
+                    row.get("duration_seconds"), anonymous=True
+                )
             moment = row["submitted_at"]
             groups.append(
                 (row["branch_id"], f"{moment.year:04d}-{moment.month:02d}", row["values"])
@@ -411,6 +420,19 @@ class _ChunkParser:
             staged.append(self._staged(number, row))
         matrix = np.array(scores, dtype=float).reshape(len(scores), len(self.items))
         return staged, (groups, matrix), errors
+
+    def _measures(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[dict[str, Any]]:
+        """Each row's imported quality columns (time to complete, flags) as Response values."""
+        if not self.quality_at:
+            return [{} for _ in columns[0]]
+        out = []
+        for k in range(len(columns[0])):
+            cells = {name: columns[at][k] for name, at in self.quality_at.items()}
+            measured, problems = quality.parse_imported(cells)
+            if problems:
+                bad.add(k)
+            out.append(measured)
+        return out
 
     def _times(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[datetime]:
         if self.time_at is None:
@@ -484,6 +506,9 @@ class _ChunkParser:
             row["lang"],
             row["answers_json"],
             _json(texts) if texts else None,
+            row.get("duration_seconds"),
+            _json(row["flags"]) if row.get("flags") else None,
+            bool(row.get("flagged", False)),
         )
 
 
@@ -530,9 +555,11 @@ def _parse_row(
         else:
             if (problem := _time_error(submitted_at, window)) is not None:
                 errors.append(field_error("submitted_at", msg=problem))
+    measured, quality_errors = quality.parse_imported(cells)
+    errors += quality_errors
     if errors:
         return None, errors
-    return {
+    return measured | {
         "id": response_id,
         "branch_id": branches[branch],
         "submitted_at": submitted_at,
@@ -595,17 +622,22 @@ def iter_export_csv(
     for frame in iter_stored_frames(
         session, survey=survey, filters=filters, branches=branches, chunk=chunk
     ):
-        yield export_table(spec, frame).to_csv(index=False, header=header, lineterminator="\n")
+        measures = quality.export_columns(session, survey=survey, ids=frame["id"])
+        table = export_table(spec, frame, measures)
+        yield table.to_csv(index=False, header=header, lineterminator="\n")
         header = False
 
 
 def export_columns(spec: InstrumentSpec) -> list[str]:
     """The CSV export's columns, in order (the one list the CSV and XLSX exports use)."""
-    return [*frame_columns(spec), *spec.item_codes]
+    return [*frame_columns(spec), *spec.item_codes, *quality.QUALITY_COLUMNS]
 
 
-def export_table(spec: InstrumentSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """Stored-frame rows (:func:`app.surveys.frames.load_stored_frame`) as the export's cells."""
+def export_table(
+    spec: InstrumentSpec, frame: pd.DataFrame, measures: dict[str, pd.Series]
+) -> pd.DataFrame:
+    """Stored-frame rows (:func:`app.surveys.frames.load_stored_frame`) as the export's cells;
+    ``measures`` are their quality columns (:func:`app.surveys.quality.export_columns`)."""
     out = frame[frame_columns(spec)].copy()
     out["submitted_at"] = frame["submitted_at"].map(lambda t: t.isoformat())
     items: dict[str, pd.Series] = {}
@@ -616,7 +648,10 @@ def export_table(spec: InstrumentSpec, frame: pd.DataFrame) -> pd.DataFrame:
         else:  # few distinct stored values: convert each once
             cells = {token: _cell(item, token) for token in pd.unique(column)}
             items[item.code] = column.map(cells)
-    table = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1)
+    table = pd.concat(
+        [out, pd.DataFrame(items, index=out.index), pd.DataFrame(measures, index=out.index)],
+        axis=1,
+    )
     return table[export_columns(spec)]
 
 

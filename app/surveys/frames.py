@@ -47,7 +47,9 @@ def load_item_frame(
     for single and the bit mask for multiple choice; NaN = not applicable or not answered),
     then, only if the instrument has open-text items, one object column per text item (None =
     not answered); sorted by submission time. ``branches`` (a key's scope) and
-    ``filters.branch`` both restrict the branches; ``submitted_to`` is inclusive.
+    ``filters.branch`` both restrict the branches; ``submitted_to`` is inclusive;
+    ``filters.exclude_flagged`` leaves out responses with a quality flag (the one place every
+    analysis's ``exclude_flagged`` is applied). Partial responses are never read.
     """
     spec = survey_spec(survey)
     lines = _lines(session, survey=survey, spec=spec, filters=filters, branches=branches)
@@ -115,6 +117,8 @@ def _lines_query(
             query = query.where(Response.submitted_at >= as_utc(filters.submitted_from))
         if filters.submitted_to is not None:
             query = query.where(Response.submitted_at <= as_utc(filters.submitted_to))
+        if filters.exclude_flagged:
+            query = query.where(Response.flagged.is_(False))
     return query
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, field_error
 from app.instruments.spec import InstrumentSpec, ItemSpec, na_label
+from app.surveys import quality
 from app.surveys.frames import frame_columns, iter_stored_frames, load_stored_frame
 from app.surveys.models import Survey
 from app.surveys.schemas import ResponseFilters
@@ -172,6 +173,9 @@ def variables(spec: InstrumentSpec) -> list[Variable]:
                 )
         else:
             out.append(Variable(item.code, item.code, "text", construct, dict(item.text), [], []))
+    for name in quality.QUALITY_COLUMNS:
+        labels = {g: _fixed(quality.QUALITY_LABELS[name], g) for g in langs}
+        out.append(Variable(name, "", "meta", "", labels, [], []))
     return out
 
 
@@ -256,6 +260,9 @@ def write_sav(
     lang = label_lang(spec, lang)
     frame = load_stored_frame(session, survey=survey, filters=filters, branches=branches)
     data = _sav_frame(spec, frame)
+    extra = quality.export_columns(session, survey=survey, ids=frame["id"])
+    data["duration_seconds"] = extra["duration_seconds"].astype("float64")
+    data["flags"] = extra["flags"].astype(str)
     del frame
     listed = variables(spec)
     path = _temp_path(".sav")
@@ -325,6 +332,10 @@ def write_xlsx(
     rows = 0
     for frame in iter_stored_frames(session, survey=survey, filters=filters, branches=branches):
         table = _csv_cells(spec, frame)
+        measures = quality.export_columns(session, survey=survey, ids=frame["id"])
+        duration = measures["duration_seconds"]
+        table["duration_seconds"] = duration.astype(object).where(duration.notna(), None)
+        table["flags"] = measures["flags"]
         if rows == 0:
             sheet.append(list(table.columns))
         for row in table.itertuples(index=False, name=None):

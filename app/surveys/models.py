@@ -18,6 +18,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -115,6 +117,11 @@ class Survey(Base):
     # (see quota_reason); null: no quota.
     quota: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Response-quality thresholds (app.surveys.quality; NULL: its stated defaults): a response
+    # faster than this many seconds per answered item is a speeder; one answering at least
+    # this many consecutive scale items identically is a straight-liner.
+    speeder_seconds_per_item: Mapped[float | None] = mapped_column(Float, nullable=True)
+    straightline_items: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     instrument: Mapped[Instrument] = relationship(lazy="joined")
 
@@ -170,6 +177,8 @@ class Response(Base):
         UniqueConstraint("survey_id", "idempotency_key"),
         Index("ix_responses_survey_branch", "survey_id", "branch_id"),
         Index("ix_responses_survey_submitted", "survey_id", "submitted_at"),
+        Index("ix_responses_survey_device", "survey_id", "device_key"),
+        Index("ix_responses_survey_token", "survey_id", "token_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -188,3 +197,34 @@ class Response(Base):
     answers: Mapped[list[int | str | None]] = mapped_column(JSON)
     # Open-text answers: item code -> text (never fed to statistics).
     texts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    # Response quality (app.surveys.quality): seconds from the questionnaire's first load to
+    # the submit (whole minutes in anonymous surveys; NULL: not measured, e.g. API or import),
+    # the flags raised ("speeder", "straightline", "duplicate"; NULL = none) and `flagged`
+    # (any flag: the column analyses filter on). device_key / token_key: keyed digests of the
+    # browser's device cookie and of the invitation token, to recognise a second response
+    # from either (token_key is never stored for anonymous surveys).
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    flags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    device_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class PartialResponse(Base):
+    """The pages answered so far of a paged questionnaire opened with an invitation token:
+    saved on every Next, read back when the same link is opened again, deleted when the
+    response is submitted. Never read by analyses, exports or aggregates (only counted)."""
+
+    __tablename__ = "partial_responses"
+    __table_args__ = (UniqueConstraint("survey_id", "token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    # The invitation token's hash (as invitation_tokens stores it) and its branch.
+    token_hash: Mapped[str] = mapped_column(String(64))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    # The form's fields so far (answers, attributes, language) and the page to resume at.
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    next_page: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -61,6 +61,11 @@ class SurveyCreate(BaseModel):
     min_group_size: int = Field(default=5, ge=1, le=10_000)
     requires_token: bool = False
     anonymous: bool = False
+    # Response quality (app.surveys.quality): a response faster than this many seconds per
+    # answered item is a speeder (null: 2.0); one answering at least this many consecutive
+    # scale items identically is a straight-liner (null: 10).
+    speeder_seconds_per_item: float | None = Field(default=None, ge=0, le=3600)
+    straightline_items: int | None = Field(default=None, ge=2, le=1000)
 
 
 SurveyStatus = Literal["draft", "open", "closed", "archived"]
@@ -97,6 +102,9 @@ class SurveyUpdate(BaseModel):
     anonymous: bool | None = None
     # null removes the quota
     quota: Quota | None = None
+    # null: back to the default
+    speeder_seconds_per_item: float | None = Field(default=None, ge=0, le=3600)
+    straightline_items: int | None = Field(default=None, ge=2, le=1000)
 
 
 class SurveyRead(BaseModel):
@@ -113,6 +121,9 @@ class SurveyRead(BaseModel):
     closes_at: datetime | None = None
     quota: Quota | None = None
     created_at: datetime
+    # null: the defaults of GET /surveys/{slug}/flags' `thresholds`
+    speeder_seconds_per_item: float | None = None
+    straightline_items: int | None = None
 
 
 class TokensCreate(BaseModel):
@@ -180,6 +191,8 @@ class ResponseFilters:
     branch: list[str] | None = None
     submitted_from: datetime | None = None
     submitted_to: datetime | None = None
+    # Leave out responses with any quality flag (app.surveys.quality); off by default.
+    exclude_flagged: bool = False
 
 
 class EraseByToken(BaseModel):
@@ -189,3 +202,38 @@ class EraseByToken(BaseModel):
 
 class Erased(BaseModel):
     deleted: uuid.UUID
+
+
+class FlaggedResponse(BaseModel):
+    id: str
+    branch: str
+    submitted_at: datetime
+    duration_seconds: int | None = Field(
+        description="first load of the questionnaire to submit; whole minutes in anonymous "
+        "surveys; null: not measured (API submissions, imports without it)"
+    )
+    flags: list[str] = Field(description="speeder, straightline, duplicate (empty: none)")
+
+
+class QualityThresholds(BaseModel):
+    speeder_seconds_per_item: float
+    straightline_items: int
+    default_speeder_seconds_per_item: float
+    default_straightline_items: int
+
+
+class FlagSummary(BaseModel):
+    responses: int
+    flagged: int = Field(description="responses with at least one flag")
+    by_flag: dict[str, int]
+
+
+class FlagsRead(BaseModel):
+    survey: str
+    thresholds: QualityThresholds
+    summary: FlagSummary
+    partial_responses: dict[str, int] = Field(
+        description="Started but not submitted (saved pages of invitation links), per branch "
+        "code; never part of any analysis or export"
+    )
+    responses: list[FlaggedResponse]

@@ -29,6 +29,7 @@ from app.instruments.service import (
     sync_instruments,
 )
 from app.reporting.aggregates import apply_responses
+from app.surveys import partials, quality
 from app.surveys.frames import (
     META_COLUMNS,
     as_utc,
@@ -154,6 +155,8 @@ def create_survey(session: Session, *, data: SurveyCreate) -> Survey:
         requires_token=data.requires_token,
         anonymous=data.anonymous,
         status="open",
+        speeder_seconds_per_item=data.speeder_seconds_per_item,
+        straightline_items=data.straightline_items,
     )
     survey.instrument = instrument  # loaded now, so a detached survey still knows its items
     _commit_new(session, survey, taken=taken)
@@ -223,7 +226,9 @@ def update_survey(
             raise InvalidInput(
                 [field_error("quota", "branches", unknown[0], msg=f"unknown branch {unknown[0]}")]
             )
-    for name in ("opens_at", "closes_at", "quota"):  # null clears a date or the quota
+    # null clears a date, the quota, or a quality threshold (back to its default)
+    nullable = ("opens_at", "closes_at", "quota", "speeder_seconds_per_item", "straightline_items")
+    for name in nullable:
         if name in data.model_fields_set and getattr(data, name) is None:
             setattr(survey, name, None)
     if (
@@ -311,8 +316,15 @@ def submit_response(
     idempotency_key: str | None,
     client: ClientInfo | None,
     channel: str = "api",
+    started: float | None = None,
+    device: str | None = None,
 ) -> tuple[Response, bool]:
     """Validate and store one response; returns ``(response, created)``.
+
+    ``started``: when the questionnaire was first loaded (unix time; the web form carries it
+    signed), from which the completion time is measured; ``device``: the browser's device
+    cookie. Both feed the quality flags (:mod:`app.surveys.quality`); a response stored from
+    an invitation token drops that token's saved partial response (:mod:`app.surveys.partials`).
 
     A repeated ``idempotency_key`` with the same body returns the stored response
     (``created=False``); with another body it raises Conflict. Raises InvalidInput listing every
@@ -358,6 +370,22 @@ def submit_response(
     now = utcnow()
     response_id = uuid.uuid4()
     keep_client = client is not None and not survey.anonymous
+    duration = None if started is None else max(now.timestamp() - started, 0.0)
+    device_key = quality.digest(device) if device else None
+    # anonymous surveys never keep anything derived from the invitation token
+    token_key = quality.digest(payload.token) if payload.token and not survey.anonymous else None
+    seconds_per_item, run = quality.thresholds(survey)
+    flags = quality.response_flags(
+        spec,
+        answers=answers,
+        texts=texts,
+        duration_seconds=duration,
+        seconds_per_item=seconds_per_item,
+        straightline_items=run,
+        duplicate=quality.is_duplicate(
+            session, survey=survey, device_key=device_key, token_key=token_key
+        ),
+    )
     row = {
         "id": response_id,
         "branch_id": branch_id,
@@ -371,9 +399,16 @@ def submit_response(
         "user_agent": (client.user_agent or "")[:400] or None if keep_client and client else None,
         "answers": answers,
         "texts": texts or None,
+        "duration_seconds": quality.stored_duration(duration, anonymous=survey.anonymous),
+        "flags": flags or None,
+        "flagged": bool(flags),
+        "device_key": device_key,
+        "token_key": token_key,
     }
     try:
         insert_responses(session, survey=survey, rows=[row])
+        if payload.token:
+            partials.drop_partial(session, survey=survey, raw_token=payload.token)
         if token_id is not None and not survey.anonymous:  # so it can be erased by token
             link_token(session, token_id=token_id, response_id=response_id)
         session.commit()

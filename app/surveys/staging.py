@@ -42,8 +42,32 @@ from app.surveys.models import Survey
 
 TABLE = "pvm_import_staging"
 # Column order of a staged row (what csvio's parser builds).
-COLUMNS = ("row_no", "id", "branch_id", "submitted_at", "attributes", "lang", "answers", "texts")
-_PG_TYPES = ("integer", "uuid", "integer", "timestamptz", "text", "text", "text", "text")
+COLUMNS = (
+    "row_no",
+    "id",
+    "branch_id",
+    "submitted_at",
+    "attributes",
+    "lang",
+    "answers",
+    "texts",
+    "duration_seconds",
+    "flags",
+    "flagged",
+)
+_PG_TYPES = (
+    "integer",
+    "uuid",
+    "integer",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "text",
+    "boolean",
+)
 
 StagedRow = tuple[Any, ...]
 
@@ -151,19 +175,23 @@ class Staging:
             return 0
         stage_moments(conn, survey_id=survey.id, cells=moments)  # before any lock is taken
         columns = (
-            "id, survey_id, branch_id, submitted_at, attributes, lang, channel, answers, texts"
+            "id, survey_id, branch_id, submitted_at, attributes, lang, channel, answers, texts, "
+            "duration_seconds, flags, flagged"
         )
         if self.dialect == "postgresql":
             values = (
                 "id, %(survey)s, branch_id, submitted_at, attributes::json, lang, 'import', "
-                "answers::json, texts::json"
+                "answers::json, texts::json, duration_seconds, flags::json, flagged"
             )
             params: Any = {"survey": survey.id}
         else:
             conn.commit()  # the staging transaction; the temp table stays with the connection
             conn.execution_options(sqlite_begin="IMMEDIATE")  # take the write lock up front
             conn.begin()
-            values = "id, ?, branch_id, submitted_at, attributes, lang, 'import', answers, texts"
+            values = (
+                "id, ?, branch_id, submitted_at, attributes, lang, 'import', answers, texts, "
+                "duration_seconds, flags, flagged"
+            )
             params = (survey.id,)
         table = Base.metadata.tables["responses"].name
         try:

@@ -32,7 +32,7 @@ from app.instruments.spec import AttributeSpec, InstrumentSpec
 from app.invitations.service import record_open
 from app.security.csrf import SURVEY_FORM
 from app.security.headers import FORM_CSP, secure_page
-from app.surveys import service
+from app.surveys import partials, quality, service
 from app.surveys.models import Branch, Survey
 from app.surveys.questionnaire import (
     UI_LANGS,
@@ -66,7 +66,7 @@ CSRF = SURVEY_FORM
 # Posted fields that are never repeated: a repeat keeps the last value.
 CONTROL_FIELDS = frozenset(
     {"csrf_token", "submission_id", "lang", "branch", "branch_choice", "token", HONEYPOT}
-    | {"nav", "switch", "page"}
+    | {"nav", "switch", "page", quality.START_FIELD}
 )
 
 
@@ -248,6 +248,8 @@ def _render_form(
     carried = [c for c in spec.item_codes if c not in shown]
     carried += [] if last else [a["code"] for a in attributes]
     carried += [] if first else ["token", *(["branch", "branch_choice"] if choosing else [])]
+    if first and not survey.requires_token:  # the link's token, kept for resuming
+        carried.append("token")
     labels = {f"answers.{q.code}": q.text for block in book[page] for q in block.questions}
     labels |= {f"attributes.{a['code']}": a["label"] for a in attributes}
     labels |= {"branch": t["branch"], "token": t["token"]}
@@ -266,6 +268,8 @@ def _render_form(
         action=f"/s/{survey.slug}",
         csrf_token=CSRF.sign(request, nonce),
         submission_id=submission_id or field_text(values, "submission_id") or uuid.uuid4().hex,
+        started=field_text(values, quality.START_FIELD)
+        or quality.sign_start(_secret(request), survey.slug),
         page=page,
         page_count=len(book),
         progress=fill(t["progress"], page=page + 1, pages=len(book)),
@@ -289,7 +293,35 @@ def _render_form(
     # copy would carry a new id and store the answers twice). Revalidated on every normal load.
     response.headers["Cache-Control"] = "private, no-cache"
     CSRF.set_cookie(request, response, nonce)
+    set_device_cookie(request, response)
     return response
+
+
+def _secret(request: Request) -> str:
+    return str(request.app.state.settings.secret_key or "")
+
+
+def set_device_cookie(request: Request, response: Response) -> None:
+    """Give the browser a random device id (a year) unless it has one: a second response from
+    it is flagged a duplicate (app.surveys.quality). Only its sha256 is ever stored."""
+    if request.cookies.get(quality.DEVICE_COOKIE):
+        return
+    response.set_cookie(
+        quality.DEVICE_COOKIE,
+        quality.new_device_id(),
+        max_age=365 * 24 * 3600,
+        path="/s/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _started(request: Request, survey: Survey, fields: Fields) -> int | None:
+    """The verified first-load time the form carries (None: missing or forged)."""
+    return quality.started_at(
+        _secret(request), survey.slug, field_text(fields, quality.START_FIELD)
+    )
 
 
 def error_summary(
@@ -371,6 +403,15 @@ def _navigate(
             status_code=422,
             **step,
         )
+    # Pages answered so far are kept against the link's invitation token (resume on reopening).
+    partials.save_partial(
+        session,
+        survey=survey,
+        raw_token=field_text(fields, "token") or None,
+        fields=fields,
+        next_page=current + 1,
+        started=_started(request, survey, fields),
+    )
     return _render_form(request, session, lang=lang, values=fields, page=current + 1, **step)
 
 
@@ -397,6 +438,8 @@ def _store(
                 user_agent=request.headers.get("user-agent"),
             ),
             channel="web",
+            started=_started(request, survey, fields),
+            device=request.cookies.get(quality.DEVICE_COOKIE, "")[:64] or None,
         )
     except ValidationError as exc:
         return 422, {
@@ -437,8 +480,24 @@ def questionnaire(
     if token:
         record_open(session, survey=survey, token=token)
     values: Fields = {"token": token} if token else {}
+    page = None
+    saved = partials.load_partial(session, survey=survey, raw_token=token)
+    if saved is not None:  # reopened link: earlier answers filled in, at the next page
+        stored = {k: v for k, v in saved.fields.items() if isinstance(v, (str, list))}
+        values = {**stored, "token": token or ""}
+        values[quality.START_FIELD] = quality.sign_start(
+            _secret(request), survey.slug, service.as_utc(saved.started_at).timestamp()
+        )
+        branch = field_text(values, "branch") or branch
+        page = min(saved.next_page, len(pages(service.survey_spec(survey), lang)) - 1)
     return _render_form(
-        request, session, survey=survey, lang=lang, branch=branch or None, values=values
+        request,
+        session,
+        survey=survey,
+        lang=lang,
+        branch=branch or None,
+        values=values,
+        page=page,
     )
 
 

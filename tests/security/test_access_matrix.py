@@ -224,6 +224,8 @@ ROUTES: dict[tuple[str, str], Call] = {
         "researcher", 200, "same", out_of_scope=BR02
     ),
     ("GET", "/api/v1/surveys/{slug}/responses.codebook.csv"): Call("researcher", 200, "same"),
+    # response quality (issue 17 item 5): a scoped key lists its own branches only
+    ("GET", "/api/v1/surveys/{slug}/flags"): Call("researcher", 200, "same", out_of_scope=BR02),
     ("GET", "/s/{slug}"): Call("public", 200, "same", params={"branch": "BR01"}),
     ("POST", "/s/{slug}"): Call("public", 303, "same", data=_form),
     ("GET", "/s/{slug}/thanks"): Call("public", 200, "same"),

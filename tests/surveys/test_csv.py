@@ -46,7 +46,10 @@ def test_telecom_1500_round_trip(factory, survey, researcher_headers) -> None:
         "tenure",
         "lang",
     ]
-    assert list(out.columns[6:]) == list(source.columns[3:])
+    # then the items, then the quality columns (imported rows: not timed, no flags)
+    assert list(out.columns[6:-2]) == list(source.columns[3:])
+    assert list(out.columns[-2:]) == ["duration_seconds", "flags"]
+    assert (out["duration_seconds"] == "").all() and (out["flags"] == "").all()
     assert len(out) == 1500 and out["id"].is_unique
     # Same rows and values: compare as multisets (export order is by submission time).
     columns = list(source.columns)

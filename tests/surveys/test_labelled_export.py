@@ -84,6 +84,7 @@ def test_sav_keeps_variable_and_value_labels_and_two_missing_codes(
         *["id", "submitted_at", "branch", "region", "lang", "SRV1", "SRV2", "SRV3"],
         *["COMMENT", "QUA1", "QUA2", "QUA3", "NPS", "CHANNEL"],
         *["FEATURES_1", "FEATURES_2", "FEATURES_3", "FEATURES_4"],
+        *["duration_seconds", "flags"],  # response quality (app.surveys.quality)
     ]
     labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
     assert labels["SRV3"] == "The advisor explained the contract."  # first language: en
