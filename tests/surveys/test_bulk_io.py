@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput
 from app.reporting.models import ScoreCell
-from app.surveys import csvio, frames, staging
+from app.surveys import csvio, frames, quality, staging
 from app.surveys import service as surveys
 from app.surveys.models import Response
 from app.surveys.schemas import ResponseFilters
@@ -38,7 +38,8 @@ def varied_csv(rows: int = 600) -> bytes:
 
 
 def old_export_csv(session: Any, *, survey: Any, filters: Any = None, branches: Any = None) -> str:
-    """The in-memory export as it was before streaming (the reference for the bytes)."""
+    """The in-memory export as it was before streaming (the reference for the bytes), with the
+    quality columns read for the whole survey at once."""
     frame = frames.load_stored_frame(session, survey=survey, filters=filters, branches=branches)
     spec = surveys.survey_spec(survey)
     out = frame[frames.frame_columns(spec)].copy()
@@ -51,7 +52,10 @@ def old_export_csv(session: Any, *, survey: Any, filters: Any = None, branches: 
         else:
             cells = {token: csvio._cell(item, token) for token in pd.unique(column)}  # noqa: SLF001
             items[item.code] = column.map(cells)
-    table = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1)
+    extra = quality.export_columns(session, survey=survey, ids=frame["id"])
+    table = pd.concat(
+        [out, pd.DataFrame(items, index=out.index), pd.DataFrame(extra, index=out.index)], axis=1
+    )
     return str(table.to_csv(index=False, lineterminator="\n"))
 
 
