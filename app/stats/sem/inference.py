@@ -7,6 +7,8 @@ from scipy import stats
 
 from app.stats.sem.likelihood import GroupData, expected_information, loglik
 from app.stats.sem.model import LisrelModel
+from app.stats.sem.partable import ParTable
+from app.stats.sem.results import Estimate
 
 Z975 = float(stats.norm.ppf(0.975))
 # Step of the numerical Hessian (absolute, as lavaan 0.6.14's lav_model_hessian).
@@ -84,3 +86,46 @@ def wald(est: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
         z = np.where(se > 0, est / se, np.nan)
     p = 2.0 * stats.norm.sf(np.abs(z))
     return z, p, est - Z975 * se, est + Z975 * se
+
+
+def estimate_rows(
+    pt: ParTable,
+    vals: np.ndarray,
+    se_free: np.ndarray,
+    std: np.ndarray,
+    *,
+    std_se: np.ndarray | None = None,
+    std_lv: np.ndarray | None = None,
+    std_nox: np.ndarray | None = None,
+) -> list[Estimate]:
+    """One Estimate per parameter-table row, in table order: ``vals`` (one per row), the free
+    parameters' se ``se_free`` (fixed rows get 0), Wald z, p and 95% interval, and the
+    standardized columns given (missing ones stay NaN)."""
+    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
+    z, pv, lo, hi = wald(vals, se)
+    nan = np.full(len(pt.rows), np.nan)
+    std_se = nan if std_se is None else std_se
+    std_lv = nan if std_lv is None else std_lv
+    std_nox = nan if std_nox is None else std_nox
+    labels = pt.groups
+    return [
+        Estimate(
+            r.lhs,
+            r.op,
+            r.rhs,
+            r.label,
+            labels[r.group - 1],
+            vals[k],
+            se[k],
+            z[k],
+            pv[k],
+            lo[k],
+            hi[k],
+            std[k],
+            r.free,
+            std_se[k],
+            std_lv=std_lv[k],
+            std_nox=std_nox[k],
+        )
+        for k, r in enumerate(pt.rows)
+    ]

@@ -12,7 +12,7 @@ from app.stats.sem.defined import delta_method, evaluate
 from app.stats.sem.diagnostics import standardized_se
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import fit_measures
-from app.stats.sem.inference import information, safe_inverse, wald
+from app.stats.sem.inference import estimate_rows, information, safe_inverse, wald
 from app.stats.sem.model import GroupMatrices
 from app.stats.sem.optimize import Optimum
 from app.stats.sem.partable import ParTable
@@ -152,35 +152,15 @@ def _row_estimates(
 ) -> list[Estimate]:
     """One Estimate per parameter-table row: Wald tests, std.all and its delta-method se."""
     pt, lm = prob.partable, prob.model
-    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
-    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
-    z, pv, lo, hi = wald(vals, se)
-    std = std_all(lm, mats, vals)
-    std_se = standardized_se(lm, theta, vals, vcov)
-    std_lv = standardize(lm, mats, vals, "std.lv")
-    std_nox = standardize(lm, mats, vals, "std.nox")
-    labels = pt.groups
-    return [
-        Estimate(
-            r.lhs,
-            r.op,
-            r.rhs,
-            r.label,
-            labels[r.group - 1],
-            vals[k],
-            se[k],
-            z[k],
-            pv[k],
-            lo[k],
-            hi[k],
-            std[k],
-            r.free,
-            std_se[k],
-            std_lv=std_lv[k],
-            std_nox=std_nox[k],
-        )
-        for k, r in enumerate(pt.rows)
-    ]
+    return estimate_rows(
+        pt,
+        vals,
+        np.sqrt(np.clip(np.diag(vcov), 0, None)),
+        std_all(lm, mats, vals),
+        std_se=standardized_se(lm, theta, vals, vcov),
+        std_lv=standardize(lm, mats, vals, "std.lv"),
+        std_nox=standardize(lm, mats, vals, "std.nox"),
+    )
 
 
 def _defined_estimates(

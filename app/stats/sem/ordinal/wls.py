@@ -33,7 +33,7 @@ from scipy.linalg import block_diag
 
 from app.stats.sem.errors import ModelError
 from app.stats.sem.fitmeasures import cfi_tli, rmsea, rmsea_ci
-from app.stats.sem.inference import safe_inverse, wald
+from app.stats.sem.inference import estimate_rows, safe_inverse, wald
 from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.optimize import start_values
 from app.stats.sem.ordinal.polychoric import CategoricalStats, categorical_stats, lower_vech
@@ -784,28 +784,7 @@ def _table_estimates(
     prob: OrdinalProblem, mats: list[GroupMatrices], vals: np.ndarray, se_free: np.ndarray
 ) -> list[Estimate]:
     """One Estimate per parameter-table row (Wald tests, std.all), in table order."""
-    pt, labels = prob.partable, prob.partable.groups
-    se = np.array([se_free[r.free - 1] if r.free else 0.0 for r in pt.rows])
-    std = std_all(prob.model, mats, vals)
-    z, pv, lo, hi = wald(vals, se)
-    return [
-        Estimate(
-            r.lhs,
-            r.op,
-            r.rhs,
-            r.label,
-            labels[r.group - 1],
-            vals[k],
-            se[k],
-            z[k],
-            pv[k],
-            lo[k],
-            hi[k],
-            std[k],
-            r.free,
-        )
-        for k, r in enumerate(pt.rows)
-    ]
+    return estimate_rows(prob.partable, vals, se_free, std_all(prob.model, mats, vals))
 
 
 def _threshold_estimates(
