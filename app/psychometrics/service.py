@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
+from app.instruments.spec import InstrumentSpec
 from app.psychometrics.schemas import EFAParams, ReliabilityParams
 from app.stats.efa import EFAError, EFAResult, run_efa
 from app.stats.reliability import ReliabilityError
@@ -60,9 +61,7 @@ def get_reliability(
     spec = survey_spec(survey)
     constructs = spec.construct_items
     if params.constructs:
-        unknown = [c for c in params.constructs if c not in constructs]
-        if unknown:
-            raise _query_error("constructs", f"unknown construct(s): {', '.join(unknown)}")
+        _check_constructs(spec, params.constructs)
         constructs = {c: constructs[c] for c in params.constructs}
     frame = _frame(
         session,
@@ -85,6 +84,16 @@ def get_reliability(
         raise _query_error(None, str(exc)) from None
 
 
+def _check_constructs(spec: InstrumentSpec, codes: list[str]) -> None:
+    """422 naming ``constructs`` when a code is not one of the instrument's constructs."""
+    unknown = [c for c in codes if c not in spec.construct_items]
+    if unknown:
+        known = ", ".join(spec.construct_codes)
+        raise _query_error(
+            "constructs", f"unknown construct(s): {', '.join(unknown)} (known: {known})"
+        )
+
+
 def get_efa(
     session: Session,
     *,
@@ -96,12 +105,7 @@ def get_efa(
     else of the instrument) on their complete cases or pairwise (``params.use``)."""
     spec = survey_spec(survey)
     if params.constructs:
-        unknown_c = [c for c in params.constructs if c not in spec.construct_items]
-        if unknown_c:
-            known = ", ".join(spec.construct_codes)
-            raise _query_error(
-                "constructs", f"unknown construct(s): {', '.join(unknown_c)} (known: {known})"
-            )
+        _check_constructs(spec, params.constructs)
     if params.items and params.constructs:
         raise _query_error("items", "give items or constructs, not both")
     if params.constructs:
