@@ -6,13 +6,15 @@ be handed the very same resamples). Each draw re-standardises its rows and rerun
 algorithm on their correlation matrix. No sign-change correction is applied (seminr's and
 SmartPLS's default "no sign changes"): a weight whose sign flips across draws widens its
 interval, which is the honest report. Draws whose algorithm fails (a constant item in the
-resample, a singular block) are dropped and counted.
+resample, a singular block) are dropped and counted. The draws run in worker processes
+(``n_jobs``): this process draws each chunk's row counts from the one generator and the
+workers estimate them, so the samples are the same for any number of workers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,12 +22,17 @@ import numpy as np
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from app.stats.parallel import mp_context, run_tasks, worker_count, worker_state
 from app.stats.pls.estimate import PlsResult, solve_pls
 from app.stats.pls.evaluate import htmt_matrix
 from app.stats.sem import ModelError
 
 Interval = Literal["perc", "bca"]
 JACKKNIFE_GROUPS = 200
+# Draws per task, and at most this many row counts per task (int32: 8 MB), so memory stays
+# small at any n: the parent draws a task's counts just before it is sent.
+CHUNK = 100
+CHUNK_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,33 @@ def _cor(x: np.ndarray) -> np.ndarray:
     return np.corrcoef(x, rowvar=False)
 
 
+def _draw_chunk(
+    res: PlsResult,
+    centred: np.ndarray,
+    full_var: np.ndarray,
+    where: list[tuple[int, int, int]],
+    counts: np.ndarray,
+) -> np.ndarray:
+    """The statistics of each resample in ``counts`` (draws, n), shape (draws, k); NaN rows
+    for draws whose algorithm failed."""
+    out = np.full((counts.shape[0], len(where)), np.nan)
+    with threadpool_limits(1):  # small matrices: one BLAS thread beats several fighting
+        for k, c in enumerate(counts):
+            try:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[k] = _statistics(
+                        res, _resample_cor(centred, full_var, c.astype(float)), where
+                    )
+            except (ModelError, np.linalg.LinAlgError):
+                continue
+    return out
+
+
+def _worker_chunk(lo: int, counts: np.ndarray) -> np.ndarray:
+    w = worker_state()
+    return _draw_chunk(w["res"], w["centred"], w["full_var"], w["where"], counts)
+
+
 def bootstrap_pls(
     res: PlsResult,
     *,
@@ -144,11 +178,14 @@ def bootstrap_pls(
     interval: Interval = "perc",
     level: float = 0.95,
     progress: Callable[[float], None] | None = None,
+    n_jobs: int | None = None,
 ) -> PlsBootstrap:
     """Bootstrap ``res`` (a :func:`fit_pls` result) with ``draws`` resamples.
 
     Intervals: ``perc`` (percentile, R's quantile type 7) or ``bca`` (bias-corrected and
     accelerated; the acceleration from a grouped jackknife over at most 200 groups of rows).
+    ``n_jobs`` worker processes run the draws (None: every usable CPU; 1: this process); the
+    result does not depend on it. ``progress`` is called with the fraction of draws done.
 
     Raises
     ------
@@ -163,26 +200,45 @@ def bootstrap_pls(
     where = _gather(res, keys)
     estimate = _statistics(res, _cor(res.data), where)
     n = res.nobs
-    # row by row from one generator: the same numbers as one (draws, n) matrix, in O(n) memory
-    rng = np.random.default_rng(seed)
     centred = res.data - res.data.mean(axis=0)
     full_var = centred.var(axis=0)
-    rows = []
-    with threadpool_limits(1):  # small matrices: one BLAS thread beats several fighting
-        for b in range(draws):
-            counts = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(float)
-            try:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    values = _statistics(res, _resample_cor(centred, full_var, counts), where)
-            except (ModelError, np.linalg.LinAlgError):
-                continue
-            if np.all(np.isfinite(values)):
-                rows.append(values)
-            if progress is not None and (b + 1) % 100 == 0:
-                progress((b + 1) / draws)
+    size = max(1, min(CHUNK, CHUNK_CELLS // n))
+    bounds = [(lo, min(lo + size, draws)) for lo in range(0, draws, size)]
+    chunks: dict[int, np.ndarray] = {}
+
+    def resamples() -> Iterator[tuple[int, np.ndarray]]:
+        # draw by draw from one generator: the same numbers as one (draws, n) index matrix,
+        # whatever the chunks and workers; a chunk's counts are drawn here, just before it runs
+        rng = np.random.default_rng(seed)
+        for lo, hi in bounds:
+            counts = np.empty((hi - lo, n), dtype=np.int32)
+            for k in range(hi - lo):
+                counts[k] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+            yield lo, counts
+
+    def run_here(lo: int, counts: np.ndarray) -> np.ndarray:
+        return _draw_chunk(res, centred, full_var, where, counts)
+
+    def collect(task: tuple[int, ...], values: np.ndarray) -> None:
+        chunks[task[0]] = values
+        if progress is not None:
+            progress(sum(len(v) for v in chunks.values()) / draws)
+
+    workers = worker_count(n_jobs, len(bounds))
+    run_tasks(
+        resamples(),
+        run=run_here,
+        remote=_worker_chunk,
+        state={"res": res, "centred": centred, "full_var": full_var, "where": where},
+        collect=collect,
+        workers=workers,
+        context=mp_context(preload=("app.stats.pls.bootstrap",)) if workers > 1 else None,
+    )
+    values = np.concatenate([chunks[lo] for lo, _ in bounds])  # in draw order
+    rows = values[np.all(np.isfinite(values), axis=1)]
     if len(rows) < 2:
         raise ModelError(f"only {len(rows)} of {draws} bootstrap draws could be estimated")
-    samples = np.array(rows)
+    samples = rows
     alpha = (1 - level) / 2
     if interval == "perc":
         lower = np.quantile(samples, alpha, axis=0, method="linear")

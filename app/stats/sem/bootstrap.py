@@ -22,17 +22,12 @@ import dataclasses
 import logging
 import math
 import multiprocessing
-import os
-import pickle
-import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from app.stats.parallel import mp_context, run_tasks, worker_count, worker_state
 from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.errors import ModelError
 from app.stats.sem.intervals import (
@@ -201,43 +196,14 @@ def _run_chunk(
     return thetas, status
 
 
-# Worker state: the Problem is sent once per worker process (initializer), not once per task.
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(payload: bytes) -> None:
-    keys = ("prob", "start", "hinv0", "seed")
-    _WORKER.update(zip(keys, pickle.loads(payload), strict=True))
-
-
-def _worker_chunk(lo: int, hi: int) -> tuple[int, np.ndarray, np.ndarray]:
-    w = _WORKER
-    thetas, ok = _run_chunk(w["prob"], w["start"], w["hinv0"], w["seed"], range(lo, hi))
-    return lo, thetas, ok
+def _worker_chunk(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk of replicates in a worker process (the Problem sent once per worker)."""
+    w = worker_state()
+    return _run_chunk(w["prob"], w["start"], w["hinv0"], w["seed"], range(lo, hi))
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    """fork when this process runs one thread, else forkserver (spawn where neither exists).
-
-    fork starts workers fastest (nothing re-imported: ~0.1 s against ~1-2 s), but forking a
-    multi-threaded process (the API's job threads) can hand the child a lock held by another
-    thread; forkserver forks from a clean single-threaded server that persists across calls.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["app.stats.sem.bootstrap"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # honours container / taskset limits
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+    return mp_context(preload=("app.stats.sem.bootstrap",))
 
 
 def bootstrap_thetas(
@@ -273,51 +239,31 @@ def bootstrap_thetas(
     thetas = np.full((B, start.size), np.nan)
     status = np.full(B, FAILED, dtype=np.int8)
     bounds = [(lo, min(lo + CHUNK, B)) for lo in range(0, B, CHUNK)]
-    n_jobs = max(1, min(n_jobs, _usable_cpus(), len(bounds)))
-    if multiprocessing.current_process().daemon:
-        n_jobs = 1  # daemonic processes (some job-queue workers) may not start children
     done = 0
     with single_thread_blas():
         hinv0 = start_inverse_information(prob, start)
 
-    def run_here(chunks: Iterable[tuple[int, int]]) -> None:
-        nonlocal done
-        for lo, hi in chunks:
-            thetas[lo:hi], status[lo:hi] = _run_chunk(prob, start, hinv0, seed, range(lo, hi))
-            done += hi - lo
-            if progress is not None:
-                progress(done / B)
+    def run_here(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        return _run_chunk(prob, start, hinv0, seed, range(lo, hi))
 
-    if n_jobs == 1:
-        run_here(bounds)
-        return thetas, status
-    payload = pickle.dumps((prob, start, hinv0, seed), protocol=pickle.HIGHEST_PROTOCOL)
-    todo = dict.fromkeys(bounds)
-    try:
-        with ProcessPoolExecutor(
-            n_jobs, mp_context=_mp_context(), initializer=_init_worker, initargs=(payload,)
-        ) as pool:
-            pending: set[Future] = {pool.submit(_worker_chunk, lo, hi) for lo, hi in bounds}
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        lo, th, k = fut.result()
-                        thetas[lo : lo + len(k)], status[lo : lo + len(k)] = th, k
-                        del todo[(lo, lo + len(k))]
-                        done += len(k)
-                    if progress is not None:
-                        progress(done / B)
-            except BaseException:
-                # e.g. ``progress`` raised to stop a cancelled job: drop the chunks not started
-                # rather than let the pool's exit run them all
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    except (BrokenProcessPool, OSError) as exc:
-        # e.g. a worker killed for memory, or a script without the __main__ guard that
-        # forkserver/spawn need: finish here rather than fail (same draws, same result)
-        log.warning("bootstrap workers failed (%s); continuing in this process", exc)
-        run_here(todo)
+    def collect(chunk: tuple[int, ...], result: tuple[np.ndarray, np.ndarray]) -> None:
+        nonlocal done
+        lo, hi = chunk
+        thetas[lo:hi], status[lo:hi] = result
+        done += hi - lo
+        if progress is not None:
+            progress(done / B)
+
+    workers = worker_count(n_jobs, len(bounds))
+    run_tasks(
+        bounds,
+        run=run_here,
+        remote=_worker_chunk,
+        state={"prob": prob, "start": start, "hinv0": hinv0, "seed": seed},
+        collect=collect,
+        workers=workers,
+        context=_mp_context() if workers > 1 else None,
+    )
     return thetas, status
 
 

@@ -8,11 +8,14 @@ paths, total effects and HTMT: the same resamples give the same estimates to rou
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from app.stats.pls import bootstrap as pls_boot
 from app.stats.pls import bootstrap_pls, fit_pls, pls_result_dict
 from app.stats.sem import ModelError
 from tests.conftest import DATA_DIR
@@ -79,8 +82,12 @@ def test_failed_draws_are_dropped_and_counted() -> None:
     frame["a2"] = 0.0
     frame.loc[0, "a2"] = 1.0  # ... but a2 is constant in every resample that misses row 0
     res = fit_pls(frame, "A =~ a1 + a2\nB =~ b1\nB ~ A")
-    boot = bootstrap_pls(res, draws=200, seed=1)
+    boot = bootstrap_pls(res, draws=200, seed=1, n_jobs=1)
     assert 0 < boot.succeeded < 200
+    # in worker processes: the same draws fail, the same rows are kept, in draw order
+    pooled = bootstrap_pls(res, draws=200, seed=1, n_jobs=2)
+    assert pooled.succeeded == boot.succeeded and pooled.draws == 200
+    assert np.array_equal(pooled.samples, boot.samples)
     with pytest.raises(ModelError, match="draws must be"):
         bootstrap_pls(res, draws=1)
 
@@ -115,3 +122,38 @@ def test_result_dict_uses_the_api_names() -> None:
     direct = res.path("Image", "Loyalty")
     assert effect["total"] == pytest.approx(direct + effect["indirect"], abs=1e-14)
     assert pls_result_dict(res)["estimates"][0]["se"] is None
+
+
+def test_workers_give_the_same_samples_as_one_process(monkeypatch) -> None:
+    # draws in chunks of 7 (the chunking must not matter either), 3 workers asked, 2 allowed
+    res = fit_pls(MOBI, REF["cases"][0]["model"], consistent=True)
+    serial_seen: list[float] = []
+    serial = bootstrap_pls(res, draws=60, seed=11, n_jobs=1, progress=serial_seen.append)
+    monkeypatch.setattr(pls_boot, "CHUNK", 7)
+    pooled_seen: list[float] = []
+    pooled = bootstrap_pls(res, draws=60, seed=11, n_jobs=2, progress=pooled_seen.append)
+    assert pooled.samples.shape == serial.samples.shape == (60, len(serial.keys))
+    assert np.array_equal(pooled.samples, serial.samples)
+    assert np.array_equal(pooled.lower, serial.lower)
+    assert np.array_equal(pooled.upper, serial.upper)
+    assert serial_seen[-1] == pooled_seen[-1] == 1.0
+    assert len(pooled_seen) > 5 and pooled_seen == sorted(pooled_seen)
+
+
+def _crash(lo: int, counts: np.ndarray) -> np.ndarray:
+    os._exit(3)  # a worker dying (e.g. killed for memory)
+
+
+def test_dead_workers_fall_back_to_this_process_with_the_same_samples(monkeypatch) -> None:
+    res = fit_pls(MOBI, REF["cases"][0]["model"], consistent=False)
+    serial = bootstrap_pls(res, draws=40, seed=5, n_jobs=1)
+    # fork: the child sees the patched module, so every worker dies on its first task
+    monkeypatch.setattr(
+        pls_boot, "mp_context", lambda preload=(): multiprocessing.get_context("fork")
+    )
+    monkeypatch.setattr(pls_boot, "_worker_chunk", _crash)
+    monkeypatch.setattr(pls_boot, "CHUNK", 5)
+    seen: list[float] = []
+    out = bootstrap_pls(res, draws=40, seed=5, n_jobs=2, progress=seen.append)
+    assert np.array_equal(out.samples, serial.samples)
+    assert seen[-1] == 1.0
