@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # What the parent sent this worker process (see run_tasks' ``state``).
 _STATE: dict[str, Any] = {}
+_PRELOAD: set[str] = set()
 
 
 def worker_state() -> dict[str, Any]:
@@ -45,14 +46,16 @@ def mp_context(preload: Sequence[str] = ()) -> BaseContext:
     fork starts workers fastest (nothing re-imported: ~0.1 s against ~1-2 s), but forking a
     multi-threaded process (the API's job threads) can hand the child a lock held by another
     thread; forkserver forks from a clean single-threaded server that persists across calls
-    and imports ``preload`` once (only when it starts: the first caller's list counts).
+    and imports the modules named in ``preload`` (by this call or earlier ones) once, when it
+    starts.
     """
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(preload))
+        _PRELOAD.update(preload)
+        ctx.set_forkserver_preload(sorted(_PRELOAD))
         return ctx
     return multiprocessing.get_context("spawn")
 
