@@ -3,7 +3,7 @@ against the seminr Python port timed in the same run.
 
 pvm: ``fit_pls`` (best of 3) and ``bootstrap_pls(draws=5000)`` of the ECSI model on mobi (250
 rows, mode-A composites) and of the telecom default model on 100,000 responses drawn by
-``app.stats.simulate.simulate_responses`` (mean replacement of the N/A network items).
+``app.demo.simulate_responses`` (mean replacement of the N/A network items).
 
 seminr (GPL, a baseline only; pvm never imports it) runs as a subprocess of the Python given by
 ``--seminr-python`` (default /tmp/seminr-venv/bin/python; the comparison is skipped with a
@@ -76,12 +76,13 @@ print(json.dumps({"estimate": best, "bootstrap": wall, "bootstrap_cpu": cpu, "dr
 
 
 def telecom_data(n: int) -> tuple[pd.DataFrame, str]:
+    from app.demo import simulate_responses
     from app.instruments.registry import get_instrument
     from app.instruments.spec import model_paths
-    from app.stats.simulate import simulate_responses
 
     spec = get_instrument("telecom-pv")
     frame = simulate_responses(
+        spec,
         n,
         seed=1,
         branches=[f"BR{i:02d}" for i in range(1, 11)],
