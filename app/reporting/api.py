@@ -204,9 +204,19 @@ def trends(
             "`scores?index=pls` (by survey: each survey with its own weights)"
         ),
     ] = "equal",
+    exclude_flagged: Annotated[
+        bool,
+        Query(
+            description="true: leave out responses with a quality flag (default false). "
+            "Researcher and admin keys only (403 for operator keys, as on `scores`); "
+            "not with `index=pls`"
+        ),
+    ] = False,
 ) -> Any:
     """Index and 95% CI per construct by month of submission (UTC) or by survey of the same
     instrument; periods below ``min_group_size`` show only ``n``."""
+    if exclude_flagged:
+        check_exclude_flagged(principal, index=index)
     result = service.get_trends(
         session,
         survey=survey,
@@ -215,6 +225,7 @@ def trends(
         branches=split_codes(branch),
         filters=parse_filters(request.query_params),
         index=index,
+        exclude_flagged=exclude_flagged,
     )
     prefix = "pls-" if index == "pls" else ""
     if format == "csv":

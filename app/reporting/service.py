@@ -158,9 +158,11 @@ def get_trends(
     branches: Sequence[str] | None = None,
     filters: Filters | None = None,
     index: str = "equal",
+    exclude_flagged: bool = False,
 ) -> GroupScores:
     """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument;
-    ``index="pls"``: of the PLS-weighted index (each survey with its own weights)."""
+    ``index="pls"``: of the PLS-weighted index (each survey with its own weights).
+    ``exclude_flagged``: without the responses with a quality flag (as :func:`get_scores`)."""
     weighted = pls_index(session, survey=survey) if index == "pls" else None
     scoring = Scoring.of(survey) if weighted is None else weighted.scoring
     if by not in ("month", "survey"):
@@ -179,6 +181,7 @@ def get_trends(
             flt=flt,
             trend=True,
             raw=None if weighted is None else weighted.raw,
+            exclude_flagged=exclude_flagged,
         )
     if flt is not None:
         raise InvalidInput([field_error("by", msg="attribute filters need by=month")])
@@ -198,7 +201,14 @@ def get_trends(
             ):
                 continue  # a survey without responses has no weights (and no index)
             raw = weighted.raw if other.id == survey.id else pls_index(session, survey=other).raw
-        cells = protected_cells(session, survey=other, branch_ids=ids, scoring=scoring, raw=raw)
+        cells = protected_cells(
+            session,
+            survey=other,
+            branch_ids=ids,
+            scoring=scoring,
+            raw=raw,
+            exclude_flagged=exclude_flagged,
+        )
         label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
         parts.append(cells.moments.assign(key=label))
         counts[label] = int(cells.counts["n"].sum())
