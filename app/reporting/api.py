@@ -174,9 +174,19 @@ def drivers(
     session: SessionDep,
     outcome: Annotated[str | None, Query(max_length=40)] = None,
     branch: str | None = None,
+    exclude_flagged: Annotated[
+        bool,
+        Query(
+            description="true: importance and performance without the responses with a "
+            "quality flag (default false). Researcher and admin keys only (403 for operator "
+            "keys, as on `scores`)"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     """Importance (standardized SEM effects, pooled) x performance (index) and IPA quadrants;
     ``outcome`` defaults to the instrument's."""
+    if exclude_flagged:
+        check_exclude_flagged(principal, index="equal")
     report = service.get_drivers(
         session,
         survey=survey,
@@ -184,6 +194,7 @@ def drivers(
         branch=branch,
         scope=principal.branches,
         filters=parse_filters(request.query_params),
+        exclude_flagged=exclude_flagged,
     )
     return report.to_dict()
 

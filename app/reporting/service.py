@@ -277,10 +277,12 @@ def get_drivers(
     branch: str | None = None,
     scope: Sequence[str] | None = None,
     filters: Filters | None = None,
+    exclude_flagged: bool = False,
 ) -> DriversReport:
     """Importance (pooled SEM) x performance (group index) and the IPA quadrants.
 
-    ``outcome`` defaults to the instrument's (``spec.default_outcome``).
+    ``outcome`` defaults to the instrument's (``spec.default_outcome``). ``exclude_flagged``:
+    both without the responses with a quality flag.
     """
     spec = survey_spec(survey)
     outcome = outcome or spec.default_outcome
@@ -294,6 +296,7 @@ def get_drivers(
         scope=scope,
         branches=[branch] if branch else None,
         filters=filters,
+        exclude_flagged=exclude_flagged,
     )
     n_all = scores.overall.n
     fit = importance_fit(
@@ -302,8 +305,9 @@ def get_drivers(
         model=spec.default_model,
         content_hash=survey.instrument.content_hash,
         item_codes=spec.numeric_codes,
-        totals=_totals(session, survey=survey),
+        totals=_totals(session, survey=survey, exclude_flagged=exclude_flagged),
         n_responses=n_all,
+        exclude_flagged=exclude_flagged,
     )
     try:
         importance = driver_importance(list(fit.estimates), outcome=outcome)
@@ -338,9 +342,9 @@ def get_drivers(
     )
 
 
-def _totals(session: Session, *, survey: Survey) -> pd.DataFrame:
+def _totals(session: Session, *, survey: Survey, exclude_flagged: bool = False) -> pd.DataFrame:
     """Raw totals per construct: only the fingerprint of the importance fit (never shown)."""
-    cells = read_cells(session, survey=survey, dims=[ALL])
+    cells = read_cells(session, survey=survey, dims=[ALL], exclude_flagged=exclude_flagged)
     return cells.groupby("construct", as_index=False)[["n", "sum", "sumsq"]].sum()
 
 
