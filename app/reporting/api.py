@@ -174,9 +174,19 @@ def drivers(
     session: SessionDep,
     outcome: Annotated[str | None, Query(max_length=40)] = None,
     branch: str | None = None,
+    exclude_flagged: Annotated[
+        bool,
+        Query(
+            description="true: importance and performance without the responses with a "
+            "quality flag (default false). Researcher and admin keys only (403 for operator "
+            "keys, as on `scores`)"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     """Importance (standardized SEM effects, pooled) x performance (index) and IPA quadrants;
     ``outcome`` defaults to the instrument's."""
+    if exclude_flagged:
+        check_exclude_flagged(principal, index="equal")
     report = service.get_drivers(
         session,
         survey=survey,
@@ -184,6 +194,7 @@ def drivers(
         branch=branch,
         scope=principal.branches,
         filters=parse_filters(request.query_params),
+        exclude_flagged=exclude_flagged,
     )
     return report.to_dict()
 
@@ -204,9 +215,19 @@ def trends(
             "`scores?index=pls` (by survey: each survey with its own weights)"
         ),
     ] = "equal",
+    exclude_flagged: Annotated[
+        bool,
+        Query(
+            description="true: leave out responses with a quality flag (default false). "
+            "Researcher and admin keys only (403 for operator keys, as on `scores`); "
+            "not with `index=pls`"
+        ),
+    ] = False,
 ) -> Any:
     """Index and 95% CI per construct by month of submission (UTC) or by survey of the same
     instrument; periods below ``min_group_size`` show only ``n``."""
+    if exclude_flagged:
+        check_exclude_flagged(principal, index=index)
     result = service.get_trends(
         session,
         survey=survey,
@@ -215,6 +236,7 @@ def trends(
         branches=split_codes(branch),
         filters=parse_filters(request.query_params),
         index=index,
+        exclude_flagged=exclude_flagged,
     )
     prefix = "pls-" if index == "pls" else ""
     if format == "csv":

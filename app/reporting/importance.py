@@ -88,13 +88,18 @@ def importance_fit(
     item_codes: Sequence[str],
     totals: pd.DataFrame,
     n_responses: int,
+    exclude_flagged: bool = False,
 ) -> ImportanceFit:
-    """The cached fit for the current data, fitting (once, under a lock) when needed."""
+    """The cached fit for the current data, fitting (once, under a lock) when needed.
+    ``exclude_flagged``: fitted without the responses with a quality flag (``totals`` then
+    without them too); cached apart from the fit on every response."""
+    from app.surveys.schemas import ResponseFilters
     from app.surveys.service import load_item_frame
 
     fp = fingerprint(content_hash=content_hash, model=model, totals=totals)
     database = session.get_bind().engine.url.render_as_string(hide_password=True)
-    model_key = (f"{database}#{survey.id}", hashlib.sha256(model.encode()).hexdigest())
+    data_key = f"{database}#{survey.id}" + ("#exclude_flagged" if exclude_flagged else "")
+    model_key = (data_key, hashlib.sha256(model.encode()).hexdigest())
     with _lock:
         hit = _cache.get(fp)
         if hit is not None:
@@ -105,7 +110,8 @@ def importance_fit(
             1 + REFIT_GROWTH
         ):
             return recent
-        frame = load_item_frame(session, survey=survey)
+        filters = ResponseFilters(exclude_flagged=True) if exclude_flagged else None
+        frame = load_item_frame(session, survey=survey, filters=filters)
         if len(frame) < 2 * len(item_codes):
             raise InvalidInput(
                 [

@@ -158,9 +158,11 @@ def get_trends(
     branches: Sequence[str] | None = None,
     filters: Filters | None = None,
     index: str = "equal",
+    exclude_flagged: bool = False,
 ) -> GroupScores:
     """Index and CI per month of ``submitted_at`` (UTC), or per survey of the same instrument;
-    ``index="pls"``: of the PLS-weighted index (each survey with its own weights)."""
+    ``index="pls"``: of the PLS-weighted index (each survey with its own weights).
+    ``exclude_flagged``: without the responses with a quality flag (as :func:`get_scores`)."""
     weighted = pls_index(session, survey=survey) if index == "pls" else None
     scoring = Scoring.of(survey) if weighted is None else weighted.scoring
     if by not in ("month", "survey"):
@@ -179,6 +181,7 @@ def get_trends(
             flt=flt,
             trend=True,
             raw=None if weighted is None else weighted.raw,
+            exclude_flagged=exclude_flagged,
         )
     if flt is not None:
         raise InvalidInput([field_error("by", msg="attribute filters need by=month")])
@@ -198,7 +201,14 @@ def get_trends(
             ):
                 continue  # a survey without responses has no weights (and no index)
             raw = weighted.raw if other.id == survey.id else pls_index(session, survey=other).raw
-        cells = protected_cells(session, survey=other, branch_ids=ids, scoring=scoring, raw=raw)
+        cells = protected_cells(
+            session,
+            survey=other,
+            branch_ids=ids,
+            scoring=scoring,
+            raw=raw,
+            exclude_flagged=exclude_flagged,
+        )
         label = f"{i:04d}:{other.slug}"  # keeps creation order through the sorted groups
         parts.append(cells.moments.assign(key=label))
         counts[label] = int(cells.counts["n"].sum())
@@ -267,10 +277,12 @@ def get_drivers(
     branch: str | None = None,
     scope: Sequence[str] | None = None,
     filters: Filters | None = None,
+    exclude_flagged: bool = False,
 ) -> DriversReport:
     """Importance (pooled SEM) x performance (group index) and the IPA quadrants.
 
-    ``outcome`` defaults to the instrument's (``spec.default_outcome``).
+    ``outcome`` defaults to the instrument's (``spec.default_outcome``). ``exclude_flagged``:
+    both without the responses with a quality flag.
     """
     spec = survey_spec(survey)
     outcome = outcome or spec.default_outcome
@@ -284,6 +296,7 @@ def get_drivers(
         scope=scope,
         branches=[branch] if branch else None,
         filters=filters,
+        exclude_flagged=exclude_flagged,
     )
     n_all = scores.overall.n
     fit = importance_fit(
@@ -292,8 +305,9 @@ def get_drivers(
         model=spec.default_model,
         content_hash=survey.instrument.content_hash,
         item_codes=spec.numeric_codes,
-        totals=_totals(session, survey=survey),
+        totals=_totals(session, survey=survey, exclude_flagged=exclude_flagged),
         n_responses=n_all,
+        exclude_flagged=exclude_flagged,
     )
     try:
         importance = driver_importance(list(fit.estimates), outcome=outcome)
@@ -328,9 +342,9 @@ def get_drivers(
     )
 
 
-def _totals(session: Session, *, survey: Survey) -> pd.DataFrame:
+def _totals(session: Session, *, survey: Survey, exclude_flagged: bool = False) -> pd.DataFrame:
     """Raw totals per construct: only the fingerprint of the importance fit (never shown)."""
-    cells = read_cells(session, survey=survey, dims=[ALL])
+    cells = read_cells(session, survey=survey, dims=[ALL], exclude_flagged=exclude_flagged)
     return cells.groupby("construct", as_index=False)[["n", "sum", "sumsq"]].sum()
 
 

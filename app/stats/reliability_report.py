@@ -270,7 +270,14 @@ def reliability_report(
     if estimates is not None:
         cov = estimates.observed_cov.to_numpy()
     elif how_model == "fiml":
-        cov = _saturated(x[~np.isnan(x).all(axis=1)])
+        answered = x[~np.isnan(x).all(axis=1)]
+        try:
+            cov = _saturated(answered)
+        except np.linalg.LinAlgError:
+            raise ReliabilityError(
+                f"the covariance matrix of the items cannot be estimated from {answered.shape[0]}"
+                " responses (singular: too few responses or items answered alike)"
+            ) from None
     else:
         complete = x[~np.isnan(x).any(axis=1)]
         if complete.shape[0] < 3:

@@ -102,3 +102,33 @@ def test_researcher_exclusion_is_exact(factory, survey, session, researcher_head
         headers=researcher_headers,
     )
     assert r.status_code == 422 and "exclude_flagged" in r.text
+
+
+def test_trends_exclude_flagged_like_scores(
+    factory, survey, session, operator_headers, researcher_headers
+) -> None:
+    """``trends`` takes the same rule: 403 for operators, exact for researchers (by month the
+    table of the survey that never held the flagged row; by survey one fewer in telecom), 422
+    with index=pls."""
+    world(factory, session)
+    url = f"{API}/trends"
+    r = factory.client.get(url, params={"exclude_flagged": "true"}, headers=operator_headers)
+    assert r.status_code == 403, r.text
+    assert r.json()["detail"][0]["field"] == "exclude_flagged"
+    plain = get(factory.client, url, operator_headers, exclude_flagged="false")
+    assert [g["n"] for g in plain["groups"]] == [33]
+    kept = get(factory.client, url, researcher_headers, exclude_flagged="true")
+    clean = get(factory.client, "/api/v1/surveys/clean/trends", researcher_headers)
+    assert [g["group"] for g in kept["groups"]] == [g["group"] for g in clean["groups"]]
+    for a, b in zip(kept["groups"], clean["groups"], strict=True):
+        assert a["n"] == b["n"] == 32
+        for c in CONSTRUCTS:
+            assert abs(a["constructs"][c]["mean"] - b["constructs"][c]["mean"]) < 1e-9
+    by_survey = get(factory.client, url, researcher_headers, by="survey")
+    assert {g["group"]: g["n"] for g in by_survey["groups"]} == {"telecom": 33, "clean": 32}
+    by_survey = get(factory.client, url, researcher_headers, by="survey", exclude_flagged="true")
+    assert {g["group"]: g["n"] for g in by_survey["groups"]} == {"telecom": 32, "clean": 32}
+    r = factory.client.get(
+        url, params={"exclude_flagged": "true", "index": "pls"}, headers=researcher_headers
+    )
+    assert r.status_code == 422 and "exclude_flagged" in r.text

@@ -221,3 +221,23 @@ def test_telecom_fornell_larcker_uses_fiml_latent_correlations(telecom, telecom_
             assert mat.loc[a, b] == pytest.approx(want, abs=5e-6), (a, b)
     d = rep.to_dict()
     assert set(d["fornell_larcker"]["passed"]) == set(constructs)
+
+
+def test_a_singular_small_sample_is_a_reliability_error_not_a_crash():
+    """Six web responses from the fieldwork test (tests/browser/test_fieldwork_e2e.py), one
+    "not applicable": VAL2 = VAL1 + 1 throughout, so neither the CFA (its observed information
+    had no admissible finite-difference step) nor the EM covariance exists. Both once escaped
+    as AssertionError / LinAlgError (a 500); now a ReliabilityError naming the cause (a 422)."""
+    rows = [
+        [1, 2, 3, 1, 2, 3],
+        [2, 3, np.nan, 2, 3, 4],
+        [3, 4, 5, 3, 4, 5],
+        [4, 5, 1, 4, 5, 6],
+        [1, 2, 3, 6, 7, 8],
+        [4, 4, 4, 7, 8, 9],
+    ]
+    frame = pd.DataFrame(rows, columns=["SQ1", "SQ2", "SQ3", "VAL1", "VAL2", "VAL3"])
+    constructs = {"SQ": ["SQ1", "SQ2", "SQ3"], "VAL": ["VAL1", "VAL2", "VAL3"]}
+    for n in (6, 4):
+        with pytest.raises(ReliabilityError, match=f"from {n} responses .singular"):
+            reliability_report(frame.head(n), constructs)

@@ -382,3 +382,19 @@ def test_partial_responses_stay_out_of_everything(
     page = client.get("/s/visit?branch=BR01&lang=en&token=nonsense").text
     assert progress(page) == "Page 1 of 3"
     assert re.search(r'name="token" value="nonsense"', page)
+
+
+def test_exclude_flagged_on_drivers(
+    client: TestClient, flagged1500, researcher_headers, operator_headers
+) -> None:
+    """Importance (the pooled SEM fit) and performance both leave the flagged responses out;
+    an operator key gets 403 naming the field (as on scores)."""
+    url = "/api/v1/surveys/telecom/drivers"
+    everyone = client.get(url, headers=researcher_headers)
+    clean = client.get(url, params={"exclude_flagged": "true"}, headers=researcher_headers)
+    assert everyone.status_code == clean.status_code == 200, clean.text[:1000]
+    assert (everyone.json()["n"], clean.json()["n"]) == (1503, 1500)
+    assert everyone.json()["fit"]["nobs"] - clean.json()["fit"]["nobs"] == 3
+    assert everyone.json()["fit"]["data_fingerprint"] != clean.json()["fit"]["data_fingerprint"]
+    r = client.get(url, params={"exclude_flagged": "true"}, headers=operator_headers)
+    assert r.status_code == 403 and r.json()["detail"][0]["field"] == "exclude_flagged"

@@ -39,22 +39,30 @@ def observed_information(
         return loglik(model, th, data, meanstructure)[1]
 
     g0: np.ndarray | None = None
-    h = OBS_INFO_STEP
     for j in range(q):
-        e = np.zeros(q)
-        e[j] = h
-        gm1, gp1 = grad(theta - e), grad(theta + e)
-        if gm1 is not None and gp1 is not None:
-            H[:, j] = (gp1 - gm1) / (2.0 * h)
-            continue
-        if g0 is None:
-            g0 = grad(theta)
-            assert g0 is not None
-        if gp1 is not None:
-            H[:, j] = (gp1 - g0) / h
-        else:
-            assert gm1 is not None
-            H[:, j] = (g0 - gm1) / h
+        h = OBS_INFO_STEP
+        while True:
+            e = np.zeros(q)
+            e[j] = h
+            gm1, gp1 = grad(theta - e), grad(theta + e)
+            if gm1 is not None and gp1 is not None:
+                H[:, j] = (gp1 - gm1) / (2.0 * h)
+                break
+            if g0 is None:
+                g0 = grad(theta)
+                if g0 is None:
+                    raise ValueError("observed information at an inadmissible point")
+            if gp1 is not None:
+                H[:, j] = (gp1 - g0) / h
+                break
+            if gm1 is not None:
+                H[:, j] = (g0 - gm1) / h
+                break
+            # theta is admissible (g0 exists) but close to the boundary on both sides of this
+            # parameter (a small sample's near-singular Sigma): a smaller step stays inside.
+            if h < OBS_INFO_STEP * 1e-8:
+                raise ValueError("observed information: no admissible step around the point")
+            h /= 10.0
     return -(H + H.T) / 2.0
 
 
