@@ -12,7 +12,7 @@ standard errors of ``standardizedSolution()``.
   FIML the EM estimates of the saturated model).
 * :func:`residuals_and_fitted` — the rest of ``lavResiduals()``: raw residuals (``type =
   "raw"``), standardized residuals (``$cov.z``, ``$mean.z``: residual over its standard error,
-  lavaan's ``z.type = "standardized"``; ML with complete data only) and the model-implied
+  lavaan's ``z.type = "standardized"``; ML and MLR, complete data or FIML) and the model-implied
   moments (``fitted()``).
 * :func:`standardized_se` — delta-method standard errors of ``std.all`` (lavaan's ``se`` column
   of ``standardizedSolution()``), from the fit's parameter covariance (robust under MLR).
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from app.stats.sem.h1info import saturated_info, structured_info, vech_jacobian
 from app.stats.sem.likelihood import GroupData, loglik
 from app.stats.sem.model import GroupMatrices, LisrelModel
 from app.stats.sem.partable import ParRow, ParTable
@@ -36,6 +37,16 @@ V_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)  # lavaan >= 0.6-14
 # this many observed variables a result has none (``modindices`` None).
 MAX_MI_VARIABLES = 50
 SMALL_VAR = math.sqrt(float(np.finfo(float).eps))
+# Standardized residuals with observed information (FIML, MLR) cost ~ sum over missing-data
+# patterns of p_observed^4 (h1 information per pattern): above this budget (~0.3 s) a result
+# has none (no ``std``). Measured: the 37-item telecom model under FIML (16 patterns, cost 3e7)
+# took 1.8 s more per fit, doubling it; every fit pays this, asked for or not.
+MAX_Z_COST = 5e6
+
+
+def observed_z_cost(data: list[GroupData]) -> int:
+    """The cost :data:`MAX_Z_COST` bounds: sum over groups and patterns of p_observed^4."""
+    return sum(int(pat.idx.size) ** 4 for gd in data for pat in gd.patterns)
 
 
 @dataclass(frozen=True)
@@ -304,35 +315,102 @@ def _inverse_nonzero(A: np.ndarray) -> np.ndarray:
     return out
 
 
-def standardized_residuals(
+def _z_ingredients_expected(
     lm: LisrelModel,
     mats: list[GroupMatrices],
     data: list[GroupData],
     meanstructure: bool,
     vcov: np.ndarray,
+    x_idx: set[int],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per group ``(Gamma, A1, ACOV.est)`` of ML with expected information (complete data):
+    normal-theory ``Gamma`` at the sample moments, ``A1`` expected at the implied ones."""
+    out = []
+    for gm, gd, (dS, dm) in zip(mats, data, lm.jacobian(mats), strict=True):
+        n = gd.n
+        gamma = _inverse_nonzero(_h1_information(gd.h1.cov, meanstructure, x_idx)) / n
+        a1 = _h1_information(gm.sigma, meanstructure, x_idx)
+        rows = [dS[:, i, j] for i, j in _vech_pairs(gd.h1.cov.shape[0])]
+        delta = np.array(([*dm.T] if meanstructure else []) + rows)  # (nmom, q)
+        out.append((gamma, a1, n * delta @ vcov @ delta.T))
+    return out
+
+
+def _z_ingredients_observed(
+    lm: LisrelModel,
+    mats: list[GroupMatrices],
+    data: list[GroupData],
+    meanstructure: bool,
+    robust: bool,
+    x_idx: set[int],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per group ``(Gamma, A1, ACOV.est)`` with lavaan's observed h1 information (FIML, MLR).
+
+    ``Gamma``: the inverse observed information of the saturated model at its (EM) estimate
+    over ``N_g``, for MLR the sandwich ``A^-1 B A^-1`` with the casewise scores' cross-product
+    (:func:`app.stats.sem.h1info.saturated_info`); ``A1``: the observed information at the
+    model-implied moments (:func:`app.stats.sem.h1info.structured_info`); ``ACOV.est``:
+    ``N_g Delta (sum_g Delta_g' A1_g Delta_g)^-1 Delta'`` (lavaan's model information with
+    ``observed.information = "h1"``). Without a mean structure the mean rows are dropped.
+    """
+    a1s, gammas, jacs = [], [], []
+    for gm, gd, (dS, dm) in zip(mats, data, lm.jacobian(mats), strict=True):
+        p = gm.sigma.shape[0]
+        keep = np.arange(0 if meanstructure else p, p + p * (p + 1) // 2)
+        x_mom = _x_moments(p, meanstructure, x_idx)
+        mu = gm.mu if meanstructure else gd.h1.mean
+        a1 = structured_info(gd, mu, gm.sigma)[np.ix_(keep, keep)]
+        A, B = (M[np.ix_(keep, keep)] for M in saturated_info(gd))
+        for M in (a1, A, B):
+            M[x_mom, :] = 0.0
+            M[:, x_mom] = 0.0
+        Ainv = _inverse_nonzero(A)
+        gammas.append(Ainv @ B @ Ainv if robust else Ainv)
+        a1s.append(a1)
+        jacs.append(vech_jacobian(dS, dm)[keep])
+    info = sum(J.T @ a1 @ J for J, a1 in zip(jacs, a1s, strict=True))
+    vcov_h1 = np.linalg.pinv((info + info.T) / 2.0)
+    return [
+        (gamma, a1 / gd.n, gd.n * J @ vcov_h1 @ J.T)
+        for gamma, a1, J, gd in zip(gammas, a1s, jacs, data, strict=True)
+    ]
+
+
+def standardized_residuals(
+    lm: LisrelModel,
+    mats: list[GroupMatrices],
+    data: list[GroupData],
+    meanstructure: bool,
+    vcov: np.ndarray | None,
+    information: str = "expected",
 ) -> list[dict[str, Any]]:
-    """``lavResiduals(fit)``'s ``cov.z`` / ``mean.z`` per group (ML, complete data).
+    """``lavResiduals(fit)``'s ``cov.z`` / ``mean.z`` per group.
 
     lavaan's ``z.type = "standardized"`` with ``h1.acov = "unstructured"``: the residuals'
-    covariance is ``Q Gamma Q'`` with ``Gamma`` the sample moments' covariance (inverse h1
-    information at the sample moments over ``N_g``) and ``Q = I - N_g Delta V Delta' A1``
-    (``V`` the parameters' covariance, ``A1`` the h1 information at the model-implied
-    moments; the fixed.x covariates' own moments left out of both, so their z is 0). A
-    residual whose correlation-scale value is below ``Z_NEAR_ZERO`` is reported as that value,
-    as lavaan does; a negative variance gives None.
+    covariance is ``Q Gamma Q'`` with ``Gamma`` the sample moments' covariance and ``Q = I -
+    ACOV.est A1`` (``ACOV.est`` the covariance of the model-implied moments, ``A1`` the h1
+    information at the model-implied moments, one observation; the fixed.x covariates' own
+    moments left out of both, so their z is 0). ``information``: "expected" (ML, complete
+    data: ``vcov`` the parameters' covariance, normal-theory ``Gamma``), "observed" (FIML)
+    or "robust" (MLR, complete or FIML: ``Gamma`` the sandwich), see
+    :func:`_z_ingredients_observed`. A residual whose correlation-scale value is below
+    ``Z_NEAR_ZERO`` is reported as that value, as lavaan does; a negative variance gives None.
     """
     out = []
     x_idx = {lm.ov.index(v) for v in lm.pt.names.ov_x}
-    for gm, gd, (dS, dm) in zip(mats, data, lm.jacobian(mats), strict=True):
-        S, M, n = gd.h1.cov, gd.h1.mean, gd.n
+    if information == "expected":
+        if vcov is None:
+            raise ValueError("expected information needs the parameters' covariance")
+        parts = _z_ingredients_expected(lm, mats, data, meanstructure, vcov, x_idx)
+    else:
+        parts = _z_ingredients_observed(
+            lm, mats, data, meanstructure, information == "robust", x_idx
+        )
+    for gm, gd, (gamma, a1, acov_est) in zip(mats, data, parts, strict=True):
+        S, M = gd.h1.cov, gd.h1.mean
         p = S.shape[0]
         pairs = _vech_pairs(p)
-        gamma = _inverse_nonzero(_h1_information(S, meanstructure, x_idx)) / n
-        a1 = _h1_information(gm.sigma, meanstructure, x_idx)
-        rows = [dS[:, i, j] for i, j in pairs]
-        delta = np.array(([*dm.T] if meanstructure else []) + rows)  # (nmom, q)
-        acov_est = n * delta @ vcov @ delta.T
-        Q = np.eye(delta.shape[0]) - acov_est @ a1
+        Q = np.eye(acov_est.shape[0]) - acov_est @ a1
         var = np.diag(Q @ gamma @ Q.T).copy()
         var[~np.isfinite(var) | (var < 0)] = np.nan
         se = np.sqrt(var)
@@ -364,13 +442,15 @@ def residuals_and_fitted(
     data: list[GroupData],
     meanstructure: bool,
     vcov: np.ndarray | None = None,
+    z_information: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per group, ``lavResiduals()``'s residuals and ``fitted()``'s moments.
 
     Residuals: ``cor`` and ``mean`` (type cor.bentler, :func:`correlation_residuals`), ``raw``
     and ``raw.mean`` (sample minus model-implied moments; under FIML the sample moments are the
-    EM estimates of the saturated model, as lavaan's ``h1``), and, given ``vcov`` (ML with
-    complete data), ``std`` and ``std.mean`` (:func:`standardized_residuals`). Fitted:
+    EM estimates of the saturated model, as lavaan's ``h1``), and, given ``z_information``
+    ("expected" with ``vcov``: ML on complete data; "observed": ML with FIML; "robust": MLR),
+    ``std`` and ``std.mean`` (:func:`standardized_residuals`). Fitted:
     ``cov`` and, with a mean structure, ``mean``. Means only with a mean structure.
     """
     mats = lm.matrices(theta)
@@ -389,10 +469,9 @@ def residuals_and_fitted(
             res["raw.mean"] = {v: float(gd.h1.mean[i] - gm.mu[i]) for i, v in enumerate(ov)}
             fit["mean"] = {v: float(gm.mu[i]) for i, v in enumerate(ov)}
         fitted.append(fit)
-    if vcov is not None:
-        for res, z in zip(
-            resid, standardized_residuals(lm, mats, data, meanstructure, vcov), strict=True
-        ):
+    if z_information is not None:
+        z_all = standardized_residuals(lm, mats, data, meanstructure, vcov, z_information)
+        for res, z in zip(resid, z_all, strict=True):
             res.update(z)
     return resid, fitted
 

@@ -12,7 +12,9 @@ from app.stats.sem._threads import single_thread_blas
 from app.stats.sem.bootstrap import apply_bootstrap, canonical_rows, check_interval
 from app.stats.sem.diagnostics import (
     MAX_MI_VARIABLES,
+    MAX_Z_COST,
     modification_indices,
+    observed_z_cost,
     residuals_and_fitted,
 )
 from app.stats.sem.errors import ModelError
@@ -88,7 +90,7 @@ def fit_model(
     -------
     SemResult
         With ``modindices`` (None beyond ``MAX_MI_VARIABLES`` observed variables),
-        ``residuals`` (cor, mean, raw, raw.mean; std and std.mean with ML on complete data) and
+        ``residuals`` (cor, mean, raw, raw.mean; std and std.mean with ML and MLR) and
         ``fitted`` (cov, mean).
 
     Raises
@@ -174,12 +176,29 @@ def _check_ordered_options(
 
 def _with_diagnostics(prob: Problem, theta: np.ndarray, result: SemResult) -> SemResult:
     """``result`` with modification indices (up to MAX_MI_VARIABLES observed variables),
-    residuals (raw, correlation; standardized with ML on complete data, lavaan's normal-theory
-    formula) and fitted moments at ``theta``."""
+    residuals (raw, correlation; standardized as :func:`_z_information` allows) and fitted
+    moments at ``theta``."""
     mi = None
     if len(prob.model.ov) <= MAX_MI_VARIABLES:
         mi = modification_indices(prob.model, theta, prob.data, prob.meanstructure)
-    complete = all(gd.complete and not gd.pairwise for gd in prob.data)
-    z_vcov = result.vcov if prob.estimator == "ML" and complete else None
-    resid, fitted = residuals_and_fitted(prob.model, theta, prob.data, prob.meanstructure, z_vcov)
+    resid, fitted = residuals_and_fitted(
+        prob.model, theta, prob.data, prob.meanstructure, result.vcov, _z_information(prob)
+    )
     return dataclasses.replace(result, modindices=mi, residuals=resid, fitted=fitted)
+
+
+def _z_information(prob: Problem) -> str | None:
+    """Which information lavResiduals' standardized residuals use: "expected" (ML, complete
+    data), "observed" (ML with FIML), "robust" (MLR, complete data or FIML; no cluster or
+    sampling weights); None (no ``std``) for the other estimators, pairwise moments and
+    survey designs, and beyond ``MAX_Z_COST`` (many missing-data patterns of many variables)
+    with observed information."""
+    if any(gd.pairwise for gd in prob.data) or prob.design is not None:
+        return None
+    if prob.estimator not in ("ML", "MLR"):
+        return None
+    if prob.estimator == "MLR" or prob.missing == "fiml":
+        if observed_z_cost(prob.data) > MAX_Z_COST:
+            return None
+        return "robust" if prob.estimator == "MLR" else "observed"
+    return "expected" if all(gd.complete for gd in prob.data) else None
