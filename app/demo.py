@@ -222,6 +222,26 @@ def simulate_responses(
     Int64 in 1..7, <NA> on N/A-able items the customer does not use (`PopulationModel.use_p`).
     Rows are sorted by `submitted_at`.
     """
+    _check_arguments(spec, n, branches, months)
+    pm = model or PopulationModel()
+    rng = np.random.default_rng(seed)
+    b_idx, t_idx, te_idx, offsets, latents = _draw_respondents(
+        pm, rng, n, len(branches), start, months
+    )
+    data: dict[str, object] = {
+        "branch": np.asarray(branches, dtype=object)[b_idx],
+        "customer_type": np.asarray(CUSTOMER_TYPES, dtype=object)[t_idx],
+        "tenure": np.asarray(TENURES, dtype=object)[te_idx],
+        "submitted_at": pd.Timestamp(start) + pd.to_timedelta(offsets, unit="s").floor("s"),
+    }
+    data.update(_draw_items(spec, pm, rng, n, latents))
+    columns = [*ATTRIBUTE_COLUMNS, *(c for c in spec.item_codes if c in data)]
+    return pd.DataFrame(data, columns=columns, copy=False)
+
+
+def _check_arguments(spec: InstrumentSpec, n: int, branches: list[str], months: int) -> None:
+    """ValueError when the instrument does not fit the population model or an argument is out
+    of range."""
     problems = population_problems(spec)
     if problems:
         raise ValueError(f"{spec.id} does not fit the population model: {'; '.join(problems)}")
@@ -231,11 +251,19 @@ def simulate_responses(
         raise ValueError("at least one branch is needed")
     if months < 1:
         raise ValueError("months must be >= 1")
-    pm = model or PopulationModel()
-    rng = np.random.default_rng(seed)
 
+
+def _draw_respondents(
+    pm: PopulationModel,
+    rng: np.random.Generator,
+    n: int,
+    n_b: int,
+    start: datetime,
+    months: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``(branch, customer type, tenure indices, seconds since start (sorted), latents)`` of
+    ``n`` respondents of ``n_b`` branches; the draws come from ``rng`` in a fixed order."""
     # Branch quality: a general level plus a driver-specific profile, fixed per branch.
-    n_b = len(branches)
     general = rng.normal(0.0, pm.branch_sd, size=n_b)
     profile = rng.normal(0.0, pm.branch_sd / 2, size=(n_b, len(DRIVERS)))
     branch_shift = (general[:, None] + profile).astype(np.float32)
@@ -249,7 +277,18 @@ def simulate_responses(
     latents = _latents(
         pm, rng, n, branch_shift=branch_shift, b_idx=b_idx, t_idx=t_idx, te_idx=te_idx, years=years
     )
+    return b_idx, t_idx, te_idx, offsets, latents
 
+
+def _draw_items(
+    spec: InstrumentSpec,
+    pm: PopulationModel,
+    rng: np.random.Generator,
+    n: int,
+    latents: dict[str, np.ndarray],
+) -> dict[str, pd.arrays.IntegerArray]:
+    """Each item of the model's constructs as nullable Int64 in 1..7 drawn from its
+    construct's latent score; <NA> where an N/A-able item's service is not used."""
     # Measurement part: item = mean + sd * (loading * latent + unique), rounded into 1..7.
     blocks = {c: spec.construct_items[c] for c in (*DRIVERS, *OUTCOMES)}
     codes = [code for items in blocks.values() for code in items]
@@ -260,12 +299,7 @@ def simulate_responses(
     na_able = [c for c in codes if spec.items_by_code[c].allow_na and c in pm.use_p]
     use = rng.random((n, len(na_able))) < np.asarray([pm.use_p[c] for c in na_able])
 
-    data: dict[str, object] = {
-        "branch": np.asarray(branches, dtype=object)[b_idx],
-        "customer_type": np.asarray(CUSTOMER_TYPES, dtype=object)[t_idx],
-        "tenure": np.asarray(TENURES, dtype=object)[te_idx],
-        "submitted_at": pd.Timestamp(start) + pd.to_timedelta(offsets, unit="s").floor("s"),
-    }
+    data: dict[str, pd.arrays.IntegerArray] = {}
     j = 0
     for construct, items in blocks.items():
         eta = latents[construct]
@@ -281,8 +315,7 @@ def simulate_responses(
             mask = ~use[:, na_able.index(code)] if code in na_able else np.zeros(n, dtype=bool)
             data[code] = pd.arrays.IntegerArray(x.astype(np.int64), mask)
             j += 1
-    columns = [*ATTRIBUTE_COLUMNS, *(c for c in spec.item_codes if c in data)]
-    return pd.DataFrame(data, columns=columns, copy=False)
+    return data
 
 
 def instrument_frame(

@@ -77,37 +77,57 @@ def tables_from_json(
     ``key_columns`` names the first column of object-of-objects tables by table name (default
     ``key``); ``skip`` leaves out tables by name.
     """
-    names = dict(key_columns or {})
-    skipped = set(skip)
-    out: list[Table] = []
+    tables = _JsonTables(dict(key_columns or {}), set(skip))
+    tables.walk(name, value)
+    return tables.out
 
-    def key_of(path: str, default: str) -> str:
+
+class _JsonTables:
+    """The tables of a JSON value, collected in ``out`` while :meth:`walk` descends into it."""
+
+    def __init__(self, names: dict[str, str], skipped: set[str]) -> None:
+        self.names, self.skipped = names, skipped
+        self.out: list[Table] = []
+
+    def key_of(self, path: str, default: str) -> str:
         """The key column of ``path``, or of the nearest table above it that names one."""
         parts = path.split(".")
         for k in range(len(parts), 0, -1):
             name = ".".join(parts[:k])
-            if name in names:
-                return names[name]
+            if name in self.names:
+                return self.names[name]
         return default
 
-    def walk(path: str, v: Any) -> None:
-        if path in skipped or v is None or v == [] or v == {}:
+    def walk(self, path: str, v: Any) -> None:
+        """Add the tables of value ``v`` at ``path`` (skipped and empty values give none)."""
+        if path in self.skipped or v is None or v == [] or v == {}:
             return
         if isinstance(v, list):
-            if all(isinstance(x, Mapping) for x in v):
-                flat = [{k: x for k, x in rec.items() if not _is_record_list(x)} for rec in v]
-                out.append(records_table(path, flat))
-                key = key_of(path, path.rsplit(".", 1)[-1])
-                for rec in v:  # nested lists of objects: one table, the parent's key first
-                    for k, x in rec.items():
-                        if _is_record_list(x):
-                            _extend(out, f"{path}.{k}", key, rec, x)
-            else:
-                out.append(Table(path, [path], [[_cell(x)] for x in v]))
-            return
-        if not isinstance(v, Mapping):
-            out.append(Table(path, [path], [[_cell(v)]]))
-            return
+            self._list(path, v)
+        elif not isinstance(v, Mapping):
+            self.out.append(Table(path, [path], [[_cell(v)]]))
+        else:
+            self._object(path, v)
+
+    def _list(self, path: str, v: list[Any]) -> None:
+        """A list of objects as one table (their nested lists of objects as tables keyed by the
+        parent); any other list as a one-column table."""
+        out = self.out
+        if all(isinstance(x, Mapping) for x in v):
+            flat = [{k: x for k, x in rec.items() if not _is_record_list(x)} for rec in v]
+            out.append(records_table(path, flat))
+            key = self.key_of(path, path.rsplit(".", 1)[-1])
+            for rec in v:  # nested lists of objects: one table, the parent's key first
+                for k, x in rec.items():
+                    if _is_record_list(x):
+                        _extend(out, f"{path}.{k}", key, rec, x)
+        else:
+            out.append(Table(path, [path], [[_cell(x)] for x in v]))
+
+    def _object(self, path: str, v: Mapping[str, Any]) -> None:
+        """An object: its scalars as one row; an object of flat objects as a table with a key
+        column; everything else walked into."""
+        out = self.out
         scalars = {k: x for k, x in v.items() if _scalar(x)}
         nested = {k: x for k, x in v.items() if not _scalar(x)}
         if scalars:
@@ -116,7 +136,7 @@ def tables_from_json(
         if rows_of and all(
             all(_scalar(y) or _is_record_list(y) for y in x.values()) for x in rows_of.values()
         ):
-            key = key_of(path, "key")
+            key = self.key_of(path, "key")
             records = [
                 {key: k, **{c: y for c, y in x.items() if _scalar(y)}} for k, x in rows_of.items()
             ]
@@ -127,10 +147,7 @@ def tables_from_json(
                         _extend(out, f"{path}.{c}", key, {key: k}, y)
             nested = {k: x for k, x in nested.items() if k not in rows_of}
         for k, x in nested.items():
-            walk(f"{path}.{k}" if path else str(k), x)
-
-    walk(name, value)
-    return out
+            self.walk(f"{path}.{k}" if path else str(k), x)
 
 
 def _is_record_list(v: Any) -> bool:

@@ -9,9 +9,12 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.fits.schemas import FitCreate
 
 
 class ProgressBar:
@@ -54,66 +57,96 @@ class ProgressBar:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from app.db import make_sessionmaker
-    from app.errors import DomainError
-    from app.fits import service
-    from app.fits.report import format_result
-    from app.fits.schemas import FitCreate, FitFilters
-    from app.fits.worker import run_fit
-    from app.main import prepare_database
-    from app.stats.sem import ModelError
-    from app.surveys.service import get_survey, load_item_frame, survey_spec
-
     model = Path(args.model).read_text(encoding="utf-8") if args.model else None
     try:
-        pls: dict[str, Any] = {}
-        if args.method == "pls":
-            pls = {"scheme": args.scheme, "consistent": not args.composite}
-            if args.predict:
-                folds, _, reps = args.predict.partition("x")
-                pls["predict"] = {"folds": int(folds), "repetitions": int(reps or 10)}
-            if args.ipma is not None:
-                pls["ipma"] = {"target": args.ipma or None}
-            if args.mga:
-                groups = args.mga_groups.split(",") if args.mga_groups else None
-                pls["mga"] = {"group": args.mga, "groups": groups}
-        ordered: bool | list[str] = False
-        if args.ordered is not None:
-            ordered = True if args.ordered == "all" else [v for v in args.ordered.split(",") if v]
-        spec_in = FitCreate(
-            model=model,
-            name=args.name,
-            method=args.method,
-            **pls,
-            bootstrap_ci=args.bootstrap_ci,
-            ordered=ordered,
-            group_partial=[v.strip() for v in args.group_partial.split(",")]
-            if args.group_partial
-            else [],
-            estimator=args.estimator or ("WLSMV" if ordered else "ML"),
-            **({"missing": args.missing} if args.missing else {}),
-            std_lv=args.std_lv,
-            cluster=args.cluster,
-            sampling_weights=args.sampling_weights,
-            group=args.group,
-            group_equal=args.group_equal.split(",") if args.group_equal else [],
-            invariance=args.invariance,
-            compare_paths=args.compare_path or [],
-            bootstrap=args.bootstrap,
-            seed=args.seed,
-            filters=FitFilters(branch=args.branches.split(",") if args.branches else None),
-        )
+        spec_in = _fit_request(args, model)
     except ValueError as exc:  # pydantic's ValidationError: one line per problem, as main does
         from app.errors import describe_error
 
         print(f"error: {describe_error(exc)[0]}", file=sys.stderr)
         return 2
+    result = _fit_with_progress(args.survey, spec_in)
+    if result is None:
+        return 1
+    if args.out and not _write_out(result, args.out):
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        from app.fits.report import format_result
+
+        title = args.name or f"pvm fit of survey {args.survey}"
+        print(format_result(result, title=title), end="")
+    return 0
+
+
+def _pls_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The PLS fields of the fit request from the command line (none for other methods)."""
+    pls: dict[str, Any] = {}
+    if args.method == "pls":
+        pls = {"scheme": args.scheme, "consistent": not args.composite}
+        if args.predict:
+            folds, _, reps = args.predict.partition("x")
+            pls["predict"] = {"folds": int(folds), "repetitions": int(reps or 10)}
+        if args.ipma is not None:
+            pls["ipma"] = {"target": args.ipma or None}
+        if args.mga:
+            groups = args.mga_groups.split(",") if args.mga_groups else None
+            pls["mga"] = {"group": args.mga, "groups": groups}
+    return pls
+
+
+def _fit_request(args: argparse.Namespace, model: str | None) -> FitCreate:
+    """The fit request of ``pvm fit``'s options; pydantic's ValidationError (a ValueError) on
+    bad values."""
+    from app.fits.schemas import FitCreate, FitFilters
+
+    pls = _pls_options(args)
+    ordered: bool | list[str] = False
+    if args.ordered is not None:
+        ordered = True if args.ordered == "all" else [v for v in args.ordered.split(",") if v]
+    return FitCreate(
+        model=model,
+        name=args.name,
+        method=args.method,
+        **pls,
+        bootstrap_ci=args.bootstrap_ci,
+        ordered=ordered,
+        group_partial=[v.strip() for v in args.group_partial.split(",")]
+        if args.group_partial
+        else [],
+        estimator=args.estimator or ("WLSMV" if ordered else "ML"),
+        **({"missing": args.missing} if args.missing else {}),
+        std_lv=args.std_lv,
+        cluster=args.cluster,
+        sampling_weights=args.sampling_weights,
+        group=args.group,
+        group_equal=args.group_equal.split(",") if args.group_equal else [],
+        invariance=args.invariance,
+        compare_paths=args.compare_path or [],
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        filters=FitFilters(branch=args.branches.split(",") if args.branches else None),
+    )
+
+
+def _fit_with_progress(slug: str, spec_in: FitCreate) -> dict[str, Any] | None:
+    """Fit ``spec_in`` to survey ``slug``'s data in this process with a progress bar on stderr;
+    the result with its data fingerprint, or None after printing why the model cannot be fitted."""
+    from app.db import make_sessionmaker
+    from app.errors import DomainError
+    from app.fits import service
+    from app.fits.worker import run_fit
+    from app.main import prepare_database
+    from app.stats.sem import ModelError
+    from app.surveys.service import get_survey, load_item_frame, survey_spec
+
     engine = prepare_database(get_settings())
     bar = ProgressBar()
     try:
         with make_sessionmaker(engine)() as session, bar:
             bar.update(0.0, "loading data")
-            survey = get_survey(session, slug=args.survey)
+            survey = get_survey(session, slug=slug)
             spec = service.resolve_spec(spec_in, survey=survey)
             frame = load_item_frame(session, survey=survey, filters=service.filters_of(spec))
             service.check_model(frame, spec, items=survey_spec(survey).numeric_codes)
@@ -126,17 +159,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if isinstance(detail, list):  # InvalidInput: one line per problem
             detail = "; ".join(f"{e.get('field', '')}: {e.get('msg', '')}" for e in detail)
         print(f"error: {detail}", file=sys.stderr)
-        return 1
+        return None
     finally:
         engine.dispose()
-    if args.out and not _write_out(result, args.out):
-        return 2
-    if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        title = args.name or f"pvm fit of survey {args.survey}"
-        print(format_result(result, title=title), end="")
-    return 0
+    return result
 
 
 def _write_out(result: dict[str, Any], out: str) -> bool:
@@ -290,6 +316,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers: Any) -> None:
     fit = subparsers.add_parser("fit", help="fit a structural equation model to a survey's data")
+    _add_fit_data_options(fit)
+    _add_fit_method_options(fit)
+    _add_fit_sem_options(fit)
+    _add_fit_bootstrap_options(fit)
+    _add_fit_group_options(fit)
+    _add_fit_output_options(fit)
+    fit.set_defaults(func=cmd_fit)
+    _add_fits_commands(subparsers)
+    _add_worker_command(subparsers)
+
+
+def _add_fit_data_options(fit: argparse.ArgumentParser) -> None:
+    """``pvm fit``: the survey, the model and the handling of missing answers."""
     fit.add_argument("survey", help="survey slug")
     fit.add_argument("--model", help="file with lavaan model syntax (default: instrument's)")
     fit.add_argument(
@@ -299,6 +338,10 @@ def add_commands(subparsers: Any) -> None:
         help='missing data: fiml (default for sem, lavaan\'s missing="ml"), listwise, pairwise '
         "(sem, estimator ML only), or mean (default for pls)",
     )
+
+
+def _add_fit_method_options(fit: argparse.ArgumentParser) -> None:
+    """``pvm fit``: CB-SEM or PLS, the PLS settings and the bootstrap interval type."""
     fit.add_argument(
         "--method", choices=["sem", "pls"], default="sem", help="CB-SEM or PLS path modelling"
     )
@@ -327,6 +370,10 @@ def add_commands(subparsers: Any) -> None:
     )
     fit.add_argument("--mga", metavar="GROUP", help="pls: compare two groups of GROUP")
     fit.add_argument("--mga-groups", metavar="A,B", help="pls: the two values of --mga")
+
+
+def _add_fit_sem_options(fit: argparse.ArgumentParser) -> None:
+    """``pvm fit``: the CB-SEM estimator, ordinal items, scaling, clusters and weights."""
     fit.add_argument(
         "--estimator",
         choices=["ML", "MLR", "MLM", "GLS", "ULS", "WLSMV", "DWLS"],
@@ -361,6 +408,10 @@ def add_commands(subparsers: Any) -> None:
         help="sem: a respondent attribute holding sampling weights (numbers >= 0; one "
         "group), as lavaan's sampling.weights=",
     )
+
+
+def _add_fit_bootstrap_options(fit: argparse.ArgumentParser) -> None:
+    """``pvm fit``: bootstrap draws and seed."""
     fit.add_argument(
         "--bootstrap",
         type=int,
@@ -369,6 +420,10 @@ def add_commands(subparsers: Any) -> None:
         help="bootstrap draws: 0 (default) or 100..10000",
     )
     fit.add_argument("--seed", type=int, default=1, help="bootstrap seed (default 1)")
+
+
+def _add_fit_group_options(fit: argparse.ArgumentParser) -> None:
+    """``pvm fit``: multi-group fits, equality constraints, invariance and path comparisons."""
     fit.add_argument(
         "--group", default=None, help="branch, or a respondent attribute of the instrument"
     )
@@ -386,6 +441,10 @@ def add_commands(subparsers: Any) -> None:
     fit.add_argument(
         "--compare-path", action="append", metavar="PATH", help='e.g. "CCI ~ PV" (repeatable)'
     )
+
+
+def _add_fit_output_options(fit: argparse.ArgumentParser) -> None:
+    """``pvm fit``: which branches, the fit's name and the output (JSON, table files)."""
     fit.add_argument("--branches", default=None, help="only these branches (comma-separated)")
     fit.add_argument("--name", default=None, help="a name for this fit (the report's title)")
     fit.add_argument("--json", action="store_true", help="print the result object as JSON")
@@ -396,8 +455,10 @@ def add_commands(subparsers: Any) -> None:
         help="also write every table of the result to FILE.xlsx (one sheet per table) or "
         "FILE.csv (estimates; the other tables beside it as FILE.<table>.csv)",
     )
-    fit.set_defaults(func=cmd_fit)
 
+
+def _add_fits_commands(subparsers: Any) -> None:
+    """``pvm fits list`` and ``pvm fits show``: the fits stored by the API."""
     fits = subparsers.add_parser("fits", help="list and show the fits stored by the API")
     fits_sub = fits.add_subparsers(dest="fits_command", required=True, metavar="{list,show}")
     ls = fits_sub.add_parser("list", help="a survey's stored fits, newest first")
@@ -430,6 +491,9 @@ def add_commands(subparsers: Any) -> None:
     )
     show.set_defaults(func=cmd_fits_show)
 
+
+def _add_worker_command(subparsers: Any) -> None:
+    """``pvm worker``: a Celery worker for fit jobs."""
     worker = subparsers.add_parser("worker", help="run a Celery worker for fit jobs")
     worker.add_argument(
         "--concurrency", type=int, default=None, help="worker processes (default: CPUs)"

@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 import warnings
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -396,8 +397,28 @@ def _duplicate_errors(spec: InstrumentSpec) -> list[str]:
 
 def _reference_errors(spec: InstrumentSpec) -> list[str]:
     constructs = {c.code for c in spec.constructs}
-    sections = {s.code for s in spec.sections}
     items = {i.code: i for i in spec.items}
+    errors = _item_errors(spec)
+    errors += _construct_item_errors(spec, items)
+    errors += _section_errors(spec, items)
+    for k, a in enumerate(spec.attributes):
+        if a.type == "choice" and len(a.options) < 1:
+            errors.append(f"attributes[{k}].options: a choice attribute needs options")
+        if a.type == "code" and a.options:
+            errors.append(f"attributes[{k}].options: a code attribute has no options")
+    for k, g in enumerate(spec.gaps):
+        for side in ("perception", "expectation"):
+            if getattr(g, side) not in constructs:
+                errors.append(f"gaps[{k}].{side}: {getattr(g, side)!r} is not a construct")
+    if spec.outcome is not None and spec.outcome not in constructs:
+        errors.append(f"outcome: {spec.outcome} is not a construct")
+    return errors
+
+
+def _item_errors(spec: InstrumentSpec) -> list[str]:
+    """Each item's construct and section exist, and its options, N/A and scale suit its type."""
+    constructs = {c.code for c in spec.constructs}
+    sections = {s.code for s in spec.sections}
     errors: list[str] = []
     for k, i in enumerate(spec.items):
         at = f"items[{k}]"
@@ -420,6 +441,12 @@ def _reference_errors(spec: InstrumentSpec) -> list[str]:
             errors.append(f"{at}.allow_na: a text item has no N/A option")
         if i.scale is not None and not i.is_numeric:
             errors.append(f"{at}.scale: only scale and nps items have a scale")
+    return errors
+
+
+def _construct_item_errors(spec: InstrumentSpec, items: Mapping[str, ItemSpec]) -> list[str]:
+    """Each construct lists items, known ones, that name it as their construct."""
+    errors: list[str] = []
     for k, c in enumerate(spec.constructs):
         if not c.items:
             errors.append(f"constructs[{k}].items: construct {c.code!r} has no items")
@@ -433,6 +460,13 @@ def _reference_errors(spec: InstrumentSpec) -> list[str]:
                     f"constructs[{k}].items: construct {c.code!r} lists item {code!r} "
                     "of another construct"
                 )
+    return errors
+
+
+def _section_errors(spec: InstrumentSpec, items: Mapping[str, ItemSpec]) -> list[str]:
+    """Sections list known items of their own; with sections every item is in exactly one;
+    a paged questionnaire has sections."""
+    errors: list[str] = []
     for k, s in enumerate(spec.sections):
         for code in s.items:
             if code not in items:
@@ -447,17 +481,6 @@ def _reference_errors(spec: InstrumentSpec) -> list[str]:
         ]
     elif spec.paged:
         errors.append("paged: a paged questionnaire needs sections")
-    for k, a in enumerate(spec.attributes):
-        if a.type == "choice" and len(a.options) < 1:
-            errors.append(f"attributes[{k}].options: a choice attribute needs options")
-        if a.type == "code" and a.options:
-            errors.append(f"attributes[{k}].options: a code attribute has no options")
-    for k, g in enumerate(spec.gaps):
-        for side in ("perception", "expectation"):
-            if getattr(g, side) not in constructs:
-                errors.append(f"gaps[{k}].{side}: {getattr(g, side)!r} is not a construct")
-    if spec.outcome is not None and spec.outcome not in constructs:
-        errors.append(f"outcome: {spec.outcome} is not a construct")
     return errors
 
 
@@ -503,21 +526,66 @@ def _scale_errors(spec: InstrumentSpec) -> list[str]:
 def _translation_errors(spec: InstrumentSpec) -> list[str]:
     langs = spec.languages
     errors: list[str] = []
-
-    def need(where: str, texts: Texts, what: str) -> None:
-        for lang in langs:
-            if not (texts.get(lang) or "").strip():
-                errors.append(f"{where}.{lang}: missing translation {lang!r} for {what}")
-        for lang in texts:
-            if lang not in langs:
-                errors.append(f"{where}.{lang}: {what} has a text in undeclared language {lang!r}")
-
     errors += [f"languages: duplicate language {lang!r}" for lang in _dupes(list(langs))]
-    need("title", spec.title, "title")
+    errors += _text_errors(langs, "title", spec.title, "title")
     if spec.intro:
-        need("intro", spec.intro, "intro")
+        errors += _text_errors(langs, "intro", spec.intro, "intro")
     if spec.source:
-        need("source", spec.source, "source")
+        errors += _text_errors(langs, "source", spec.source, "source")
+    errors += _scale_label_errors(spec)
+    na_paths: set[str] = set()
+    for i in spec.items:
+        if i.allow_na and (i.is_numeric or i.type == "single"):
+            path, texts = _na_texts(spec, i)
+            if path not in na_paths:
+                na_paths.add(path)
+                errors += _text_errors(langs, path, texts, path.replace(".na_label", " na_label"))
+    for k, c in enumerate(spec.constructs):
+        errors += _text_errors(langs, f"constructs[{k}].name", c.name, f"construct {c.code}")
+    for k, sec in enumerate(spec.sections):
+        if sec.title:
+            errors += _text_errors(langs, f"sections[{k}].title", sec.title, f"section {sec.code}")
+        if sec.intro:
+            errors += _text_errors(
+                langs, f"sections[{k}].intro", sec.intro, f"section {sec.code} intro"
+            )
+    for k, i in enumerate(spec.items):
+        errors += _text_errors(langs, f"items[{k}].text", i.text, f"item {i.code}")
+        for j, o in enumerate(i.options):
+            errors += _text_errors(
+                langs, f"items[{k}].options[{j}].label", o.label, f"item {i.code} option {o.code}"
+            )
+    for k, a in enumerate(spec.attributes):
+        errors += _text_errors(langs, f"attributes[{k}].label", a.label, f"attribute {a.code}")
+        for j, o in enumerate(a.options):
+            errors += _text_errors(
+                langs,
+                f"attributes[{k}].options[{j}].label",
+                o.label,
+                f"attribute {a.code} option {o.code}",
+            )
+    for k, g in enumerate(spec.gaps):
+        errors += _text_errors(langs, f"gaps[{k}].name", g.name, f"gap {g.code}")
+    return errors
+
+
+def _text_errors(langs: Sequence[str], where: str, texts: Texts, what: str) -> list[str]:
+    """A text in every declared language (not blank), and in no other."""
+    errors: list[str] = []
+    for lang in langs:
+        if not (texts.get(lang) or "").strip():
+            errors.append(f"{where}.{lang}: missing translation {lang!r} for {what}")
+    for lang in texts:
+        if lang not in langs:
+            errors.append(f"{where}.{lang}: {what} has a text in undeclared language {lang!r}")
+    return errors
+
+
+def _scale_label_errors(spec: InstrumentSpec) -> list[str]:
+    """The labels of the default and the named scales: in every declared language (no other),
+    one per point or just the two ends, none blank."""
+    langs = spec.languages
+    errors: list[str] = []
     named = [("scale", spec.scale)] if spec.scale is not None else []
     named += [(f"scales.{name}", s) for name, s in spec.scales.items()]
     for at, s in named:
@@ -534,34 +602,6 @@ def _translation_errors(spec: InstrumentSpec) -> list[str]:
         for lang in s.labels:
             if lang not in langs:
                 errors.append(f"{at}.labels.{lang}: undeclared language {lang!r}")
-    na_paths: set[str] = set()
-    for i in spec.items:
-        if i.allow_na and (i.is_numeric or i.type == "single"):
-            path, texts = _na_texts(spec, i)
-            if path not in na_paths:
-                na_paths.add(path)
-                need(path, texts, path.replace(".na_label", " na_label"))
-    for k, c in enumerate(spec.constructs):
-        need(f"constructs[{k}].name", c.name, f"construct {c.code}")
-    for k, sec in enumerate(spec.sections):
-        if sec.title:
-            need(f"sections[{k}].title", sec.title, f"section {sec.code}")
-        if sec.intro:
-            need(f"sections[{k}].intro", sec.intro, f"section {sec.code} intro")
-    for k, i in enumerate(spec.items):
-        need(f"items[{k}].text", i.text, f"item {i.code}")
-        for j, o in enumerate(i.options):
-            need(f"items[{k}].options[{j}].label", o.label, f"item {i.code} option {o.code}")
-    for k, a in enumerate(spec.attributes):
-        need(f"attributes[{k}].label", a.label, f"attribute {a.code}")
-        for j, o in enumerate(a.options):
-            need(
-                f"attributes[{k}].options[{j}].label",
-                o.label,
-                f"attribute {a.code} option {o.code}",
-            )
-    for k, g in enumerate(spec.gaps):
-        need(f"gaps[{k}].name", g.name, f"gap {g.code}")
     return errors
 
 

@@ -201,6 +201,12 @@ def cmd_efa(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    _add_reliability_command(sub)
+    _add_efa_command(sub)
+
+
+def _add_reliability_command(sub: Any) -> None:
+    """``pvm reliability SURVEY``: its scope, missing-data handling, HTMT bootstrap, output."""
     rel = sub.add_parser("reliability", help="alpha, omega, AVE, HTMT of a survey's constructs")
     rel.add_argument("survey", help="survey slug")
     rel.add_argument("--branch", default=None, help="comma-separated branch codes")
@@ -219,16 +225,12 @@ def add_commands(sub: Any) -> None:
         help="bootstrap draws for percentile intervals of HTMT and HTMT2 (default 0: none)",
     )
     rel.add_argument("--seed", type=int, default=1, help="seed of the HTMT bootstrap (default 1)")
-    rel.add_argument("--json", action="store_true", help="print the API's JSON")
-    rel.add_argument(
-        "--out",
-        default=None,
-        metavar="FILE",
-        help="also write the tables to FILE.xlsx (one sheet each) or FILE.csv (the main table; "
-        "the others beside it as FILE.<table>.csv)",
-    )
+    _add_output_options(rel)
     rel.set_defaults(func=cmd_reliability)
 
+
+def _add_efa_command(sub: Any) -> None:
+    """``pvm efa SURVEY``: its items, missing-data handling, factoring, rotation, output."""
     efa = sub.add_parser("efa", help="exploratory factor analysis of a survey's items")
     efa.add_argument("survey", help="survey slug")
     efa.add_argument("--items", default=None, help="comma-separated item codes (default all)")
@@ -260,12 +262,17 @@ def add_commands(sub: Any) -> None:
     )
     efa.add_argument("--branch", default=None, help="comma-separated branch codes")
     efa.add_argument("--seed", type=int, default=1, help="parallel analysis seed")
-    efa.add_argument("--json", action="store_true", help="print the API's JSON")
-    efa.add_argument(
+    _add_output_options(efa)
+    efa.set_defaults(func=cmd_efa)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--json`` and ``--out FILE``, the same for every psychometrics command."""
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    parser.add_argument(
         "--out",
         default=None,
         metavar="FILE",
         help="also write the tables to FILE.xlsx (one sheet each) or FILE.csv (the main table; "
         "the others beside it as FILE.<table>.csv)",
     )
-    efa.set_defaults(func=cmd_efa)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from app.reporting.i18n import Labels, plain_labels
-from app.stats.drivers import IPAResult
+from app.stats.drivers import DriverPoint, IPAResult
 from app.stats.scores import ConstructScore, GroupScore, GroupScores
 
 FONT = "font-family='system-ui,-apple-system,Segoe UI,PingFang SC,Noto Sans,sans-serif'"
@@ -174,6 +175,28 @@ def _two_lines(s: str, width: float, size: float) -> tuple[str, str]:
 
 
 # ---- importance-performance -------------------------------------------------------------------
+@dataclass(frozen=True)
+class _PlotArea:
+    """The plot rectangle of a scatter chart and its data ranges: maps data to SVG units."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def sx(self, v: float) -> float:
+        """SVG x of data value ``v``."""
+        return self.left + (v - self.x0) / (self.x1 - self.x0) * self.width
+
+    def sy(self, v: float) -> float:
+        """SVG y of data value ``v`` (larger values higher up)."""
+        return self.top + self.height - (v - self.y0) / (self.y1 - self.y0) * self.height
+
+
 def ipa_svg(
     result: IPAResult,
     labels: Labels | None = None,
@@ -190,10 +213,7 @@ def ipa_svg(
     w, m_left, m_right, m_top, plot_h = 360.0, 44.0, 12.0, 34.0, 250.0
     pts = [d for d in result.drivers if d.performance is not None]
     if not pts or result.importance_split is None or result.performance_split is None:
-        h = 120.0
-        body = [_text(6, 18, _fit(title, w - 12, 13), size=13, font_weight="600")]
-        body.append(_text(w / 2, h / 2 + 10, t("ipa_empty"), anchor="middle"))
-        return _svg(w, h, body, title)
+        return _ipa_empty_svg(title, labels, w)
     first, second = _two_lines(title, w - 12, 13)
     if second:  # a long title takes two lines
         m_top += 16
@@ -203,6 +223,26 @@ def ipa_svg(
     body = [_text(6, 18, first, size=13, font_weight="600")]
     if second:
         body.append(_text(6, 34, second, size=13, font_weight="600"))
+    area = _ipa_area(pts, m_left, m_top, w - m_left - m_right, plot_h)
+    body += _ipa_quadrants(area, result.importance_split, result.performance_split, labels)
+    body += _ipa_markers(pts, area, labels, legend_top, w)
+    body += _ipa_axes(area, labels, t(x_key, outcome=outcome))
+    return _svg(w, h, body, title)
+
+
+def _ipa_empty_svg(title: str, labels: Labels, w: float) -> str:
+    """The IPA chart when there is nothing to plot: its title and a one-line note."""
+    h = 120.0
+    body = [_text(6, 18, _fit(title, w - 12, 13), size=13, font_weight="600")]
+    body.append(_text(w / 2, h / 2 + 10, labels.t("ipa_empty"), anchor="middle"))
+    return _svg(w, h, body, title)
+
+
+def _ipa_area(
+    pts: Sequence[DriverPoint], left: float, top: float, width: float, height: float
+) -> _PlotArea:
+    """The plot area of the drivers: x from 0 (or below) to the largest importance, y at least
+    10 index points tall, both padded."""
     xs = [d.importance for d in pts]
     ys = [float(d.performance) for d in pts if d.performance is not None]
     x0, x1 = _pad(min(xs + [0.0]), max(xs))
@@ -211,19 +251,20 @@ def ipa_svg(
     if high - low < 10:
         low, high = (low + high) / 2 - 5, (low + high) / 2 + 5
     y0, y1 = _pad(low, high)
-    pw = w - m_left - m_right
+    return _PlotArea(left, top, width, height, x0, x1, y0, y1)
 
-    def sx(v: float) -> float:
-        return m_left + (v - x0) / (x1 - x0) * pw
 
-    def sy(v: float) -> float:
-        return m_top + plot_h - (v - y0) / (y1 - y0) * plot_h
-
-    cx, cy = sx(result.importance_split), sy(result.performance_split)
-    body.append(
+def _ipa_quadrants(
+    area: _PlotArea, importance_split: float, performance_split: float, labels: Labels
+) -> list[str]:
+    """The plot's background, the dashed lines splitting it at the means and the quadrants'
+    names in their corners."""
+    m_left, m_top, pw, plot_h = area.left, area.top, area.width, area.height
+    cx, cy = area.sx(importance_split), area.sy(performance_split)
+    body = [
         f"<rect x='{m_left}' y='{m_top}' width='{pw}' height='{plot_h}' fill='#fafafa' "
         "stroke='#999999'/>"
-    )
+    ]
     for line in (
         f"x1='{cx:.1f}' y1='{m_top}' x2='{cx:.1f}' y2='{m_top + plot_h}'",
         f"x1='{m_left}' y1='{cy:.1f}' x2='{m_left + pw}' y2='{cy:.1f}'",
@@ -237,20 +278,35 @@ def ipa_svg(
     }
     for q, (qx, qy, anchor) in corners.items():
         body.append(_text(qx, qy, labels.quadrant(q), size=12, anchor=anchor, fill=MUTED))
+    return body
+
+
+def _ipa_colour(d: DriverPoint) -> str:
+    """A driver's marker colour: orange where effort should concentrate, else blue."""
+    return "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
+
+
+def _ipa_markers(
+    pts: Sequence[DriverPoint], area: _PlotArea, labels: Labels, legend_top: float, w: float
+) -> list[str]:
+    """The drivers' numbered markers, moved off their neighbours with a leader to where they
+    belong, and the legend below the plot naming each number."""
+    body: list[str] = []
     placed: list[tuple[float, float]] = []
     for d in pts:  # every marker's spot first, and the leaders under every marker
-        tx, ty = sx(d.importance), sy(float(d.performance or 0.0))
+        tx, ty = area.sx(d.importance), area.sy(float(d.performance or 0.0))
         px, py = _free_spot(tx, ty, placed)
         placed.append((px, py))
         if (px, py) != (tx, ty):  # moved off a neighbour: a leader to where it belongs
-            colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
+            colour = _ipa_colour(d)
             body.append(
                 f"<line x1='{tx:.1f}' y1='{ty:.1f}' x2='{px:.1f}' y2='{py:.1f}' "
                 f"stroke='{colour}' stroke-width='1.5'/>"
                 f"<circle cx='{tx:.1f}' cy='{ty:.1f}' r='2.5' fill='{colour}'/>"
             )
+    m_left = area.left
     for k, d in enumerate(pts, start=1):
-        colour = "#c2410c" if d.quadrant == "concentrate" else "#2b5f8a"
+        colour = _ipa_colour(d)
         px, py = placed[k - 1]
         body.append(
             f"<circle cx='{px:.1f}' cy='{py:.1f}' r='9' fill='{colour}' "
@@ -263,20 +319,29 @@ def ipa_svg(
         body.append(_text(m_left - 30, ly, str(k), size=12, anchor="middle", fill="#ffffff"))
         entry = f"{labels.construct(d.construct)} · {labels.quadrant(d.quadrant)}"
         body.append(_text(m_left - 16, ly, _fit(entry, w - m_left + 10, 12), size=12))
-    axis_y = m_top + plot_h
+    return body
+
+
+def _ipa_axes(area: _PlotArea, labels: Labels, x_title: str) -> list[str]:
+    """The end ticks of both axes (inside the corners) and the axis titles."""
+    t = labels.t
+    m_left, pw = area.left, area.width
+    x0, x1, y0, y1 = area.x0, area.x1, area.y0, area.y1
+    axis_y = area.top + area.height
+    body: list[str] = []
     for v, anchor in ((x0, "start"), (x1, "end")):
-        body.append(_text(sx(v), axis_y + 15, t.num(v, 2), size=12, anchor=anchor))
+        body.append(_text(area.sx(v), axis_y + 15, t.num(v, 2), size=12, anchor=anchor))
     digits = 0 if y1 - y0 >= 10 else 1
     for v, dy in ((y0, -2.0), (y1, 10.0)):  # inside the corners, clear of the x ticks
-        body.append(_text(m_left - 4, sy(v) + dy, t.num(v, digits), size=12, anchor="end"))
-    x_label = _fit(t(x_key, outcome=outcome), pw, 12)
+        body.append(_text(m_left - 4, area.sy(v) + dy, t.num(v, digits), size=12, anchor="end"))
+    x_label = _fit(x_title, pw, 12)
     body.append(_text(m_left + pw / 2, axis_y + 32, x_label, anchor="middle", size=12))
-    mid = m_top + plot_h / 2
+    mid = area.top + area.height / 2
     body.append(
         f"<text x='14' y='{mid:.1f}' font-size='12' text-anchor='middle' "
         f"transform='rotate(-90 14 {mid:.1f})'>{escape(t('ipa_y'))}</text>"
     )
-    return _svg(w, h, body, title)
+    return body
 
 
 # where a marker (r 9) may go when its place is taken: nearest first, never more than 2 rows off
@@ -354,6 +419,32 @@ def trend_range(trend: GroupScores, constructs: Sequence[str]) -> tuple[float, f
 PANEL_W, PANEL_H = 340.0, 200.0
 
 
+@dataclass(frozen=True)
+class _PanelScale:
+    """Where a trend panel's periods and index values go: period ``i`` at the middle of its
+    slot, values clamped to the vertical scale ``y0..y1``."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    step: float
+    y0: float
+    y1: float
+
+    def sx(self, i: int) -> float:
+        """SVG x of the ``i``-th drawn period."""
+        return self.left + self.step * (i + 0.5)
+
+    def sy(self, v: float) -> float:
+        """SVG y of index value ``v``, clamped to the scale."""
+        return (
+            self.top
+            + self.height
+            - (min(max(v, self.y0), self.y1) - self.y0) / (self.y1 - self.y0) * self.height
+        )
+
+
 def trend_panel(
     trend: GroupScores,
     construct: str,
@@ -365,55 +456,80 @@ def trend_panel(
 ) -> list[str]:
     """The elements of one construct's panel at (x, y): line, points, CI bars (clipped with an
     arrow where they run past the scale), and month labels that never overlap."""
-    t = labels.t
     drawn, _ = trend_periods(trend)
     m_left, m_right, m_top, m_bottom = 34.0, 10.0, 26.0, 40.0
     pw, ph = PANEL_W - m_left - m_right, PANEL_H - m_top - m_bottom
     y0, y1 = y_range
-    n = len(drawn)
-    step = pw / max(n, 1)
-
-    def sx(i: int) -> float:
-        return x + m_left + step * (i + 0.5)
-
-    def sy(v: float) -> float:
-        return y + m_top + ph - (min(max(v, y0), y1) - y0) / (y1 - y0) * ph
-
+    step = pw / max(len(drawn), 1)
+    scale = _PanelScale(x + m_left, y + m_top, pw, ph, step, y0, y1)
     name = labels.construct(construct)
     body = [_text(x + 4, y + 16, _fit(name, PANEL_W - 8, 13), size=13, font_weight="600")]
     body.append(
         f"<rect x='{x + m_left}' y='{y + m_top}' width='{pw}' height='{ph}' fill='#fafafa'/>"
     )
+    body += _trend_gridlines(scale, labels)
+    body += _trend_period_labels(drawn, scale, labels)
+    body += _trend_series(drawn, construct, scale, labels)
+    return body
+
+
+def _trend_gridlines(scale: _PanelScale, labels: Labels) -> list[str]:
+    """Three horizontal grid lines (bottom, middle, top of the scale) with their values."""
+    body: list[str] = []
+    y0, y1 = scale.y0, scale.y1
     for k in range(3):
         v = y0 + (y1 - y0) * k / 2
         body.append(
-            f"<line x1='{x + m_left}' x2='{x + m_left + pw}' y1='{sy(v):.1f}' y2='{sy(v):.1f}' "
-            "stroke='#e0e0e0'/>"
+            f"<line x1='{scale.left}' x2='{scale.left + scale.width}' y1='{scale.sy(v):.1f}' "
+            f"y2='{scale.sy(v):.1f}' stroke='#e0e0e0'/>"
         )
-        body.append(_text(x + m_left - 4, sy(v) + 4, t.num(v, 0), size=12, anchor="end"))
+        body.append(_text(scale.left - 4, scale.sy(v) + 4, labels.t.num(v, 0), size=12,
+                          anchor="end"))  # fmt: skip
+    return body
+
+
+def _trend_period_labels(
+    drawn: Sequence[GroupScore], scale: _PanelScale, labels: Labels
+) -> list[str]:
+    """Month labels under the axis, every k-th so that they never touch, and the year under
+    the first labelled month of each year where it has room."""
+    t = labels.t
+    bottom = scale.top + scale.height
+    body: list[str] = []
     # month labels: every k-th, k chosen so that labels of ~3 characters never touch
     widest = max((text_width(t.month(g.group, short=True)) for g in drawn), default=0.0)
-    every = max(1, math.ceil((widest + 6) / step))
+    every = max(1, math.ceil((widest + 6) / scale.step))
     years: list[tuple[float, str]] = []  # the year under the first labelled month of each year
     for i, g in enumerate(drawn):
         if i % every:
             continue
-        body.append(_text(sx(i), y + m_top + ph + 16, t.month(g.group, short=True), size=12,
+        body.append(_text(scale.sx(i), bottom + 16, t.month(g.group, short=True), size=12,
                           anchor="middle"))  # fmt: skip
         if not years or years[-1][1] != t.year(g.group):
-            years.append((sx(i), t.year(g.group)))
+            years.append((scale.sx(i), t.year(g.group)))
     for k, (yx, text) in enumerate(years):
         following = years[k + 1][0] if k + 1 < len(years) else math.inf
         if following - yx < text_width(text) + 6:
             continue  # too close to the next year's label, which marks the change
-        body.append(_text(yx, y + m_top + ph + 32, text, size=12, anchor="middle", fill=MUTED))
+        body.append(_text(yx, bottom + 32, text, size=12, anchor="middle", fill=MUTED))
+    return body
+
+
+def _trend_series(
+    drawn: Sequence[GroupScore], construct: str, scale: _PanelScale, labels: Labels
+) -> list[str]:
+    """The construct's points with their CI bars (an arrow where a bar is clipped), and the
+    line through them, broken at suppressed or missing periods."""
+    t = labels.t
+    sy, y0, y1 = scale.sy, scale.y0, scale.y1
+    body: list[str] = []
     points: list[list[tuple[float, float]]] = [[]]
     for i, g in enumerate(drawn):
         cs = None if g.suppressed else g.constructs.get(construct)
         if cs is None:
             points.append([])
             continue
-        px, py = sx(i), sy(cs.index)
+        px, py = scale.sx(i), sy(cs.index)
         points[-1].append((px, py))
         if cs.ci is not None:
             lo, hi = cs.ci

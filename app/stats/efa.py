@@ -434,17 +434,7 @@ def run_efa(
         singular correlation matrix, bad method/rotation, or more factors than the items
         can identify.
     """
-    if method not in METHODS:
-        raise EFAError(
-            f"unknown method {method!r}; choose one of {', '.join(METHODS)}", param="method"
-        )
-    if rotation not in ROTATIONS:
-        raise EFAError(
-            f"unknown rotation {rotation!r}; choose one of {', '.join(ROTATIONS)}",
-            param="rotation",
-        )
-    if use not in USES:
-        raise EFAError(f"unknown use {use!r}; choose one of {', '.join(USES)}", param="use")
+    _check_options(method, rotation, use)
     items = list(items)
     inp = _input(data, items, use)
     n, p, corr = inp.n, len(items), inp.corr
@@ -452,17 +442,7 @@ def run_efa(
     msa, msa_items = kmo(corr)
     eig = np.linalg.eigvalsh(corr)[::-1]
     pa_k, threshold = parallel_analysis(eig, n, n_iter=n_iter, seed=seed)
-    limit = max_factors(p)
-    source = "user"
-    if n_factors is None:
-        n_factors, source = min(pa_k, max(limit, 1)), "parallel_analysis"
-    if n_factors < 1:
-        raise EFAError("factors must be at least 1", param="factors")
-    if n_factors > limit:
-        raise EFAError(
-            f"{n_factors} factors are more than {p} items can identify (at most {limit})",
-            param="factors",
-        )
+    n_factors, source = _number_of_factors(n_factors, pa_k, p)
     loadings, phi, h2 = _extract(corr, n_factors, method, rotation)
     loadings, phi = _order_and_sign(loadings, phi)
     names = [f"F{j + 1}" for j in range(n_factors)]
@@ -492,3 +472,41 @@ def run_efa(
         n_pairwise_min=inp.n_pairwise_min,
         warnings=_warnings(inp, use, items),
     )
+
+
+def _check_options(method: str, rotation: str, use: str) -> None:
+    """EFAError naming the option when the method, rotation or missing-data rule is unknown."""
+    if method not in METHODS:
+        raise EFAError(
+            f"unknown method {method!r}; choose one of {', '.join(METHODS)}", param="method"
+        )
+    if rotation not in ROTATIONS:
+        raise EFAError(
+            f"unknown rotation {rotation!r}; choose one of {', '.join(ROTATIONS)}",
+            param="rotation",
+        )
+    if use not in USES:
+        raise EFAError(f"unknown use {use!r}; choose one of {', '.join(USES)}", param="use")
+
+
+def _number_of_factors(n_factors: int | None, pa_k: int, p: int) -> tuple[int, str]:
+    """``(factors, source)``: the number asked for (``"user"``), else parallel analysis'
+    suggestion capped at what ``p`` items can identify (``"parallel_analysis"``).
+
+    Raises
+    ------
+    EFAError
+        Fewer than 1 factor, or more than ``p`` items can identify.
+    """
+    limit = max_factors(p)
+    source = "user"
+    if n_factors is None:
+        n_factors, source = min(pa_k, max(limit, 1)), "parallel_analysis"
+    if n_factors < 1:
+        raise EFAError("factors must be at least 1", param="factors")
+    if n_factors > limit:
+        raise EFAError(
+            f"{n_factors} factors are more than {p} items can identify (at most {limit})",
+            param="factors",
+        )
+    return n_factors, source

@@ -256,17 +256,66 @@ def reliability_report(
     x = data[items].to_numpy(dtype=float)
     any_missing = bool(np.isnan(x).any())
     how_model = missing if any_missing else "none"
+    estimates, model_error = _try_measurement_model(data, constructs, missing, fit_model)
+    corr = _item_correlations(estimates, x, items, how_model)
+    omega, cr, ave, fl = _model_based_validity(estimates)
+    rows = tuple(
+        construct_reliability(
+            data,
+            its,
+            construct=name,
+            omega=omega.get(name),
+            cr=cr.get(name),
+            ave=ave.get(name),
+        )
+        for name, its in constructs.items()
+    )
+    htmt_how = "ml" if how_model == "fiml" else how_model
+    boot = _htmt_intervals(data, constructs, missing, htmt_draws, seed)
+    return ReliabilityReport(
+        constructs=rows,
+        htmt=htmt(corr, constructs, htmt2=False),
+        htmt2=htmt(corr, constructs, htmt2=True),
+        fornell_larcker=fl,
+        n=int(x.shape[0]),
+        missing={
+            "alpha": _MISSING_TEXT["alpha"],
+            "model": _MISSING_TEXT[how_model],
+            "htmt": _MISSING_TEXT[htmt_how],
+        },
+        model_nobs=estimates.nobs if estimates is not None else None,
+        model_error=model_error,
+        htmt_bootstrap=boot,
+    )
 
-    estimates: MeasurementEstimates | None = None
-    model_error: str | None = None
+
+def _try_measurement_model(
+    data: pd.DataFrame, constructs: Mapping[str, Sequence[str]], missing: Missing, fit_model: bool
+) -> tuple[MeasurementEstimates | None, str | None]:
+    """``(estimates, None)`` of the CFA, ``(None, why)`` when it cannot be fitted (alpha and
+    HTMT stay meaningful), ``(None, None)`` when not asked for or without constructs."""
     if fit_model and len(constructs) > 0:
         try:
-            estimates = fit_measurement_model(data, constructs, missing=missing)
+            return fit_measurement_model(data, constructs, missing=missing), None
         except (ValueError, np.linalg.LinAlgError) as exc:
             # A CFA that cannot be fitted still leaves alpha and HTMT meaningful.
             log.warning("measurement model not fitted: %s", exc)
-            model_error = str(exc)
+            return None, str(exc)
+    return None, None
 
+
+def _item_correlations(
+    estimates: MeasurementEstimates | None, x: np.ndarray, items: list[str], how_model: str
+) -> pd.DataFrame:
+    """The item correlations HTMT is computed from: the CFA's observed covariances, else the
+    saturated (EM) estimate over rows with any item, else the ML covariance of complete rows.
+
+    Raises
+    ------
+    ReliabilityError
+        Fewer than 3 complete rows (listwise), a singular saturated estimate, or a covariance
+        that is not a correlation's.
+    """
     if estimates is not None:
         cov = estimates.observed_cov.to_numpy()
     elif how_model == "fiml":
@@ -284,10 +333,17 @@ def reliability_report(
             raise ReliabilityError(f"only {complete.shape[0]} complete cases for HTMT")
         cov = _ml_cov(complete)
     try:
-        corr = cov_to_corr(cov, items)
+        return cov_to_corr(cov, items)
     except ValueError as exc:
         raise ReliabilityError(str(exc)) from None
 
+
+def _model_based_validity(
+    estimates: MeasurementEstimates | None,
+) -> tuple[
+    dict[str, float | None], dict[str, float | None], dict[str, float | None], FornellLarcker | None
+]:
+    """``(omega, CR, AVE, Fornell-Larcker)`` of the fitted CFA; empty (and None) without one."""
     omega: dict[str, float | None] = {}
     cr: dict[str, float | None] = {}
     ave: dict[str, float | None] = {}
@@ -298,43 +354,27 @@ def reliability_report(
         cr = composite_reliability(lam, phi, estimates.implied_cov)
         ave = average_variance_extracted(lam, phi, estimates.observed_cov)
         fl = fornell_larcker(ave, estimates.latent_cor)
+    return omega, cr, ave, fl
 
-    rows = tuple(
-        construct_reliability(
-            data,
-            its,
-            construct=name,
-            omega=omega.get(name),
-            cr=cr.get(name),
-            ave=ave.get(name),
-        )
-        for name, its in constructs.items()
-    )
-    htmt_how = "ml" if how_model == "fiml" else how_model
-    boot = None
-    if htmt_draws > 0 and len(constructs) > 1:
+
+def _htmt_intervals(
+    data: pd.DataFrame,
+    constructs: Mapping[str, Sequence[str]],
+    missing: Missing,
+    draws: int,
+    seed: int,
+) -> HTMTBootstrap | None:
+    """Percentile bootstrap intervals of HTMT and HTMT2 (None without draws or with one
+    construct); ReliabilityError when they cannot be computed."""
+    if draws > 0 and len(constructs) > 1:
         try:
-            boot = htmt_bootstrap(
+            return htmt_bootstrap(
                 data,
                 constructs,
-                draws=htmt_draws,
+                draws=draws,
                 seed=seed,
                 missing="listwise" if missing == "listwise" else "ml",
             )
         except ValueError as exc:
             raise ReliabilityError(str(exc)) from None
-    return ReliabilityReport(
-        constructs=rows,
-        htmt=htmt(corr, constructs, htmt2=False),
-        htmt2=htmt(corr, constructs, htmt2=True),
-        fornell_larcker=fl,
-        n=int(x.shape[0]),
-        missing={
-            "alpha": _MISSING_TEXT["alpha"],
-            "model": _MISSING_TEXT[how_model],
-            "htmt": _MISSING_TEXT[htmt_how],
-        },
-        model_nobs=estimates.nobs if estimates is not None else None,
-        model_error=model_error,
-        htmt_bootstrap=boot,
-    )
+    return None

@@ -30,6 +30,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, BinaryIO
@@ -216,6 +217,38 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A chunk's columns as checked by :meth:`_ChunkParser._check_columns`, one entry per row
+    (memo values: ``(id,)`` of a branch, ``(values, json, value tuple)`` of attributes, ``(code,)``
+    of a language, ``(value, json, number)`` of an answer)."""
+
+    branch_ids: list[Any]
+    attributes: list[Any]
+    langs: list[Any]
+    answers: list[list[Any]]
+    texts: list[dict[str, str]]
+    times: list[datetime]
+    ids: list[str]
+    measures: list[dict[str, Any]]
+
+    def row(self, k: int) -> dict[str, Any]:
+        """Row ``k`` as the values of a Response (before staging)."""
+        cells = [a[k] for a in self.answers]
+        return {
+            "id": self.ids[k],
+            "branch_id": self.branch_ids[k],
+            "submitted_at": self.times[k],
+            "attributes_json": self.attributes[k][1],
+            "values": self.attributes[k][2],
+            "lang": self.langs[k][0],
+            "answers_json": "[" + ",".join([c[1] for c in cells]) + "]",
+            "numbers": [c[2] for c in cells],
+            "texts": self.texts[k] or None,
+            **self.measures[k],
+        }
+
+
 class _ChunkParser:
     """Checks CSV records a chunk at a time, column by column, compiled once per import.
 
@@ -325,88 +358,22 @@ class _ChunkParser:
     ) -> tuple[list[tuple[Any, ...]], tuple[list[Any], Any], list[dict[str, Any]]]:
         """``(staged rows, (aggregate cells, answers as numbers), row errors)`` of consecutive
         records; see :class:`app.reporting.aggregates.MomentSums` for the middle one."""
-        errors: list[dict[str, Any]] = []
-        numbers, kept = [], []
-        for record in records:
-            number = self.number
-            self.number += 1
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # blank line
-            if len(record) != self.width:
-                msg = f"expected {self.width} fields, found {len(record)}"
-                errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
-                continue
-            numbers.append(number)
-            kept.append(record)
+        numbers, kept, errors = self._split_records(records)
         if not kept:
             return [], ([], np.zeros((0, len(self.items)))), errors
         columns = list(zip(*kept, strict=True))
         bad: set[int] = set()
-
-        def invalid(found: list[Any]) -> None:
-            if _INVALID in found:
-                bad.update(k for k, f in enumerate(found) if f is _INVALID)
-
-        branch_ids = self._column(columns[self.branch_at], self.branch_memo, self._branch)
-        invalid(branch_ids)
-        if self.attr_at:
-            keys = list(zip(*(columns[k] for k in self.attr_at), strict=True))
-        else:
-            keys = [()] * len(kept)
-        attributes = self._column(keys, self.attr_memo, self._attributes)
-        invalid(attributes)
-        if self.lang_at is not None:
-            langs = self._column(columns[self.lang_at], self.lang_memo, self._lang)
-            invalid(langs)
-        else:
-            langs = [(None,)] * len(kept)
-        answers = []
-        for at, code, multiple, memo in self.items:
-            found = self._column(
-                columns[at], memo, lambda c, m=memo, i=code, x=multiple: self._answer(m, i, x, c)
-            )
-            invalid(found)
-            answers.append(found)
-        texts: list[dict[str, str]] = [{} for _ in kept]
-        for at, code in self.texts:
-            for k, cell in enumerate(columns[at]):
-                value, problem = check_answer(self.spec, code, cell)
-                if problem is not None:
-                    bad.add(k)
-                elif isinstance(value, str):
-                    texts[k][code] = value
-        times = self._times(columns, bad)
-        ids = self._ids(columns, bad)
-        measures = self._measures(columns, bad)
-
+        checked = self._check_columns(columns, len(kept), bad)
+        slow = self._slow_rows(kept, numbers, bad, errors)
         staged: list[tuple[Any, ...]] = []
         groups: list[Any] = []
-        slow: dict[int, dict[str, Any]] = {}
-        for k in sorted(bad):
-            row, problems = self._slow(kept[k])
-            if problems:
-                errors.append({"row": numbers[k], "errors": problems})
-            elif row is not None:
-                slow[k] = row
         scores: list[list[float]] = []
         for k, number in enumerate(numbers):  # staged even after errors: ids are checked
             row = slow.get(k)
             if row is None and k in bad:
                 continue
             if row is None:
-                cells = [a[k] for a in answers]
-                row = {
-                    "id": ids[k],
-                    "branch_id": branch_ids[k],
-                    "submitted_at": times[k],
-                    "attributes_json": attributes[k][1],
-                    "values": attributes[k][2],
-                    "lang": langs[k][0],
-                    "answers_json": "[" + ",".join([c[1] for c in cells]) + "]",
-                    "numbers": [c[2] for c in cells],
-                    "texts": texts[k] or None,
-                    **measures[k],
-                }
+                row = checked.row(k)
             if self.anonymous:
                 row["submitted_at"] = day_start(row["submitted_at"])
                 row["duration_seconds"] = quality.stored_duration(
@@ -420,6 +387,85 @@ class _ChunkParser:
             staged.append(self._staged(number, row))
         matrix = np.array(scores, dtype=float).reshape(len(scores), len(self.items))
         return staged, (groups, matrix), errors
+
+    def _split_records(
+        self, records: list[list[str]]
+    ) -> tuple[list[int], list[list[str]], list[dict[str, Any]]]:
+        """``(row numbers, records, errors)``: blank lines skipped, records of the wrong width
+        reported; the row counter moves past every record."""
+        errors: list[dict[str, Any]] = []
+        numbers, kept = [], []
+        for record in records:
+            number = self.number
+            self.number += 1
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if len(record) != self.width:
+                msg = f"expected {self.width} fields, found {len(record)}"
+                errors.append({"row": number, "errors": [field_error("row", msg=msg)]})
+                continue
+            numbers.append(number)
+            kept.append(record)
+        return numbers, kept, errors
+
+    def _check_columns(self, columns: list[tuple[str, ...]], size: int, bad: set[int]) -> _Checked:
+        """Every column checked at once through the memos (each distinct text once); the
+        positions of rows with any failing cell are added to ``bad``."""
+
+        def invalid(found: list[Any]) -> None:
+            if _INVALID in found:
+                bad.update(k for k, f in enumerate(found) if f is _INVALID)
+
+        branch_ids = self._column(columns[self.branch_at], self.branch_memo, self._branch)
+        invalid(branch_ids)
+        if self.attr_at:
+            keys = list(zip(*(columns[k] for k in self.attr_at), strict=True))
+        else:
+            keys = [()] * size
+        attributes = self._column(keys, self.attr_memo, self._attributes)
+        invalid(attributes)
+        if self.lang_at is not None:
+            langs = self._column(columns[self.lang_at], self.lang_memo, self._lang)
+            invalid(langs)
+        else:
+            langs = [(None,)] * size
+        answers = []
+        for at, code, multiple, memo in self.items:
+            found = self._column(
+                columns[at], memo, lambda c, m=memo, i=code, x=multiple: self._answer(m, i, x, c)
+            )
+            invalid(found)
+            answers.append(found)
+        texts: list[dict[str, str]] = [{} for _ in range(size)]
+        for at, code in self.texts:
+            for k, cell in enumerate(columns[at]):
+                value, problem = check_answer(self.spec, code, cell)
+                if problem is not None:
+                    bad.add(k)
+                elif isinstance(value, str):
+                    texts[k][code] = value
+        times = self._times(columns, bad)
+        ids = self._ids(columns, bad)
+        measures = self._measures(columns, bad)
+        return _Checked(branch_ids, attributes, langs, answers, texts, times, ids, measures)
+
+    def _slow_rows(
+        self,
+        kept: list[list[str]],
+        numbers: list[int],
+        bad: set[int],
+        errors: list[dict[str, Any]],
+    ) -> dict[int, dict[str, Any]]:
+        """The rows that failed a column check, checked again one by one: their problems
+        appended to ``errors``; ``{position: row}`` of those that pass after all."""
+        slow: dict[int, dict[str, Any]] = {}
+        for k in sorted(bad):
+            row, problems = self._slow(kept[k])
+            if problems:
+                errors.append({"row": numbers[k], "errors": problems})
+            elif row is not None:
+                slow[k] = row
+        return slow
 
     def _measures(self, columns: list[tuple[str, ...]], bad: set[int]) -> list[dict[str, Any]]:
         """Each row's imported quality columns (time to complete, flags) as Response values."""
