@@ -20,6 +20,9 @@ KEY = "alice.wang@example.com"
 RESPONSE_COLUMNS = {
     "id", "survey_id", "branch_id", "submitted_at", "attributes", "lang", "channel",
     "idempotency_key", "request_hash", "client_ip", "user_agent", "answers", "texts",
+    # response quality (app/surveys/quality.py): time to complete, its flags, and keyed
+    # digests of the browser's random device cookie and of the invitation token
+    "duration_seconds", "flags", "flagged", "device_key", "token_key",
 }  # fmt: skip
 
 
@@ -74,6 +77,11 @@ def test_anonymous_response_stores_nothing_that_names_the_respondent(
     ).hexdigest()  # fmt: skip
     for row in rows:
         assert row["client_ip"] is None and row["user_agent"] is None
+        # nothing derived from the invitation token; the time taken in whole minutes only; the
+        # device key is a digest of a random cookie (duplicates), never of anything sent
+        assert row["token_key"] is None
+        assert row["duration_seconds"] is None or row["duration_seconds"] % 60 == 0
+        assert row["device_key"] is None or len(str(row["device_key"])) == 64
         moment = _as_utc(row["submitted_at"])
         assert (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
         assert moment.date() == datetime.now(UTC).date()

@@ -276,9 +276,11 @@ def test_export_writes_each_type(
     r = client.get(EXPORT, headers=researcher_headers)
     assert r.status_code == 200
     table = list(csv.reader(io.StringIO(r.text)))
-    assert table[0] == [*HEADER, *ITEMS]
+    assert table[0] == [*HEADER, *ITEMS, "duration_seconds", "flags"]
     one, two = (dict(zip(table[0], row, strict=True)) for row in table[1:])
     assert (one["region"], one["lang"], two["region"], two["lang"]) == ("north", "es", "", "")
+    # API submissions: no time measured; the two differ, so neither is a duplicate
+    assert [one["duration_seconds"], one["flags"], two["flags"]] == ["", "", ""]
     assert [one[c] for c in ITEMS] == [
         *["4", "5", "NA", comment, "8", "10", "1", "0"],
         *["NA", "mobile;cloud"],
