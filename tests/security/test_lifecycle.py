@@ -213,7 +213,7 @@ def test_cli_delete_and_erase(cli, capsys, session, factory, token_survey):
     assert cli(["responses", "delete", "--survey", "invited", "123"]) == 2
     assert cli(["responses", "delete", "--survey", "nope", by_id]) == 1
     capsys.readouterr()
-    assert cli(["responses", "erase", "--survey", "invited", "--token", tokens[0]]) == 0
+    assert cli(["responses", "erase", "--survey", "invited", f"--token={tokens[0]}"]) == 0
     assert by_token in capsys.readouterr().out
     assert factory.count("invited") == 0
     vias = [(e.via, e.key_id) for e in audit(session, "response.delete")]
